@@ -1,0 +1,70 @@
+// The one error convention of the project: a failure carries QEMU's message text, the QMP
+// error class a client sees, and the errno behind it when there is one. Functions return
+// Result<T> (std::expected); nothing reports through out-parameters or exceptions.
+#pragma once
+
+#include <cerrno>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace qemu {
+
+// QMP's QapiErrorClass, in the schema's order.
+enum class ErrorClass {
+    GenericError,
+    CommandNotFound,
+    DeviceNotActive,
+    DeviceNotFound,
+    KVMMissingCap,
+};
+
+std::string_view error_class_name(ErrorClass cls);
+
+struct Error {
+    ErrorClass cls = ErrorClass::GenericError;
+    std::string desc;
+    int errno_value = 0;
+
+    // Prepends context the way QEMU's error_prepend() does: "prefix" + desc.
+    Error& prepend(std::string_view prefix);
+};
+
+template <typename T>
+using Result = std::expected<T, Error>;
+
+// GenericError with a message (error_setg).
+inline std::unexpected<Error> make_error(std::string desc)
+{
+    return std::unexpected(Error{ErrorClass::GenericError, std::move(desc), 0});
+}
+
+inline std::unexpected<Error> make_error(ErrorClass cls, std::string desc)
+{
+    return std::unexpected(Error{cls, std::move(desc), 0});
+}
+
+// error_setg_errno: "msg: strerror(errno)" and the errno kept for callers that branch on it.
+std::unexpected<Error> make_errno_error(int err, std::string desc);
+
+}  // namespace qemu
+
+// Propagates the error of a Result-returning expression, or yields its value.
+#define TRY(expr)                                              \
+    ({                                                         \
+        auto _try_result = (expr);                             \
+        if (!_try_result) {                                    \
+            return std::unexpected(std::move(_try_result).error()); \
+        }                                                      \
+        std::move(_try_result).value();                        \
+    })
+
+// The same for Result<void>.
+#define TRY_VOID(expr)                                         \
+    do {                                                       \
+        auto _try_result = (expr);                             \
+        if (!_try_result) {                                    \
+            return std::unexpected(std::move(_try_result).error()); \
+        }                                                      \
+    } while (0)
