@@ -137,7 +137,8 @@ Result<uint64_t> parse_option_number(std::string_view name, std::string_view val
     errno = 0;
     char* end = nullptr;
     unsigned long long n = std::strtoull(text.c_str(), &end, 0);
-    if (text.empty() || errno != 0 || *end != '\0' || text[0] == '-') {
+    // Like qemu_strtou64, a leading '-' wraps around instead of failing.
+    if (text.empty() || errno != 0 || *end != '\0') {
         return make_error("Parameter '" + std::string(name) + "' expects a number");
     }
     return static_cast<uint64_t>(n);

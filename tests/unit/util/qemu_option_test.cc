@@ -85,6 +85,7 @@ TEST(QemuOpts, Numbers)
     EXPECT_EQ(qemu::parse_option_number("fd", "0x10"), 16u);
     EXPECT_FALSE(qemu::parse_option_number("fd", "3x"));
     EXPECT_FALSE(qemu::parse_option_number("fd", ""));
+    EXPECT_EQ(qemu::parse_option_number("fd", "-1"), UINT64_MAX);
 }
 
 TEST(QemuOpts, Identifiers)
