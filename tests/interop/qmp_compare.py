@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Runs one scripted QMP conversation against our qemu-system-x86_64 and against Debian's
+QEMU, and checks that every reply is the same once the values that differ by nature are
+masked (version numbers, timestamps, fd numbers, QEMU 7.2's dropped 'singlestep').
+
+usage: qmp_compare.py OUR_BINARY REFERENCE_BINARY"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+# (bytes to send, fds to attach). Each step is followed by reading replies until the
+# expected count arrived; a parse-error battery needs exact bytes.
+STEPS = [
+    b'{"execute": "query-version", "id": "before"}\n',
+    b'{"execute": "qmp_capabilities", "arguments": {"enable": ["oob", "bogus"]}}\n',
+    b'{"execute": "qmp_capabilities"}\n',
+    b'{"execute": "qmp_capabilities"}\n',
+    b'{"execute": "query-name", "id": "cookie#1"}\n',
+    b'{"execute": "query-status", "id": 1}\n',
+    b'{"execute": "query-version", "id": {"nested": [1, 2.5, null, true]}}\n',
+    b'{"execute": "query-version", "id": null}\n',
+    b'{]\n',
+    b'{\xff\n',
+    b'{\x01\n',
+    b"{'bad \xff\n",
+    b'{"execute": "a\nb"}\n',
+    b'%p\n',
+    b'null\n',
+    b'{}\n',
+    b"{'execute': true}\n",
+    b'{"execute": "query-name", "arguments": []}\n',
+    b'{"execute": "query-name", "extra": 1}\n',
+    b'{"id": 5}\n',
+    b'{"exec-oob": "query-name"}\n',
+    b'{"execute": "no-such-cmd", "id": "x"}\n',
+    b'{"execute": "human-monitor-command", "id": 2}\n',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "info status"}}\n',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "bogus"}}\n',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "info bogus"}}\n',
+    b'{"execute": "query-name", "arguments": {"x": 1}}\n',
+    b'{"execute": "stop"}\n',
+    b'{"execute": "stop"}\n',
+    b'{"execute": "query-status"}\n',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "info status"}}\n',
+    b'{"execute": "cont"}\n',
+    b'{"execute": "cont"}\n',
+    b'{"execute": "query-fdsets"}\n',
+    b'{"execute": "add-fd"}\n',
+    b'{"execute": "getfd", "arguments": {"fdname": "x"}}\n',
+    b'{"execute": "closefd", "arguments": {"fdname": "x"}}\n',
+    b'{"execute": "remove-fd", "arguments": {"fdset-id": 9}}\n',
+    b'{"execute": "remove-fd", "arguments": {"fdset-id": 0, "fd": 99}}\n',
+    (b'{"execute": "add-fd", "arguments": {"fdset-id": 1, "opaque": "rw"}}\n', "rw"),
+    (b'{"execute": "add-fd", "arguments": {"fdset-id": 1, "opaque": "ro"}}\n', "ro"),
+    (b'{"execute": "add-fd", "arguments": {}}\n', "ro"),
+    (b'{"execute": "add-fd", "arguments": {"fdset-id": -1}}\n', "ro"),
+    b'{"execute": "add-fd", "arguments": {"fdset-id": "1"}}\n',
+    b'{"execute": "query-fdsets"}\n',
+    b'{"execute": "remove-fd", "arguments": {"fdset-id": 0, "fd": 99}}\n',
+    b'{"execute": "remove-fd", "arguments": {"fdset-id": 1}}\n',
+    b'{"execute": "query-fdsets"}\n',
+    (b'{"execute": "getfd", "arguments": {"fdname": "1abc"}}\n', "ro"),
+    (b'{"execute": "getfd", "arguments": {"fdname": "x"}}\n', "ro"),
+    b'{"execute": "closefd", "arguments": {"fdname": "x"}}\n',
+    b'{"execute": "closefd", "arguments": {"fdname": "x"}}\n',
+    b'{"execute": "quit"}\n',
+]
+
+
+def mask(value, fds):
+    """Replaces what differs by nature with stable placeholders."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "singlestep":
+                continue  # QEMU 7.2 still had it; upstream removed it in 8.1
+            if key == "timestamp":
+                out[key] = "TIMESTAMP"
+            elif key in ("qemu", "package") and isinstance(item, (dict, str)):
+                out[key] = "VERSION"
+            elif key == "fd" and isinstance(item, int):
+                out[key] = fds.setdefault(item, f"FD{len(fds)}")
+            else:
+                out[key] = mask(item, fds)
+        return out
+    if isinstance(value, list):
+        return [mask(item, fds) for item in value]
+    return value
+
+
+def converse(binary, image):
+    work = tempfile.mkdtemp(prefix="qmp-compare-")
+    path = os.path.join(work, "qmp.sock")
+    proc = subprocess.Popen([binary, "-machine", "none", "-nodefaults", "-display", "none",
+                             "-qmp", f"unix:{path},server=on,wait=off"],
+                            stderr=subprocess.DEVNULL)
+    sock = socket.socket(socket.AF_UNIX)
+    for _ in range(400):
+        try:
+            sock.connect(path)
+            break
+        except OSError:
+            time.sleep(0.025)
+    sock.settimeout(10)
+    reader = sock.makefile("rb")
+    fds = {}
+    transcript = [("greeting", mask(json.loads(reader.readline()), fds))]
+    files = {"rw": os.O_RDWR, "ro": os.O_RDONLY}
+    try:
+        for step in STEPS:
+            data, fd_kind = (step, None) if isinstance(step, bytes) else step
+            if fd_kind:
+                fd = os.open(image, files[fd_kind])
+                socket.send_fds(sock, [data], [fd])
+                os.close(fd)
+            else:
+                sock.sendall(data)
+            # Read until a non-event reply arrives; events are part of the transcript.
+            while True:
+                line = reader.readline()
+                if not line:
+                    transcript.append((data, "EOF"))
+                    break
+                assert line.endswith(b"\r\n"), line
+                message = json.loads(line)
+                transcript.append((data, mask(message, fds)))
+                if "event" not in message:
+                    break
+    finally:
+        sock.close()
+        proc.wait(timeout=10)
+    return transcript
+
+
+def main():
+    ours, reference = sys.argv[1], sys.argv[2]
+    image = tempfile.mktemp(prefix="qmp-compare-img-")
+    with open(image, "wb") as f:
+        f.write(b"\0" * 4096)
+    mine = converse(ours, image)
+    theirs = converse(reference, image)
+    os.unlink(image)
+    failures = 0
+    for index in range(max(len(mine), len(theirs))):
+        a = mine[index] if index < len(mine) else None
+        b = theirs[index] if index < len(theirs) else None
+        if a != b:
+            failures += 1
+            print(f"step {index}: sent {b[0] if b else a[0]!r}\n  ours:      {a and a[1]}\n  reference: {b and b[1]}")
+    print(f"{len(theirs)} replies compared, {failures} differ")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
