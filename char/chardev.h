@@ -30,7 +30,8 @@ struct ChardevFrontend {
 class Chardev {
 public:
     explicit Chardev(std::string id) : m_id(std::move(id)) {}
-    virtual ~Chardev() = default;
+    // Cancels a pending Opened delivery; backends close their fds in their own destructors.
+    virtual ~Chardev();
     Chardev(const Chardev&) = delete;
     Chardev& operator=(const Chardev&) = delete;
 
@@ -75,8 +76,13 @@ protected:
     size_t frontend_can_read() const;
     void frontend_read(std::span<const uint8_t> data);
     void frontend_event(ChardevEvent event);
+    // Called after a frontend attached, so a backend that stopped reading for lack of a
+    // frontend can start again.
+    virtual void frontend_attached() {}
 
 private:
+    void cancel_pending_open();
+
     std::string m_id;
     std::optional<ChardevFrontend> m_frontend;
     unsigned m_pending_open_source = 0;
@@ -122,18 +128,35 @@ struct SocketOptions {
 using ChardevBackendOptions =
     std::variant<NullOptions, SocketOptions, StdioOptions, FileOptions, PipeOptions, PtyOptions, RingbufOptions>;
 
+// QMP's chardev-add has other defaults than the command line, and the QMP layer applies
+// them when it converts a ChardevBackend: for "socket", server defaults to true and wait to
+// false (leave wait unset for false), while the CLI defaults server=off and, for a server,
+// wait=on. QMP "fd" addresses name a monitor fd; the caller resolves the name and puts the
+// number here, and the chardev then owns that fd.
 struct ChardevOptions {
     std::string id;
     ChardevBackendOptions backend;
     bool mux = false;
     std::optional<std::string> logfile;
     bool logappend = false;
+    // Legacy "chardev:ID": id names an existing chardev and backend is unused.
+    bool refers_to_existing = false;
+    // Deprecation warnings met while parsing (short-form booleans), for the caller to
+    // print with its location prefix as "warning: ...".
+    std::vector<std::string> warnings;
 };
 
 // -chardev BACKEND,id=ID,... with QEMU's messages ("chardev: no id specified",
 // "'X' is not a valid char driver name", "Invalid parameter 'x'").
 Result<ChardevOptions> chardev_parse_opts(std::string_view optarg);
 // The legacy filename form of -qmp/-serial/-qtest ("unix:P,server=on", "stdio", "tcp::4444").
+// On failure QEMU 7.2 prints the error (when desc is not empty: a malformed "tcp:" address
+// has no text of its own) and then the caller's own line, e.g. "parse error: FILENAME".
 Result<ChardevOptions> chardev_parse_legacy(std::string_view filename, std::string id);
+
+// "-chardev help" (or "?"): the caller prints chardev_help_text() and exits.
+bool chardev_help_requested(std::string_view optarg);
+// "Available chardev backend types: \n  null\n  ..." as QEMU prints it.
+std::string chardev_help_text();
 
 }  // namespace qemu::chr
