@@ -25,8 +25,11 @@ Result<void> Chardev::attach(ChardevFrontend frontend)
                 auto* self = static_cast<Chardev*>(opaque);
                 self->m_pending_open_source = 0;
                 if (self->m_frontend && self->m_frontend->event) {
-                    self->m_frontend->event(ChardevEvent::Opened);
+                    auto callback = self->m_frontend->event;
+                    callback(ChardevEvent::Opened);
                 }
+                // Input was held back so that it cannot overtake Opened.
+                self->accept_input();
                 return G_SOURCE_REMOVE;
             },
             this);
@@ -51,7 +54,9 @@ void Chardev::cancel_pending_open()
 
 size_t Chardev::frontend_can_read() const
 {
-    if (!m_frontend || !m_frontend->can_read) {
+    // Until the deferred Opened has run, the frontend takes nothing: input (and the end of
+    // input) must not reach it before it knows the backend is open.
+    if (!m_frontend || !m_frontend->can_read || m_pending_open_source != 0) {
         return 0;
     }
     return m_frontend->can_read();

@@ -16,6 +16,7 @@ public:
     ~FdChardev() override;
 
     bool is_open() const override { return true; }
+    using Chardev::write_all;
     Result<size_t> write_all(std::span<const uint8_t> data) override;
     void accept_input() override;
 

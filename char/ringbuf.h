@@ -19,6 +19,7 @@ public:
     std::string filename() const override { return "ringbuf"; }
     bool is_open() const override { return true; }
     // Guest output goes into the ring, like write().
+    using Chardev::write_all;
     Result<size_t> write_all(std::span<const uint8_t> data) override;
 
     // ringbuf-write: appends, dropping the oldest bytes when the ring is full.

@@ -25,6 +25,7 @@ public:
     std::string_view driver() const override { return "socket"; }
     std::string filename() const override;
     bool is_open() const override { return m_state == State::Connected; }
+    using Chardev::write_all;
     Result<size_t> write_all(std::span<const uint8_t> data) override;
     void accept_input() override;
 
