@@ -540,5 +540,46 @@ TEST_F(CharSocket, RemovingAServerClosesEverythingAndUnlinksThePath)
     EXPECT_NE(::access(m_path.c_str(), F_OK), 0);
 }
 
+TEST_F(CharSocket, MoreThanSixteenFdsAreTruncatedWithoutLeaking)
+{
+    auto* chr = dynamic_cast<SocketChardev*>(m_reg.add(socket_opts("s", unix_server(m_path))).value());
+    RecordingFrontend fe;
+    ASSERT_TRUE(chr->attach(fe.callbacks()));
+    UniqueFd client = connect_unix(m_path);
+    ASSERT_TRUE(run_until([&] { return chr->is_open(); }));
+    const int baseline = count_open_fds();
+    {
+        std::vector<UniqueFd> owned;
+        std::vector<int> raw;
+        for (int i = 0; i < 20; i++) {
+            owned.emplace_back(eventfd(0, EFD_CLOEXEC));
+            raw.push_back(owned.back().get());
+        }
+        send_with_fds(client.get(), "T", raw);
+    }
+    ASSERT_TRUE(run_until([&] { return fe.data == "T"; }));
+    EXPECT_EQ(chr->pending_fd_count(), SocketChardev::kMaxFds);
+    EXPECT_EQ(count_open_fds(), baseline + static_cast<int>(SocketChardev::kMaxFds));
+    chr->take_msgfds();
+    EXPECT_EQ(count_open_fds(), baseline);
+    chr->detach();
+}
+
+TEST_F(CharSocket, AbstractUnixServer)
+{
+    const std::string name = "char-test-" + std::to_string(getpid());
+    SocketOptions sock = unix_server(name);
+    sock.abstract = true;
+    Chardev* chr = m_reg.add(socket_opts("a", sock)).value();
+    EXPECT_EQ(chr->filename(), "disconnected:unix:" + name + ",abstract=on,tight=on,server=on");
+    UniqueFd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path + 1, name.data(), name.size());
+    socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    ASSERT_EQ(::connect(client.get(), reinterpret_cast<sockaddr*>(&sun), len), 0);
+    ASSERT_TRUE(run_until([&] { return chr->is_open(); }));
+}
+
 }  // namespace
 }  // namespace qemu::chr
