@@ -27,6 +27,8 @@ def params(first, ent):
         if m.ifcond:
             piece = '\n' + wrap_if(m.ifcond, piece.lstrip('\n')).rstrip('\n')
         text += piece
+    if text.endswith('#endif'):
+        text += '\n'  # the closing parenthesis must not share the #endif line
     return text
 
 
@@ -115,6 +117,8 @@ def gen_marshal(cmd):
                 if m.ifcond:
                     piece = '\n' + wrap_if(m.ifcond, piece.lstrip('\n')).rstrip('\n')
                 call += piece
+            if call.endswith('#endif'):
+                call += '\n'
             call += ')'
     body += '    auto ret = %s;\n' % call
     body += '''    if (!ret) {
