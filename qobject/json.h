@@ -37,6 +37,10 @@ public:
 
     void feed(std::span<const char> bytes);
     void feed(std::string_view bytes) { feed(std::span<const char>(bytes.data(), bytes.size())); }
+    // Strings and literals would otherwise be ambiguous between the two above (and a
+    // literal taken as a span would include its terminating NUL).
+    void feed(const char* text) { feed(std::string_view(text)); }
+    void feed(const std::string& text) { feed(std::string_view(text)); }
     // End of input: a pending scalar is emitted, a pending partial value is an error.
     void flush();
     // Drops all partial input (a monitor does this when its client goes away).
@@ -57,5 +61,9 @@ struct JsonWriteOptions {
 // QEMU's text for a value: ", " and ": " separators, ASCII only (\uXXXX escapes), no
 // trailing newline. Pretty mode indents like QEMU's -qmp-pretty.
 std::string json_to_string(const JsonValue& value, JsonWriteOptions options = {});
+
+// One server message as it goes on the wire: the text plus "\r\n", with every newline of
+// the pretty layout written as "\r\n" too (QEMU's monitor puts a CR before each LF).
+std::string qmp_wire_line(const JsonValue& value, bool pretty);
 
 }  // namespace qemu
