@@ -37,10 +37,10 @@ GuestMemory::GuestMemory(GuestMemory&& other) noexcept
 GuestMemory& GuestMemory::operator=(GuestMemory&& other) noexcept
 {
     if (this != &other) {
-        this->~GuestMemory();
-        m_base = std::exchange(other.m_base, nullptr);
-        m_size = std::exchange(other.m_size, 0);
+        std::swap(m_base, other.m_base);
+        std::swap(m_size, other.m_size);
     }
+    // other now holds (and will unmap) what this held.
     return *this;
 }
 
