@@ -26,6 +26,9 @@ inline constexpr size_t kJsonMaxNesting = 1024;
 // Splits a byte stream into JSON values. Each complete top-level value, or each error
 // ("JSON parse error, ..." / "JSON token size limit exceeded" ...), is handed to the
 // callback, in input order. After an error the lexer resynchronises as QEMU's does.
+// A lexical error's text carries the offending bytes raw, as QEMU's does; json_to_string()
+// escapes them (0xFF shows as \uFFFD) when the reply is written. The callback may call
+// reset() (the rest of the chunk being fed is then dropped) but not feed() or flush().
 class JsonStreamer {
 public:
     using Callback = std::function<void(Result<JsonValue>)>;
@@ -51,7 +54,10 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
-// Parses exactly one value from a complete text (QEMU dialect: single quotes allowed).
+// Parses exactly one value from a complete text (QEMU dialect: single quotes allowed), with
+// qobject_from_json()'s rules: the first error wins, "Expecting at most one JSON value"
+// for a second value and "Expecting a JSON value" for none. As in QEMU, \u0000 in a string
+// decodes to the bytes C0 80, so parsed strings never contain NUL.
 Result<JsonValue> json_parse(std::string_view text);
 
 struct JsonWriteOptions {
