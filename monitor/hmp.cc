@@ -1,0 +1,192 @@
+// HMP commands, one table: name, argument synopsis, help text and handler.
+#include "monitor/hmp.h"
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "qapi/qapi-commands.h"
+#include "system/vm.h"
+
+namespace qemu::monitor {
+
+namespace {
+
+struct HmpOutput {
+    std::string text;
+    void line(std::string_view s)
+    {
+        text += s;
+        text += "\r\n";
+    }
+};
+
+using HmpHandler = void (*)(qapi::QmpContext&, std::string_view args, HmpOutput& out);
+
+struct HmpCommand {
+    std::string_view name;
+    std::string_view params;
+    std::string_view help;
+    HmpHandler handler;
+};
+
+void info_status(qapi::QmpContext& ctx, std::string_view, HmpOutput& out)
+{
+    qapi::RunState state = ctx.vm.runstate();
+    std::string text = std::string("VM status: ") + (ctx.vm.is_running() ? "running" : "paused");
+    if (!ctx.vm.is_running() && state != qapi::RunState::paused) {
+        text += " (" + std::string(qapi::RunState_str(state)) + ")";
+    }
+    out.line(text);
+}
+
+void info_version(qapi::QmpContext&, std::string_view, HmpOutput& out)
+{
+    EmulatorVersion version = emulator_version();
+    // QEMU prints the version and the package string with nothing between them.
+    out.line(std::string(QEMU_VERSION) + version.package);
+}
+
+void info_name(qapi::QmpContext& ctx, std::string_view, HmpOutput& out)
+{
+    if (ctx.vm.name) {
+        out.line(*ctx.vm.name);
+    }
+}
+
+void do_stop(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
+{
+    ctx.vm.stop();
+}
+
+void do_cont(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
+{
+    ctx.vm.start();
+}
+
+void do_quit(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
+{
+    ctx.vm.request_shutdown(qapi::ShutdownCause::host_qmp_quit);
+}
+
+constexpr std::array kInfoCommands = {
+    HmpCommand{"name", "", "show the current VM name", info_name},
+    HmpCommand{"status", "", "show the current VM status (running|paused)", info_status},
+    HmpCommand{"version", "", "show the version of QEMU", info_version},
+};
+
+void do_info(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out);
+void do_help(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out);
+
+constexpr std::array kCommands = {
+    HmpCommand{"cont|c", "", "resume emulation", do_cont},
+    HmpCommand{"help|?", "[cmd]", "show the help", do_help},
+    HmpCommand{"info", "[subcommand]", "show various information about the system state", do_info},
+    HmpCommand{"quit|q", "", "quit the emulator", do_quit},
+    HmpCommand{"stop|s", "", "stop emulation", do_stop},
+};
+
+bool name_matches(std::string_view names, std::string_view word)
+{
+    while (!names.empty()) {
+        size_t bar = names.find('|');
+        if (names.substr(0, bar) == word) {
+            return true;
+        }
+        if (bar == std::string_view::npos) {
+            break;
+        }
+        names.remove_prefix(bar + 1);
+    }
+    return false;
+}
+
+std::string_view first_word(std::string_view& rest)
+{
+    size_t start = rest.find_first_not_of(" \t");
+    if (start == std::string_view::npos) {
+        rest = {};
+        return {};
+    }
+    rest.remove_prefix(start);
+    size_t end = rest.find_first_of(" \t");
+    std::string_view word = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+    size_t next = rest.find_first_not_of(" \t");
+    rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next);
+    return word;
+}
+
+template <size_t N>
+void list_commands(const std::array<HmpCommand, N>& table, std::string_view prefix, HmpOutput& out)
+{
+    for (const auto& command : table) {
+        std::string line = std::string(prefix) + std::string(command.name) + " " + std::string(command.params) + " -- " +
+                           std::string(command.help);
+        out.line(line);
+    }
+}
+
+void do_info(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
+{
+    std::string_view rest = args;
+    std::string_view sub = first_word(rest);
+    if (sub.empty()) {
+        list_commands(kInfoCommands, "info ", out);
+        return;
+    }
+    for (const auto& command : kInfoCommands) {
+        if (name_matches(command.name, sub)) {
+            command.handler(ctx, rest, out);
+            return;
+        }
+    }
+    out.line("unknown command: 'info " + std::string(sub) + "'");
+}
+
+void do_help(qapi::QmpContext&, std::string_view args, HmpOutput& out)
+{
+    std::string_view rest = args;
+    std::string_view topic = first_word(rest);
+    if (topic == "info") {
+        list_commands(kInfoCommands, "info ", out);
+        return;
+    }
+    for (const auto& command : kCommands) {
+        if (topic.empty() || name_matches(command.name, topic)) {
+            out.line(std::string(command.name) + " " + std::string(command.params) + " -- " + std::string(command.help));
+        }
+    }
+}
+
+}  // namespace
+
+std::string hmp_execute(qapi::QmpContext& ctx, std::string_view command_line)
+{
+    HmpOutput out;
+    std::string_view rest = command_line;
+    std::string_view name = first_word(rest);
+    if (name.empty()) {
+        return out.text;
+    }
+    for (const auto& command : kCommands) {
+        if (name_matches(command.name, name)) {
+            command.handler(ctx, rest, out);
+            return out.text;
+        }
+    }
+    out.line("unknown command: '" + std::string(name) + "'");
+    return out.text;
+}
+
+}  // namespace qemu::monitor
+
+namespace qapi {
+
+qemu::Result<std::string> qmp_human_monitor_command(QmpContext& ctx, const std::string& command_line,
+                                                    const std::optional<int64_t>&)
+{
+    return qemu::monitor::hmp_execute(ctx, command_line);
+}
+
+}  // namespace qapi

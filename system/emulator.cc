@@ -1,0 +1,330 @@
+// The emulator's life: daemonize, create chardevs and monitors, run the main loop, and
+// turn SIGTERM/SIGINT/SIGHUP into a SHUTDOWN event and a clean exit.
+#include "system/emulator.h"
+
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "char/chardev.h"
+#include "monitor/qmp.h"
+#include "system/guest-memory.h"
+#include "system/qtest-clock.h"
+#include "system/qtest.h"
+#include "system/vm.h"
+#include "util/unique_fd.h"
+
+namespace qemu {
+
+namespace {
+
+void report(const std::string& message)
+{
+    std::fprintf(stderr, "qemu-system-x86_64: %s\n", message.c_str());
+}
+
+std::string process_name(pid_t pid)
+{
+    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string name;
+    std::getline(cmdline, name, '\0');
+    return name;
+}
+
+// SIGTERM, SIGINT and SIGHUP arrive through a signalfd so the main loop handles them like
+// any other event, and QEMU's message can name the sender.
+class TerminationSignals {
+public:
+    explicit TerminationSignals(Vm& vm) : m_vm(vm)
+    {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        sigprocmask(SIG_BLOCK, &set, nullptr);
+        m_fd = UniqueFd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+        m_source = g_unix_fd_add(m_fd.get(), G_IO_IN, &TerminationSignals::on_signal, this);
+    }
+    ~TerminationSignals()
+    {
+        if (m_source) {
+            g_source_remove(m_source);
+        }
+    }
+    TerminationSignals(const TerminationSignals&) = delete;
+    TerminationSignals& operator=(const TerminationSignals&) = delete;
+
+private:
+    static gboolean on_signal(int fd, GIOCondition, gpointer opaque)
+    {
+        auto* self = static_cast<TerminationSignals*>(opaque);
+        signalfd_siginfo info{};
+        while (read(fd, &info, sizeof(info)) == sizeof(info)) {
+            std::string name = process_name(static_cast<pid_t>(info.ssi_pid));
+            std::fprintf(stderr, "qemu-system-x86_64: terminating on signal %u from pid %u (%s)\n",
+                         info.ssi_signo, info.ssi_pid, name.c_str());
+            self->m_vm.request_shutdown(qapi::ShutdownCause::host_signal);
+        }
+        return G_SOURCE_CONTINUE;
+    }
+
+    Vm& m_vm;
+    UniqueFd m_fd;
+    unsigned m_source = 0;
+};
+
+// -daemonize: the parent waits until the child has finished initialising, then exits 0
+// (or 1 when the child failed), as QEMU does.
+class Daemonizer {
+public:
+    // Returns in the child; the parent exits inside.
+    void fork_and_wait()
+    {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0) {
+            report(std::string("cannot daemonize: ") + std::strerror(errno));
+            std::exit(1);
+        }
+        UniqueFd read_end(fds[0]);
+        m_write_end = UniqueFd(fds[1]);
+        pid_t pid = fork();
+        if (pid < 0) {
+            report(std::string("cannot daemonize: ") + std::strerror(errno));
+            std::exit(1);
+        }
+        if (pid > 0) {
+            m_write_end.reset();
+            char status = 0;
+            ssize_t n;
+            do {
+                n = read(read_end.get(), &status, 1);
+            } while (n < 0 && errno == EINTR);
+            std::_Exit(n == 1 && status == 0 ? 0 : 1);
+        }
+        setsid();
+    }
+
+    void init_done()
+    {
+        if (!m_write_end) {
+            return;
+        }
+        // Nothing may be printed on the terminal once the parent has gone.
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd >= 0) {
+            dup2(null_fd, STDIN_FILENO);
+            dup2(null_fd, STDOUT_FILENO);
+            dup2(null_fd, STDERR_FILENO);
+            close(null_fd);
+        }
+        char ok = 0;
+        (void)!write(m_write_end.get(), &ok, 1);
+        m_write_end.reset();
+    }
+
+private:
+    UniqueFd m_write_end;
+};
+
+// The pid file is locked for the emulator's lifetime and removed at exit.
+class PidFile {
+public:
+    Result<void> create(const std::string& path)
+    {
+        // TODO(fdsets): open through qemu_open once util/osdep has it.
+        UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        if (!fd) {
+            return make_errno_error(errno, "cannot create PID file: Cannot open pid file");
+        }
+        struct flock lock {};
+        lock.l_type = F_WRLCK;
+        lock.l_whence = SEEK_SET;
+        if (fcntl(fd.get(), F_SETLK, &lock) < 0) {
+            return make_errno_error(errno, "cannot create PID file: Cannot lock pid file");
+        }
+        std::string pid = std::to_string(getpid()) + "\n";
+        if (ftruncate(fd.get(), 0) < 0 || write(fd.get(), pid.data(), pid.size()) != static_cast<ssize_t>(pid.size())) {
+            return make_errno_error(errno, "cannot create PID file: Failed to write pid file");
+        }
+        m_path = path;
+        m_fd = std::move(fd);
+        return {};
+    }
+    ~PidFile()
+    {
+        if (m_fd) {
+            unlink(m_path.c_str());
+        }
+    }
+
+private:
+    std::string m_path;
+    UniqueFd m_fd;
+};
+
+// -add-fd: every entry is validated and duplicated first, then the inherited numbers are
+// closed, so the emulator keeps only its own close-on-exec copies (QEMU's two passes).
+Result<void> add_command_line_fds(Vm& vm, const EmulatorConfig& config)
+{
+    for (const auto& spec : config.add_fds) {
+        if (!spec.fd || *spec.fd < 0) {
+            return make_error(spec.option + ": fd option is required and must be non-negative");
+        }
+        if (*spec.fd <= STDERR_FILENO) {
+            return make_error(spec.option + ": fd cannot be a standard I/O stream");
+        }
+        // An fd with close-on-exec set cannot have been inherited: it is one of ours.
+        int fd_flags = *spec.fd > INT32_MAX ? -1 : fcntl(static_cast<int>(*spec.fd), F_GETFD);
+        if (fd_flags < 0 || (fd_flags & FD_CLOEXEC)) {
+            return make_error(spec.option + ": fd is not valid or already in use");
+        }
+        if (!spec.set || *spec.set < 0) {
+            return make_error(spec.option + ": set option is required and must be non-negative");
+        }
+        UniqueFd copy(fcntl(static_cast<int>(*spec.fd), F_DUPFD_CLOEXEC, 0));
+        if (!copy) {
+            return make_errno_error(errno, spec.option + ": error duplicating fd");
+        }
+        TRY(vm.fdsets().add(*spec.set, std::move(copy), spec.opaque));
+    }
+    for (const auto& spec : config.add_fds) {
+        // The inherited number was never owned by a UniqueFd: it came from our parent.
+        ::close(static_cast<int>(*spec.fd));
+    }
+    return {};
+}
+
+Result<void> create_chardevs(Vm& vm, const EmulatorConfig& config)
+{
+    for (const auto& spec : config.chardevs) {
+        auto options = spec.legacy_id.empty() ? chr::chardev_parse_opts(spec.value)
+                                              : chr::chardev_parse_legacy(spec.value, spec.legacy_id);
+        if (!options) {
+            return std::unexpected(options.error().prepend(spec.option + ": "));
+        }
+        for (const auto& warning : options->warnings) {
+            std::fprintf(stderr, "qemu-system-x86_64: %s: warning: %s\n", spec.option.c_str(), warning.c_str());
+        }
+        auto created = spec.legacy_id.empty() ? vm.chardevs().add_from_cli(*options) : vm.chardevs().add_legacy(*options);
+        if (!created) {
+            if (spec.option_name == "-qtest") {
+                report(created.error().desc);
+                return make_error("Failed to initialize device for qtest: \"" + spec.value + "\"");
+            }
+            return std::unexpected(created.error().prepend(spec.option + ": "));
+        }
+    }
+    return {};
+}
+
+Result<void> create_monitors(Vm& vm, const EmulatorConfig& config)
+{
+    for (const auto& spec : config.monitors) {
+        chr::Chardev* chardev = vm.chardevs().find(spec.chardev_id);
+        if (!chardev) {
+            return make_error("-mon chardev=" + spec.chardev_id + ": chardev \"" + spec.chardev_id + "\" not found");
+        }
+        if (chardev->has_frontend()) {
+            return make_error("-mon chardev=" + spec.chardev_id + ": Device '" + spec.chardev_id +
+                              "' is in use");
+        }
+        if (!spec.control) {
+            return make_error("-mon chardev=" + spec.chardev_id + ": mode=readline (HMP) is not supported; use mode=control");
+        }
+        vm.add_monitor(std::make_unique<monitor::QmpMonitor>(vm, *chardev,
+                                                               monitor::QmpMonitorOptions{.pretty = spec.pretty}));
+    }
+    return {};
+}
+
+}  // namespace
+
+int run_emulator(const EmulatorConfig& config)
+{
+    if (config.show_version) {
+        std::printf("QEMU emulator version %s\nCopyright (c) 2003-2024 Fabrice Bellard and the QEMU Project developers\n",
+                    QEMU_VERSION);
+        return 0;
+    }
+    if (config.show_help) {
+        std::printf("QEMU emulator version %s\n%s", QEMU_VERSION, emulator_help_text().c_str());
+        return 0;
+    }
+    if (config.list_machines) {
+        std::printf("Supported machines are:\nnone                 empty machine\n");
+        return 0;
+    }
+    if (config.list_accels) {
+        std::printf("Accelerators supported in QEMU binary:\nqtest\ntcg\n");
+        return 0;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    Daemonizer daemonizer;
+    if (config.daemonize) {
+        daemonizer.fork_and_wait();
+    }
+
+    Vm vm;
+    vm.name = config.name;
+    vm.wakeup = [] { g_main_context_wakeup(nullptr); };
+    TerminationSignals signals(vm);
+
+    PidFile pidfile;
+    if (config.pidfile) {
+        if (auto created = pidfile.create(*config.pidfile); !created) {
+            report(created.error().desc);
+            return 1;
+        }
+    }
+    if (auto ok = add_command_line_fds(vm, config); !ok) {
+        report(ok.error().desc);
+        return 1;
+    }
+    if (auto ok = create_chardevs(vm, config); !ok) {
+        report(ok.error().desc);
+        return 1;
+    }
+    if (auto ok = create_monitors(vm, config); !ok) {
+        report(ok.error().desc);
+        return 1;
+    }
+    // The qtest server is destroyed before vm, whose registry owns its chardev.
+    auto memory = GuestMemory::create(config.ram_size);
+    if (!memory) {
+        report(memory.error().desc);
+        return 1;
+    }
+    VirtualClock clock;
+    std::optional<QtestServer> qtest;
+    if (config.qtest_chardev) {
+        qtest.emplace(*memory, clock, QtestServerOptions{.qtest_accel = config.qtest_accel, .log = config.qtest_log});
+        if (auto attached = qtest->attach(*vm.chardevs().find(*config.qtest_chardev)); !attached) {
+            report(attached.error().desc);
+            return 1;
+        }
+    }
+    vm.set_initial_runstate(config.start_stopped ? qapi::RunState::prelaunch : qapi::RunState::running);
+    daemonizer.init_done();
+
+    while (!vm.shutdown_requested()) {
+        g_main_context_iteration(nullptr, TRUE);
+    }
+    // Let replies and the SHUTDOWN event already queued reach the clients.
+    while (g_main_context_iteration(nullptr, FALSE)) {
+    }
+    return 0;
+}
+
+}  // namespace qemu

@@ -1,0 +1,63 @@
+// The emulator's command line, parsed into one plain description before anything is
+// created, with QEMU's messages for unknown options, missing arguments and bad values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/error.h"
+
+namespace qemu {
+
+// One -mon (or the -mon that -qmp implies).
+struct MonitorSpec {
+    std::string chardev_id;
+    bool control = true;  // mode=control; mode=readline is HMP
+    bool pretty = false;
+};
+
+// One -chardev given as text, or a legacy filename that -qmp/-qtest turned into one.
+struct ChardevSpec {
+    std::string option;   // the text as given, for messages
+    std::string value;    // -chardev argument or legacy filename
+    std::string legacy_id;  // set for the legacy filename form
+    std::string option_name;  // "-chardev", "-qmp", ...
+};
+
+// One -add-fd fd=N,set=M[,opaque=S], validated when the emulator starts.
+struct AddFdSpec {
+    std::string option;  // "-add-fd ARG", for messages
+    std::optional<int64_t> fd;
+    std::optional<int64_t> set;
+    std::optional<std::string> opaque;
+};
+
+struct EmulatorConfig {
+    bool start_stopped = false;  // -S
+    bool daemonize = false;
+    bool show_version = false;
+    bool show_help = false;
+    bool list_machines = false;
+    bool list_accels = false;
+    bool nodefaults = false;
+    std::optional<std::string> name;
+    std::optional<std::string> pidfile;
+    // Machine none maps no RAM unless -m asks for some.
+    uint64_t ram_size = 0;
+    bool qtest_accel = false;
+    std::vector<AddFdSpec> add_fds;
+    std::vector<ChardevSpec> chardevs;
+    std::vector<MonitorSpec> monitors;
+    std::optional<std::string> qtest_chardev;  // id of the chardev -qtest created
+    std::optional<std::string> qtest_spec;     // the -qtest argument, for messages
+    std::optional<std::string> qtest_log;
+};
+
+// argv[0] is skipped. The error text is what QEMU prints after "qemu-system-x86_64: ".
+Result<EmulatorConfig> parse_command_line(int argc, char** argv);
+
+std::string emulator_help_text();
+
+}  // namespace qemu

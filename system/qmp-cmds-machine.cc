@@ -1,0 +1,25 @@
+// QMP commands describing the machine: there is one, "none", with no CPUs.
+#include "monitor/qmp-context.h"
+#include "qapi/qapi-commands.h"
+
+namespace qapi {
+
+qemu::Result<std::vector<MachineInfo>> qmp_query_machines(QmpContext&, const std::optional<bool>&)
+{
+    MachineInfo none;
+    none.name = "none";
+    none.is_default = true;
+    none.cpu_max = 1;
+    none.hotpluggable_cpus = false;
+    none.numa_mem_supported = false;
+    none.deprecated = false;
+    none.acpi = false;
+    return std::vector<MachineInfo>{none};
+}
+
+qemu::Result<std::vector<CpuInfoFast>> qmp_query_cpus_fast(QmpContext&)
+{
+    return std::vector<CpuInfoFast>{};
+}
+
+}  // namespace qapi
