@@ -61,10 +61,12 @@ inline std::unexpected<Error> out_of_range(const std::string& path, std::string_
     return make_error("Parameter '" + shown(path) + "' expects " + std::string(type));
 }
 
+// Unlike the other errors, QEMU names a bad enum value by the member's own name, not its
+// full path, and a list element (which has no name) as 'null'.
 inline std::unexpected<Error> bad_enum_value(const std::string& path, std::string_view value)
 {
-    return make_error("Parameter '" + shown(path) + "' does not accept value '" +
-                      std::string(value) + "'");
+    std::string name = path.empty() || path.back() == ']' ? std::string("null") : path.substr(path.rfind('.') + 1);
+    return make_error("Parameter '" + name + "' does not accept value '" + std::string(value) + "'");
 }
 
 // QEMU reports a member nobody asked for only after all known members were read; the

@@ -360,6 +360,15 @@ TEST(QapiInput, BadEnumValuesAreRejected)
               "Parameter 'kind' does not accept value 'three'");
 }
 
+TEST(QapiInput, BadEnumValuesAreNamedByTheirOwnMemberOrNull)
+{
+    // QEMU 7.2: qmp_capabilities {"enable": ["oob", "bogus"]} -> Parameter 'null' ...
+    EXPECT_EQ(qemu::qapi_codec::bad_enum_value("enable[1]", "bogus").error().desc,
+              "Parameter 'null' does not accept value 'bogus'");
+    EXPECT_EQ(qemu::qapi_codec::bad_enum_value("backend.data.format", "x").error().desc,
+              "Parameter 'format' does not accept value 'x'");
+}
+
 TEST(QapiInput, UnionBranchMembersAreCheckedForTheChosenBranchOnly)
 {
     EXPECT_EQ(decode_error<FlatUnion>(R"({"kind": "one", "integer": 1})"),
