@@ -1,6 +1,7 @@
 // The QMP monitor: greeting, negotiation, framing requests and sending replies and events.
 #include "monitor/qmp.h"
 
+#include "qapi/qapi-commands.h"
 #include "system/vm.h"
 
 namespace qemu::monitor {
@@ -27,18 +28,14 @@ QmpMonitor::~QmpMonitor()
 
 JsonValue QmpMonitor::greeting() const
 {
-    EmulatorVersion version = emulator_version();
+    // As QEMU, the version is whatever query-version returns.
+    qapi::QmpContext ctx{m_vm, nullptr};
+    JsonValue version = qapi::qmp_marshal_query_version(ctx, JsonValue::object()).value_or(JsonValue::object());
     JsonValue caps = JsonValue::array();
     if (oob_offered()) {
         caps.push_back("oob");
     }
-    return JsonValue{
-        {"QMP",
-         {{"version",
-           {{"qemu", {{"micro", version.micro}, {"minor", version.minor}, {"major", version.major}}},
-            {"package", version.package}}},
-          {"capabilities", std::move(caps)}}},
-    };
+    return JsonValue{{"QMP", {{"version", std::move(version)}, {"capabilities", std::move(caps)}}}};
 }
 
 void QmpMonitor::on_event(chr::ChardevEvent event)

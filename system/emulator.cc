@@ -205,24 +205,49 @@ Result<void> add_command_line_fds(Vm& vm, const EmulatorConfig& config)
     return {};
 }
 
+// What QEMU prints after the backend's own message when a legacy chardev fails; -qtest
+// reports without the option's location.
+std::string legacy_failure(const ChardevSpec& spec, bool parse_failed)
+{
+    if (spec.option_name == "-qtest") {
+        return "Failed to initialize device for qtest: \"" + spec.value + "\"";
+    }
+    if (spec.option_name == "-serial" || spec.option_name == "-parallel") {
+        std::string device = spec.option_name == "-serial" ? "serial" : "parallel";
+        return spec.option + ": could not connect " + device + " device to character backend '" + spec.value + "'";
+    }
+    if (parse_failed) {
+        return spec.option + ": parse error: " + spec.value;
+    }
+    return {};
+}
+
 Result<void> create_chardevs(Vm& vm, const EmulatorConfig& config)
 {
     for (const auto& spec : config.chardevs) {
-        auto options = spec.legacy_id.empty() ? chr::chardev_parse_opts(spec.value)
-                                              : chr::chardev_parse_legacy(spec.value, spec.legacy_id);
+        bool legacy = !spec.legacy_id.empty();
+        std::string location = spec.option_name == "-qtest" ? "" : spec.option + ": ";
+        auto options = legacy ? chr::chardev_parse_legacy(spec.value, spec.legacy_id) : chr::chardev_parse_opts(spec.value);
         if (!options) {
-            return std::unexpected(options.error().prepend(spec.option + ": "));
+            if (!legacy) {
+                return std::unexpected(options.error().prepend(location));
+            }
+            if (!options.error().desc.empty()) {
+                report(location + options.error().desc);
+            }
+            return make_error(legacy_failure(spec, true));
         }
         for (const auto& warning : options->warnings) {
             std::fprintf(stderr, "qemu-system-x86_64: %s: warning: %s\n", spec.option.c_str(), warning.c_str());
         }
-        auto created = spec.legacy_id.empty() ? vm.chardevs().add_from_cli(*options) : vm.chardevs().add_legacy(*options);
+        auto created = legacy ? vm.chardevs().add_legacy(*options) : vm.chardevs().add_from_cli(*options);
         if (!created) {
-            if (spec.option_name == "-qtest") {
-                report(created.error().desc);
-                return make_error("Failed to initialize device for qtest: \"" + spec.value + "\"");
+            std::string after = legacy ? legacy_failure(spec, false) : "";
+            if (after.empty()) {
+                return std::unexpected(created.error().prepend(location));
             }
-            return std::unexpected(created.error().prepend(spec.option + ": "));
+            report(location + created.error().desc);
+            return make_error(after);
         }
     }
     return {};
