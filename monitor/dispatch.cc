@@ -5,6 +5,7 @@
 #include <string>
 
 #include "qapi/qapi-commands.h"
+#include "system/vm.h"
 
 namespace qemu::monitor {
 
@@ -95,6 +96,9 @@ std::optional<JsonValue> qmp_dispatch(qapi::QmpContext& ctx, const JsonValue& re
         }
         if (!info) {
             return make_error(ErrorClass::CommandNotFound, "The command " + name + " has not been found");
+        }
+        if (ctx.vm.disabled_commands.contains(name)) {
+            return make_error(ErrorClass::CommandNotFound, "Command " + name + " has been disabled");
         }
         if (oob && !info->allow_oob) {
             return make_error("The command " + name + " does not support OOB");

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,10 @@ public:
     bool shutdown_requested() const { return m_shutdown_requested; }
 
     std::optional<std::string> name;
+
+    // Commands that qmp_dispatch refuses with "Command X has been disabled" (as upstream QEMU's
+    // qmp_disable_command), e.g. the fuzzer's ban on commands that touch the host.
+    std::set<std::string, std::less<>> disabled_commands;
 
     // ---- parts ----
     // Declared before everything that may hold one of its duplicates, so it outlives them.
