@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "qapi/qapi-commands.h"
 #include "system/vm.h"
@@ -27,10 +28,19 @@ Result<std::pair<std::string, bool>> check_request(const JsonValue& request, boo
     if (!request.is_object()) {
         return make_error("QMP input must be a JSON object");
     }
+    // QEMU checks the members in its QDict's hash order, which puts exec-oob before
+    // execute; visiting exec-oob first gives the same clash text for either wire order.
+    std::vector<std::pair<const std::string*, const JsonValue*>> members;
+    for (auto it = request.begin(); it != request.end(); ++it) {
+        members.emplace_back(&it.key(), &*it);
+    }
+    std::stable_partition(members.begin(), members.end(), [](const auto& m) { return *m.first == "exec-oob"; });
     const JsonValue* exec = nullptr;
     bool oob = false;
     bool seen_execute = false;
-    for (const auto& [key, value] : request.items()) {
+    for (const auto& [key_ptr, value_ptr] : members) {
+        const std::string& key = *key_ptr;
+        const JsonValue& value = *value_ptr;
         if (key == "execute" || (key == "exec-oob" && oob_enabled)) {
             if (!value.is_string()) {
                 return make_error("QMP input member '" + key + "' must be a string");
@@ -90,9 +100,6 @@ std::optional<JsonValue> qmp_dispatch(qapi::QmpContext& ctx, const JsonValue& re
                 return make_error(ErrorClass::CommandNotFound,
                                   "Expecting capabilities negotiation with 'qmp_capabilities'");
             }
-        } else if (name == "qmp_capabilities") {
-            return make_error(ErrorClass::CommandNotFound,
-                              "Capabilities negotiation is already complete, command ignored");
         }
         if (!info) {
             return make_error(ErrorClass::CommandNotFound, "The command " + name + " has not been found");
@@ -102,6 +109,12 @@ std::optional<JsonValue> qmp_dispatch(qapi::QmpContext& ctx, const JsonValue& re
         }
         if (oob && !info->allow_oob) {
             return make_error("The command " + name + " does not support OOB");
+        }
+        // As in QEMU, where qmp_capabilities is a normal command in command mode that
+        // refuses to run: the OOB check above comes first.
+        if (options.mode == QmpMode::Command && name == "qmp_capabilities") {
+            return make_error(ErrorClass::CommandNotFound,
+                              "Capabilities negotiation is already complete, command ignored");
         }
         static const JsonValue empty = JsonValue::object();
         auto args_it = request.find("arguments");
