@@ -195,6 +195,12 @@ qemu::Result<void> qmp_ringbuf_write(QmpContext& ctx, const std::string& device,
 {
     qemu::chr::RingbufChardev* ring = TRY(find_ringbuf(ctx, device));
     if (format == DataFormat::base64) {
+        // QEMU accepts only the base64 alphabet, '=' and newlines (a NUL from \u0000 is
+        // invalid too); g_base64_decode alone would silently skip anything else.
+        if (data.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n") !=
+            std::string::npos) {
+            return qemu::make_error("Base64 data contains invalid characters");
+        }
         gsize length = 0;
         guchar* decoded = g_base64_decode(data.c_str(), &length);
         ring->write(std::span<const uint8_t>(decoded, length));
