@@ -30,6 +30,9 @@ template <class... Fs>
 struct Overloaded : Fs... {
     using Fs::operator()...;
 };
+// Clang 16 does not deduce aggregate template arguments (P1816) without a guide.
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
 
 Result<ChardevPtr> open_backend(const ChardevOptions& options, ChardevContext& ctx)
 {
