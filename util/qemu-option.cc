@@ -150,7 +150,7 @@ Result<uint64_t> parse_option_size(std::string_view name, std::string_view value
         return make_error("Parameter '" + std::string(name) +
                           "' expects a non-negative number below 2^64\n"
                           "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
-                          "and exabytes, respectively.\n");
+                          "and exabytes, respectively.");
     };
     std::string text(value);
     if (text.empty() || text[0] == '-' || std::isspace(static_cast<unsigned char>(text[0]))) {

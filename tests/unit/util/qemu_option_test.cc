@@ -74,7 +74,7 @@ TEST(QemuOpts, SizesWithSuffixes)
     EXPECT_EQ(bad.error().desc,
               "Parameter 'size' expects a non-negative number below 2^64\n"
               "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
-              "and exabytes, respectively.\n");
+              "and exabytes, respectively.");
     EXPECT_FALSE(qemu::parse_option_size("size", "-1"));
     EXPECT_FALSE(qemu::parse_option_size("size", "1Q"));
 }
