@@ -1,6 +1,8 @@
 // The emulator's command line and process life: option errors with QEMU 7.2's exact stderr
 // and exit status 1, -version/-h/-machine help, -pidfile, -daemonize, the termination
-// signals and -S. Every expected text was printed by /usr/bin/qemu-system-x86_64 7.2.
+// signals and -S. Every expected text was printed by /usr/bin/qemu-system-x86_64 7.2, and
+// the suite passes against it with QTEST_QEMU_BINARY=/usr/bin/qemu-system-x86_64
+// QTEST_ACCEL=tcg QTEST_NO_AUDIO=1.
 #include <glib.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -162,7 +164,9 @@ TEST_P(TerminationSignal, GivesShutdownHostSignalAndExitZero)
     auto qts = QTestState::init("-nodefaults -machine none");
     ASSERT_EQ(kill(qts->pid(), GetParam()), 0);
     JsonValue event = qts->qmp_eventwait("SHUTDOWN");
-    EXPECT_EQ(event["data"], (JsonValue{{"guest", false}, {"reason", "host-signal"}})) << dump(event);
+    EXPECT_EQ(event["data"].size(), 2u) << dump(event);
+    EXPECT_EQ(event["data"]["guest"], false) << dump(event);
+    EXPECT_EQ(event["data"]["reason"], "host-signal") << dump(event);
     auto status = qts->wait_for_exit(std::chrono::seconds(10));
     ASSERT_TRUE(status.has_value());
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
@@ -176,13 +180,16 @@ INSTANTIATE_TEST_SUITE_P(Signals, TerminationSignal, ::testing::Values(SIGTERM, 
 TEST(RunState, DashSIsPrelaunchUntilCont)
 {
     auto qts = QTestState::init("-nodefaults -machine none -S");
-    EXPECT_EQ(qts->qmp_assert_success("{ 'execute': 'query-status' }"),
-              (JsonValue{{"running", false}, {"status", "prelaunch"}}));
+    // Member by member: 7.2 also has the deprecated "singlestep", and orders by hash.
+    JsonValue status = qts->qmp_assert_success("{ 'execute': 'query-status' }");
+    EXPECT_EQ(status["running"], false) << dump(status);
+    EXPECT_EQ(status["status"], "prelaunch") << dump(status);
     qts->qmp_assert_success("{ 'execute': 'cont' }");
     JsonValue resume = qts->qmp_eventwait("RESUME");
     EXPECT_FALSE(resume.contains("data")) << dump(resume);
-    EXPECT_EQ(qts->qmp_assert_success("{ 'execute': 'query-status' }"),
-              (JsonValue{{"running", true}, {"status", "running"}}));
+    status = qts->qmp_assert_success("{ 'execute': 'query-status' }");
+    EXPECT_EQ(status["running"], true) << dump(status);
+    EXPECT_EQ(status["status"], "running") << dump(status);
 }
 
 }  // namespace
