@@ -110,12 +110,6 @@ std::optional<JsonValue> qmp_dispatch(qapi::QmpContext& ctx, const JsonValue& re
         if (oob && !info->allow_oob) {
             return make_error("The command " + name + " does not support OOB");
         }
-        // As in QEMU, where qmp_capabilities is a normal command in command mode that
-        // refuses to run: the OOB check above comes first.
-        if (options.mode == QmpMode::Command && name == "qmp_capabilities") {
-            return make_error(ErrorClass::CommandNotFound,
-                              "Capabilities negotiation is already complete, command ignored");
-        }
         static const JsonValue empty = JsonValue::object();
         auto args_it = request.find("arguments");
         const JsonValue& args = args_it != request.end() ? *args_it : empty;

@@ -11,8 +11,11 @@ namespace qapi {
 
 qemu::Result<void> qmp_qmp_capabilities(QmpContext& ctx, const std::optional<std::vector<QMPCapability>>& enable)
 {
-    if (!ctx.monitor) {
-        return qemu::make_error("Capabilities negotiation is already complete, command ignored");
+    // In command mode this is a normal command that refuses to run, as in QEMU: so the
+    // exec-oob and argument checks come first.
+    if (!ctx.monitor || ctx.monitor->mode() == qemu::monitor::QmpMode::Command) {
+        return qemu::make_error(qemu::ErrorClass::CommandNotFound,
+                                "Capabilities negotiation is already complete, command ignored");
     }
     bool oob = false;
     if (enable) {

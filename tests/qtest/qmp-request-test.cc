@@ -76,4 +76,19 @@ TEST(QmpRequestOob, LacksExecuteKeepsTheId)
     EXPECT_EQ(reply["id"], 1) << dump(reply);
 }
 
+// In command mode qmp_capabilities is an ordinary command that refuses to run, so QEMU 7.2
+// checks its arguments first.
+TEST(QmpRequest, CapabilitiesArgumentsAreCheckedBeforeAlreadyComplete)
+{
+    auto qts = start(false);
+    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'qmp_capabilities', 'arguments': { 'bogus': 1 } }"),
+                               "GenericError"),
+              "Parameter 'bogus' is unexpected");
+    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'qmp_capabilities', 'arguments': { 'enable': [ 'nope' ] } }"),
+                               "GenericError"),
+              "Parameter 'null' does not accept value 'nope'");
+    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'qmp_capabilities', 'id': 'x' }"), "CommandNotFound"),
+              "Capabilities negotiation is already complete, command ignored");
+}
+
 }  // namespace
