@@ -35,7 +35,7 @@ void check(bool ok)
 
 class FuzzChardev : public qemu::chr::Chardev {
 public:
-    FuzzChardev() : Chardev("fuzz") {}
+    FuzzChardev() : Chardev("fuzz") { }
     std::string_view driver() const override { return "fuzz"; }
     std::string filename() const override { return "fuzz"; }
     bool is_open() const override { return true; }
@@ -52,8 +52,7 @@ public:
 // Runs what the monitor or the chardev queued on the main loop (the deferred Opened).
 void run_pending_main_loop()
 {
-    for (int i = 0; i < 100 && g_main_context_iteration(nullptr, false); ++i) {
-    }
+    for (int i = 0; i < 100 && g_main_context_iteration(nullptr, false); ++i) { }
 }
 
 // Checks and removes every complete line in out; returns how many messages it held.

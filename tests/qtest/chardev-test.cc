@@ -25,19 +25,22 @@ using qtest::QTestState;
 
 constexpr const char* kCommonArgs = "-nodefaults -machine none";
 
-std::string dump(const JsonValue& value) { return qemu::json_to_string(value); }
+std::string dump(const JsonValue& value)
+{
+    return qemu::json_to_string(value);
+}
 
 std::string temp_path(std::string_view tag)
 {
     static int counter = 0;
-    return std::string(g_get_tmp_dir()) + "/chardev-test-" + std::to_string(getpid()) + "-" + std::string(tag) +
-           "-" + std::to_string(counter++);
+    return std::string(g_get_tmp_dir()) + "/chardev-test-" + std::to_string(getpid()) + "-" + std::string(tag) + "-" +
+        std::to_string(counter++);
 }
 
 JsonValue add(QTestState& qts, std::string_view id, std::string_view backend)
 {
-    return qts.qmp("{ 'execute': 'chardev-add', 'arguments': { 'id': '" + std::string(id) + "', 'backend': " +
-                   std::string(backend) + " } }");
+    return qts.qmp("{ 'execute': 'chardev-add', 'arguments': { 'id': '" + std::string(id) +
+        "', 'backend': " + std::string(backend) + " } }");
 }
 
 // query-chardev's entry for label, or null.
@@ -71,14 +74,14 @@ TEST(ChardevAdd, NullThenDuplicateId)
     expect_chardev_info(query_entry(*qts, "n1"), "n1", "null", false);
 
     EXPECT_EQ(qmp_expect_error(add(*qts, "n1", "{ 'type': 'null', 'data': {} }"), "GenericError"),
-              "Chardev with id 'n1' already exists");
+        "Chardev with id 'n1' already exists");
 }
 
 TEST(ChardevAdd, RingbufSizeMustBeAPowerOfTwo)
 {
     auto qts = QTestState::init(kCommonArgs);
     EXPECT_EQ(qmp_expect_error(add(*qts, "r1", "{ 'type': 'ringbuf', 'data': { 'size': 1000 } }"), "GenericError"),
-              "Failed to add chardev 'r1': size of ringbuf chardev must be power of two");
+        "Failed to add chardev 'r1': size of ringbuf chardev must be power of two");
     // The failed id is free again.
     EXPECT_TRUE(query_entry(*qts, "r1").is_null());
     qts->qmp_assert_success(
@@ -93,7 +96,7 @@ TEST(ChardevAdd, FileIsCreatedAndListed)
     std::string path = temp_path("file");
     JsonValue reply = add(*qts, "f1", "{ 'type': 'file', 'data': { 'out': '" + path + "' } }");
     ASSERT_TRUE(reply.contains("return")) << dump(reply);
-    struct stat st {};
+    struct stat st { };
     EXPECT_EQ(stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_size, 0);
     expect_chardev_info(query_entry(*qts, "f1"), "f1", "file", false);
@@ -103,9 +106,9 @@ TEST(ChardevAdd, FileIsCreatedAndListed)
 TEST(ChardevAdd, FileInAMissingDirectoryFailsWithPrefix)
 {
     auto qts = QTestState::init(kCommonArgs);
-    EXPECT_EQ(qmp_expect_error(add(*qts, "f2", "{ 'type': 'file', 'data': { 'out': '/nonexistent/x' } }"),
-                               "GenericError"),
-              "Failed to add chardev 'f2': Could not open '/nonexistent/x': No such file or directory");
+    EXPECT_EQ(
+        qmp_expect_error(add(*qts, "f2", "{ 'type': 'file', 'data': { 'out': '/nonexistent/x' } }"), "GenericError"),
+        "Failed to add chardev 'f2': Could not open '/nonexistent/x': No such file or directory");
     EXPECT_TRUE(query_entry(*qts, "f2").is_null());
 }
 
@@ -114,8 +117,8 @@ TEST(ChardevAdd, UnixServerSocketAcceptsAConnection)
     auto qts = QTestState::init(kCommonArgs);
     std::string path = temp_path("sock");
     JsonValue reply = add(*qts, "s1",
-                          "{ 'type': 'socket', 'data': { 'addr': { 'type': 'unix', 'data': { 'path': '" + path +
-                              "' } }, 'server': true, 'wait': false } }");
+        "{ 'type': 'socket', 'data': { 'addr': { 'type': 'unix', 'data': { 'path': '" + path +
+            "' } }, 'server': true, 'wait': false } }");
     ASSERT_TRUE(reply.contains("return")) << dump(reply);
     EXPECT_EQ(reply["return"], JsonValue::object());
     EXPECT_EQ(query_entry(*qts, "s1")["filename"], "disconnected:unix:" + path + ",server=on");
@@ -166,20 +169,20 @@ TEST(ChardevAdd, UnknownBackendType)
 {
     auto qts = QTestState::init(kCommonArgs);
     EXPECT_EQ(qmp_expect_error(add(*qts, "b1", "{ 'type': 'bogus', 'data': {} }"), "GenericError"),
-              "Parameter 'type' does not accept value 'bogus'");
+        "Parameter 'type' does not accept value 'bogus'");
 }
 
 TEST(ChardevRemove, NotFoundBusyAndSuccess)
 {
     auto qts = QTestState::init(kCommonArgs);
-    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'chardev-remove', 'arguments': { 'id': 'nope' } }"),
-                               "GenericError"),
-              "Chardev 'nope' not found");
+    EXPECT_EQ(
+        qmp_expect_error(qts->qmp("{ 'execute': 'chardev-remove', 'arguments': { 'id': 'nope' } }"), "GenericError"),
+        "Chardev 'nope' not found");
     // libqtest's QMP monitor sits on -chardev socket,id=char0.
     EXPECT_EQ(query_entry(*qts, "char0")["frontend-open"], true);
-    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'chardev-remove', 'arguments': { 'id': 'char0' } }"),
-                               "GenericError"),
-              "Chardev 'char0' is busy");
+    EXPECT_EQ(
+        qmp_expect_error(qts->qmp("{ 'execute': 'chardev-remove', 'arguments': { 'id': 'char0' } }"), "GenericError"),
+        "Chardev 'char0' is busy");
     qts->qmp_assert_success(
         "{ 'execute': 'chardev-add', 'arguments': { 'id': 'n1', 'backend': { 'type': 'null', 'data': {} } } }");
     qts->qmp_assert_success("{ 'execute': 'chardev-remove', 'arguments': { 'id': 'n1' } }");
@@ -190,9 +193,9 @@ TEST(ChardevRemove, SecondMonitorChardevIsBusy)
 {
     auto qts = QTestState::init(std::string(kCommonArgs) + " -chardev null,id=mon1 -mon chardev=mon1,mode=control");
     expect_chardev_info(query_entry(*qts, "mon1"), "mon1", "null", true);
-    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'chardev-remove', 'arguments': { 'id': 'mon1' } }"),
-                               "GenericError"),
-              "Chardev 'mon1' is busy");
+    EXPECT_EQ(
+        qmp_expect_error(qts->qmp("{ 'execute': 'chardev-remove', 'arguments': { 'id': 'mon1' } }"), "GenericError"),
+        "Chardev 'mon1' is busy");
 }
 
 TEST(ChardevQuery, BackendsIncludeEveryImplementedDriver)
@@ -224,56 +227,57 @@ TEST_F(Ringbuf, Utf8AndBase64RoundTrip)
 {
     qts->qmp_assert_success("{ 'execute': 'ringbuf-write', 'arguments': { 'device': 'r2', 'data': 'hello' } }");
     EXPECT_EQ(qts->qmp_assert_success("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r2', 'size': 100 } }"),
-              "hello");
+        "hello");
     qts->qmp_assert_success(
         "{ 'execute': 'ringbuf-write', 'arguments': { 'device': 'r2', 'data': 'aGVsbG8=', 'format': 'base64' } }");
     EXPECT_EQ(qts->qmp_assert_success(
                   "{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r2', 'size': 3, 'format': 'base64' } }"),
-              "aGVs");
+        "aGVs");
     EXPECT_EQ(qts->qmp_assert_success(
                   "{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r2', 'size': 100, 'format': 'utf8' } }"),
-              "lo");
+        "lo");
     // Empty now.
-    EXPECT_EQ(qts->qmp_assert_success("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r2', 'size': 100 } }"),
-              "");
+    EXPECT_EQ(
+        qts->qmp_assert_success("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r2', 'size': 100 } }"), "");
 }
 
 TEST_F(Ringbuf, Errors)
 {
-    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'ringbuf-write', 'arguments': { 'device': 'nope', 'data': 'x' } }"),
-                               "GenericError"),
-              "Device 'nope' not found");
-    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'nope', 'size': 1 } }"),
-                               "GenericError"),
-              "Device 'nope' not found");
     EXPECT_EQ(
-        qmp_expect_error(qts->qmp("{ 'execute': 'ringbuf-write', 'arguments': { 'device': 'mon1', 'data': 'x' } }"),
-                         "GenericError"),
+        qmp_expect_error(
+            qts->qmp("{ 'execute': 'ringbuf-write', 'arguments': { 'device': 'nope', 'data': 'x' } }"), "GenericError"),
+        "Device 'nope' not found");
+    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'nope', 'size': 1 } }"),
+                  "GenericError"),
+        "Device 'nope' not found");
+    EXPECT_EQ(
+        qmp_expect_error(
+            qts->qmp("{ 'execute': 'ringbuf-write', 'arguments': { 'device': 'mon1', 'data': 'x' } }"), "GenericError"),
         "mon1 is not a ringbuf device");
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'mon1', 'size': 1 } }"),
-                               "GenericError"),
-              "mon1 is not a ringbuf device");
+                  "GenericError"),
+        "mon1 is not a ringbuf device");
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r2', 'size': -1 } }"),
-                               "GenericError"),
-              "size must be greater than zero");
+                  "GenericError"),
+        "size must be greater than zero");
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'ringbuf-write', 'arguments': { 'device': 'r2', 'data': '!!!', "
                                         "'format': 'base64' } }"),
-                               "GenericError"),
-              "Base64 data contains invalid characters");
+                  "GenericError"),
+        "Base64 data contains invalid characters");
     // Only the alphabet, '=' and newlines; a space or a NUL makes it invalid, and nothing
     // from a refused write reaches the buffer.
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'ringbuf-write', 'arguments': { 'device': 'r2', 'data': 'aGVs "
                                         "bG8=', 'format': 'base64' } }"),
-                               "GenericError"),
-              "Base64 data contains invalid characters");
+                  "GenericError"),
+        "Base64 data contains invalid characters");
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'ringbuf-write', 'arguments': { 'device': 'r2', 'data': "
                                         "'aGVs\\u0000!!', 'format': 'base64' } }"),
-                               "GenericError"),
-              "Base64 data contains invalid characters");
+                  "GenericError"),
+        "Base64 data contains invalid characters");
     qts->qmp_assert_success(
         "{ 'execute': 'ringbuf-write', 'arguments': { 'device': 'r2', 'data': 'aGVs\\nbG8=', 'format': 'base64' } }");
     EXPECT_EQ(qts->qmp_assert_success("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r2', 'size': 100 } }"),
-              "hello");
+        "hello");
 }
 
 }  // namespace

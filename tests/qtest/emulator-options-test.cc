@@ -25,13 +25,16 @@ using qtest::QmpConnection;
 using qtest::QTestState;
 using qtest::run_emulator;
 
-std::string dump(const JsonValue& value) { return qemu::json_to_string(value); }
+std::string dump(const JsonValue& value)
+{
+    return qemu::json_to_string(value);
+}
 
 std::string temp_path(std::string_view tag)
 {
     static int counter = 0;
-    return std::string(g_get_tmp_dir()) + "/options-test-" + std::to_string(getpid()) + "-" + std::string(tag) +
-           "-" + std::to_string(counter++);
+    return std::string(g_get_tmp_dir()) + "/options-test-" + std::to_string(getpid()) + "-" + std::string(tag) + "-" +
+        std::to_string(counter++);
 }
 
 struct OptionErrorCase {
@@ -39,7 +42,7 @@ struct OptionErrorCase {
     std::string stderr_text;
 };
 
-class OptionError : public ::testing::TestWithParam<OptionErrorCase> {};
+class OptionError : public ::testing::TestWithParam<OptionErrorCase> { };
 
 TEST_P(OptionError, PrintsQemuTextAndExitsOne)
 {
@@ -51,31 +54,29 @@ TEST_P(OptionError, PrintsQemuTextAndExitsOne)
     EXPECT_EQ(result.out, "");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Qemu72, OptionError,
-    ::testing::Values(
-        OptionErrorCase{{"-foo"}, "qemu-system-x86_64: -foo: invalid option\n"},
+INSTANTIATE_TEST_SUITE_P(Qemu72, OptionError,
+    ::testing::Values(OptionErrorCase{{"-foo"}, "qemu-system-x86_64: -foo: invalid option\n"},
         OptionErrorCase{{"-m"}, "qemu-system-x86_64: -m: requires an argument\n"},
         OptionErrorCase{{"-m", "foo"},
-                        "qemu-system-x86_64: -m foo: Parameter 'size' expects a non-negative number below 2^64\n"
-                        "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
-                        "and exabytes, respectively.\n"},
+            "qemu-system-x86_64: -m foo: Parameter 'size' expects a non-negative number below 2^64\n"
+            "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+            "and exabytes, respectively.\n"},
         OptionErrorCase{{"-machine", "foo"},
-                        "qemu-system-x86_64: unsupported machine type\nUse -machine help to list supported machines\n"},
+            "qemu-system-x86_64: unsupported machine type\nUse -machine help to list supported machines\n"},
         OptionErrorCase{{"-accel", "foo"}, "qemu-system-x86_64: -accel foo: invalid accelerator foo\n"},
         OptionErrorCase{{"-mon", "chardev=x"}, "qemu-system-x86_64: -mon chardev=x: chardev \"x\" not found\n"},
         OptionErrorCase{{"-chardev", "null,id=x", "-mon", "chardev=x,mode=bad"},
-                        "qemu-system-x86_64: -mon chardev=x,mode=bad: Parameter 'mode' does not accept value 'bad'\n"},
-        OptionErrorCase{{"-display", "foo"},
-                        "qemu-system-x86_64: -display foo: Parameter 'type' does not accept value 'foo'\n"},
+            "qemu-system-x86_64: -mon chardev=x,mode=bad: Parameter 'mode' does not accept value 'bad'\n"},
+        OptionErrorCase{
+            {"-display", "foo"}, "qemu-system-x86_64: -display foo: Parameter 'type' does not accept value 'foo'\n"},
         OptionErrorCase{{"-chardev", "socket"}, "qemu-system-x86_64: -chardev socket: chardev: no id specified\n"},
         OptionErrorCase{{"-chardev", "null,id=x,bogus=1"},
-                        "qemu-system-x86_64: -chardev null,id=x,bogus=1: Invalid parameter 'bogus'\n"},
+            "qemu-system-x86_64: -chardev null,id=x,bogus=1: Invalid parameter 'bogus'\n"},
         OptionErrorCase{{"-qmp", "bogus:x"},
-                        "qemu-system-x86_64: -qmp bogus:x: 'bogus:x' is not a valid char driver\n"
-                        "qemu-system-x86_64: -qmp bogus:x: parse error: bogus:x\n"},
+            "qemu-system-x86_64: -qmp bogus:x: 'bogus:x' is not a valid char driver\n"
+            "qemu-system-x86_64: -qmp bogus:x: parse error: bogus:x\n"},
         OptionErrorCase{{"-chardev", "null,id=x", "-chardev", "null,id=x"},
-                        "qemu-system-x86_64: -chardev null,id=x: Duplicate ID 'x' for chardev\n"}));
+            "qemu-system-x86_64: -chardev null,id=x: Duplicate ID 'x' for chardev\n"}));
 
 TEST(OptionInfo, VersionAndHelpExitZero)
 {
@@ -107,7 +108,7 @@ std::string read_file(const std::string& path)
 
 bool exists(const std::string& path)
 {
-    struct stat st {};
+    struct stat st { };
     return stat(path.c_str(), &st) == 0;
 }
 
@@ -121,8 +122,8 @@ TEST(PidFile, HoldsThePidIsLockedAndIsRemovedAtExit)
         auto second = run_emulator({"-nodefaults", "-display", "none", "-machine", "none", "-pidfile", pidfile});
         EXPECT_EQ(second.exit_code, 1);
         EXPECT_EQ(second.err,
-                  "qemu-system-x86_64: cannot create PID file: Cannot lock pid file: Resource temporarily "
-                  "unavailable\n");
+            "qemu-system-x86_64: cannot create PID file: Cannot lock pid file: Resource temporarily "
+            "unavailable\n");
         // The loser did not remove the winner's file.
         EXPECT_EQ(read_file(pidfile), std::to_string(qts->pid()) + "\n");
         qts->quit();
@@ -135,7 +136,7 @@ TEST(Daemonize, ParentExitsOnceQmpIsReadyAndTheDaemonAnswers)
     std::string sock = temp_path("qmp");
     std::string pidfile = temp_path("pid");
     auto result = run_emulator({"-nodefaults", "-display", "none", "-machine", "none", "-daemonize", "-pidfile",
-                                pidfile, "-qmp", "unix:" + sock + ",server=on,wait=off"});
+        pidfile, "-qmp", "unix:" + sock + ",server=on,wait=off"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
     EXPECT_EQ(result.err, "");
     // Ready when the parent exited: no retry loop.
@@ -157,7 +158,7 @@ TEST(Daemonize, ParentExitsOnceQmpIsReadyAndTheDaemonAnswers)
     unlink(sock.c_str());
 }
 
-class TerminationSignal : public ::testing::TestWithParam<int> {};
+class TerminationSignal : public ::testing::TestWithParam<int> { };
 
 TEST_P(TerminationSignal, GivesShutdownHostSignalAndExitZero)
 {
@@ -173,9 +174,7 @@ TEST_P(TerminationSignal, GivesShutdownHostSignalAndExitZero)
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, TerminationSignal, ::testing::Values(SIGTERM, SIGINT, SIGHUP),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                             return std::string(sigabbrev_np(info.param));
-                         });
+    [](const ::testing::TestParamInfo<int>& info) { return std::string(sigabbrev_np(info.param)); });
 
 TEST(RunState, DashSIsPrelaunchUntilCont)
 {

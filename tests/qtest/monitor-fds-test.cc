@@ -23,7 +23,10 @@ using qtest::JsonValue;
 using qtest::QmpConnection;
 using qtest::QTestState;
 
-std::string dump(const JsonValue& value) { return qemu::json_to_string(value); }
+std::string dump(const JsonValue& value)
+{
+    return qemu::json_to_string(value);
+}
 
 // A memfd whose /proc link names it, so the test can see which one the emulator holds.
 qemu::UniqueFd named_memfd(const std::string& name)

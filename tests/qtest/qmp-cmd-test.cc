@@ -18,7 +18,10 @@ using qtest::QTestState;
 
 constexpr const char* kCommonArgs = "-nodefaults -machine none";
 
-std::string dump(const JsonValue& value) { return qemu::json_to_string(value); }
+std::string dump(const JsonValue& value)
+{
+    return qemu::json_to_string(value);
+}
 
 // Commands that take no mandatory argument and still fail without one, with why.
 const std::map<std::string, std::string> kExpectedErrors = {
@@ -39,7 +42,8 @@ struct Schema {
 void expect_keys(const JsonValue& entry, std::set<std::string> required, std::set<std::string> optional)
 {
     for (const auto& [key, value] : entry.items()) {
-        EXPECT_TRUE(required.contains(key) || optional.contains(key)) << "unexpected '" << key << "' in " << dump(entry);
+        EXPECT_TRUE(required.contains(key) || optional.contains(key))
+            << "unexpected '" << key << "' in " << dump(entry);
     }
     for (const auto& key : required) {
         EXPECT_TRUE(entry.contains(key)) << "missing '" << key << "' in " << dump(entry);
@@ -102,8 +106,8 @@ void check_entry(const Schema& schema, const JsonValue& entry)
     }
     if (meta == "builtin") {
         expect_keys(entry, with({"json-type"}), {"features"});
-        static const std::set<std::string> json_types = {"string", "number", "int",    "boolean",
-                                                          "null",   "object", "array", "value"};
+        static const std::set<std::string> json_types = {
+            "string", "number", "int", "boolean", "null", "object", "array", "value"};
         EXPECT_TRUE(json_types.contains(entry["json-type"].get<std::string>())) << dump(entry);
         EXPECT_FALSE(is_decimal(name)) << "builtin names are not masked: " << dump(entry);
         return;

@@ -15,7 +15,10 @@ using qtest::QTestState;
 
 constexpr const char* kCommonArgs = "-nodefaults -machine none";
 
-std::string dump(const JsonValue& value) { return qemu::json_to_string(value); }
+std::string dump(const JsonValue& value)
+{
+    return qemu::json_to_string(value);
+}
 
 std::unique_ptr<QTestState> start(bool enable_oob)
 {
@@ -33,21 +36,21 @@ TEST(QmpRequestOob, CommandWithoutOobSupport)
     EXPECT_EQ(qmp_expect_error(reply, "GenericError"), "The command query-status does not support OOB");
     EXPECT_EQ(reply["id"], 3) << dump(reply);
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'exec-oob': 'qmp_capabilities' }"), "GenericError"),
-              "The command qmp_capabilities does not support OOB");
+        "The command qmp_capabilities does not support OOB");
 }
 
 TEST(QmpRequestOob, UnknownCommandIsNotFoundFirst)
 {
     auto qts = start(true);
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'exec-oob': 'no-such' }"), "CommandNotFound"),
-              "The command no-such has not been found");
+        "The command no-such has not been found");
 }
 
 TEST(QmpRequestOob, ExecOobMustBeAString)
 {
     auto qts = start(true);
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'exec-oob': 1 }"), "GenericError"),
-              "QMP input member 'exec-oob' must be a string");
+        "QMP input member 'exec-oob' must be a string");
 }
 
 // QEMU's QDict visits exec-oob before execute whatever the order on the wire, so 7.2
@@ -56,16 +59,16 @@ TEST(QmpRequestOob, ExecuteClashesWithExecOobInEitherOrder)
 {
     auto qts = start(true);
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'query-status', 'exec-oob': 'query-status' }"), "GenericError"),
-              "QMP input member 'execute' clashes with 'exec-oob'");
+        "QMP input member 'execute' clashes with 'exec-oob'");
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'exec-oob': 'query-status', 'execute': 'query-status' }"), "GenericError"),
-              "QMP input member 'execute' clashes with 'exec-oob'");
+        "QMP input member 'execute' clashes with 'exec-oob'");
 }
 
 TEST(QmpRequestOob, ExecOobIsUnexpectedWithoutOob)
 {
     auto qts = start(false);
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'exec-oob': 'query-status' }"), "GenericError"),
-              "QMP input member 'exec-oob' is unexpected");
+        "QMP input member 'exec-oob' is unexpected");
 }
 
 TEST(QmpRequestOob, LacksExecuteKeepsTheId)
@@ -81,14 +84,14 @@ TEST(QmpRequestOob, LacksExecuteKeepsTheId)
 TEST(QmpRequest, CapabilitiesArgumentsAreCheckedBeforeAlreadyComplete)
 {
     auto qts = start(false);
-    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'qmp_capabilities', 'arguments': { 'bogus': 1 } }"),
-                               "GenericError"),
-              "Parameter 'bogus' is unexpected");
-    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'qmp_capabilities', 'arguments': { 'enable': [ 'nope' ] } }"),
-                               "GenericError"),
-              "Parameter 'null' does not accept value 'nope'");
+    EXPECT_EQ(
+        qmp_expect_error(qts->qmp("{ 'execute': 'qmp_capabilities', 'arguments': { 'bogus': 1 } }"), "GenericError"),
+        "Parameter 'bogus' is unexpected");
+    EXPECT_EQ(qmp_expect_error(
+                  qts->qmp("{ 'execute': 'qmp_capabilities', 'arguments': { 'enable': [ 'nope' ] } }"), "GenericError"),
+        "Parameter 'null' does not accept value 'nope'");
     EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'qmp_capabilities', 'id': 'x' }"), "CommandNotFound"),
-              "Capabilities negotiation is already complete, command ignored");
+        "Capabilities negotiation is already complete, command ignored");
 }
 
 }  // namespace

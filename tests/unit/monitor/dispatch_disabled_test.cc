@@ -24,7 +24,7 @@ TEST(DispatchDisabled, DisabledCommandIsRefusedWithQemuText)
     vm.disabled_commands.insert("query-status");
     JsonValue reply = dispatch(vm, R"({"execute": "query-status", "arguments": {"bogus": 1}, "id": 7})");
     EXPECT_EQ(json_to_string(reply),
-              R"({"id": 7, "error": {"class": "CommandNotFound", "desc": "Command query-status has been disabled"}})");
+        R"({"id": 7, "error": {"class": "CommandNotFound", "desc": "Command query-status has been disabled"}})");
 }
 
 TEST(DispatchDisabled, OtherCommandsStillRun)
