@@ -42,9 +42,9 @@ Result<ChardevBackendOptions> parse_ringbuf_opts(const QemuOpts& opts);
 // The pts path of a pty chardev, for chardev-add's {"pty": ...}.
 std::optional<std::string> pty_path_of(const Chardev& chr);
 
-// Opens a file for a backend; the error reads "Could not open 'PATH': strerror".
-// TODO(fdsets): route through util qemu_open
-Result<UniqueFd> chardev_open_file(const std::string& path, int flags, mode_t mode = 0666);
+// Opens a file for a backend through qemu_open(), so /dev/fdset/N lends a set member; the
+// errors are qemu_open's ("Could not open 'PATH': strerror", the fd-set texts).
+Result<QemuFd> chardev_open_file(const ChardevContext& ctx, const std::string& path, int flags, mode_t mode = 0666);
 
 // Sets or clears O_NONBLOCK.
 Result<void> set_fd_nonblocking(int fd, bool nonblocking);

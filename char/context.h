@@ -5,6 +5,8 @@
 #include <functional>
 #include <string_view>
 
+#include "util/osdep.h"
+
 namespace qemu::chr {
 
 // Where backend messages go. QEMU prints them with info_report/error_report/error_printf;
@@ -22,6 +24,9 @@ struct ChardevReporter {
 struct ChardevContext {
     ChardevReporter reporter;
     bool stdio_in_use = false;
+    // Where file, pipe and pty backends look up /dev/fdset/N; tools and unit tests may leave
+    // it without a registry, and then such names fail as they do in qemu-img.
+    OpenContext open;
 };
 
 }  // namespace qemu::chr

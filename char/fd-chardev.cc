@@ -14,8 +14,13 @@ namespace {
 constexpr size_t kReadChunk = 4096;
 }
 
-FdChardev::FdChardev(std::string id, UniqueFd in, UniqueFd out)
+FdChardev::FdChardev(std::string id, QemuFd in, QemuFd out)
     : Chardev(std::move(id)), m_in(std::move(in)), m_out(std::move(out))
+{
+}
+
+FdChardev::FdChardev(std::string id, UniqueFd in, UniqueFd out)
+    : FdChardev(std::move(id), QemuFd(std::move(in), nullptr), QemuFd(std::move(out), nullptr))
 {
 }
 

@@ -6,12 +6,15 @@
 #include <glib.h>
 
 #include "char/chardev.h"
+#include "util/osdep.h"
 
 namespace qemu::chr {
 
 class FdChardev : public Chardev {
 public:
     // Either fd may be invalid: no input is read, or output is dropped.
+    FdChardev(std::string id, QemuFd in, QemuFd out);
+    // For fds that never come from an fd set (stdio, the pty master).
     FdChardev(std::string id, UniqueFd in, UniqueFd out);
     ~FdChardev() override;
 
@@ -32,8 +35,9 @@ protected:
 private:
     static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque);
 
-    UniqueFd m_in;
-    UniqueFd m_out;
+    // QemuFd so that a duplicate lent by /dev/fdset/N goes back to its set with the chardev.
+    QemuFd m_in;
+    QemuFd m_out;
     unsigned m_watch = 0;
     bool m_input_done = false;
 };

@@ -8,14 +8,9 @@
 
 namespace qemu::chr {
 
-// TODO(fdsets): route through util qemu_open
-Result<UniqueFd> chardev_open_file(const std::string& path, int flags, mode_t mode)
+Result<QemuFd> chardev_open_file(const ChardevContext& ctx, const std::string& path, int flags, mode_t mode)
 {
-    int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-    if (fd < 0) {
-        return make_errno_error(errno, "Could not open '" + path + "'");
-    }
-    return UniqueFd(fd);
+    return qemu_open(ctx.open, path, flags, mode);
 }
 
 Result<void> set_fd_nonblocking(int fd, bool nonblocking)

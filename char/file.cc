@@ -31,13 +31,13 @@ Result<ChardevBackendOptions> parse_file_opts(const QemuOpts& opts)
     return file;
 }
 
-Result<ChardevPtr> open_file(const std::string& id, const FileOptions& opts, ChardevContext&)
+Result<ChardevPtr> open_file(const std::string& id, const FileOptions& opts, ChardevContext& ctx)
 {
     int flags = O_WRONLY | O_CREAT | (opts.append ? O_APPEND : O_TRUNC);
-    UniqueFd out = TRY(chardev_open_file(opts.out, flags));
-    UniqueFd in;
+    QemuFd out = TRY(chardev_open_file(ctx, opts.out, flags));
+    QemuFd in;
     if (opts.in) {
-        in = TRY(chardev_open_file(*opts.in, O_RDONLY));
+        in = TRY(chardev_open_file(ctx, *opts.in, O_RDONLY));
     }
     return std::make_unique<FileChardev>(id, std::move(in), std::move(out));
 }

@@ -27,20 +27,21 @@ Result<ChardevBackendOptions> parse_pipe_opts(const QemuOpts& opts)
     return PipeOptions{*path};
 }
 
-Result<ChardevPtr> open_pipe(const std::string& id, const PipeOptions& opts, ChardevContext&)
+Result<ChardevPtr> open_pipe(const std::string& id, const PipeOptions& opts, ChardevContext& ctx)
 {
-    auto in = chardev_open_file(opts.path + ".in", O_RDWR);
-    auto out = chardev_open_file(opts.path + ".out", O_RDWR);
+    auto in = chardev_open_file(ctx, opts.path + ".in", O_RDWR);
+    auto out = chardev_open_file(ctx, opts.path + ".out", O_RDWR);
     if (in && out) {
         return std::make_unique<PipeChardev>(id, std::move(*in), std::move(*out));
     }
-    UniqueFd both = TRY(chardev_open_file(opts.path, O_RDWR));
-    // The same file description both ways; the second fd is a dup so each side owns one.
+    QemuFd both = TRY(chardev_open_file(ctx, opts.path, O_RDWR));
+    // The same file description both ways; the second fd is a private dup that is simply
+    // closed, while `both` (possibly lent by an fd set) goes back through qemu_close.
     UniqueFd copy(fcntl(both.get(), F_DUPFD_CLOEXEC, 0));
     if (!copy) {
         return make_errno_error(errno, "Could not open '" + opts.path + "'");
     }
-    return std::make_unique<PipeChardev>(id, std::move(both), std::move(copy));
+    return std::make_unique<PipeChardev>(id, std::move(both), QemuFd(std::move(copy), nullptr));
 }
 
 }  // namespace qemu::chr

@@ -96,7 +96,7 @@ Result<ChardevPtr> open_pty(const std::string& id, const PtyOptions&, ChardevCon
     }
     // Raw mode on the slave, so the line discipline neither echoes nor edits the bytes.
     {
-        UniqueFd slave = TRY(chardev_open_file(name, O_RDWR | O_NOCTTY));
+        QemuFd slave = TRY(chardev_open_file(ctx, name, O_RDWR | O_NOCTTY));
         termios tio{};
         if (tcgetattr(slave.get(), &tio) == 0) {
             cfmakeraw(&tio);

@@ -26,6 +26,8 @@ public:
     ChardevRegistry& operator=(const ChardevRegistry&) = delete;
 
     void set_reporter(ChardevReporter reporter) { m_ctx.reporter = std::move(reporter); }
+    // The fd sets backends open /dev/fdset/N from; the registry must outlive every chardev.
+    void set_open_context(OpenContext open) { m_ctx.open = open; }
 
     // Creates and registers a chardev (qemu_chardev_add). A taken id fails with
     // "Chardev with id 'X' already exists"; other failures carry the backend's text

@@ -25,7 +25,12 @@ EmulatorVersion emulator_version()
     return version;
 }
 
-Vm::Vm() = default;
+Vm::Vm()
+{
+    // Chardevs (file, pipe, pty) open /dev/fdset/N from this VM's sets; m_fdsets is declared
+    // before m_chardevs, so it outlives every duplicate a chardev holds.
+    m_chardevs.set_open_context(open_context());
+}
 
 Vm::~Vm()
 {
