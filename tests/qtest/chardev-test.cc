@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -161,7 +160,9 @@ TEST(ChardevAdd, PtyReturnsItsPath)
         "{ 'execute': 'chardev-add', 'arguments': { 'id': 'p1', 'backend': { 'type': 'pty', 'data': {} } } }");
     ASSERT_TRUE(reply.contains("pty") && reply["pty"].is_string()) << dump(reply);
     std::string pty = reply["pty"].get<std::string>();
-    EXPECT_TRUE(std::regex_match(pty, std::regex("/dev/pts/[0-9]+"))) << pty;
+    EXPECT_TRUE(pty.starts_with("/dev/pts/") && pty.size() > 9 &&
+                pty.find_first_not_of("0123456789", 9) == std::string::npos)
+        << pty;
     EXPECT_EQ(query_entry(*qts, "p1")["filename"], "pty:" + pty);
 }
 
