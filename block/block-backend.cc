@@ -1,0 +1,147 @@
+// BlockBackend (see block-backend.h).
+#include "block/block-backend.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace qemu::block {
+
+namespace {
+
+std::unexpected<Error> io_error(int err)
+{
+    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
+}
+
+size_t iov_size(std::span<const iovec> iov)
+{
+    size_t total = 0;
+    for (const iovec& v : iov) {
+        total += v.iov_len;
+    }
+    return total;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlockBackend>> BlockBackend::open(BlockGraph& graph, std::optional<std::string> filename,
+                                                         BlockOptions options, const BackendOpenOptions& how)
+{
+    auto root = TRY(graph.open(std::move(filename), std::move(options), how.flags));
+    uint64_t wanted = perm::kConsistentRead;
+    if (!root->read_only()) {
+        wanted |= perm::kWrite;
+    }
+    if (how.resize) {
+        wanted |= perm::kResize;
+    }
+    uint64_t shared = perm::kAll;
+    if (how.no_share && !how.force_share) {
+        shared = perm::kConsistentRead | perm::kWriteUnchanged;
+    }
+    return attach(std::move(root), wanted, shared);
+}
+
+Result<std::unique_ptr<BlockBackend>> BlockBackend::attach(std::shared_ptr<BlockNode> root, uint64_t wanted,
+                                                           uint64_t shared)
+{
+    std::unique_ptr<BlockBackend> backend(new BlockBackend(std::move(root)));
+    TRY_VOID(backend->set_perm(wanted, shared));
+    return backend;
+}
+
+BlockBackend::~BlockBackend()
+{
+    // Give up our permissions so that the locks go before the node does.
+    if (m_root) {
+        (void)m_root->graph().set_perm(*m_root, 0, perm::kAll);
+    }
+}
+
+Result<void> BlockBackend::set_perm(uint64_t wanted, uint64_t shared)
+{
+    TRY_VOID(m_root->graph().set_perm(*m_root, wanted, shared));
+    m_perm = wanted;
+    m_shared = shared;
+    return {};
+}
+
+Result<int64_t> BlockBackend::length()
+{
+    return m_root->length();
+}
+
+Result<void> BlockBackend::check_request(int64_t offset, int64_t bytes)
+{
+    if (bytes < 0 || offset < 0) {
+        return io_error(EIO);
+    }
+    int64_t len = TRY(length());
+    if (offset > len || len - offset < bytes) {
+        return io_error(EIO);
+    }
+    return {};
+}
+
+Result<void> BlockBackend::pread(int64_t offset, std::span<uint8_t> buf)
+{
+    iovec one{buf.data(), buf.size()};
+    return preadv(offset, std::span(&one, 1));
+}
+
+Result<void> BlockBackend::pwrite(int64_t offset, std::span<const uint8_t> buf, RequestFlags flags)
+{
+    iovec one{const_cast<uint8_t*>(buf.data()), buf.size()};
+    return pwritev(offset, std::span(&one, 1), flags);
+}
+
+Result<void> BlockBackend::preadv(int64_t offset, std::span<const iovec> iov)
+{
+    TRY_VOID(check_request(offset, static_cast<int64_t>(iov_size(iov))));
+    return m_root->preadv(offset, iov);
+}
+
+Result<void> BlockBackend::pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
+{
+    TRY_VOID(check_request(offset, static_cast<int64_t>(iov_size(iov))));
+    if (!(m_perm & perm::kWrite)) {
+        return io_error(EPERM);
+    }
+    // Without a write cache every write is made durable before it completes.
+    flags.fua = flags.fua || !m_write_cache;
+    return m_root->pwritev(offset, iov, flags);
+}
+
+Result<void> BlockBackend::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlags flags)
+{
+    TRY_VOID(check_request(offset, bytes));
+    if (!(m_perm & perm::kWrite)) {
+        return io_error(EPERM);
+    }
+    flags.fua = flags.fua || !m_write_cache;
+    return m_root->pwrite_zeroes(offset, bytes, flags);
+}
+
+Result<void> BlockBackend::discard(int64_t offset, int64_t bytes)
+{
+    TRY_VOID(check_request(offset, bytes));
+    if (!(m_perm & perm::kWrite)) {
+        return io_error(EPERM);
+    }
+    return m_root->discard(offset, bytes);
+}
+
+Result<void> BlockBackend::flush()
+{
+    return m_root->flush();
+}
+
+Result<void> BlockBackend::truncate(int64_t offset, Prealloc prealloc)
+{
+    if (!(m_perm & perm::kResize)) {
+        return make_error("Permission 'resize' is not granted");
+    }
+    return m_root->truncate(offset, prealloc);
+}
+
+}  // namespace qemu::block

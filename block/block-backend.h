@@ -1,0 +1,66 @@
+// BlockBackend: what a user of the block layer (a device, a tool, qemu-io) holds. It owns a
+// reference to a root node, the permissions it took on it, the write-cache setting, and
+// checks requests against the disk size before they reach the graph.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "block/block.h"
+
+namespace qemu::block {
+
+// How blk_new_open opens: flags plus what the user refuses to share.
+struct BackendOpenOptions {
+    OpenFlags flags;
+    bool no_share = false;     // BDRV_O_NO_SHARE: others may only read (qemu-img)
+    bool force_share = false;  // -U: share everything, even with a writer
+    bool resize = false;       // BDRV_O_RESIZE: take the resize permission up front
+};
+
+class BlockBackend {
+public:
+    // blk_new_open: opens the graph below and takes the permissions the flags imply.
+    static Result<std::unique_ptr<BlockBackend>> open(BlockGraph& graph, std::optional<std::string> filename,
+                                                      BlockOptions options, const BackendOpenOptions& how);
+    // A backend over an existing node (blockdev-add then a device).
+    static Result<std::unique_ptr<BlockBackend>> attach(std::shared_ptr<BlockNode> root, uint64_t perm,
+                                                        uint64_t shared);
+    ~BlockBackend();
+    BlockBackend(const BlockBackend&) = delete;
+    BlockBackend& operator=(const BlockBackend&) = delete;
+
+    BlockNode& root() { return *m_root; }
+    uint64_t perm() const { return m_perm; }
+    uint64_t shared_perm() const { return m_shared; }
+    // blk_set_perm: fails with the node's or the lock's message.
+    Result<void> set_perm(uint64_t perm, uint64_t shared);
+
+    bool write_cache_enabled() const { return m_write_cache; }
+    void set_write_cache(bool enabled) { m_write_cache = enabled; }
+
+    Result<int64_t> length();
+    // Requests past the end of the disk fail with EIO (blk_check_byte_request).
+    Result<void> pread(int64_t offset, std::span<uint8_t> buf);
+    Result<void> pwrite(int64_t offset, std::span<const uint8_t> buf, RequestFlags flags = {});
+    Result<void> preadv(int64_t offset, std::span<const iovec> iov);
+    Result<void> pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags = {});
+    Result<void> pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlags flags = {});
+    Result<void> discard(int64_t offset, int64_t bytes);
+    Result<void> flush();
+    Result<void> truncate(int64_t offset, Prealloc prealloc = Prealloc::Off);
+
+private:
+    BlockBackend(std::shared_ptr<BlockNode> root) : m_root(std::move(root)) {}
+    Result<void> check_request(int64_t offset, int64_t bytes);
+
+    std::shared_ptr<BlockNode> m_root;
+    uint64_t m_perm = 0;
+    uint64_t m_shared = perm::kAll;
+    bool m_write_cache = true;
+};
+
+}  // namespace qemu::block

@@ -1,0 +1,263 @@
+// The block graph: nodes (one open image layer each: a protocol such as `file`, or a format
+// such as `raw` over a `file` child), the driver interface every layer implements, and the
+// graph object that opens nodes from options, probes formats and owns the name registry.
+// A driver is one BlockDriver table entry (block/drivers.cc lists them all); the core never
+// knows which drivers exist beyond that list.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/error.h"
+#include "util/osdep.h"
+
+namespace qemu::block {
+
+constexpr int64_t kSectorSize = 512;
+// BLOCK_PROBE_BUF_SIZE: how much of an image format probes look at.
+constexpr size_t kProbeBufSize = 512;
+// BDRV_REQUEST_MAX_BYTES: the largest single request (INT_MAX rounded down to a sector).
+constexpr int64_t kRequestMaxBytes = (INT32_MAX >> 9) << 9;
+
+// Flat, dotted-key options as QEMU's QDicts after flattening: "driver", "file.filename",
+// "offset", "file.locking", ... A driver's open consumes the keys it knows.
+using BlockOptions = std::map<std::string, std::string>;
+
+// Permissions a user of a node takes or refuses to share (BLK_PERM_*), in QEMU's bit order;
+// image locking puts these bits on the image file.
+namespace perm {
+constexpr uint64_t kConsistentRead = 1 << 0;
+constexpr uint64_t kWrite = 1 << 1;
+constexpr uint64_t kWriteUnchanged = 1 << 2;
+constexpr uint64_t kResize = 1 << 3;
+constexpr uint64_t kAll = 0xf;
+constexpr int kCount = 4;
+// The names QEMU prints in lock and permission errors.
+std::string_view name(int bit);
+}  // namespace perm
+
+// How a node is opened (BDRV_O_* and the cache options).
+struct OpenFlags {
+    bool read_write = false;
+    bool auto_read_only = false;  // read_write may fall back to read-only
+    bool cache_direct = false;    // O_DIRECT
+    bool no_flush = false;        // flushes are ignored (cache=unsafe)
+    bool unmap = false;           // discard=unmap: discards reach the file
+    bool probed = false;          // the format was guessed, not given
+};
+
+// Request flags (BDRV_REQ_*).
+struct RequestFlags {
+    bool fua = false;
+    bool may_unmap = false;
+    bool no_fallback = false;
+};
+
+// Block status bits (BDRV_BLOCK_*).
+namespace status {
+constexpr unsigned kData = 0x01;
+constexpr unsigned kZero = 0x02;
+constexpr unsigned kOffsetValid = 0x04;
+constexpr unsigned kRaw = 0x08;
+constexpr unsigned kAllocated = 0x10;
+constexpr unsigned kEof = 0x20;
+}  // namespace status
+
+class BlockNode;
+
+struct BlockStatus {
+    unsigned flags = 0;
+    int64_t bytes = 0;         // how far from the request offset the answer holds
+    int64_t map = 0;           // offset in `file` when kOffsetValid
+    BlockNode* file = nullptr; // the node `map` is an offset into
+};
+
+// bdrv_get_info's BlockDriverInfo, the fields the tools print.
+struct DriverInfo {
+    int64_t cluster_size = 0;
+    int64_t vm_state_offset = 0;
+};
+
+enum class Prealloc { Off, Metadata, Falloc, Full };
+Result<Prealloc> parse_prealloc(std::string_view text);
+std::string_view prealloc_name(Prealloc mode);
+
+struct CreateOptions {
+    std::string filename;
+    uint64_t size = 0;
+    Prealloc prealloc = Prealloc::Off;
+};
+
+// qemu-img check's BdrvCheckResult, the counters the port needs.
+struct CheckResult {
+    int corruptions = 0;
+    int leaks = 0;
+    int check_errors = 0;
+};
+
+// Per-node state a driver keeps; each driver derives its own.
+struct DriverState {
+    virtual ~DriverState() = default;
+};
+
+// The operations of one driver. Unset entries mean "not supported": the core answers
+// ENOTSUP, or falls back to the generic behaviour QEMU has for that case.
+struct BlockDriver {
+    std::string_view format_name;
+    std::string_view protocol_name;  // non-empty for protocol drivers ("file")
+    bool is_filter_like = false;     // passes permissions and info through to `file`
+
+    // Score 0..100 for the first bytes of an image (formats only).
+    int (*probe)(std::span<const uint8_t> buf, std::string_view filename) = nullptr;
+    // Consumes its options from `options`; left-over keys are the caller's error.
+    Result<void> (*open)(BlockNode& node, BlockOptions& options, const OpenContext& context) = nullptr;
+    void (*close)(BlockNode& node) = nullptr;
+    Result<void> (*preadv)(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags) = nullptr;
+    Result<void> (*pwritev)(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags) = nullptr;
+    Result<void> (*flush)(BlockNode& node) = nullptr;
+    Result<void> (*discard)(BlockNode& node, int64_t offset, int64_t bytes) = nullptr;
+    Result<void> (*write_zeroes)(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags) = nullptr;
+    Result<BlockStatus> (*block_status)(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes) = nullptr;
+    Result<void> (*truncate)(BlockNode& node, int64_t offset, Prealloc prealloc) = nullptr;
+    Result<int64_t> (*get_length)(BlockNode& node) = nullptr;
+    Result<DriverInfo> (*get_info)(BlockNode& node) = nullptr;
+    Result<void> (*create)(const OpenContext& context, const CreateOptions& options) = nullptr;
+    Result<CheckResult> (*check)(BlockNode& node, bool fix) = nullptr;
+    // Permission changes: check first (may refuse), then apply. Protocols lock here.
+    Result<void> (*check_perm)(BlockNode& node, uint64_t perm, uint64_t shared) = nullptr;
+    void (*set_perm)(BlockNode& node, uint64_t perm, uint64_t shared) = nullptr;
+};
+
+struct BdrvChild {
+    std::string name;  // "file", later "backing", "extents.0", ...
+    std::shared_ptr<BlockNode> node;
+};
+
+class BlockGraph;
+
+// One node of the graph. It owns its children; the graph only indexes it by name.
+class BlockNode : public std::enable_shared_from_this<BlockNode> {
+public:
+    BlockNode(BlockGraph& graph, const BlockDriver& driver, std::string node_name, OpenFlags flags);
+    ~BlockNode();
+    BlockNode(const BlockNode&) = delete;
+    BlockNode& operator=(const BlockNode&) = delete;
+
+    const BlockDriver& driver() const { return *m_driver; }
+    const std::string& node_name() const { return m_node_name; }
+    const OpenFlags& flags() const { return m_flags; }
+    OpenFlags& mutable_flags() { return m_flags; }
+    bool read_only() const { return !m_flags.read_write; }
+    BlockGraph& graph() { return m_graph; }
+
+    // The name the image was opened under (the protocol's filename).
+    const std::string& filename() const { return m_filename; }
+    void set_filename(std::string name) { m_filename = std::move(name); }
+
+    template <typename T>
+    T& state()
+    {
+        return static_cast<T&>(*m_state);
+    }
+    void set_state(std::unique_ptr<DriverState> state) { m_state = std::move(state); }
+
+    std::span<BdrvChild> children() { return m_children; }
+    BlockNode* child(std::string_view name) const;
+    BlockNode* file() const { return child("file"); }
+    void add_child(std::string name, std::shared_ptr<BlockNode> node);
+
+    uint64_t perm() const { return m_perm; }
+    uint64_t shared_perm() const { return m_shared; }
+    void record_perm(uint64_t perm, uint64_t shared)
+    {
+        m_perm = perm;
+        m_shared = shared;
+    }
+
+    // The generic layer (bdrv_co_*): length in whole sectors, EOF and zero handling,
+    // fallbacks where a driver lacks an operation.
+    Result<int64_t> length();
+    Result<void> preadv(int64_t offset, std::span<const iovec> iov, RequestFlags flags = {});
+    Result<void> pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags = {});
+    Result<void> pread(int64_t offset, std::span<uint8_t> buf);
+    Result<void> pwrite(int64_t offset, std::span<const uint8_t> buf, RequestFlags flags = {});
+    Result<void> pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlags flags = {});
+    Result<void> discard(int64_t offset, int64_t bytes);
+    Result<void> flush();
+    Result<void> truncate(int64_t offset, Prealloc prealloc = Prealloc::Off);
+    // bdrv_co_block_status, following kRaw down to the child that knows.
+    Result<BlockStatus> block_status(bool want_zero, int64_t offset, int64_t bytes);
+    // bdrv_is_allocated: whether [offset, offset+*bytes) is allocated in this layer.
+    Result<bool> is_allocated(int64_t offset, int64_t bytes, int64_t* pnum);
+    Result<DriverInfo> info();
+
+private:
+    BlockGraph& m_graph;
+    const BlockDriver* m_driver;
+    std::string m_node_name;
+    std::string m_filename;
+    OpenFlags m_flags;
+    std::unique_ptr<DriverState> m_state;
+    std::vector<BdrvChild> m_children;
+    uint64_t m_perm = 0;
+    uint64_t m_shared = perm::kAll;
+};
+
+// The graph: opens nodes, names them, finds them. An object owned by whoever runs the
+// block layer (the emulator's Vm, a tool's main), never a global.
+class BlockGraph {
+public:
+    explicit BlockGraph(OpenContext context = {}) : m_context(context) {}
+    BlockGraph(const BlockGraph&) = delete;
+    BlockGraph& operator=(const BlockGraph&) = delete;
+
+    const OpenContext& context() const { return m_context; }
+
+    // bdrv_open: filename and/or options ("driver", "node-name", "file.*", driver keys).
+    // Without "driver" the format is probed from the protocol node's first bytes.
+    // Warnings (the probed-raw one) go to `warn`, which defaults to stderr.
+    Result<std::shared_ptr<BlockNode>> open(std::optional<std::string> filename, BlockOptions options,
+                                            OpenFlags flags);
+
+    // Applies permissions to a node and everything below it, checking first.
+    Result<void> set_perm(BlockNode& node, uint64_t perm, uint64_t shared);
+
+    BlockNode* find_node(std::string_view node_name) const;
+    std::vector<BlockNode*> nodes() const;
+
+    // Where warnings go (tests capture them).
+    void set_warning_sink(std::function<void(const std::string&)> sink) { m_warn = std::move(sink); }
+    void warn(const std::string& text) const;
+
+private:
+    friend class BlockNode;
+    Result<std::shared_ptr<BlockNode>> open_protocol(std::optional<std::string> filename, BlockOptions options,
+                                                     OpenFlags flags);
+    Result<std::shared_ptr<BlockNode>> open_node(const BlockDriver& driver, std::string filename,
+                                                 BlockOptions options, OpenFlags flags);
+    Result<std::string> take_node_name(BlockOptions& options);
+
+    OpenContext m_context;
+    std::map<std::string, BlockNode*, std::less<>> m_by_name;
+    uint64_t m_next_auto_name = 0;
+    std::function<void(const std::string&)> m_warn;
+};
+
+// Splits "prefix.key" entries off options into a new map without the prefix.
+BlockOptions extract_subtree(BlockOptions& options, std::string_view prefix);
+
+// Option helpers in QEMU's wording ("Parameter 'x' expects ...").
+Result<std::optional<bool>> take_bool(BlockOptions& options, std::string_view key);
+Result<std::optional<uint64_t>> take_size(BlockOptions& options, std::string_view key);
+std::optional<std::string> take_string(BlockOptions& options, std::string_view key);
+
+}  // namespace qemu::block

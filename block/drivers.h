@@ -1,0 +1,26 @@
+// The one list of block drivers, and the lookups over it: by format name, by protocol
+// prefix, and format probing over an image's first bytes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "block/block.h"
+
+namespace qemu::block {
+
+// Every driver, in QEMU's registration order (which breaks probe ties).
+std::span<const BlockDriver* const> all_drivers();
+
+const BlockDriver* find_driver(std::string_view format_name);
+const BlockDriver* find_protocol(std::string_view protocol_name);
+
+// bdrv_probe_all: the format with the strictly highest score, or nullptr if none scores.
+const BlockDriver* probe_format(std::span<const uint8_t> buf, std::string_view filename);
+
+// The driver tables themselves, defined beside each driver.
+extern const BlockDriver kFileDriver;
+extern const BlockDriver kRawDriver;
+
+}  // namespace qemu::block

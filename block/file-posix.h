@@ -1,0 +1,50 @@
+// The `file` protocol driver (QEMU's file-posix): its per-node state, shared by the files
+// that implement it: file-posix.cc (open, I/O), file-ops.cc (zeroes, discard, truncate,
+// block status, create) and file-lock.cc (image locking).
+#pragma once
+
+#include <cstdint>
+
+#include "block/block.h"
+#include "util/osdep.h"
+
+namespace qemu::block::file_posix {
+
+enum class Locking { Auto, On, Off };
+
+struct FileState : DriverState {
+    QemuFd fd;  // from qemu_open; its destructor gives an fd-set duplicate back
+    int open_flags = 0;
+    bool use_lock = false;
+    // Alignment O_DIRECT requires of offsets/lengths and of memory; 1 without O_DIRECT.
+    int64_t request_align = 1;
+    int64_t buf_align = 1;
+    // The permission bits currently locked on the image, to release on close.
+    uint64_t locked_perm = 0;
+    uint64_t locked_shared = perm::kAll;
+};
+
+inline FileState& state_of(BlockNode& node)
+{
+    return node.state<FileState>();
+}
+
+// file-lock.cc: OFD locks on bytes 100+bit (held) and 200+bit (not shared).
+Result<void> lock_check_perm(BlockNode& node, uint64_t perm, uint64_t shared);
+void lock_set_perm(BlockNode& node, uint64_t perm, uint64_t shared);
+void lock_release(FileState& state);
+// Locks as a byte set, for tests and for talking about what QEMU would see.
+Result<void> apply_lock_bytes(int fd, uint64_t perm, uint64_t not_shared, bool unlock);
+// Fails with QEMU's "Failed to get \"write\" lock" texts (without the hint line).
+Result<void> check_lock_bytes(int fd, uint64_t perm, uint64_t shared);
+
+// file-ops.cc
+Result<void> file_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags);
+Result<void> file_discard(BlockNode& node, int64_t offset, int64_t bytes);
+Result<void> file_truncate(BlockNode& node, int64_t offset, Prealloc prealloc);
+Result<BlockStatus> file_block_status(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes);
+Result<void> file_create(const OpenContext& context, const CreateOptions& options);
+// Regular-file resize as QEMU does it (preallocation modes, first-block allocation).
+Result<void> truncate_fd(int fd, int64_t offset, Prealloc prealloc);
+
+}  // namespace qemu::block::file_posix

@@ -1,0 +1,352 @@
+// Opening nodes (bdrv_open): protocol selection, format probing, node names, the options
+// every node understands, and permission propagation down the graph.
+#include <cstdio>
+#include <array>
+#include <cstring>
+
+#include "block/block.h"
+#include "block/drivers.h"
+#include "util/qemu-option.h"
+
+namespace qemu::block {
+
+namespace {
+
+std::string probed_raw_warning(const std::string& filename)
+{
+    return "WARNING: Image format was not specified for '" + filename +
+           "' and probing guessed raw.\n"
+           "         Automatically detecting the format is dangerous for raw images, write operations on block 0 "
+           "will be restricted.\n"
+           "         Specify the 'raw' format explicitly to remove the restrictions.\n";
+}
+
+// A "proto:" prefix counts only when the colon comes before any slash (path_has_protocol).
+std::optional<std::string_view> protocol_prefix(std::string_view filename)
+{
+    size_t colon = filename.find(':');
+    if (colon == std::string_view::npos) {
+        return std::nullopt;
+    }
+    size_t slash = filename.find('/');
+    if (slash != std::string_view::npos && slash < colon) {
+        return std::nullopt;
+    }
+    return filename.substr(0, colon);
+}
+
+// The options every node takes, whatever its driver; children inherit them unless set.
+Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
+{
+    if (auto value = TRY(take_bool(options, "read-only"))) {
+        flags.read_write = !*value;
+    }
+    if (auto value = TRY(take_bool(options, "auto-read-only"))) {
+        flags.auto_read_only = *value;
+    }
+    if (auto value = TRY(take_bool(options, "cache.direct"))) {
+        flags.cache_direct = *value;
+    }
+    if (auto value = TRY(take_bool(options, "cache.no-flush"))) {
+        flags.no_flush = *value;
+    }
+    if (auto value = take_string(options, "discard")) {
+        if (*value == "ignore" || *value == "off") {
+            flags.unmap = false;
+        } else if (*value == "unmap" || *value == "on") {
+            flags.unmap = true;
+        } else {
+            return make_error("Invalid discard option");
+        }
+    }
+    return {};
+}
+
+Result<void> refuse_leftovers(const BlockDriver& driver, const BlockOptions& options)
+{
+    if (options.empty()) {
+        return {};
+    }
+    const std::string& key = options.begin()->first;
+    if (!driver.protocol_name.empty()) {
+        return make_error("Block protocol '" + std::string(driver.format_name) + "' doesn't support the option '" +
+                          key + "'");
+    }
+    return make_error("Block format '" + std::string(driver.format_name) + "' does not support the option '" + key +
+                      "'");
+}
+
+}  // namespace
+
+std::string_view perm::name(int bit)
+{
+    switch (bit) {
+    case 0:
+        return "consistent read";
+    case 1:
+        return "write";
+    case 2:
+        return "write unchanged";
+    case 3:
+        return "resize";
+    }
+    return "unknown";
+}
+
+BlockOptions extract_subtree(BlockOptions& options, std::string_view prefix)
+{
+    BlockOptions subtree;
+    std::string dotted = std::string(prefix) + ".";
+    for (auto it = options.lower_bound(dotted); it != options.end() && it->first.starts_with(dotted);) {
+        subtree.emplace(it->first.substr(dotted.size()), it->second);
+        it = options.erase(it);
+    }
+    return subtree;
+}
+
+std::optional<std::string> take_string(BlockOptions& options, std::string_view key)
+{
+    auto it = options.find(std::string(key));
+    if (it == options.end()) {
+        return std::nullopt;
+    }
+    std::string value = std::move(it->second);
+    options.erase(it);
+    return value;
+}
+
+Result<std::optional<bool>> take_bool(BlockOptions& options, std::string_view key)
+{
+    auto value = take_string(options, key);
+    if (!value) {
+        return std::optional<bool>();
+    }
+    return std::optional<bool>(TRY(parse_option_bool(key, *value)));
+}
+
+Result<std::optional<uint64_t>> take_size(BlockOptions& options, std::string_view key)
+{
+    auto value = take_string(options, key);
+    if (!value) {
+        return std::optional<uint64_t>();
+    }
+    return std::optional<uint64_t>(TRY(parse_option_size(key, *value)));
+}
+
+void BlockGraph::warn(const std::string& text) const
+{
+    if (m_warn) {
+        m_warn(text);
+    } else {
+        std::fputs(text.c_str(), stderr);
+    }
+}
+
+Result<std::string> BlockGraph::take_node_name(BlockOptions& options)
+{
+    if (auto name = take_string(options, "node-name")) {
+        if (!id_wellformed(*name)) {
+            return make_error("Invalid node-name: '" + *name + "'");
+        }
+        if (m_by_name.contains(*name)) {
+            return make_error("Duplicate nodes with node-name='" + *name + "'");
+        }
+        return *name;
+    }
+    // Generated names start with '#', which a user-given name never can.
+    return "#block" + std::to_string(m_next_auto_name++);
+}
+
+BlockNode* BlockGraph::find_node(std::string_view node_name) const
+{
+    auto it = m_by_name.find(node_name);
+    return it == m_by_name.end() ? nullptr : it->second;
+}
+
+std::vector<BlockNode*> BlockGraph::nodes() const
+{
+    std::vector<BlockNode*> result;
+    for (const auto& [name, node] : m_by_name) {
+        result.push_back(node);
+    }
+    return result;
+}
+
+Result<std::shared_ptr<BlockNode>> BlockGraph::open_node(const BlockDriver& driver, std::string filename,
+                                                         BlockOptions options, OpenFlags flags)
+{
+    TRY_VOID(take_common_flags(options, flags));
+    std::string node_name = TRY(take_node_name(options));
+    auto node = std::make_shared<BlockNode>(*this, driver, node_name, flags);
+    node->set_filename(std::move(filename));
+    m_by_name.emplace(node_name, node.get());
+    TRY_VOID(driver.open(*node, options, m_context));
+    TRY_VOID(refuse_leftovers(driver, options));
+    return node;
+}
+
+Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(std::optional<std::string> filename,
+                                                             BlockOptions options, OpenFlags flags)
+{
+    const BlockDriver* driver = nullptr;
+    if (auto name = take_string(options, "driver")) {
+        driver = find_driver(*name);
+        if (!driver) {
+            return make_error("Unknown driver '" + *name + "'");
+        }
+    }
+    if (!filename) {
+        filename = take_string(options, "filename");
+    } else if (options.contains("filename")) {
+        return make_error("Cannot specify both 'filename' and a filename option");
+    }
+    if (!driver) {
+        if (!filename) {
+            return make_error("A block device must be specified for \"file\"");
+        }
+        if (auto prefix = protocol_prefix(*filename)) {
+            driver = find_protocol(*prefix);
+            if (!driver) {
+                return make_error("Unknown protocol '" + std::string(*prefix) + "'");
+            }
+            if (*prefix == "file") {
+                filename = filename->substr(prefix->size() + 1);
+            }
+        } else {
+            driver = &kFileDriver;
+        }
+    }
+    if (driver->protocol_name.empty()) {
+        // A format as the protocol layer: open it as a whole node of its own.
+        return open(filename, std::move(options), flags);
+    }
+    if (!filename) {
+        return make_error("The '" + std::string(driver->format_name) + "' block driver requires a file name");
+    }
+    return open_node(*driver, *filename, std::move(options), flags);
+}
+
+Result<std::shared_ptr<BlockNode>> BlockGraph::open(std::optional<std::string> filename, BlockOptions options,
+                                                    OpenFlags flags)
+{
+    const BlockDriver* driver = nullptr;
+    if (auto it = options.find("driver"); it != options.end()) {
+        driver = find_driver(it->second);
+        if (!driver) {
+            return make_error("Unknown driver '" + it->second + "'");
+        }
+        if (!driver->protocol_name.empty()) {
+            return open_protocol(std::move(filename), std::move(options), flags);
+        }
+        options.erase(it);
+    }
+
+    // The format's own flags are read first so that the file child inherits them.
+    TRY_VOID(take_common_flags(options, flags));
+
+    BlockOptions file_options = extract_subtree(options, "file");
+    std::shared_ptr<BlockNode> file;
+    if (auto reference = take_string(options, "file")) {
+        BlockNode* existing = find_node(*reference);
+        if (!existing) {
+            return make_error("Cannot find device='" + *reference + "' nor node-name='" + *reference + "'");
+        }
+        file = existing->shared_from_this();
+    } else {
+        OpenFlags file_flags = flags;
+        file_flags.probed = false;
+        file = TRY(open_protocol(filename, std::move(file_options), file_flags));
+    }
+
+    bool probed = false;
+    if (!driver) {
+        int64_t length = TRY(file->length());
+        if (length == 0) {
+            driver = &kRawDriver;
+        } else {
+            std::array<uint8_t, kProbeBufSize> buf{};
+            TRY_VOID(file->pread(0, std::span(buf).first(std::min<size_t>(buf.size(), length))));
+            driver = probe_format(buf, file->filename());
+            if (!driver) {
+                return make_error("Could not determine image format: No compatible driver found");
+            }
+        }
+        probed = true;
+    }
+    flags.probed = probed;
+
+    std::string node_name = TRY(take_node_name(options));
+    auto node = std::make_shared<BlockNode>(*this, *driver, node_name, flags);
+    node->set_filename(file->filename());
+    node->add_child("file", std::move(file));
+    m_by_name.emplace(node_name, node.get());
+    TRY_VOID(driver->open(*node, options, m_context));
+    TRY_VOID(refuse_leftovers(*driver, options));
+    if (probed && driver == &kRawDriver && !node->read_only()) {
+        warn(probed_raw_warning(node->filename()));
+    }
+    return node;
+}
+
+Result<void> BlockGraph::set_perm(BlockNode& node, uint64_t wanted, uint64_t shared)
+{
+    if ((wanted & (perm::kWrite | perm::kResize)) && node.read_only()) {
+        return make_error("Block node is read-only");
+    }
+    for (BdrvChild& child : node.children()) {
+        uint64_t child_perm = wanted;
+        uint64_t child_shared = shared;
+        if (!node.driver().is_filter_like) {
+            // A format reads its metadata and grows its file when it may write.
+            child_perm |= perm::kConsistentRead;
+            if (wanted & perm::kWrite) {
+                child_perm |= perm::kResize;
+            }
+            child_shared &= ~(perm::kWrite | perm::kResize);
+        }
+        TRY_VOID(set_perm(*child.node, child_perm, child_shared));
+    }
+    if (node.driver().check_perm) {
+        TRY_VOID(node.driver().check_perm(node, wanted, shared));
+    }
+    if (node.driver().set_perm) {
+        node.driver().set_perm(node, wanted, shared);
+    }
+    node.record_perm(wanted, shared);
+    return {};
+}
+
+BlockNode::BlockNode(BlockGraph& graph, const BlockDriver& driver, std::string node_name, OpenFlags flags)
+    : m_graph(graph), m_driver(&driver), m_node_name(std::move(node_name)), m_flags(flags)
+{
+}
+
+BlockNode::~BlockNode()
+{
+    if (m_state && m_driver->close) {
+        m_driver->close(*this);
+    }
+    m_state.reset();
+    m_children.clear();
+    auto it = m_graph.m_by_name.find(m_node_name);
+    if (it != m_graph.m_by_name.end() && it->second == this) {
+        m_graph.m_by_name.erase(it);
+    }
+}
+
+BlockNode* BlockNode::child(std::string_view name) const
+{
+    for (const BdrvChild& child : m_children) {
+        if (child.name == name) {
+            return child.node.get();
+        }
+    }
+    return nullptr;
+}
+
+void BlockNode::add_child(std::string name, std::shared_ptr<BlockNode> node)
+{
+    m_children.push_back(BdrvChild{std::move(name), std::move(node)});
+}
+
+}  // namespace qemu::block

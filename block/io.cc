@@ -1,0 +1,240 @@
+// The generic I/O layer between a node's users and its driver (QEMU's block/io.c): sizes
+// in whole sectors, the fallbacks for drivers without an operation, and block status that
+// follows a format down to the protocol that knows where the data is.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "block/block.h"
+
+namespace qemu::block {
+
+namespace {
+
+std::unexpected<Error> errno_error(int err)
+{
+    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
+}
+
+std::unexpected<Error> not_supported(const char* what)
+{
+    return std::unexpected(Error{ErrorClass::GenericError, what, ENOTSUP});
+}
+
+}  // namespace
+
+Result<Prealloc> parse_prealloc(std::string_view text)
+{
+    if (text == "off") {
+        return Prealloc::Off;
+    }
+    if (text == "metadata") {
+        return Prealloc::Metadata;
+    }
+    if (text == "falloc") {
+        return Prealloc::Falloc;
+    }
+    if (text == "full") {
+        return Prealloc::Full;
+    }
+    return make_error("Invalid parameter '" + std::string(text) + "'");
+}
+
+std::string_view prealloc_name(Prealloc mode)
+{
+    switch (mode) {
+    case Prealloc::Off:
+        return "off";
+    case Prealloc::Metadata:
+        return "metadata";
+    case Prealloc::Falloc:
+        return "falloc";
+    case Prealloc::Full:
+        return "full";
+    }
+    return "off";
+}
+
+Result<int64_t> BlockNode::length()
+{
+    int64_t bytes;
+    if (m_driver->get_length) {
+        bytes = TRY(m_driver->get_length(*this));
+    } else if (BlockNode* f = file()) {
+        bytes = TRY(f->length());
+    } else {
+        return errno_error(ENOMEDIUM);
+    }
+    // The block layer counts whole sectors, so a partial last sector reads as zeros.
+    return (bytes + kSectorSize - 1) / kSectorSize * kSectorSize;
+}
+
+Result<void> BlockNode::preadv(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
+{
+    if (!m_driver->preadv) {
+        return errno_error(ENOMEDIUM);
+    }
+    return m_driver->preadv(*this, offset, iov, flags);
+}
+
+Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
+{
+    if (read_only()) {
+        return errno_error(EACCES);
+    }
+    if (!m_driver->pwritev) {
+        return errno_error(ENOMEDIUM);
+    }
+    TRY_VOID(m_driver->pwritev(*this, offset, iov, flags));
+    if (flags.fua) {
+        TRY_VOID(flush());
+    }
+    return {};
+}
+
+Result<void> BlockNode::pread(int64_t offset, std::span<uint8_t> buf)
+{
+    iovec one{buf.data(), buf.size()};
+    return preadv(offset, std::span(&one, 1));
+}
+
+Result<void> BlockNode::pwrite(int64_t offset, std::span<const uint8_t> buf, RequestFlags flags)
+{
+    iovec one{const_cast<uint8_t*>(buf.data()), buf.size()};
+    return pwritev(offset, std::span(&one, 1), flags);
+}
+
+Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlags flags)
+{
+    if (read_only()) {
+        return errno_error(EACCES);
+    }
+    if (!m_flags.unmap) {
+        flags.may_unmap = false;
+    }
+    if (m_driver->write_zeroes) {
+        auto done = m_driver->write_zeroes(*this, offset, bytes, flags);
+        if (done || done.error().errno_value != ENOTSUP) {
+            return done;
+        }
+    }
+    if (flags.no_fallback) {
+        return errno_error(ENOTSUP);
+    }
+    // The driver cannot zero cheaply: write zero buffers, a bounded chunk at a time.
+    constexpr int64_t kChunk = 1 << 20;
+    std::vector<uint8_t> zeroes(std::min(bytes, kChunk));
+    RequestFlags plain{};
+    while (bytes > 0) {
+        int64_t now = std::min<int64_t>(bytes, zeroes.size());
+        TRY_VOID(pwrite(offset, std::span(zeroes).first(now), plain));
+        offset += now;
+        bytes -= now;
+    }
+    if (flags.fua) {
+        TRY_VOID(flush());
+    }
+    return {};
+}
+
+Result<void> BlockNode::discard(int64_t offset, int64_t bytes)
+{
+    if (read_only()) {
+        return errno_error(EACCES);
+    }
+    // discard=ignore, or a driver that cannot: the request still succeeds, as in QEMU.
+    if (!m_flags.unmap || !m_driver->discard) {
+        return {};
+    }
+    auto done = m_driver->discard(*this, offset, bytes);
+    if (!done && done.error().errno_value == ENOTSUP) {
+        return {};
+    }
+    return done;
+}
+
+Result<void> BlockNode::flush()
+{
+    if (m_flags.no_flush) {
+        return {};
+    }
+    if (m_driver->flush) {
+        TRY_VOID(m_driver->flush(*this));
+    }
+    for (BdrvChild& child : m_children) {
+        TRY_VOID(child.node->flush());
+    }
+    return {};
+}
+
+Result<void> BlockNode::truncate(int64_t offset, Prealloc prealloc)
+{
+    if (offset < 0) {
+        return make_error("Image size cannot be negative");
+    }
+    if (read_only()) {
+        return std::unexpected(Error{ErrorClass::GenericError, "Image is read-only", EACCES});
+    }
+    if (!m_driver->truncate) {
+        return not_supported("Image format driver does not support resize");
+    }
+    return m_driver->truncate(*this, offset, prealloc);
+}
+
+Result<BlockStatus> BlockNode::block_status(bool want_zero, int64_t offset, int64_t bytes)
+{
+    int64_t total = TRY(length());
+    BlockStatus result;
+    if (offset >= total) {
+        result.flags = status::kEof;
+        return result;
+    }
+    bytes = std::min(bytes, total - offset);
+    if (bytes == 0) {
+        return result;
+    }
+    if (!m_driver->block_status) {
+        result.flags = status::kData | status::kAllocated;
+        result.bytes = bytes;
+        if (!m_driver->protocol_name.empty()) {
+            result.flags |= status::kOffsetValid;
+            result.map = offset;
+            result.file = this;
+        }
+    } else {
+        result = TRY(m_driver->block_status(*this, want_zero, offset, bytes));
+        result.bytes = std::min(result.bytes, bytes);
+    }
+    if (result.flags & status::kRaw) {
+        BlockNode* below = result.file;
+        BlockStatus inner = TRY(below->block_status(want_zero, result.map, result.bytes));
+        result = inner;
+    } else if (result.flags & (status::kData | status::kZero)) {
+        result.flags |= status::kAllocated;
+    }
+    if (offset + result.bytes == total) {
+        result.flags |= status::kEof;
+    }
+    return result;
+}
+
+Result<bool> BlockNode::is_allocated(int64_t offset, int64_t bytes, int64_t* pnum)
+{
+    BlockStatus s = TRY(block_status(false, offset, bytes));
+    *pnum = s.bytes;
+    return (s.flags & status::kAllocated) != 0;
+}
+
+Result<DriverInfo> BlockNode::info()
+{
+    if (m_driver->get_info) {
+        return m_driver->get_info(*this);
+    }
+    if (m_driver->is_filter_like && file()) {
+        return file()->info();
+    }
+    return not_supported("Operation not supported");
+}
+
+}  // namespace qemu::block

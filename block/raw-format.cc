@@ -1,0 +1,196 @@
+// The `raw` format: the image is the guest disk byte for byte, optionally a window
+// (`offset`, `size`) of its file. When raw was only guessed by probing, writes that would
+// make sector 0 look like another format are refused, as QEMU does, so a guest cannot
+// turn its disk into, say, a vmdk that names host files.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "block/block.h"
+#include "block/drivers.h"
+
+namespace qemu::block {
+
+namespace {
+
+struct RawState : DriverState {
+    uint64_t offset = 0;
+    uint64_t size = 0;
+    bool has_size = false;
+};
+
+std::unexpected<Error> io_error(int err)
+{
+    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
+}
+
+int raw_probe(std::span<const uint8_t>, std::string_view)
+{
+    return 1;  // anything is a raw image, so raw wins only when nothing else does
+}
+
+Result<void> raw_open(BlockNode& node, BlockOptions& options, const OpenContext&)
+{
+    auto offset = TRY(take_size(options, "offset"));
+    auto size = TRY(take_size(options, "size"));
+    BlockNode* file = node.file();
+    auto file_length = file->length();
+    if (!file_length) {
+        return std::unexpected(std::move(file_length.error().prepend("Could not get image size: ")));
+    }
+    int64_t real_size = *file_length;
+    auto state = std::make_unique<RawState>();
+    state->offset = offset.value_or(0);
+    if (state->offset > static_cast<uint64_t>(real_size)) {
+        return make_error("Offset (" + std::to_string(state->offset) +
+                          ") cannot be greater than size of the containing file (" + std::to_string(real_size) + ")");
+    }
+    if (size && static_cast<uint64_t>(real_size) - state->offset < *size) {
+        return make_error("The sum of offset (" + std::to_string(state->offset) + ") and size (" +
+                          std::to_string(*size) +
+                          ") has to be smaller or equal to the  actual size of the containing file (" +
+                          std::to_string(real_size) + ")");
+    }
+    if (size && *size % kSectorSize) {
+        return make_error("Specified size is not multiple of 512");
+    }
+    state->has_size = size.has_value();
+    state->size = size.value_or(real_size - state->offset);
+    node.set_state(std::move(state));
+    return {};
+}
+
+Result<int64_t> raw_get_length(BlockNode& node)
+{
+    RawState& s = node.state<RawState>();
+    if (s.has_size) {
+        return static_cast<int64_t>(s.size);
+    }
+    int64_t len = TRY(node.file()->length());
+    return std::max<int64_t>(len - static_cast<int64_t>(s.offset), 0);
+}
+
+size_t iov_size(std::span<const iovec> iov)
+{
+    size_t total = 0;
+    for (const iovec& v : iov) {
+        total += v.iov_len;
+    }
+    return total;
+}
+
+Result<void> raw_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags)
+{
+    return node.file()->preadv(offset + node.state<RawState>().offset, iov, flags);
+}
+
+// A probed raw image must not get a sector 0 that probes as something else.
+Result<void> check_probed_write(BlockNode& node, int64_t offset, std::span<const iovec> iov)
+{
+    std::vector<uint8_t> sector(kProbeBufSize);
+    iovec whole{sector.data(), sector.size()};
+    TRY_VOID(raw_preadv(node, 0, std::span(&whole, 1), {}));
+    int64_t at = offset;
+    for (const iovec& v : iov) {
+        const auto* src = static_cast<const uint8_t*>(v.iov_base);
+        for (size_t i = 0; i < v.iov_len && at < static_cast<int64_t>(kProbeBufSize); ++i, ++at) {
+            sector[at] = src[i];
+        }
+        if (at >= static_cast<int64_t>(kProbeBufSize)) {
+            break;
+        }
+    }
+    if (probe_format(sector, node.filename()) != &kRawDriver) {
+        return io_error(EPERM);
+    }
+    return {};
+}
+
+Result<void> raw_pwritev(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags)
+{
+    RawState& s = node.state<RawState>();
+    auto bytes = static_cast<uint64_t>(iov_size(iov));
+    if (s.has_size && (static_cast<uint64_t>(offset) > s.size || bytes > s.size - offset)) {
+        return io_error(ENOSPC);
+    }
+    if (node.flags().probed && offset < static_cast<int64_t>(kProbeBufSize) && bytes > 0) {
+        TRY_VOID(check_probed_write(node, offset, iov));
+    }
+    return node.file()->pwritev(offset + s.offset, iov, flags);
+}
+
+Result<void> raw_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags)
+{
+    RawState& s = node.state<RawState>();
+    if (s.has_size && (static_cast<uint64_t>(offset) > s.size || static_cast<uint64_t>(bytes) > s.size - offset)) {
+        return io_error(ENOSPC);
+    }
+    if (node.flags().probed && offset < static_cast<int64_t>(kProbeBufSize) && bytes > 0) {
+        std::vector<uint8_t> zeroes(std::min<int64_t>(bytes, kProbeBufSize));
+        iovec one{zeroes.data(), zeroes.size()};
+        TRY_VOID(check_probed_write(node, offset, std::span(&one, 1)));
+    }
+    return node.file()->pwrite_zeroes(offset + s.offset, bytes, flags);
+}
+
+Result<void> raw_discard(BlockNode& node, int64_t offset, int64_t bytes)
+{
+    RawState& s = node.state<RawState>();
+    if (s.has_size && (static_cast<uint64_t>(offset) > s.size || static_cast<uint64_t>(bytes) > s.size - offset)) {
+        return io_error(ENOSPC);
+    }
+    return node.file()->discard(offset + s.offset, bytes);
+}
+
+Result<BlockStatus> raw_block_status(BlockNode& node, bool, int64_t offset, int64_t bytes)
+{
+    BlockStatus result;
+    result.flags = status::kRaw | status::kOffsetValid;
+    result.bytes = bytes;
+    result.map = offset + static_cast<int64_t>(node.state<RawState>().offset);
+    result.file = node.file();
+    return result;
+}
+
+Result<void> raw_truncate(BlockNode& node, int64_t offset, Prealloc prealloc)
+{
+    RawState& s = node.state<RawState>();
+    if (s.has_size) {
+        return std::unexpected(Error{ErrorClass::GenericError, "Cannot resize fixed-size raw disks", ENOTSUP});
+    }
+    if (INT64_MAX - offset < static_cast<int64_t>(s.offset)) {
+        return make_error("Disk size too large for the chosen offset");
+    }
+    return node.file()->truncate(offset + static_cast<int64_t>(s.offset), prealloc);
+}
+
+Result<DriverInfo> raw_get_info(BlockNode&)
+{
+    return DriverInfo{};
+}
+
+Result<void> raw_create(const OpenContext& context, const CreateOptions& options)
+{
+    return kFileDriver.create(context, options);
+}
+
+}  // namespace
+
+const BlockDriver kRawDriver = {
+    .format_name = "raw",
+    .is_filter_like = true,
+    .probe = raw_probe,
+    .open = raw_open,
+    .preadv = raw_preadv,
+    .pwritev = raw_pwritev,
+    .discard = raw_discard,
+    .write_zeroes = raw_write_zeroes,
+    .block_status = raw_block_status,
+    .truncate = raw_truncate,
+    .get_length = raw_get_length,
+    .get_info = raw_get_info,
+    .create = raw_create,
+};
+
+}  // namespace qemu::block
