@@ -6,6 +6,7 @@
 #include <glib-unix.h>
 #include <glib.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -175,6 +176,17 @@ private:
 
 // -add-fd: every entry is validated and duplicated first, then the inherited numbers are
 // closed, so the emulator keeps only its own close-on-exec copies (QEMU's two passes).
+// As QEMU since 9.0: a VM holding many passed fds needs more than the usual soft limit of
+// 1024, and nothing here uses select(), so the soft limit goes up to the hard one.
+void raise_open_file_limit()
+{
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
 Result<void> add_command_line_fds(Vm& vm, const EmulatorConfig& config)
 {
     for (const auto& spec : config.add_fds) {
@@ -296,6 +308,7 @@ int run_emulator(const EmulatorConfig& config)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    raise_open_file_limit();
     Daemonizer daemonizer;
     if (config.daemonize) {
         daemonizer.fork_and_wait();

@@ -7,6 +7,7 @@
 #include <glib.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -22,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 namespace qtest {
 
@@ -53,9 +55,9 @@ bool env_set(const char* name)
     return value && *value;
 }
 
-qemu::UniqueFd listen_unix(const std::string& path)
+// A new unix stream socket and the address of path, for bind or connect.
+std::pair<qemu::UniqueFd, sockaddr_un> unix_socket(const std::string& path)
 {
-    ::unlink(path.c_str());
     qemu::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) {
         fail(errno_text("socket"));
@@ -66,6 +68,13 @@ qemu::UniqueFd listen_unix(const std::string& path)
         fail("socket path too long: " + path);
     }
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    return {std::move(fd), addr};
+}
+
+qemu::UniqueFd listen_unix(const std::string& path)
+{
+    ::unlink(path.c_str());
+    auto [fd, addr] = unix_socket(path);
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
         fail(errno_text(("bind " + path).c_str()));
     }
@@ -82,7 +91,7 @@ std::string describe_wait_status(int status)
     }
     if (WIFSIGNALED(status)) {
         return "signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")" +
-               (WCOREDUMP(status) ? " (core dumped)" : "");
+            (WCOREDUMP(status) ? " (core dumped)" : "");
     }
     return "wait status " + std::to_string(status);
 }
@@ -131,6 +140,27 @@ std::string hexnum(uint64_t value)
     return buf;
 }
 
+// In a forked child before exec: makes each parent_fd appear as child_fd without
+// close-on-exec. Every source is first moved above all targets so that a target never
+// overwrites a source still to be placed. Only async-signal-safe calls.
+void place_inherited_fds(std::span<const InheritedFd> inherit)
+{
+    int above = 3;
+    for (const InheritedFd& entry : inherit) {
+        above = std::max(above, entry.child_fd + 1);
+    }
+    int moved[kMaxFds];
+    size_t count = std::min(inherit.size(), kMaxFds);
+    for (size_t i = 0; i < count; i++) {
+        moved[i] = ::fcntl(inherit[i].parent_fd, F_DUPFD_CLOEXEC, above);
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (moved[i] < 0 || ::dup2(moved[i], inherit[i].child_fd) < 0) {
+            ::_exit(126);
+        }
+    }
+}
+
 }  // namespace
 
 std::string qemu_binary()
@@ -156,16 +186,7 @@ QmpConnection::~QmpConnection() = default;
 
 std::unique_ptr<QmpConnection> QmpConnection::connect_unix(const std::string& path)
 {
-    qemu::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) {
-        fail(errno_text("socket"));
-    }
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(addr.sun_path)) {
-        fail("socket path too long: " + path);
-    }
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    auto [fd, addr] = unix_socket(path);
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
         fail(errno_text(("connect " + path).c_str()));
     }
@@ -356,14 +377,15 @@ JsonValue QmpConnection::eventwait(std::string_view name)
 
 // ---------------------------------------------------------------- QTestState
 
-std::unique_ptr<QTestState> QTestState::init_without_qmp_handshake(std::string_view extra_args)
+std::unique_ptr<QTestState> QTestState::init_without_qmp_handshake(
+    std::string_view extra_args, std::span<const InheritedFd> inherit)
 {
-    return start(extra_args);
+    return start(extra_args, inherit);
 }
 
-std::unique_ptr<QTestState> QTestState::init(std::string_view extra_args)
+std::unique_ptr<QTestState> QTestState::init(std::string_view extra_args, std::span<const InheritedFd> inherit)
 {
-    std::unique_ptr<QTestState> state = start(extra_args);
+    std::unique_ptr<QTestState> state = start(extra_args, inherit);
     state->m_greeting = state->m_qmp->receive();
     if (!state->m_greeting.contains("QMP")) {
         fail("QMP greeting expected, got: " + qemu::json_to_string(state->m_greeting));
@@ -372,12 +394,15 @@ std::unique_ptr<QTestState> QTestState::init(std::string_view extra_args)
     return state;
 }
 
-std::unique_ptr<QTestState> QTestState::start(std::string_view extra_args)
+std::unique_ptr<QTestState> QTestState::start(std::string_view extra_args, std::span<const InheritedFd> inherit)
 {
+    if (inherit.size() > kMaxFds) {
+        fail("at most 16 fds can be inherited");
+    }
     static std::atomic<unsigned> instance_counter{0};
     std::string binary = qemu_binary();
     std::string base = std::string(g_get_tmp_dir()) + "/qtest-" + std::to_string(::getpid()) + "-" +
-                       std::to_string(instance_counter++);
+        std::to_string(instance_counter++);
     std::string qtest_path = base + ".sock";
     std::string qmp_path = base + ".qmp";
 
@@ -387,10 +412,9 @@ std::unique_ptr<QTestState> QTestState::start(std::string_view extra_args)
     bool log = env_set("QTEST_LOG");
     const char* accel = std::getenv("QTEST_ACCEL");
     std::string command = "exec " + binary + " -qtest unix:" + qtest_path + " -qtest-log " +
-                          (log ? "/dev/fd/2" : "/dev/null") + " -chardev socket,path=" + qmp_path +
-                          ",id=char0 -mon chardev=char0,mode=control -display none" +
-                          (env_set("QTEST_NO_AUDIO") ? "" : " -audio none") + " " + std::string(extra_args) +
-                          " -accel " + (accel && *accel ? accel : "qtest");
+        (log ? "/dev/fd/2" : "/dev/null") + " -chardev socket,path=" + qmp_path +
+        ",id=char0 -mon chardev=char0,mode=control -display none" + (env_set("QTEST_NO_AUDIO") ? "" : " -audio none") +
+        " " + std::string(extra_args) + " -accel " + (accel && *accel ? accel : "qtest");
     if (log) {
         std::fprintf(stderr, "starting QEMU: %s\n", command.c_str());
     }
@@ -404,6 +428,7 @@ std::unique_ptr<QTestState> QTestState::start(std::string_view extra_args)
     if (pid == 0) {
         // The emulator must not outlive a test process that crashed.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        place_inherited_fds(inherit);
         ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
         ::_exit(127);
     }
@@ -434,11 +459,11 @@ std::unique_ptr<QTestState> QTestState::start(std::string_view extra_args)
             if (state->m_wait_status || Clock::now() >= deadline) {
                 ::unlink(qtest_path.c_str());
                 ::unlink(qmp_path.c_str());
-                std::string why = state->m_wait_status ? "QEMU ended with " + describe_wait_status(*state->m_wait_status)
-                                                       : std::string("Connection timed out");
-                state->set_expected_status(state->m_wait_status && WIFEXITED(*state->m_wait_status)
-                                               ? WEXITSTATUS(*state->m_wait_status)
-                                               : 0);
+                std::string why = state->m_wait_status
+                    ? "QEMU ended with " + describe_wait_status(*state->m_wait_status)
+                    : std::string("Connection timed out");
+                state->set_expected_status(
+                    state->m_wait_status && WIFEXITED(*state->m_wait_status) ? WEXITSTATUS(*state->m_wait_status) : 0);
                 fail("socket_accept failed: " + why);
             }
         }
@@ -486,8 +511,7 @@ void QTestState::quit()
         if (!m_wait_status) {
             ::kill(m_pid, SIGKILL);
             int status = 0;
-            while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
-            }
+            while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) { }
             m_wait_status = status;
         }
     }
@@ -502,6 +526,44 @@ void QTestState::quit()
 std::vector<int> QTestState::open_fds() const
 {
     return process_open_fds(m_pid);
+}
+
+std::string QTestState::fd_target(int fd) const
+{
+    std::string link = "/proc/" + std::to_string(m_pid) + "/fd/" + std::to_string(fd);
+    char buf[4096];
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf));
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+std::multiset<std::string> QTestState::open_fd_targets() const
+{
+    std::multiset<std::string> targets;
+    for (int fd : open_fds()) {
+        if (std::string target = fd_target(fd); !target.empty()) {
+            targets.insert(std::move(target));
+        }
+    }
+    return targets;
+}
+
+size_t QTestState::count_memfds(std::string_view name) const
+{
+    return open_fd_targets().count("/memfd:" + std::string(name) + " (deleted)");
+}
+
+bool QTestState::wait_open_fd_count(size_t expected, std::chrono::milliseconds timeout) const
+{
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+        if (open_fds().size() == expected) {
+            return true;
+        }
+        if (Clock::now() >= deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
 }
 
 JsonValue QTestState::qmp_fds(std::span<const int> fds, std::string_view request)
@@ -521,8 +583,8 @@ JsonValue QTestState::qmp_assert_success(std::string_view request)
 
 std::string QTestState::hmp(std::string_view command_line)
 {
-    JsonValue request = {{"execute", "human-monitor-command"},
-                         {"arguments", {{"command-line", std::string(command_line)}}}};
+    JsonValue request = {
+        {"execute", "human-monitor-command"}, {"arguments", {{"command-line", std::string(command_line)}}}};
     JsonValue reply = qmp(qemu::json_to_string(request));
     if (!reply.contains("return") || !reply["return"].is_string()) {
         fail("human-monitor-command failed: " + qemu::json_to_string(reply));
@@ -632,21 +694,63 @@ bool QTestState::big_endian()
     return *m_big_endian;
 }
 
-void QTestState::outb(uint16_t port, uint8_t value) { qtest_ok("outb " + hexnum(port) + " " + hexnum(value)); }
-void QTestState::outw(uint16_t port, uint16_t value) { qtest_ok("outw " + hexnum(port) + " " + hexnum(value)); }
-void QTestState::outl(uint16_t port, uint32_t value) { qtest_ok("outl " + hexnum(port) + " " + hexnum(value)); }
-uint8_t QTestState::inb(uint16_t port) { return static_cast<uint8_t>(qtest_ok_number("inb " + hexnum(port))); }
-uint16_t QTestState::inw(uint16_t port) { return static_cast<uint16_t>(qtest_ok_number("inw " + hexnum(port))); }
-uint32_t QTestState::inl(uint16_t port) { return static_cast<uint32_t>(qtest_ok_number("inl " + hexnum(port))); }
+void QTestState::outb(uint16_t port, uint8_t value)
+{
+    qtest_ok("outb " + hexnum(port) + " " + hexnum(value));
+}
+void QTestState::outw(uint16_t port, uint16_t value)
+{
+    qtest_ok("outw " + hexnum(port) + " " + hexnum(value));
+}
+void QTestState::outl(uint16_t port, uint32_t value)
+{
+    qtest_ok("outl " + hexnum(port) + " " + hexnum(value));
+}
+uint8_t QTestState::inb(uint16_t port)
+{
+    return static_cast<uint8_t>(qtest_ok_number("inb " + hexnum(port)));
+}
+uint16_t QTestState::inw(uint16_t port)
+{
+    return static_cast<uint16_t>(qtest_ok_number("inw " + hexnum(port)));
+}
+uint32_t QTestState::inl(uint16_t port)
+{
+    return static_cast<uint32_t>(qtest_ok_number("inl " + hexnum(port)));
+}
 
-void QTestState::writeb(uint64_t addr, uint8_t value) { qtest_ok("writeb " + hexnum(addr) + " " + hexnum(value)); }
-void QTestState::writew(uint64_t addr, uint16_t value) { qtest_ok("writew " + hexnum(addr) + " " + hexnum(value)); }
-void QTestState::writel(uint64_t addr, uint32_t value) { qtest_ok("writel " + hexnum(addr) + " " + hexnum(value)); }
-void QTestState::writeq(uint64_t addr, uint64_t value) { qtest_ok("writeq " + hexnum(addr) + " " + hexnum(value)); }
-uint8_t QTestState::readb(uint64_t addr) { return static_cast<uint8_t>(qtest_ok_number("readb " + hexnum(addr))); }
-uint16_t QTestState::readw(uint64_t addr) { return static_cast<uint16_t>(qtest_ok_number("readw " + hexnum(addr))); }
-uint32_t QTestState::readl(uint64_t addr) { return static_cast<uint32_t>(qtest_ok_number("readl " + hexnum(addr))); }
-uint64_t QTestState::readq(uint64_t addr) { return qtest_ok_number("readq " + hexnum(addr)); }
+void QTestState::writeb(uint64_t addr, uint8_t value)
+{
+    qtest_ok("writeb " + hexnum(addr) + " " + hexnum(value));
+}
+void QTestState::writew(uint64_t addr, uint16_t value)
+{
+    qtest_ok("writew " + hexnum(addr) + " " + hexnum(value));
+}
+void QTestState::writel(uint64_t addr, uint32_t value)
+{
+    qtest_ok("writel " + hexnum(addr) + " " + hexnum(value));
+}
+void QTestState::writeq(uint64_t addr, uint64_t value)
+{
+    qtest_ok("writeq " + hexnum(addr) + " " + hexnum(value));
+}
+uint8_t QTestState::readb(uint64_t addr)
+{
+    return static_cast<uint8_t>(qtest_ok_number("readb " + hexnum(addr)));
+}
+uint16_t QTestState::readw(uint64_t addr)
+{
+    return static_cast<uint16_t>(qtest_ok_number("readw " + hexnum(addr)));
+}
+uint32_t QTestState::readl(uint64_t addr)
+{
+    return static_cast<uint32_t>(qtest_ok_number("readl " + hexnum(addr)));
+}
+uint64_t QTestState::readq(uint64_t addr)
+{
+    return qtest_ok_number("readq " + hexnum(addr));
+}
 
 void QTestState::memread(uint64_t addr, std::span<uint8_t> out)
 {
@@ -730,6 +834,15 @@ bool QTestState::get_irq(int num)
 
 // ---------------------------------------------------------------- helpers
 
+qemu::UniqueFd make_memfd(std::string_view name)
+{
+    qemu::UniqueFd fd(::memfd_create(std::string(name).c_str(), MFD_CLOEXEC));
+    if (!fd) {
+        fail(errno_text("memfd_create"));
+    }
+    return fd;
+}
+
 std::vector<int> process_open_fds(pid_t pid)
 {
     std::vector<int> fds;
@@ -748,8 +861,12 @@ std::vector<int> process_open_fds(pid_t pid)
     return fds;
 }
 
-ProcessResult run_emulator(const std::vector<std::string>& args, std::chrono::milliseconds timeout)
+ProcessResult run_emulator(
+    const std::vector<std::string>& args, std::chrono::milliseconds timeout, std::span<const InheritedFd> inherit)
 {
+    if (inherit.size() > kMaxFds) {
+        fail("at most 16 fds can be inherited");
+    }
     std::string binary = qemu_binary();
     int out_pipe[2];
     int err_pipe[2];
@@ -773,10 +890,11 @@ ProcessResult run_emulator(const std::vector<std::string>& args, std::chrono::mi
     }
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int null_fd = ::open("/dev/null", O_RDONLY);
+        int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
         ::dup2(null_fd, 0);
         ::dup2(out_write.get(), 1);
         ::dup2(err_write.get(), 2);
+        place_inherited_fds(inherit);
         ::execv(binary.c_str(), argv.data());
         ::_exit(127);
     }

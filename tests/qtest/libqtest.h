@@ -21,6 +21,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -88,13 +89,21 @@ private:
     std::deque<JsonValue> m_events;
 };
 
+// An fd the emulator inherits, as a management layer passes fds for -add-fd: the test's fd
+// parent_fd is open in the emulator as number child_fd, without close-on-exec.
+struct InheritedFd {
+    int parent_fd;
+    int child_fd;
+};
+
 class QTestState {
 public:
     // Starts the emulator with extra_args (shell words, as in QEMU's qtest_init), reads the
     // QMP greeting and negotiates capabilities.
-    static std::unique_ptr<QTestState> init(std::string_view extra_args);
+    static std::unique_ptr<QTestState> init(std::string_view extra_args, std::span<const InheritedFd> inherit = {});
     // The same without reading the greeting or negotiating.
-    static std::unique_ptr<QTestState> init_without_qmp_handshake(std::string_view extra_args);
+    static std::unique_ptr<QTestState> init_without_qmp_handshake(
+        std::string_view extra_args, std::span<const InheritedFd> inherit = {});
 
     // Stops the emulator as quit() does.
     ~QTestState();
@@ -163,10 +172,19 @@ public:
 
     // The fds open in the emulator now (from /proc/PID/fd).
     std::vector<int> open_fds() const;
+    // What fd points to in the emulator (its /proc/PID/fd link), or "" if it is not open.
+    std::string fd_target(int fd) const;
+    // The link targets of all of the emulator's fds.
+    std::multiset<std::string> open_fd_targets() const;
+    // How many of the emulator's fds are the memfd called name.
+    size_t count_memfds(std::string_view name) const;
+    // Fds close asynchronously after a disconnect: waits until the emulator has expected
+    // fds open; false if it still has not after timeout.
+    bool wait_open_fd_count(size_t expected, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
 private:
     QTestState() = default;
-    static std::unique_ptr<QTestState> start(std::string_view extra_args);
+    static std::unique_ptr<QTestState> start(std::string_view extra_args, std::span<const InheritedFd> inherit);
     std::string qtest_read_line();
     std::string qtest_ok(std::string_view line);
     uint64_t qtest_ok_number(std::string_view line);
@@ -184,6 +202,10 @@ private:
     std::optional<bool> m_big_endian;
 };
 
+// A close-on-exec memfd called name: the emulator's /proc/PID/fd names it
+// "/memfd:NAME (deleted)", so a test can see which fd the emulator holds.
+qemu::UniqueFd make_memfd(std::string_view name);
+
 // The fds a process has open, from /proc/PID/fd.
 std::vector<int> process_open_fds(pid_t pid);
 
@@ -197,7 +219,7 @@ struct ProcessResult {
     std::string err;
 };
 ProcessResult run_emulator(const std::vector<std::string>& args,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    std::chrono::milliseconds timeout = std::chrono::seconds(30), std::span<const InheritedFd> inherit = {});
 
 // The binary named by $QTEST_QEMU_BINARY; prints QEMU's message and exits 1 if unset.
 std::string qemu_binary();

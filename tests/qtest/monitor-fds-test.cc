@@ -7,13 +7,9 @@
 // Each case checks, through /proc/PID/fd, that the emulator ends with its baseline fds.
 #include <glib.h>
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <set>
 #include <string>
-#include <thread>
 
 #include "tests/qtest/libqtest.h"
 
@@ -28,46 +24,6 @@ std::string dump(const JsonValue& value)
     return qemu::json_to_string(value);
 }
 
-// A memfd whose /proc link names it, so the test can see which one the emulator holds.
-qemu::UniqueFd named_memfd(const std::string& name)
-{
-    int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
-    EXPECT_GE(fd, 0);
-    return qemu::UniqueFd(fd);
-}
-
-// The /proc/PID/fd link targets of the emulator's fds.
-std::multiset<std::string> fd_targets(const QTestState& qts)
-{
-    std::multiset<std::string> targets;
-    for (int fd : qts.open_fds()) {
-        std::string link = "/proc/" + std::to_string(qts.pid()) + "/fd/" + std::to_string(fd);
-        char buf[4096];
-        ssize_t n = readlink(link.c_str(), buf, sizeof(buf));
-        if (n > 0) {
-            targets.insert(std::string(buf, static_cast<size_t>(n)));
-        }
-    }
-    return targets;
-}
-
-size_t count_memfds(const QTestState& qts, const std::string& name)
-{
-    return fd_targets(qts).count("/memfd:" + name + " (deleted)");
-}
-
-// The fd count changes asynchronously after a disconnect; wait for it.
-bool wait_fd_count(const QTestState& qts, size_t expected)
-{
-    for (int i = 0; i < 250; ++i) {
-        if (qts.open_fds().size() == expected) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-}
-
 constexpr const char* kArgs = "-nodefaults -machine none";
 
 TEST(MonitorFds, FdWithACommandThatTakesNoneStaysPendingForGetfd)
@@ -75,19 +31,19 @@ TEST(MonitorFds, FdWithACommandThatTakesNoneStaysPendingForGetfd)
     auto qts = QTestState::init(kArgs);
     size_t baseline = qts->open_fds().size();
     {
-        qemu::UniqueFd a = named_memfd("pending-a");
+        qemu::UniqueFd a = qtest::make_memfd("pending-a");
         int raw = a.get();
         JsonValue reply = qts->qmp_fds(std::span<const int>(&raw, 1), "{ 'execute': 'query-status' }");
         EXPECT_TRUE(reply.contains("return")) << dump(reply);
     }
-    EXPECT_EQ(count_memfds(*qts, "pending-a"), 1u);
+    EXPECT_EQ(qts->count_memfds("pending-a"), 1u);
     EXPECT_EQ(qts->open_fds().size(), baseline + 1);
 
     // getfd without an fd of its own takes the pending one.
     qts->qmp_assert_success("{ 'execute': 'getfd', 'arguments': { 'fdname': 'late' } }");
-    EXPECT_EQ(count_memfds(*qts, "pending-a"), 1u);
+    EXPECT_EQ(qts->count_memfds("pending-a"), 1u);
     qts->qmp_assert_success("{ 'execute': 'closefd', 'arguments': { 'fdname': 'late' } }");
-    EXPECT_EQ(count_memfds(*qts, "pending-a"), 0u);
+    EXPECT_EQ(qts->count_memfds("pending-a"), 0u);
     EXPECT_EQ(qts->open_fds().size(), baseline);
 }
 
@@ -96,12 +52,12 @@ TEST(MonitorFds, NewerBatchClosesTheOlderPendingOne)
     auto qts = QTestState::init(kArgs);
     size_t baseline = qts->open_fds().size();
     for (const char* name : {"batch-a", "batch-b"}) {
-        qemu::UniqueFd fd = named_memfd(name);
+        qemu::UniqueFd fd = qtest::make_memfd(name);
         int raw = fd.get();
         EXPECT_TRUE(qts->qmp_fds(std::span<const int>(&raw, 1), "{ 'execute': 'query-name' }").contains("return"));
     }
-    EXPECT_EQ(count_memfds(*qts, "batch-a"), 0u);
-    EXPECT_EQ(count_memfds(*qts, "batch-b"), 1u);
+    EXPECT_EQ(qts->count_memfds("batch-a"), 0u);
+    EXPECT_EQ(qts->count_memfds("batch-b"), 1u);
     EXPECT_EQ(qts->open_fds().size(), baseline + 1);
 
     qts->qmp_assert_success("{ 'execute': 'getfd', 'arguments': { 'fdname': 'b' } }");
@@ -118,24 +74,24 @@ TEST(MonitorFds, PendingFdsAreClosedOnDisconnect)
         auto mon = QmpConnection::connect_unix(path);
         EXPECT_TRUE(mon->receive().contains("QMP"));
         EXPECT_TRUE(mon->command("{ 'execute': 'qmp_capabilities' }").contains("return"));
-        qemu::UniqueFd a = named_memfd("disc-a");
-        qemu::UniqueFd b = named_memfd("disc-b");
+        qemu::UniqueFd a = qtest::make_memfd("disc-a");
+        qemu::UniqueFd b = qtest::make_memfd("disc-b");
         int raw[2] = {a.get(), b.get()};
         mon->send_with_fds(raw, "{ 'execute': 'query-status' }");
         EXPECT_TRUE(mon->receive().contains("return"));
-        EXPECT_EQ(count_memfds(*qts, "disc-a"), 1u);
-        EXPECT_EQ(count_memfds(*qts, "disc-b"), 1u);
+        EXPECT_EQ(qts->count_memfds("disc-a"), 1u);
+        EXPECT_EQ(qts->count_memfds("disc-b"), 1u);
         // Plus the accepted connection itself.
         EXPECT_EQ(qts->open_fds().size(), baseline + 3);
     }
-    EXPECT_TRUE(wait_fd_count(*qts, baseline)) << qts->open_fds().size() << " != " << baseline;
-    EXPECT_EQ(count_memfds(*qts, "disc-a"), 0u);
-    EXPECT_EQ(count_memfds(*qts, "disc-b"), 0u);
+    EXPECT_TRUE(qts->wait_open_fd_count(baseline)) << qts->open_fds().size() << " != " << baseline;
+    EXPECT_EQ(qts->count_memfds("disc-a"), 0u);
+    EXPECT_EQ(qts->count_memfds("disc-b"), 0u);
     // The monitor still works for the next client.
     auto again = QmpConnection::connect_unix(path);
     EXPECT_TRUE(again->receive().contains("QMP"));
     again.reset();
-    EXPECT_TRUE(wait_fd_count(*qts, baseline));
+    EXPECT_TRUE(qts->wait_open_fd_count(baseline));
     unlink(path.c_str());
 }
 
