@@ -1,0 +1,284 @@
+// qemu-io's main: the command line (QEMU 7.2's options and messages), opening the image,
+// and the command loop, from -c arguments or interactively from stdin.
+#include "block/qemu-io/qemu-io.h"
+
+#include <getopt.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "util/qemu-option.h"
+
+namespace qemu::qemu_io {
+
+namespace {
+
+void usage(const char* name)
+{
+    std::fprintf(stderr,
+                 "Usage: %s [OPTIONS]... [-c STRING]... [file]\n"
+                 "QEMU Disk exerciser\n"
+                 "\n"
+                 "  --object OBJECTDEF   define an object such as 'secret' for\n"
+                 "                       passwords and/or encryption keys\n"
+                 "  --image-opts         treat file as option string\n"
+                 "  -c, --cmd STRING     execute command with its arguments\n"
+                 "                       from the given string\n"
+                 "  -f, --format FMT     specifies the block driver to use\n"
+                 "  -r, --read-only      export read-only\n"
+                 "  -s, --snapshot       use snapshot file\n"
+                 "  -n, --nocache        disable host cache, short for -t none\n"
+                 "  -C, --copy-on-read   enable copy-on-read\n"
+                 "  -m, --misalign       misalign allocations for O_DIRECT\n"
+                 "  -k, --native-aio     use kernel AIO implementation\n"
+                 "                       (Linux only, prefer use of -i)\n"
+                 "  -i, --aio=MODE       use AIO mode (threads, native or io_uring)\n"
+                 "  -t, --cache=MODE     use the given cache mode for the image\n"
+                 "  -d, --discard=MODE   use the given discard mode for the image\n"
+                 "  -T, --trace [[enable=]<pattern>][,events=<file>][,file=<file>]\n"
+                 "                       specify tracing options\n"
+                 "                       see qemu-img(1) man page for full description\n"
+                 "  -U, --force-share    force shared permissions\n"
+                 "  -h, --help           display this help and exit\n"
+                 "  -V, --version        output version information and exit\n"
+                 "\n"
+                 "See '%s -c help' for information on available commands.\n"
+                 "\n"
+                 "See <https://qemu.org/contribute/report-a-bug> for how to report bugs.\n"
+                 "More information on the QEMU project at <https://qemu.org>.\n",
+                 name, name);
+}
+
+int command_loop(Session& session, const std::vector<std::string>& commands)
+{
+    int last_error = 0;
+    if (!commands.empty()) {
+        for (size_t i = 0; !session.quit && i < commands.size(); ++i) {
+            int ret = run_command(session, commands[i]);
+            if (ret < 0) {
+                last_error = ret;
+            }
+        }
+        return last_error;
+    }
+    std::string line;
+    while (!session.quit) {
+        std::printf("qemu-io> ");
+        std::fflush(stdout);
+        if (!std::getline(std::cin, line)) {
+            break;
+        }
+        int ret = run_command(session, line);
+        if (ret < 0) {
+            last_error = ret;
+        }
+        std::fflush(stdout);
+    }
+    return last_error;
+}
+
+enum LongOnly { kImageOpts = 256, kObject };
+
+}  // namespace
+
+bool parse_cache_mode(std::string_view mode, OpenRequest& request)
+{
+    if (mode == "off" || mode == "none") {
+        request.flags.cache_direct = true;
+        request.flags.no_flush = false;
+        request.writethrough = false;
+    } else if (mode == "directsync") {
+        request.flags.cache_direct = true;
+        request.flags.no_flush = false;
+        request.writethrough = true;
+    } else if (mode == "writeback") {
+        request.flags.cache_direct = false;
+        request.flags.no_flush = false;
+        request.writethrough = false;
+    } else if (mode == "unsafe") {
+        request.flags.cache_direct = false;
+        request.flags.no_flush = true;
+        request.writethrough = false;
+    } else if (mode == "writethrough") {
+        request.flags.cache_direct = false;
+        request.flags.no_flush = false;
+        request.writethrough = true;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+bool parse_discard_mode(std::string_view mode, OpenRequest& request)
+{
+    if (mode == "off" || mode == "ignore") {
+        request.flags.unmap = false;
+    } else if (mode == "on" || mode == "unmap") {
+        request.flags.unmap = true;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+bool open_file(Session& session, std::optional<std::string> name, const OpenRequest& request,
+               block::BlockOptions options)
+{
+    if (session.blk) {
+        error_report("file open already, try 'help close'");
+        return false;
+    }
+    if (request.aio) {
+        options.emplace("file.aio", *request.aio);
+    }
+    block::BackendOpenOptions how{.flags = request.flags, .force_share = request.force_share};
+    auto blk = block::BlockBackend::open(session.graph, name, std::move(options), how);
+    if (!blk) {
+        std::string prefix = name ? "can't open device " + *name + ": " : "can't open: ";
+        error_report(prefix + blk.error().desc);
+        return false;
+    }
+    session.blk = std::move(*blk);
+    session.blk->set_write_cache(!request.writethrough);
+    return true;
+}
+
+}  // namespace qemu::qemu_io
+
+int main(int argc, char** argv)
+{
+    using namespace qemu::qemu_io;
+    static const option kLongOptions[] = {
+        {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'V'},
+        {"cmd", required_argument, nullptr, 'c'},
+        {"format", required_argument, nullptr, 'f'},
+        {"read-only", no_argument, nullptr, 'r'},
+        {"snapshot", no_argument, nullptr, 's'},
+        {"nocache", no_argument, nullptr, 'n'},
+        {"copy-on-read", no_argument, nullptr, 'C'},
+        {"misalign", no_argument, nullptr, 'm'},
+        {"native-aio", no_argument, nullptr, 'k'},
+        {"aio", required_argument, nullptr, 'i'},
+        {"discard", required_argument, nullptr, 'd'},
+        {"cache", required_argument, nullptr, 't'},
+        {"trace", required_argument, nullptr, 'T'},
+        {"object", required_argument, nullptr, kObject},
+        {"image-opts", no_argument, nullptr, kImageOpts},
+        {"force-share", no_argument, nullptr, 'U'},
+        {nullptr, 0, nullptr, 0},
+    };
+    Session session;
+    OpenRequest request;
+    std::vector<std::string> commands;
+    std::optional<std::string> format;
+    int c;
+    while ((c = getopt_long(argc, argv, "+hVc:d:f:rsnCmki:t:T:U", kLongOptions, nullptr)) != -1) {
+        switch (c) {
+        case 's':
+            error_report("snapshot=on is not supported");
+            return 1;
+        case 'n':
+            request.flags.cache_direct = true;
+            request.writethrough = false;
+            break;
+        case 'C':
+            break;  // copy-on-read needs a backing file, which no driver here has
+        case 'd':
+            if (!parse_discard_mode(optarg, request)) {
+                error_report(std::string("Invalid discard option: ") + optarg);
+                return 1;
+            }
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'c':
+            commands.emplace_back(optarg);
+            break;
+        case 'r':
+            request.flags.read_write = false;
+            break;
+        case 'm':
+            session.misalign = true;
+            break;
+        case 'k':
+            request.aio = "native";
+            break;
+        case 'i':
+            if (std::string_view(optarg) != "threads" && std::string_view(optarg) != "native" &&
+                std::string_view(optarg) != "io_uring") {
+                error_report(std::string("Invalid aio option: ") + optarg);
+                return 1;
+            }
+            request.aio = optarg;
+            break;
+        case 't':
+            if (!parse_cache_mode(optarg, request)) {
+                error_report(std::string("Invalid cache option: ") + optarg);
+                return 1;
+            }
+            break;
+        case 'T':
+            break;  // no trace events in this build
+        case 'U':
+            request.force_share = true;
+            break;
+        case 'V':
+            std::printf("qemu-io version " QEMU_VERSION
+                        "\nCopyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n");
+            return 0;
+        case 'h':
+            usage(argv[0]);
+            return 0;
+        case kImageOpts:
+            session.image_opts = true;
+            break;
+        case kObject:
+            error_report("--object is not supported");
+            return 1;
+        default:
+            usage(argv[0]);
+            return 1;
+        }
+    }
+    if (argc - optind > 1) {
+        usage(argv[0]);
+        return 1;
+    }
+    if (format && session.image_opts) {
+        error_report("--image-opts and -f are mutually exclusive");
+        return 1;
+    }
+    if (argc - optind == 1) {
+        qemu::block::BlockOptions options;
+        bool opened;
+        if (session.image_opts) {
+            auto parsed = qemu::QemuOpts::parse(argv[optind]);
+            if (!parsed) {
+                error_report(parsed.error().desc);
+                return 1;
+            }
+            for (const auto& [key, value] : parsed->entries()) {
+                options[key] = value;
+            }
+            opened = open_file(session, std::nullopt, request, std::move(options));
+        } else {
+            if (format) {
+                options.emplace("driver", *format);
+            }
+            opened = open_file(session, std::string(argv[optind]), request, std::move(options));
+        }
+        if (!opened) {
+            return 1;
+        }
+    }
+    int ret = command_loop(session, commands);
+    session.blk.reset();
+    std::fflush(stdout);
+    return ret < 0 ? 1 : 0;
+}
