@@ -11,6 +11,8 @@
 #include "char/registry.h"
 #include "char/ringbuf.h"
 #include "char_test_util.h"
+#include "util/fdset.h"
+#include "util/osdep.h"
 
 using namespace std::chrono_literals;
 
@@ -151,6 +153,50 @@ TEST(CharFile, WritesTruncatesAppendsAndReadsInput)
     EXPECT_EQ(missing.error().desc, "Could not open '" + dir.path("missing") + "': No such file or directory");
 }
 
+// A file backend named /dev/fdset/N writes through a duplicate of the set's O_WRONLY
+// member; removing the chardev gives the duplicate back, and the set goes once both its
+// members and its duplicates are gone.
+TEST(CharFile, FdsetNameWritesThroughADupThatGoesBackToTheSet)
+{
+    test::TempDir dir;
+    const std::string out = dir.path("out");
+    std::ofstream(out) << "old contents";
+    FdSetRegistry fdsets;
+    ChardevRegistry reg;
+    reg.set_open_context(OpenContext{&fdsets});
+
+    UniqueFd read_only(::open(out.c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(fdsets.add(5, std::move(read_only), "ro"));
+    FileOptions file;
+    file.out = "/dev/fdset/5";
+    auto refused = reg.add(opts_of("f", file));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().desc,
+        "Failed to find file descriptor with matching flags=0x" +
+            (std::ostringstream() << std::hex << (O_WRONLY | O_CREAT | O_TRUNC)).str());
+
+    UniqueFd writable(::open(out.c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_TRUE(fdsets.add(5, std::move(writable), "wr"));
+    Chardev* chr = reg.add(opts_of("f", file)).value();
+    // O_TRUNC through a set truncates the file, as open() would.
+    EXPECT_EQ(read_file(out), "");
+    ASSERT_TRUE(chr->write_all("through the set"));
+    EXPECT_EQ(read_file(out), "through the set");
+
+    ASSERT_TRUE(fdsets.remove(5, std::nullopt));
+    ASSERT_EQ(fdsets.query().size(), 1u);
+    EXPECT_TRUE(fdsets.query()[0].fds.empty());
+    ASSERT_TRUE(chr->write_all(", still"));
+    EXPECT_EQ(read_file(out), "through the set, still");
+    ASSERT_TRUE(reg.remove("f"));
+    EXPECT_EQ(fdsets.set_count(), 0u);
+
+    file.out = "/dev/fdset/6x";
+    EXPECT_EQ(reg.add(opts_of("g", file)).error().desc, "Could not parse fdset /dev/fdset/6x");
+    file.out = "/dev/fdset/6";
+    EXPECT_EQ(reg.add(opts_of("g", file)).error().desc, "Failed to find fdset /dev/fdset/6");
+}
+
 TEST(CharPipe, UsesInAndOutFifosElseOnePath)
 {
     test::TempDir dir;
@@ -241,7 +287,7 @@ TEST(CharRegistry, AddFindListRemoveAndBusy)
     EXPECT_EQ(reg.add_for_qmp(opts_of("a", NullOptions{})).error().desc, "Chardev with id 'a' already exists");
     EXPECT_EQ(reg.add_from_cli(opts_of("a", NullOptions{})).error().desc, "Duplicate ID 'a' for chardev");
     EXPECT_EQ(reg.add_for_qmp(opts_of("r", RingbufOptions{3})).error().desc,
-              "Failed to add chardev 'r': size of ringbuf chardev must be power of two");
+        "Failed to add chardev 'r': size of ringbuf chardev must be power of two");
     EXPECT_EQ(reg.find("r"), nullptr);
 
     RecordingFrontend fe;
