@@ -275,6 +275,11 @@ Result<void> file_pwritev(BlockNode& node, int64_t offset, std::span<const iovec
     return file_rw(node, true, offset, iov);
 }
 
+Result<DriverInfo> file_get_info(BlockNode&)
+{
+    return DriverInfo{};
+}
+
 Result<void> file_flush(BlockNode& node)
 {
     if (fdatasync(state_of(node).fd.get()) < 0) {
@@ -302,6 +307,7 @@ const BlockDriver kFileDriver = {
     .block_status = file_posix::file_block_status,
     .truncate = file_posix::file_truncate,
     .get_length = file_posix::file_get_length,
+    .get_info = file_posix::file_get_info,
     .create = file_posix::file_create,
     .check_perm = file_posix::lock_check_perm,
     .set_perm = file_posix::lock_set_perm,

@@ -19,8 +19,7 @@ namespace {
 
 void usage(const char* name)
 {
-    std::fprintf(stderr,
-                 "Usage: %s [OPTIONS]... [-c STRING]... [file]\n"
+    std::printf("Usage: %s [OPTIONS]... [-c STRING]... [file]\n"
                  "QEMU Disk exerciser\n"
                  "\n"
                  "  --object OBJECTDEF   define an object such as 'secret' for\n"
