@@ -24,8 +24,8 @@ size_t iov_size(std::span<const iovec> iov)
 
 }  // namespace
 
-Result<std::unique_ptr<BlockBackend>> BlockBackend::open(BlockGraph& graph, std::optional<std::string> filename,
-                                                         BlockOptions options, const BackendOpenOptions& how)
+Result<std::unique_ptr<BlockBackend>> BlockBackend::open(
+    BlockGraph& graph, std::optional<std::string> filename, BlockOptions options, const BackendOpenOptions& how)
 {
     auto root = TRY(graph.open(std::move(filename), std::move(options), how.flags));
     uint64_t wanted = perm::kConsistentRead;
@@ -42,8 +42,8 @@ Result<std::unique_ptr<BlockBackend>> BlockBackend::open(BlockGraph& graph, std:
     return attach(std::move(root), wanted, shared);
 }
 
-Result<std::unique_ptr<BlockBackend>> BlockBackend::attach(std::shared_ptr<BlockNode> root, uint64_t wanted,
-                                                           uint64_t shared)
+Result<std::unique_ptr<BlockBackend>> BlockBackend::attach(
+    std::shared_ptr<BlockNode> root, uint64_t wanted, uint64_t shared)
 {
     std::unique_ptr<BlockBackend> backend(new BlockBackend(std::move(root)));
     TRY_VOID(backend->set_perm(wanted, shared));
@@ -54,13 +54,13 @@ BlockBackend::~BlockBackend()
 {
     // Give up our permissions so that the locks go before the node does.
     if (m_root) {
-        (void)m_root->graph().set_perm(*m_root, 0, perm::kAll);
+        m_root->graph().drop_perm(*m_root, this);
     }
 }
 
 Result<void> BlockBackend::set_perm(uint64_t wanted, uint64_t shared)
 {
-    TRY_VOID(m_root->graph().set_perm(*m_root, wanted, shared));
+    TRY_VOID(m_root->graph().set_perm(*m_root, this, wanted, shared));
     m_perm = wanted;
     m_shared = shared;
     return {};

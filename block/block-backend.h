@@ -16,19 +16,19 @@ namespace qemu::block {
 // How blk_new_open opens: flags plus what the user refuses to share.
 struct BackendOpenOptions {
     OpenFlags flags;
-    bool no_share = false;     // BDRV_O_NO_SHARE: others may only read (qemu-img)
+    bool no_share = false;  // BDRV_O_NO_SHARE: others may only read (qemu-img)
     bool force_share = false;  // -U: share everything, even with a writer
-    bool resize = false;       // BDRV_O_RESIZE: take the resize permission up front
+    bool resize = false;  // BDRV_O_RESIZE: take the resize permission up front
 };
 
 class BlockBackend {
 public:
     // blk_new_open: opens the graph below and takes the permissions the flags imply.
-    static Result<std::unique_ptr<BlockBackend>> open(BlockGraph& graph, std::optional<std::string> filename,
-                                                      BlockOptions options, const BackendOpenOptions& how);
+    static Result<std::unique_ptr<BlockBackend>> open(
+        BlockGraph& graph, std::optional<std::string> filename, BlockOptions options, const BackendOpenOptions& how);
     // A backend over an existing node (blockdev-add then a device).
-    static Result<std::unique_ptr<BlockBackend>> attach(std::shared_ptr<BlockNode> root, uint64_t perm,
-                                                        uint64_t shared);
+    static Result<std::unique_ptr<BlockBackend>> attach(
+        std::shared_ptr<BlockNode> root, uint64_t perm, uint64_t shared);
     ~BlockBackend();
     BlockBackend(const BlockBackend&) = delete;
     BlockBackend& operator=(const BlockBackend&) = delete;
@@ -54,7 +54,7 @@ public:
     Result<void> truncate(int64_t offset, Prealloc prealloc = Prealloc::Off);
 
 private:
-    BlockBackend(std::shared_ptr<BlockNode> root) : m_root(std::move(root)) {}
+    BlockBackend(std::shared_ptr<BlockNode> root) : m_root(std::move(root)) { }
     Result<void> check_request(int64_t offset, int64_t bytes);
 
     std::shared_ptr<BlockNode> m_root;

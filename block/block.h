@@ -49,10 +49,11 @@ std::string_view name(int bit);
 struct OpenFlags {
     bool read_write = false;
     bool auto_read_only = false;  // read_write may fall back to read-only
-    bool cache_direct = false;    // O_DIRECT
-    bool no_flush = false;        // flushes are ignored (cache=unsafe)
-    bool unmap = false;           // discard=unmap: discards reach the file
-    bool probed = false;          // the format was guessed, not given
+    bool cache_direct = false;  // O_DIRECT
+    bool no_flush = false;  // flushes are ignored (cache=unsafe)
+    bool unmap = false;  // discard=unmap: discards reach the file
+    bool probed = false;  // the format was guessed, not given
+    bool force_share = false;  // share every permission, whatever users ask (-U)
 };
 
 // Request flags (BDRV_REQ_*).
@@ -76,9 +77,9 @@ class BlockNode;
 
 struct BlockStatus {
     unsigned flags = 0;
-    int64_t bytes = 0;         // how far from the request offset the answer holds
-    int64_t map = 0;           // offset in `file` when kOffsetValid
-    BlockNode* file = nullptr; // the node `map` is an offset into
+    int64_t bytes = 0;  // how far from the request offset the answer holds
+    int64_t map = 0;  // offset in `file` when kOffsetValid
+    BlockNode* file = nullptr;  // the node `map` is an offset into
 };
 
 // bdrv_get_info's BlockDriverInfo, the fields the tools print.
@@ -114,7 +115,7 @@ struct DriverState {
 struct BlockDriver {
     std::string_view format_name;
     std::string_view protocol_name;  // non-empty for protocol drivers ("file")
-    bool is_filter_like = false;     // passes permissions and info through to `file`
+    bool is_filter_like = false;  // passes permissions and info through to `file`
 
     // Score 0..100 for the first bytes of an image (formats only).
     int (*probe)(std::span<const uint8_t> buf, std::string_view filename) = nullptr;
@@ -163,11 +164,7 @@ public:
     const std::string& filename() const { return m_filename; }
     void set_filename(std::string name) { m_filename = std::move(name); }
 
-    template <typename T>
-    T& state()
-    {
-        return static_cast<T&>(*m_state);
-    }
+    template <typename T> T& state() { return static_cast<T&>(*m_state); }
     void set_state(std::unique_ptr<DriverState> state) { m_state = std::move(state); }
 
     std::span<BdrvChild> children() { return m_children; }
@@ -175,13 +172,9 @@ public:
     BlockNode* file() const { return child("file"); }
     void add_child(std::string name, std::shared_ptr<BlockNode> node);
 
+    // The union of what every user of the node holds, and what all of them share.
     uint64_t perm() const { return m_perm; }
     uint64_t shared_perm() const { return m_shared; }
-    void record_perm(uint64_t perm, uint64_t shared)
-    {
-        m_perm = perm;
-        m_shared = shared;
-    }
 
     // The generic layer (bdrv_co_*): length in whole sectors, EOF and zero handling,
     // fallbacks where a driver lacks an operation.
@@ -201,6 +194,8 @@ public:
     Result<DriverInfo> info();
 
 private:
+    friend class BlockGraph;
+
     BlockGraph& m_graph;
     const BlockDriver* m_driver;
     std::string m_node_name;
@@ -208,6 +203,12 @@ private:
     OpenFlags m_flags;
     std::unique_ptr<DriverState> m_state;
     std::vector<BdrvChild> m_children;
+    // Users (parent nodes, backends) and what each holds and shares.
+    struct PermUse {
+        uint64_t perm;
+        uint64_t shared;
+    };
+    std::map<const void*, PermUse> m_users;
     uint64_t m_perm = 0;
     uint64_t m_shared = perm::kAll;
 };
@@ -216,7 +217,7 @@ private:
 // block layer (the emulator's Vm, a tool's main), never a global.
 class BlockGraph {
 public:
-    explicit BlockGraph(OpenContext context = {}) : m_context(context) {}
+    explicit BlockGraph(OpenContext context = {}) : m_context(context) { }
     BlockGraph(const BlockGraph&) = delete;
     BlockGraph& operator=(const BlockGraph&) = delete;
 
@@ -225,11 +226,14 @@ public:
     // bdrv_open: filename and/or options ("driver", "node-name", "file.*", driver keys).
     // Without "driver" the format is probed from the protocol node's first bytes.
     // Warnings (the probed-raw one) go to `warn`, which defaults to stderr.
-    Result<std::shared_ptr<BlockNode>> open(std::optional<std::string> filename, BlockOptions options,
-                                            OpenFlags flags);
+    Result<std::shared_ptr<BlockNode>> open(std::optional<std::string> filename, BlockOptions options, OpenFlags flags);
 
-    // Applies permissions to a node and everything below it, checking first.
-    Result<void> set_perm(BlockNode& node, uint64_t perm, uint64_t shared);
+    // Sets what `user` (a backend, or a parent node) holds on node and shares with others,
+    // and carries the node's new totals down to its children and into the image locks.
+    // On failure nothing changes.
+    Result<void> set_perm(BlockNode& node, const void* user, uint64_t perm, uint64_t shared);
+    // The user is gone: its permissions no longer count.
+    void drop_perm(BlockNode& node, const void* user);
 
     BlockNode* find_node(std::string_view node_name) const;
     std::vector<BlockNode*> nodes() const;
@@ -240,11 +244,12 @@ public:
 
 private:
     friend class BlockNode;
-    Result<std::shared_ptr<BlockNode>> open_protocol(std::optional<std::string> filename, BlockOptions options,
-                                                     OpenFlags flags);
-    Result<std::shared_ptr<BlockNode>> open_node(const BlockDriver& driver, std::string filename,
-                                                 BlockOptions options, OpenFlags flags);
+    Result<std::shared_ptr<BlockNode>> open_protocol(
+        std::optional<std::string> filename, BlockOptions options, OpenFlags flags);
+    Result<std::shared_ptr<BlockNode>> open_node(
+        const BlockDriver& driver, std::string filename, BlockOptions options, OpenFlags flags);
     Result<std::string> take_node_name(BlockOptions& options);
+    Result<void> refresh_perm(BlockNode& node);
 
     OpenContext m_context;
     std::map<std::string, BlockNode*, std::less<>> m_by_name;

@@ -19,7 +19,7 @@ constexpr int kSharedBase = 200;
 
 int ofd_lock(int fd, int byte, short type)
 {
-    struct flock fl {};
+    struct flock fl { };
     fl.l_whence = SEEK_SET;
     fl.l_start = byte;
     fl.l_len = 1;
@@ -30,7 +30,7 @@ int ofd_lock(int fd, int byte, short type)
 // 0 if nobody else holds a lock on the byte, -EAGAIN if someone does.
 int ofd_test(int fd, int byte)
 {
-    struct flock fl {};
+    struct flock fl { };
     fl.l_whence = SEEK_SET;
     fl.l_start = byte;
     fl.l_len = 1;

@@ -39,7 +39,7 @@ int do_fallocate(int fd, int mode, int64_t offset, int64_t bytes)
 
 int64_t fd_size(int fd)
 {
-    struct stat st {};
+    struct stat st { };
     return fstat(fd, &st) < 0 ? -errno : static_cast<int64_t>(st.st_size);
 }
 
@@ -140,7 +140,8 @@ Result<void> truncate_fd(int fd, int64_t offset, Prealloc prealloc)
         return make_errno_error(static_cast<int>(-current), "Could not stat file");
     }
     if (current > offset && prealloc != Prealloc::Off) {
-        return std::unexpected(Error{ErrorClass::GenericError, "Cannot use preallocation for shrinking files", ENOTSUP});
+        return std::unexpected(
+            Error{ErrorClass::GenericError, "Cannot use preallocation for shrinking files", ENOTSUP});
     }
     switch (prealloc) {
     case Prealloc::Off:
@@ -187,8 +188,8 @@ Result<void> truncate_fd(int fd, int64_t offset, Prealloc prealloc)
     case Prealloc::Metadata:
         break;
     }
-    return std::unexpected(Error{ErrorClass::GenericError,
-                                 "Unsupported preallocation mode: " + std::string(prealloc_name(prealloc)), ENOTSUP});
+    return std::unexpected(Error{
+        ErrorClass::GenericError, "Unsupported preallocation mode: " + std::string(prealloc_name(prealloc)), ENOTSUP});
 }
 
 Result<void> file_truncate(BlockNode& node, int64_t offset, Prealloc prealloc)

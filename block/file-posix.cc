@@ -128,7 +128,7 @@ Result<void> file_open(BlockNode& node, BlockOptions& options, const OpenContext
     state->fd = std::move(*opened);
     state->open_flags = flags;
 
-    struct stat st {};
+    struct stat st { };
     if (fstat(state->fd.get(), &st) < 0) {
         return make_errno_error(errno, "Could not stat file");
     }
@@ -153,7 +153,7 @@ void file_close(BlockNode& node)
 
 Result<int64_t> file_get_length(BlockNode& node)
 {
-    struct stat st {};
+    struct stat st { };
     if (fstat(state_of(node).fd.get(), &st) < 0) {
         return io_error(errno);
     }

@@ -1,7 +1,7 @@
 // Opening nodes (bdrv_open): protocol selection, format probing, node names, the options
 // every node understands, and permission propagation down the graph.
-#include <cstdio>
 #include <array>
+#include <cstdio>
 #include <cstring>
 
 #include "block/block.h"
@@ -15,10 +15,10 @@ namespace {
 std::string probed_raw_warning(const std::string& filename)
 {
     return "WARNING: Image format was not specified for '" + filename +
-           "' and probing guessed raw.\n"
-           "         Automatically detecting the format is dangerous for raw images, write operations on block 0 "
-           "will be restricted.\n"
-           "         Specify the 'raw' format explicitly to remove the restrictions.\n";
+        "' and probing guessed raw.\n"
+        "         Automatically detecting the format is dangerous for raw images, write operations on block 0 "
+        "will be restricted.\n"
+        "         Specify the 'raw' format explicitly to remove the restrictions.\n";
 }
 
 // A "proto:" prefix counts only when the colon comes before any slash (path_has_protocol).
@@ -50,6 +50,9 @@ Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
     if (auto value = TRY(take_bool(options, "cache.no-flush"))) {
         flags.no_flush = *value;
     }
+    if (auto value = TRY(take_bool(options, "force-share"))) {
+        flags.force_share = *value;
+    }
     if (auto value = take_string(options, "discard")) {
         if (*value == "ignore" || *value == "off") {
             flags.unmap = false;
@@ -69,11 +72,11 @@ Result<void> refuse_leftovers(const BlockDriver& driver, const BlockOptions& opt
     }
     const std::string& key = options.begin()->first;
     if (!driver.protocol_name.empty()) {
-        return make_error("Block protocol '" + std::string(driver.format_name) + "' doesn't support the option '" +
-                          key + "'");
+        return make_error(
+            "Block protocol '" + std::string(driver.format_name) + "' doesn't support the option '" + key + "'");
     }
-    return make_error("Block format '" + std::string(driver.format_name) + "' does not support the option '" + key +
-                      "'");
+    return make_error(
+        "Block format '" + std::string(driver.format_name) + "' does not support the option '" + key + "'");
 }
 
 }  // namespace
@@ -172,10 +175,19 @@ std::vector<BlockNode*> BlockGraph::nodes() const
     return result;
 }
 
-Result<std::shared_ptr<BlockNode>> BlockGraph::open_node(const BlockDriver& driver, std::string filename,
-                                                         BlockOptions options, OpenFlags flags)
+static Result<void> check_force_share(const OpenFlags& flags)
+{
+    if (flags.force_share && flags.read_write) {
+        return make_error("force-share=on can only be used with read-only images");
+    }
+    return {};
+}
+
+Result<std::shared_ptr<BlockNode>> BlockGraph::open_node(
+    const BlockDriver& driver, std::string filename, BlockOptions options, OpenFlags flags)
 {
     TRY_VOID(take_common_flags(options, flags));
+    TRY_VOID(check_force_share(flags));
     std::string node_name = TRY(take_node_name(options));
     auto node = std::make_shared<BlockNode>(*this, driver, node_name, flags);
     node->set_filename(std::move(filename));
@@ -185,8 +197,8 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_node(const BlockDriver& driv
     return node;
 }
 
-Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(std::optional<std::string> filename,
-                                                             BlockOptions options, OpenFlags flags)
+Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(
+    std::optional<std::string> filename, BlockOptions options, OpenFlags flags)
 {
     const BlockDriver* driver = nullptr;
     if (auto name = take_string(options, "driver")) {
@@ -226,8 +238,8 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(std::optional<std::
     return open_node(*driver, *filename, std::move(options), flags);
 }
 
-Result<std::shared_ptr<BlockNode>> BlockGraph::open(std::optional<std::string> filename, BlockOptions options,
-                                                    OpenFlags flags)
+Result<std::shared_ptr<BlockNode>> BlockGraph::open(
+    std::optional<std::string> filename, BlockOptions options, OpenFlags flags)
 {
     const BlockDriver* driver = nullptr;
     if (auto it = options.find("driver"); it != options.end()) {
@@ -243,6 +255,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(std::optional<std::string> f
 
     // The format's own flags are read first so that the file child inherits them.
     TRY_VOID(take_common_flags(options, flags));
+    TRY_VOID(check_force_share(flags));
 
     BlockOptions file_options = extract_subtree(options, "file");
     std::shared_ptr<BlockNode> file;
@@ -288,8 +301,17 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(std::optional<std::string> f
     return node;
 }
 
-Result<void> BlockGraph::set_perm(BlockNode& node, uint64_t wanted, uint64_t shared)
+Result<void> BlockGraph::refresh_perm(BlockNode& node)
 {
+    uint64_t wanted = 0;
+    uint64_t shared = perm::kAll;
+    for (const auto& [user, use] : node.m_users) {
+        wanted |= use.perm;
+        shared &= use.shared;
+    }
+    if (node.flags().force_share) {
+        shared = perm::kAll;
+    }
     if ((wanted & (perm::kWrite | perm::kResize)) && node.read_only()) {
         return make_error("Block node is read-only");
     }
@@ -304,7 +326,7 @@ Result<void> BlockGraph::set_perm(BlockNode& node, uint64_t wanted, uint64_t sha
             }
             child_shared &= ~(perm::kWrite | perm::kResize);
         }
-        TRY_VOID(set_perm(*child.node, child_perm, child_shared));
+        TRY_VOID(set_perm(*child.node, &node, child_perm, child_shared));
     }
     if (node.driver().check_perm) {
         TRY_VOID(node.driver().check_perm(node, wanted, shared));
@@ -312,8 +334,36 @@ Result<void> BlockGraph::set_perm(BlockNode& node, uint64_t wanted, uint64_t sha
     if (node.driver().set_perm) {
         node.driver().set_perm(node, wanted, shared);
     }
-    node.record_perm(wanted, shared);
+    node.m_perm = wanted;
+    node.m_shared = shared;
     return {};
+}
+
+Result<void> BlockGraph::set_perm(BlockNode& node, const void* user, uint64_t wanted, uint64_t shared)
+{
+    std::optional<BlockNode::PermUse> old;
+    if (auto it = node.m_users.find(user); it != node.m_users.end()) {
+        old = it->second;
+    }
+    node.m_users[user] = {wanted, shared};
+    auto done = refresh_perm(node);
+    if (!done) {
+        if (old) {
+            node.m_users[user] = *old;
+        } else {
+            node.m_users.erase(user);
+        }
+        // Back to what held before; that state was valid, so this cannot newly fail.
+        (void)refresh_perm(node);
+    }
+    return done;
+}
+
+void BlockGraph::drop_perm(BlockNode& node, const void* user)
+{
+    if (node.m_users.erase(user)) {
+        (void)refresh_perm(node);
+    }
 }
 
 BlockNode::BlockNode(BlockGraph& graph, const BlockDriver& driver, std::string node_name, OpenFlags flags)
@@ -323,6 +373,9 @@ BlockNode::BlockNode(BlockGraph& graph, const BlockDriver& driver, std::string n
 
 BlockNode::~BlockNode()
 {
+    for (BdrvChild& child : m_children) {
+        m_graph.drop_perm(*child.node, this);
+    }
     if (m_state && m_driver->close) {
         m_driver->close(*this);
     }

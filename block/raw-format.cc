@@ -44,13 +44,12 @@ Result<void> raw_open(BlockNode& node, BlockOptions& options, const OpenContext&
     state->offset = offset.value_or(0);
     if (state->offset > static_cast<uint64_t>(real_size)) {
         return make_error("Offset (" + std::to_string(state->offset) +
-                          ") cannot be greater than size of the containing file (" + std::to_string(real_size) + ")");
+            ") cannot be greater than size of the containing file (" + std::to_string(real_size) + ")");
     }
     if (size && static_cast<uint64_t>(real_size) - state->offset < *size) {
         return make_error("The sum of offset (" + std::to_string(state->offset) + ") and size (" +
-                          std::to_string(*size) +
-                          ") has to be smaller or equal to the  actual size of the containing file (" +
-                          std::to_string(real_size) + ")");
+            std::to_string(*size) + ") has to be smaller or equal to the  actual size of the containing file (" +
+            std::to_string(real_size) + ")");
     }
     if (size && *size % kSectorSize) {
         return make_error("Specified size is not multiple of 512");

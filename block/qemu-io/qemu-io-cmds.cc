@@ -27,7 +27,7 @@ namespace {
 using block::BlockBackend;
 
 constexpr unsigned kNoFileOk = 1;  // runs without an open image
-constexpr unsigned kGlobal = 2;    // runs whatever the state
+constexpr unsigned kGlobal = 2;  // runs whatever the state
 
 struct Command;
 using CommandFn = int (*)(Session&, const Command&, int argc, char** argv);
@@ -97,12 +97,12 @@ std::optional<Vectored> create_iovec(Session& s, char** argv, int count, int pat
         }
         if (len > block::kRequestMaxBytes) {
             std::printf("Argument '%s' exceeds maximum size %" PRIu64 "\n", argv[i],
-                        static_cast<uint64_t>(block::kRequestMaxBytes));
+                static_cast<uint64_t>(block::kRequestMaxBytes));
             return std::nullopt;
         }
         if (total > block::kRequestMaxBytes - len) {
             std::printf("The total number of bytes exceed the maximum size %" PRIu64 "\n",
-                        static_cast<uint64_t>(block::kRequestMaxBytes));
+                static_cast<uint64_t>(block::kRequestMaxBytes));
             return std::nullopt;
         }
         sizes.push_back(len);
@@ -196,7 +196,7 @@ int read_f(Session& s, const Command& cmd, int argc, char** argv)
     }
     if (count > block::kRequestMaxBytes) {
         std::printf("length cannot exceed %" PRIu64 ", given %s\n", static_cast<uint64_t>(block::kRequestMaxBytes),
-                    argv[optind + 1]);
+            argv[optind + 1]);
         return -EINVAL;
     }
     if (!Pflag && (lflag || sflag)) {
@@ -230,7 +230,7 @@ int read_f(Session& s, const Command& cmd, int argc, char** argv)
     }
     if (Pflag && !verify_pattern(buf.span().subspan(pattern_offset, pattern_count), pattern)) {
         std::printf("Pattern verification failed at offset %" PRId64 ", %" PRId64 " bytes\n", offset + pattern_offset,
-                    pattern_count);
+            pattern_count);
         ret = -EINVAL;
     }
     if (qflag) {
@@ -293,8 +293,8 @@ int readv_f(Session& s, const Command& cmd, int argc, char** argv)
     int ret = 0;
     std::span<const uint8_t> data(v->buffer->data(), v->size);
     if (Pflag && !verify_pattern(data, pattern)) {
-        std::printf("Pattern verification failed at offset %" PRId64 ", %zu bytes\n", offset,
-                    static_cast<size_t>(v->size));
+        std::printf(
+            "Pattern verification failed at offset %" PRId64 ", %zu bytes\n", offset, static_cast<size_t>(v->size));
         ret = -EINVAL;
     }
     if (qflag) {
@@ -406,7 +406,7 @@ int write_f(Session& s, const Command& cmd, int argc, char** argv)
     }
     if (count > block::kRequestMaxBytes && !flags.no_fallback) {
         std::printf("length cannot exceed %" PRIu64 " without -n, given %s\n",
-                    static_cast<uint64_t>(block::kRequestMaxBytes), argv[optind + 1]);
+            static_cast<uint64_t>(block::kRequestMaxBytes), argv[optind + 1]);
         return -EINVAL;
     }
     if (bflag || cflag) {
@@ -558,8 +558,8 @@ int aio_read_f(Session& s, const Command& cmd, int argc, char** argv)
     }
     std::span<const uint8_t> data(v->buffer->data(), v->size);
     if (Pflag && !verify_pattern(data, pattern)) {
-        std::printf("Pattern verification failed at offset %" PRId64 ", %zu bytes\n", offset,
-                    static_cast<size_t>(v->size));
+        std::printf(
+            "Pattern verification failed at offset %" PRId64 ", %zu bytes\n", offset, static_cast<size_t>(v->size));
     }
     if (qflag) {
         return 0;
@@ -704,7 +704,7 @@ int discard_f(Session& s, const Command& cmd, int argc, char** argv)
     }
     if (bytes > block::kRequestMaxBytes) {
         std::printf("length cannot exceed %" PRIu64 ", given %s\n", static_cast<uint64_t>(block::kRequestMaxBytes),
-                    argv[optind + 1]);
+            argv[optind + 1]);
         return -EINVAL;
     }
     timespec t1 = now();
@@ -816,8 +816,8 @@ int map_f(Session& s, const Command&, int, char**)
         int64_t num = 0;
         auto allocated = map_is_allocated(s.blk->root(), offset, bytes, &num);
         if (!allocated) {
-            error_report(std::string("Failed to get allocation status: ") +
-                         std::strerror(-error_code(allocated.error())));
+            error_report(
+                std::string("Failed to get allocation status: ") + std::strerror(-error_code(allocated.error())));
             return error_code(allocated.error());
         }
         if (!num) {
@@ -825,8 +825,8 @@ int map_f(Session& s, const Command&, int, char**)
             return -EIO;
         }
         std::printf("%s (0x%" PRIx64 ") bytes %s at offset %s (0x%" PRIx64 ")\n",
-                    cvtstr(static_cast<double>(num)).c_str(), num, *allocated ? "    allocated" : "not allocated",
-                    cvtstr(static_cast<double>(offset)).c_str(), offset);
+            cvtstr(static_cast<double>(num)).c_str(), num, *allocated ? "    allocated" : "not allocated",
+            cvtstr(static_cast<double>(offset)).c_str(), offset);
         offset += num;
         bytes -= num;
     }
@@ -848,8 +848,8 @@ int alloc_f(Session& s, const Command&, int argc, char** argv)
             return static_cast<int>(bytes);
         }
         if (bytes > block::kRequestMaxBytes) {
-            std::printf("length cannot exceed %" PRIu64 ", given %s\n",
-                        static_cast<uint64_t>(block::kRequestMaxBytes), argv[2]);
+            std::printf("length cannot exceed %" PRIu64 ", given %s\n", static_cast<uint64_t>(block::kRequestMaxBytes),
+                argv[2]);
             return -EINVAL;
         }
     }
@@ -874,7 +874,7 @@ int alloc_f(Session& s, const Command&, int argc, char** argv)
         }
     }
     std::printf("%" PRId64 "/%" PRId64 " bytes allocated at offset %s\n", sum_alloc, bytes,
-                cvtstr(static_cast<double>(start)).c_str());
+        cvtstr(static_cast<double>(start)).c_str());
     return 0;
 }
 
@@ -1021,33 +1021,33 @@ const Command kCommands[] = {
     {"abort", nullptr, abort_f, 0, 0, nullptr, "simulate a program crash using abort(3)", kNoFileOk | kGlobal},
     {"aio_flush", nullptr, aio_flush_f, 0, 0, nullptr, "completes all outstanding aio requests"},
     {"aio_read", nullptr, aio_read_f, 1, -1, "[-Ciqv] [-P pattern] off len [len..]",
-     "asynchronously reads a number of bytes"},
+        "asynchronously reads a number of bytes"},
     {"aio_write", nullptr, aio_write_f, 1, -1, "[-Cfiquz] [-P pattern] off len [len..]",
-     "asynchronously writes a number of bytes", 0, block::perm::kWrite},
+        "asynchronously writes a number of bytes", 0, block::perm::kWrite},
     {"alloc", nullptr, alloc_f, 1, 2, "offset [count]", "checks if offset is allocated in the file"},
     {"close", "c", close_f, 0, 0, nullptr, "close the current open file"},
     {"discard", "d", discard_f, 2, -1, "[-Cq] off len", "discards a number of bytes at a specified offset", 0,
-     block::perm::kWrite},
+        block::perm::kWrite},
     {"flush", "f", flush_f, 0, 0, nullptr, "flush all in-core file state to disk"},
     {"help", "?", help_f, 0, 1, "[command]", "help for one or all commands", kGlobal},
     {"info", "i", info_f, 0, 0, nullptr, "prints information about the current file"},
     {"length", "l", length_f, 0, 0, nullptr, "gets the length of the current file"},
     {"map", nullptr, map_f, 0, 0, "", "prints the allocated areas of a file"},
     {"open", "o", open_f, 1, -1, "[-rsCnkU] [-t cache] [-d discard] [-o options] [path]",
-     "open the file specified by path", kNoFileOk | kGlobal},
+        "open the file specified by path", kNoFileOk | kGlobal},
     {"quit", "q", quit_f, 0, 0, nullptr, "exit the program", kGlobal},
     {"read", "r", read_f, 2, -1, "[-abCqv] [-P pattern [-s off] [-l len]] off len",
-     "reads a number of bytes at a specified offset"},
+        "reads a number of bytes at a specified offset"},
     {"readv", nullptr, readv_f, 2, -1, "[-Cqv] [-P pattern] off len [len..]",
-     "reads a number of bytes at a specified offset"},
+        "reads a number of bytes at a specified offset"},
     {"sigraise", nullptr, sigraise_f, 1, 1, "signal", "raises a signal", kNoFileOk | kGlobal},
     {"sleep", nullptr, sleep_f, 1, 1, nullptr, "waits for the given value in milliseconds", kNoFileOk | kGlobal},
-    {"truncate", "t", truncate_f, 1, 3, "[-m prealloc_mode] off", "truncates the current file at the given offset",
-     0, block::perm::kResize},
+    {"truncate", "t", truncate_f, 1, 3, "[-m prealloc_mode] off", "truncates the current file at the given offset", 0,
+        block::perm::kResize},
     {"write", "w", write_f, 2, -1, "[-bcCfnquz] [-P pattern | -s source_file] off len",
-     "writes a number of bytes at a specified offset", 0, block::perm::kWrite},
+        "writes a number of bytes at a specified offset", 0, block::perm::kWrite},
     {"writev", nullptr, writev_f, 2, -1, "[-Cfq] [-P pattern] off len [len..]",
-     "writes a number of bytes at a specified offset", 0, block::perm::kWrite},
+        "writes a number of bytes at a specified offset", 0, block::perm::kWrite},
 };
 
 const Command* find_command(std::string_view name)
@@ -1101,13 +1101,13 @@ int dispatch(Session& s, const Command& cmd, std::vector<char*>& argv)
     if (given < cmd.argmin || (cmd.argmax != -1 && given > cmd.argmax)) {
         std::fflush(stdout);
         if (cmd.argmax == -1) {
-            std::fprintf(stderr, "bad argument count %d to %s, expected at least %d arguments\n", given, argv[0],
-                         cmd.argmin);
+            std::fprintf(
+                stderr, "bad argument count %d to %s, expected at least %d arguments\n", given, argv[0], cmd.argmin);
         } else if (cmd.argmin == cmd.argmax) {
             std::fprintf(stderr, "bad argument count %d to %s, expected %d arguments\n", given, argv[0], cmd.argmin);
         } else {
-            std::fprintf(stderr, "bad argument count %d to %s, expected between %d and %d arguments\n", given,
-                         argv[0], cmd.argmin, cmd.argmax);
+            std::fprintf(stderr, "bad argument count %d to %s, expected between %d and %d arguments\n", given, argv[0],
+                cmd.argmin, cmd.argmax);
         }
         return -EINVAL;
     }

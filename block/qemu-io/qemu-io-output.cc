@@ -216,7 +216,7 @@ std::string timestr(const timespec& t, bool verbose)
     if (verbose || t.tv_sec) {
         auto secs = static_cast<unsigned>(t.tv_sec);
         std::snprintf(text, sizeof(text), "%u:%02u:%02u.%02u", secs / 3600, (secs % 3600) / 60, secs % 60,
-                      static_cast<unsigned>(frac * 100));
+            static_cast<unsigned>(frac * 100));
     } else {
         std::snprintf(text, sizeof(text), "%05.2f sec", frac);
     }
@@ -225,19 +225,19 @@ std::string timestr(const timespec& t, bool verbose)
 
 }  // namespace
 
-void print_report(const char* op, const timespec& t, int64_t offset, int64_t count, int64_t total, int cnt,
-                  bool machine)
+void print_report(
+    const char* op, const timespec& t, int64_t offset, int64_t count, int64_t total, int cnt, bool machine)
 {
     std::string ts = timestr(t, machine);
     if (!machine) {
         std::string s1 = cvtstr(static_cast<double>(total));
         std::string s2 = cvtstr(tdiv(static_cast<double>(total), t));
         std::printf("%s %" PRId64 "/%" PRId64 " bytes at offset %" PRId64 "\n", op, total, count, offset);
-        std::printf("%s, %d ops; %s (%s/sec and %.4f ops/sec)\n", s1.c_str(), cnt, ts.c_str(), s2.c_str(),
-                    tdiv(cnt, t));
+        std::printf(
+            "%s, %d ops; %s (%s/sec and %.4f ops/sec)\n", s1.c_str(), cnt, ts.c_str(), s2.c_str(), tdiv(cnt, t));
     } else {
-        std::printf("%" PRId64 ",%d,%s,%.3f,%.3f\n", total, cnt, ts.c_str(), tdiv(static_cast<double>(total), t),
-                    tdiv(cnt, t));
+        std::printf(
+            "%" PRId64 ",%d,%s,%.3f,%.3f\n", total, cnt, ts.c_str(), tdiv(static_cast<double>(total), t), tdiv(cnt, t));
     }
 }
 

@@ -20,36 +20,36 @@ namespace {
 void usage(const char* name)
 {
     std::printf("Usage: %s [OPTIONS]... [-c STRING]... [file]\n"
-                 "QEMU Disk exerciser\n"
-                 "\n"
-                 "  --object OBJECTDEF   define an object such as 'secret' for\n"
-                 "                       passwords and/or encryption keys\n"
-                 "  --image-opts         treat file as option string\n"
-                 "  -c, --cmd STRING     execute command with its arguments\n"
-                 "                       from the given string\n"
-                 "  -f, --format FMT     specifies the block driver to use\n"
-                 "  -r, --read-only      export read-only\n"
-                 "  -s, --snapshot       use snapshot file\n"
-                 "  -n, --nocache        disable host cache, short for -t none\n"
-                 "  -C, --copy-on-read   enable copy-on-read\n"
-                 "  -m, --misalign       misalign allocations for O_DIRECT\n"
-                 "  -k, --native-aio     use kernel AIO implementation\n"
-                 "                       (Linux only, prefer use of -i)\n"
-                 "  -i, --aio=MODE       use AIO mode (threads, native or io_uring)\n"
-                 "  -t, --cache=MODE     use the given cache mode for the image\n"
-                 "  -d, --discard=MODE   use the given discard mode for the image\n"
-                 "  -T, --trace [[enable=]<pattern>][,events=<file>][,file=<file>]\n"
-                 "                       specify tracing options\n"
-                 "                       see qemu-img(1) man page for full description\n"
-                 "  -U, --force-share    force shared permissions\n"
-                 "  -h, --help           display this help and exit\n"
-                 "  -V, --version        output version information and exit\n"
-                 "\n"
-                 "See '%s -c help' for information on available commands.\n"
-                 "\n"
-                 "See <https://qemu.org/contribute/report-a-bug> for how to report bugs.\n"
-                 "More information on the QEMU project at <https://qemu.org>.\n",
-                 name, name);
+                "QEMU Disk exerciser\n"
+                "\n"
+                "  --object OBJECTDEF   define an object such as 'secret' for\n"
+                "                       passwords and/or encryption keys\n"
+                "  --image-opts         treat file as option string\n"
+                "  -c, --cmd STRING     execute command with its arguments\n"
+                "                       from the given string\n"
+                "  -f, --format FMT     specifies the block driver to use\n"
+                "  -r, --read-only      export read-only\n"
+                "  -s, --snapshot       use snapshot file\n"
+                "  -n, --nocache        disable host cache, short for -t none\n"
+                "  -C, --copy-on-read   enable copy-on-read\n"
+                "  -m, --misalign       misalign allocations for O_DIRECT\n"
+                "  -k, --native-aio     use kernel AIO implementation\n"
+                "                       (Linux only, prefer use of -i)\n"
+                "  -i, --aio=MODE       use AIO mode (threads, native or io_uring)\n"
+                "  -t, --cache=MODE     use the given cache mode for the image\n"
+                "  -d, --discard=MODE   use the given discard mode for the image\n"
+                "  -T, --trace [[enable=]<pattern>][,events=<file>][,file=<file>]\n"
+                "                       specify tracing options\n"
+                "                       see qemu-img(1) man page for full description\n"
+                "  -U, --force-share    force shared permissions\n"
+                "  -h, --help           display this help and exit\n"
+                "  -V, --version        output version information and exit\n"
+                "\n"
+                "See '%s -c help' for information on available commands.\n"
+                "\n"
+                "See <https://qemu.org/contribute/report-a-bug> for how to report bugs.\n"
+                "More information on the QEMU project at <https://qemu.org>.\n",
+        name, name);
 }
 
 int command_loop(Session& session, const std::vector<std::string>& commands)
@@ -124,8 +124,8 @@ bool parse_discard_mode(std::string_view mode, OpenRequest& request)
     return true;
 }
 
-bool open_file(Session& session, std::optional<std::string> name, const OpenRequest& request,
-               block::BlockOptions options)
+bool open_file(
+    Session& session, std::optional<std::string> name, const OpenRequest& request, block::BlockOptions options)
 {
     if (session.blk) {
         error_report("file open already, try 'help close'");
@@ -133,6 +133,9 @@ bool open_file(Session& session, std::optional<std::string> name, const OpenRequ
     }
     if (request.aio) {
         options.emplace("file.aio", *request.aio);
+    }
+    if (request.force_share) {
+        options.emplace("force-share", "on");
     }
     block::BackendOpenOptions how{.flags = request.flags, .force_share = request.force_share};
     auto blk = block::BlockBackend::open(session.graph, name, std::move(options), how);

@@ -22,7 +22,7 @@ struct Session {
     block::BlockGraph graph;
     std::unique_ptr<block::BlockBackend> blk;
     bool image_opts = false;  // --image-opts: `open` takes an option string
-    bool misalign = false;    // -m: buffers deliberately not aligned
+    bool misalign = false;  // -m: buffers deliberately not aligned
     bool quit = false;
 };
 
@@ -35,8 +35,8 @@ struct OpenRequest {
 };
 
 // Opens into the session; prints QEMU's "can't open" error and returns false on failure.
-bool open_file(Session& session, std::optional<std::string> name, const OpenRequest& request,
-               block::BlockOptions options);
+bool open_file(
+    Session& session, std::optional<std::string> name, const OpenRequest& request, block::BlockOptions options);
 
 // bdrv_parse_cache_mode / bdrv_parse_discard_flags; false if the text is not a mode.
 bool parse_cache_mode(std::string_view mode, OpenRequest& request);
@@ -52,8 +52,8 @@ int64_t cvtnum(std::string_view text);
 void print_cvtnum_err(int64_t rc, std::string_view arg);
 timespec elapsed_since(const timespec& start);
 timespec now();
-void print_report(const char* op, const timespec& t, int64_t offset, int64_t count, int64_t total, int cnt,
-                  bool machine);
+void print_report(
+    const char* op, const timespec& t, int64_t offset, int64_t count, int64_t total, int cnt, bool machine);
 void dump_buffer(std::span<const uint8_t> buf, int64_t offset);
 // "%s is not a valid pattern byte" unless arg is 0..255.
 int parse_pattern(std::string_view arg);

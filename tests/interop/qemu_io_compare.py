@@ -95,6 +95,8 @@ CASES = [
     ("bad-aio", data([], MIB), ["-i", "bogus", "IMG"], None),
     ("native-without-direct", data([], MIB), ["-f", "raw", "-i", "native", "IMG"], None),
     ("two-files", data([], MIB), ["IMG", "IMG"], None),
+    ("force-share-read-write", data([], MIB), ["-U", "-f", "raw", "-c", "length", "IMG"], None),
+    ("force-share-read-only", data([], MIB), ["-U", "-r", "-f", "raw", "-c", "read 0 512", "IMG"], None),
     ("bad-option", data([], MIB), ["-Z", "IMG"], None),
     ("o-direct", data([(0, 8192, 0x33)], MIB),
      ["-n", "-f", "raw", "-c", "write -P 4 1 3", "-c", "read -v 0 16", "-c", "write -P 6 4000 200",

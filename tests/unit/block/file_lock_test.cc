@@ -20,7 +20,7 @@ std::set<int> locked_bytes(int fd)
 {
     std::set<int> bytes;
     for (int byte = 0; byte < 300; ++byte) {
-        struct flock fl {};
+        struct flock fl { };
         fl.l_whence = SEEK_SET;
         fl.l_start = byte;
         fl.l_len = 1;
@@ -34,7 +34,7 @@ std::set<int> locked_bytes(int fd)
 
 void lock_byte(int fd, int byte)
 {
-    struct flock fl {};
+    struct flock fl { };
     fl.l_whence = SEEK_SET;
     fl.l_start = byte;
     fl.l_len = 1;
@@ -102,7 +102,7 @@ TEST_F(BlockTest, ExclusiveUserIsRefusedWhileSomeoneWrites)
     auto exclusive = BlockBackend::open(graph(), img, {{"driver", "raw"}}, {.flags = ro(), .no_share = true});
     ASSERT_FALSE(exclusive);
     EXPECT_EQ(exclusive.error().desc,
-              "Failed to get shared \"write\" lock\nIs another process using the image [" + img + "]?");
+        "Failed to get shared \"write\" lock\nIs another process using the image [" + img + "]?");
     EXPECT_TRUE(
         BlockBackend::open(graph(), img, {{"driver", "raw"}}, {.flags = ro(), .no_share = true, .force_share = true}));
 }
@@ -150,4 +150,39 @@ TEST_F(BlockTest, LockByteHelpersUseQemusOffsets)
     auto shared = file_posix::check_lock_bytes(observer.get(), 0, perm::kAll & ~perm::kWriteUnchanged);
     ASSERT_FALSE(shared);
     EXPECT_EQ(shared.error().desc, "Failed to get shared \"write unchanged\" lock");
+}
+
+TEST_F(BlockTest, NodePermissionsAreTheUnionOfItsUsers)
+{
+    std::string img = make_image("a.img", 4096);
+    qemu::UniqueFd observer(::open(img.c_str(), O_RDONLY));
+    auto node = graph().open(img, {{"driver", "raw"}}, rw());
+    ASSERT_TRUE(node) << node.error().desc;
+    auto reader = BlockBackend::attach(*node, perm::kConsistentRead, perm::kAll);
+    ASSERT_TRUE(reader) << reader.error().desc;
+    {
+        auto writer = BlockBackend::attach(*node, perm::kConsistentRead | perm::kWrite, perm::kAll);
+        ASSERT_TRUE(writer) << writer.error().desc;
+        EXPECT_EQ((*node)->perm(), perm::kConsistentRead | perm::kWrite);
+        EXPECT_EQ(locked_bytes(observer.get()), (std::set<int>{100, 101}));
+    }
+    // The writer left; the reader's lock stays.
+    EXPECT_EQ((*node)->perm(), perm::kConsistentRead);
+    EXPECT_EQ(locked_bytes(observer.get()), (std::set<int>{100}));
+    reader->reset();
+    EXPECT_EQ((*node)->perm(), 0u);
+    EXPECT_TRUE(locked_bytes(observer.get()).empty());
+}
+
+TEST_F(BlockTest, ForceShareIsOnlyForReadOnlyImages)
+{
+    std::string img = make_image("a.img", 4096);
+    auto rw_node = graph().open(img, {{"driver", "raw"}, {"force-share", "on"}}, rw());
+    ASSERT_FALSE(rw_node);
+    EXPECT_EQ(rw_node.error().desc, "force-share=on can only be used with read-only images");
+    auto writer = BlockBackend::open(graph(), img, {{"driver", "raw"}}, {.flags = rw()});
+    ASSERT_TRUE(writer);
+    auto sharing =
+        BlockBackend::open(graph(), img, {{"driver", "raw"}, {"force-share", "on"}}, {.flags = ro(), .no_share = true});
+    ASSERT_TRUE(sharing) << sharing.error().desc;
 }

@@ -23,7 +23,7 @@ BlockOptions file_options(const std::string& filename)
 
 int64_t allocated_bytes(const std::string& p)
 {
-    struct stat st {};
+    struct stat st { };
     stat(p.c_str(), &st);
     return static_cast<int64_t>(st.st_blocks) * 512;
 }
@@ -259,6 +259,6 @@ TEST_F(BlockTest, InvalidFileOptionsAreRefused)
     options["aio"] = "native";
     auto native = graph().open(std::nullopt, options, ro());
     ASSERT_FALSE(native);
-    EXPECT_EQ(native.error().desc,
-              "aio=native was specified, but it requires cache.direct=on, which was not specified.");
+    EXPECT_EQ(
+        native.error().desc, "aio=native was specified, but it requires cache.direct=on, which was not specified.");
 }

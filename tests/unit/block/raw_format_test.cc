@@ -25,8 +25,8 @@ std::vector<uint8_t> striped(size_t stripes, size_t stripe)
 TEST_F(BlockTest, RawWindowReadsAndWritesInsideOffsetAndSize)
 {
     std::string img = make_image("w.img", striped(4, 4096));
-    auto blk = BlockBackend::open(graph(), img, {{"driver", "raw"}, {"offset", "4096"}, {"size", "8192"}},
-                                  {.flags = rw()});
+    auto blk =
+        BlockBackend::open(graph(), img, {{"driver", "raw"}, {"offset", "4096"}, {"size", "8192"}}, {.flags = rw()});
     ASSERT_TRUE(blk) << blk.error().desc;
     EXPECT_EQ(*(*blk)->length(), 8192);
     std::vector<uint8_t> buf(8192);
@@ -75,13 +75,12 @@ TEST_F(BlockTest, RawWindowErrorsAreQemus)
     std::string img = make_image("w.img", 1 << 20);
     auto offset = graph().open(img, {{"driver", "raw"}, {"offset", "2M"}}, ro());
     ASSERT_FALSE(offset);
-    EXPECT_EQ(offset.error().desc,
-              "Offset (2097152) cannot be greater than size of the containing file (1048576)");
+    EXPECT_EQ(offset.error().desc, "Offset (2097152) cannot be greater than size of the containing file (1048576)");
     auto sum = graph().open(img, {{"driver", "raw"}, {"offset", "512"}, {"size", "1M"}}, ro());
     ASSERT_FALSE(sum);
     EXPECT_EQ(sum.error().desc,
-              "The sum of offset (512) and size (1048576) has to be smaller or equal to the  actual size of the "
-              "containing file (1048576)");
+        "The sum of offset (512) and size (1048576) has to be smaller or equal to the  actual size of the "
+        "containing file (1048576)");
     auto unaligned = graph().open(img, {{"driver", "raw"}, {"size", "1000"}}, ro());
     ASSERT_FALSE(unaligned);
     EXPECT_EQ(unaligned.error().desc, "Specified size is not multiple of 512");
