@@ -203,34 +203,46 @@ def bench_query_fdsets(binary, sets, seconds, max_calls, temp_fd):
         mon.close()
 
 
-def bench_fdset_open(binary, sets, seconds, temp_fd):
-    """Pairs/s of chardev-add (file backend writing to /dev/fdset/<last set>) + chardev-remove.
+def bench_fdset_open(binary, set_counts, seconds, temp_fd, rounds=10):
+    """Pairs/s of chardev-add (file backend writing to /dev/fdset/<last set>) + chardev-remove,
+    for one emulator per entry of set_counts, all started at once.
 
-    Returns None when the binary does not open /dev/fdset/N for a chardev yet.
+    The emulators take turns in `rounds` short windows and each rate is the median of its
+    windows, so a change of load on the machine during the run hits every set count alike.
+    Returns {count: rate}, or None when the binary does not open /dev/fdset/N for a chardev.
     """
-    mon = started(binary)
+    monitors = {}
     try:
-        add_sets(mon, sets, temp_fd)
-        target = sets - 1  # the highest id: the worst case for a scan over a sorted list
-        add = json.dumps({"execute": "chardev-add", "arguments": {
-            "id": "bench0", "backend": {"type": "file", "data": {"out": f"/dev/fdset/{target}"}}}}).encode() + b"\n"
-        remove = b'{"execute": "chardev-remove", "arguments": {"id": "bench0"}}\n'
-        try:
-            mon.execute_raw(add)
-        except QmpError as error:
-            if "/dev/fdset" in str(error):
-                return None
-            raise
-        mon.execute_raw(remove)
-
-        def pair():
-            mon.execute_raw(add)
+        pairs = {}
+        for sets in set_counts:
+            mon = monitors[sets] = started(binary)
+            add_sets(mon, sets, temp_fd)
+            target = sets - 1  # the highest id: the worst case for a scan over a sorted list
+            add = json.dumps({"execute": "chardev-add", "arguments": {
+                "id": "bench0", "backend": {"type": "file", "data": {"out": f"/dev/fdset/{target}"}}}}).encode() + b"\n"
+            remove = b'{"execute": "chardev-remove", "arguments": {"id": "bench0"}}\n'
+            try:
+                mon.execute_raw(add)
+            except QmpError as error:
+                if "/dev/fdset" in str(error):
+                    return None
+                raise
             mon.execute_raw(remove)
 
-        count, elapsed = timed_loop(pair, seconds, 1_000_000)
-        return count / elapsed
+            def pair(mon=mon, add=add, remove=remove):
+                mon.execute_raw(add)
+                mon.execute_raw(remove)
+
+            pairs[sets] = pair
+        rates = {sets: [] for sets in set_counts}
+        for _ in range(rounds):
+            for sets in set_counts:
+                count, elapsed = timed_loop(pairs[sets], seconds / rounds, 1_000_000)
+                rates[sets].append(count / elapsed)
+        return {sets: statistics.median(values) for sets, values in rates.items()}
     finally:
-        mon.close()
+        for mon in monitors.values():
+            mon.close()
 
 
 def cpu_model():
@@ -300,8 +312,9 @@ def main():
             r["rtt"] = bench_round_trips(binary, loop_seconds)
             r["addfd"] = bench_add_remove_fd(binary, loop_seconds, temp_fd)
             r["query"] = bench_query_fdsets(binary, big, query_seconds, 200, temp_fd)
-            r["open10"] = bench_fdset_open(binary, 10, open_seconds, temp_fd)
-            r["open10k"] = bench_fdset_open(binary, big, open_seconds, temp_fd) if r["open10"] is not None else None
+            opens = bench_fdset_open(binary, (10, big), open_seconds, temp_fd)
+            r["open10"] = opens[10] if opens else None
+            r["open10k"] = opens[big] if opens else None
     finally:
         os.close(temp_fd)
         os.unlink(target_path)
