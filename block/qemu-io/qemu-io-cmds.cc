@@ -1085,7 +1085,9 @@ int help_f(Session&, const Command&, int argc, char** argv)
     }
     help_oneline(argv[1], *cmd);
     std::string_view text = help_text(cmd->name);
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (!text.empty()) {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+    }
     return 0;
 }
 
