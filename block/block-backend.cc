@@ -29,7 +29,10 @@ Result<std::unique_ptr<BlockBackend>> BlockBackend::open(
 {
     auto root = TRY(graph.open(std::move(filename), std::move(options), how.flags));
     uint64_t wanted = perm::kConsistentRead;
-    if (!root->read_only()) {
+    // The request decides, not the node: read-only=on in the options of a read-write open
+    // is the user's contradiction to report. Only a node that fell back to read-only by
+    // auto-read-only is opened for reading.
+    if (how.flags.read_write && !(root->read_only() && root->flags().auto_read_only)) {
         wanted |= perm::kWrite;
     }
     if (how.resize) {

@@ -6,6 +6,7 @@
 
 #include "block/block.h"
 #include "block/drivers.h"
+#include "qobject/json.h"
 #include "util/qemu-option.h"
 
 namespace qemu::block {
@@ -62,6 +63,54 @@ Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
             return make_error("Invalid discard option");
         }
     }
+    return {};
+}
+
+// qdict_flatten: nested objects become dotted keys, arrays numbered ones; scalars become
+// the text an option string would have carried.
+Result<void> flatten_json(const JsonValue& value, const std::string& prefix, BlockOptions& out)
+{
+    if (value.is_object()) {
+        for (const auto& [key, member] : value.items()) {
+            TRY_VOID(flatten_json(member, prefix.empty() ? key : prefix + "." + key, out));
+        }
+    } else if (value.is_array()) {
+        for (size_t i = 0; i < value.size(); ++i) {
+            TRY_VOID(flatten_json(value[i], prefix + "." + std::to_string(i), out));
+        }
+    } else if (value.is_string()) {
+        out.emplace(prefix, value.get<std::string>());
+    } else if (value.is_boolean()) {
+        out.emplace(prefix, value.get<bool>() ? "on" : "off");
+    } else if (value.is_number_integer() || value.is_number_unsigned()) {
+        out.emplace(prefix, value.dump());
+    } else if (value.is_number_float()) {
+        out.emplace(prefix, std::to_string(value.get<double>()));
+    } else {
+        return make_error("Invalid parameter type for '" + prefix + "', expected: string");
+    }
+    return {};
+}
+
+// "json:{...}" pseudo-filenames carry the options themselves; options given directly win.
+Result<void> absorb_json_filename(std::optional<std::string>& filename, BlockOptions& options)
+{
+    if (!filename || !filename->starts_with("json:")) {
+        return {};
+    }
+    auto parsed = json_parse(std::string_view(*filename).substr(5));
+    if (!parsed) {
+        return std::unexpected(std::move(parsed.error().prepend("Could not parse the JSON options: ")));
+    }
+    if (!parsed->is_object()) {
+        return make_error("Invalid JSON object given");
+    }
+    BlockOptions from_json;
+    TRY_VOID(flatten_json(*parsed, "", from_json));
+    for (auto& [key, value] : from_json) {
+        options.emplace(key, std::move(value));
+    }
+    filename.reset();
     return {};
 }
 
@@ -241,6 +290,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(
 Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     std::optional<std::string> filename, BlockOptions options, OpenFlags flags)
 {
+    TRY_VOID(absorb_json_filename(filename, options));
     const BlockDriver* driver = nullptr;
     if (auto it = options.find("driver"); it != options.end()) {
         driver = find_driver(it->second);
