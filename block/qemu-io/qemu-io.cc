@@ -84,71 +84,6 @@ enum LongOnly { kImageOpts = 256, kObject };
 
 }  // namespace
 
-bool parse_cache_mode(std::string_view mode, OpenRequest& request)
-{
-    if (mode == "off" || mode == "none") {
-        request.flags.cache_direct = true;
-        request.flags.no_flush = false;
-        request.writethrough = false;
-    } else if (mode == "directsync") {
-        request.flags.cache_direct = true;
-        request.flags.no_flush = false;
-        request.writethrough = true;
-    } else if (mode == "writeback") {
-        request.flags.cache_direct = false;
-        request.flags.no_flush = false;
-        request.writethrough = false;
-    } else if (mode == "unsafe") {
-        request.flags.cache_direct = false;
-        request.flags.no_flush = true;
-        request.writethrough = false;
-    } else if (mode == "writethrough") {
-        request.flags.cache_direct = false;
-        request.flags.no_flush = false;
-        request.writethrough = true;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-bool parse_discard_mode(std::string_view mode, OpenRequest& request)
-{
-    if (mode == "off" || mode == "ignore") {
-        request.flags.unmap = false;
-    } else if (mode == "on" || mode == "unmap") {
-        request.flags.unmap = true;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-bool open_file(
-    Session& session, std::optional<std::string> name, const OpenRequest& request, block::BlockOptions options)
-{
-    if (session.blk) {
-        error_report("file open already, try 'help close'");
-        return false;
-    }
-    if (request.aio) {
-        options.emplace("file.aio", *request.aio);
-    }
-    if (request.force_share) {
-        options.emplace("force-share", "on");
-    }
-    block::BackendOpenOptions how{.flags = request.flags, .force_share = request.force_share};
-    auto blk = block::BlockBackend::open(session.graph, name, std::move(options), how);
-    if (!blk) {
-        std::string prefix = name ? "can't open device " + *name + ": " : "can't open: ";
-        error_report(prefix + blk.error().desc);
-        return false;
-    }
-    session.blk = std::move(*blk);
-    session.blk->set_write_cache(!request.writethrough);
-    return true;
-}
-
 }  // namespace qemu::qemu_io
 
 int main(int argc, char** argv)
@@ -174,12 +109,15 @@ int main(int argc, char** argv)
         {"force-share", no_argument, nullptr, 'U'},
         {nullptr, 0, nullptr, 0},
     };
+    // As QEMU's error_init: messages name the program by its base name.
+    const char* slash = std::strrchr(argv[0], '/');
+    const char* progname = slash ? slash + 1 : argv[0];
     Session session;
     OpenRequest request;
     std::vector<std::string> commands;
     std::optional<std::string> format;
     int c;
-    while ((c = getopt_long(argc, argv, "+hVc:d:f:rsnCmki:t:T:U", kLongOptions, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "hVc:d:f:rsnCmki:t:T:U", kLongOptions, nullptr)) != -1) {
         switch (c) {
         case 's':
             error_report("snapshot=on is not supported");
@@ -235,7 +173,7 @@ int main(int argc, char** argv)
                         "\nCopyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n");
             return 0;
         case 'h':
-            usage(argv[0]);
+            usage(progname);
             return 0;
         case kImageOpts:
             session.image_opts = true;
@@ -244,12 +182,12 @@ int main(int argc, char** argv)
             error_report("--object is not supported");
             return 1;
         default:
-            usage(argv[0]);
+            usage(progname);
             return 1;
         }
     }
     if (argc - optind > 1) {
-        usage(argv[0]);
+        usage(progname);
         return 1;
     }
     if (format && session.image_opts) {

@@ -107,6 +107,7 @@ CASES = [
     ("bad-aio", data([], MIB), ["-i", "bogus", "IMG"], None),
     ("native-without-direct", data([], MIB), ["-f", "raw", "-i", "native", "IMG"], None),
     ("two-files", data([], MIB), ["IMG", "IMG"], None),
+    ("options-after-the-file", data([], MIB), ["-f", "raw", "IMG", "-c", "length", "-c", "read 0 1"], None),
     ("force-share-read-write", data([], MIB), ["-U", "-f", "raw", "-c", "length", "IMG"], None),
     ("force-share-read-only", data([], MIB), ["-U", "-r", "-f", "raw", "-c", "read 0 512", "IMG"], None),
     ("bad-option", data([], MIB), ["-Z", "IMG"], None),
