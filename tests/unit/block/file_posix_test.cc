@@ -1,8 +1,11 @@
 // The `file` driver: opening (errors in QEMU's words, /dev/fdset/N, auto-read-only), I/O
 // (vectored, O_DIRECT with unaligned requests), write-zeroes, discard, truncate and create.
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "block/drivers.h"
@@ -261,4 +264,34 @@ TEST_F(BlockTest, InvalidFileOptionsAreRefused)
     ASSERT_FALSE(native);
     EXPECT_EQ(
         native.error().desc, "aio=native was specified, but it requires cache.direct=on, which was not specified.");
+}
+
+TEST_F(BlockTest, WriteThatRunsOutOfSpaceFailsCleanlyAndKeepsEarlierData)
+{
+    // A file-size limit stands in for a full disk: the kernel refuses the write past it
+    // (EFBIG once SIGXFSZ is ignored) just as it would with ENOSPC.
+    std::string img = make_image("full.img", 0);
+    ASSERT_EQ(truncate(img.c_str(), 1 << 20), 0);
+    auto blk = BlockBackend::open(graph(), img, {{"driver", "raw"}}, {.flags = rw()});
+    ASSERT_TRUE(blk) << blk.error().desc;
+    std::vector<uint8_t> first(65536, 0x21);
+    ASSERT_TRUE((*blk)->pwrite(0, first));
+
+    struct rlimit old_limit {};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    auto old_handler = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit limit = old_limit;
+    limit.rlim_cur = (1 << 20) - 512;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    // Inside the disk, but across the limit: part of it lands, then the kernel refuses.
+    std::vector<uint8_t> second(4096, 0x22);
+    auto past = (*blk)->pwrite((1 << 20) - 4096, second);
+    setrlimit(RLIMIT_FSIZE, &old_limit);
+    signal(SIGXFSZ, old_handler);
+
+    ASSERT_FALSE(past);
+    EXPECT_EQ(past.error().errno_value, EFBIG);
+    auto bytes = file_bytes(img);
+    ASSERT_EQ(bytes.size(), size_t{1} << 20);
+    EXPECT_TRUE(std::all_of(bytes.begin(), bytes.begin() + 65536, [](uint8_t b) { return b == 0x21; }));
 }
