@@ -1,0 +1,250 @@
+// Opening images and handling create options for qemu-img (see img-common.h).
+#include "block/qemu-img/img-common.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "block/drivers.h"
+#include "block/file-posix.h"
+#include "util/qemu-option.h"
+
+namespace qemu::img {
+
+std::optional<CacheMode> parse_cache_mode(std::string_view mode)
+{
+    if (mode == "none" || mode == "off") {
+        return CacheMode{.direct = true};
+    }
+    if (mode == "directsync") {
+        return CacheMode{.direct = true, .writethrough = true};
+    }
+    if (mode == "writeback") {
+        return CacheMode{};
+    }
+    if (mode == "unsafe") {
+        return CacheMode{.no_flush = true};
+    }
+    if (mode == "writethrough") {
+        return CacheMode{.writethrough = true};
+    }
+    return std::nullopt;
+}
+
+Result<OpenImage> open_image(const ImageRequest& request)
+{
+    OpenImage image;
+    image.graph = std::make_unique<block::BlockGraph>();
+    block::BlockOptions options;
+    std::optional<std::string> filename;
+    if (request.image_opts) {
+        auto parsed = QemuOpts::parse(request.name);
+        if (!parsed) {
+            return std::unexpected(std::move(parsed).error());
+        }
+        for (const auto& [key, value] : parsed->entries()) {
+            options[key] = value;
+        }
+    } else {
+        filename = request.name;
+        if (request.format) {
+            options.emplace("driver", *request.format);
+        }
+    }
+    block::OpenFlags flags{
+        .read_write = request.read_write, .cache_direct = request.cache.direct, .no_flush = request.cache.no_flush};
+    auto fail = [&](Error error) -> Result<OpenImage> {
+        error.prepend("Could not open '" + request.name + "': ");
+        return std::unexpected(std::move(error));
+    };
+    if (request.no_io) {
+        auto root = image.graph->open(filename, std::move(options), flags);
+        if (!root) {
+            return fail(std::move(root).error());
+        }
+        auto blk = block::BlockBackend::attach(std::move(*root), 0, block::perm::kAll);
+        if (!blk) {
+            return fail(std::move(blk).error());
+        }
+        image.blk = std::move(*blk);
+    } else {
+        block::BackendOpenOptions how{
+            .flags = flags, .no_share = true, .force_share = request.force_share, .resize = request.resize};
+        auto blk = block::BlockBackend::open(*image.graph, filename, std::move(options), how);
+        if (!blk) {
+            return fail(std::move(blk).error());
+        }
+        image.blk = std::move(*blk);
+    }
+    image.blk->set_write_cache(!request.cache.writethrough);
+    return image;
+}
+
+block::BlockNode& protocol_node(block::BlockNode& node)
+{
+    block::BlockNode* at = &node;
+    while (at->driver().protocol_name.empty() && at->file()) {
+        at = at->file();
+    }
+    return *at;
+}
+
+std::optional<int64_t> allocated_file_size(block::BlockNode& node)
+{
+    block::BlockNode& bottom = protocol_node(node);
+    if (&bottom.driver() != &block::kFileDriver) {
+        return std::nullopt;
+    }
+    struct stat st { };
+    if (fstat(block::file_posix::state_of(bottom).fd.get(), &st) != 0) {
+        return std::nullopt;
+    }
+    return static_cast<int64_t>(st.st_blocks) * 512;
+}
+
+bool is_valid_option_list(std::string_view list)
+{
+    if (list.empty()) {
+        return false;
+    }
+    // An odd run of commas at the end is a separator with nothing after it.
+    size_t commas = 0;
+    for (size_t i = list.size(); i > 0 && list[i - 1] == ','; --i) {
+        commas++;
+    }
+    return commas % 2 == 0;
+}
+
+std::string accumulate_options(std::optional<std::string> previous, std::string_view next)
+{
+    if (!previous) {
+        return std::string(next);
+    }
+    return *previous + "," + std::string(next);
+}
+
+bool has_help_option(std::string_view list)
+{
+    auto parsed = QemuOpts::parse(list);
+    if (!parsed) {
+        return false;
+    }
+    for (const auto& [key, value] : parsed->entries()) {
+        if (key == "help" || key == "?") {
+            return true;
+        }
+    }
+    return false;
+}
+
+Result<void> parse_create_options(std::string_view list, CreateRequest& request)
+{
+    auto parsed = QemuOpts::parse(list);
+    if (!parsed) {
+        return std::unexpected(std::move(parsed).error());
+    }
+    for (const auto& [key, value] : parsed->entries()) {
+        if (key == "size") {
+            auto size = parse_option_size(key, value);
+            if (!size) {
+                return std::unexpected(std::move(size).error());
+            }
+            request.size = *size;
+        } else if (key == "nocow") {
+            TRY_VOID(parse_option_bool(key, value));
+            request.nocow = value;
+        } else if (key == "preallocation") {
+            request.preallocation = value;
+        } else if (key == "extent_size_hint") {
+            auto size = parse_option_size(key, value);
+            if (!size) {
+                return std::unexpected(std::move(size).error());
+            }
+            request.extent_size_hint = *size;
+        } else {
+            return make_error("Invalid parameter '" + key + "'");
+        }
+    }
+    return {};
+}
+
+std::string formatting_line(const CreateRequest& request)
+{
+    // The size is printed as the signed number QEMU keeps it in.
+    std::string line = "Formatting '" + request.filename + "', fmt=" + request.format +
+        " size=" + std::to_string(static_cast<int64_t>(request.size.value_or(0)));
+    if (request.nocow) {
+        line += " nocow=" + *request.nocow;
+    }
+    if (request.preallocation) {
+        line += " preallocation=" + *request.preallocation;
+    }
+    if (request.extent_size_hint) {
+        line += " extent_size_hint=" + std::to_string(*request.extent_size_hint);
+    }
+    return line;
+}
+
+Result<void> create_image(const CreateRequest& request)
+{
+    const block::BlockDriver* driver = block::find_driver(request.format);
+    // QEMU opens (creating) and empties the file before it finds these two errors, so an
+    // empty file is left behind; do the same.
+    auto fail_after_creating = [&](std::string message) -> Result<void> {
+        TRY_VOID(driver->create({}, block::CreateOptions{.filename = request.filename}));
+        return make_error(std::move(message));
+    };
+    block::Prealloc prealloc = block::Prealloc::Off;
+    if (request.preallocation) {
+        auto mode = block::parse_prealloc(*request.preallocation);
+        if (!mode) {
+            return make_error("invalid parameter value: " + *request.preallocation);
+        }
+        prealloc = *mode;
+        if (prealloc == block::Prealloc::Metadata) {
+            return fail_after_creating("Unsupported preallocation mode: metadata");
+        }
+    }
+    uint64_t size = request.size.value_or(0);
+    // Rounding up to whole sectors overflows past INT64_MAX, where ftruncate says EINVAL.
+    if (size > static_cast<uint64_t>(INT64_MAX) - (block::kSectorSize - 1)) {
+        return fail_after_creating("Could not resize file: Invalid argument");
+    }
+    size = (size + block::kSectorSize - 1) / block::kSectorSize * block::kSectorSize;
+    block::CreateOptions options{.filename = request.filename, .size = size, .prealloc = prealloc};
+    auto created = driver->create({}, options);
+    if (!created) {
+        Error error = std::move(created).error();
+        if (error.errno_value == EFBIG) {
+            return make_error("The image size is too large for file format '" + request.format + "'");
+        }
+        // The file layer's open failure reads as QEMU's create failure.
+        std::string open_prefix = "Could not open '" + request.filename + "'";
+        if (error.desc.starts_with(open_prefix)) {
+            error.desc.replace(0, open_prefix.size(), "Could not create '" + request.filename + "'");
+        }
+        return std::unexpected(std::move(error));
+    }
+    return {};
+}
+
+void print_create_help(std::string_view format, bool with_protocol)
+{
+    if (with_protocol) {
+        std::printf("Supported options:\n"
+                    "  extent_size_hint=<size> - Extent size hint for the image file, 0 to disable\n"
+                    "  nocow=<bool (on/off)>  - Turn off copy-on-write (valid only on btrfs)\n"
+                    "  preallocation=<str>    - Preallocation mode (allowed values: off, falloc, full)\n"
+                    "  size=<size>            - Virtual disk size\n");
+        return;
+    }
+    std::printf("Supported %.*s options:\n"
+                "  size=<size>            - Virtual disk size\n"
+                "\n"
+                "The protocol level may support further options.\n"
+                "Specify the target filename to include those options.\n",
+        static_cast<int>(format.size()), format.data());
+}
+
+}  // namespace qemu::img

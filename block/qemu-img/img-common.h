@@ -1,0 +1,83 @@
+// What the qemu-img subcommands share: cache-mode names, opening an image through the block
+// layer the way img_open does (read-only or not, -f/--image-opts, -U, cache modes), and the
+// -o option lists with the raw/file create options.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "block/block-backend.h"
+#include "block/block.h"
+#include "util/error.h"
+
+namespace qemu::img {
+
+// bdrv_parse_cache_mode's result.
+struct CacheMode {
+    bool direct = false;
+    bool no_flush = false;
+    bool writethrough = false;
+};
+
+std::optional<CacheMode> parse_cache_mode(std::string_view mode);
+
+// How one image is opened.
+struct ImageRequest {
+    std::string name;  // a filename, or an option string with image_opts
+    std::optional<std::string> format;
+    bool image_opts = false;
+    bool read_write = false;
+    bool force_share = false;
+    bool resize = false;
+    // info and map only look at metadata: they take no permission on the image.
+    bool no_io = false;
+    CacheMode cache;
+};
+
+// The graph and the backend over it; the graph outlives the backend, which points into it.
+struct OpenImage {
+    std::unique_ptr<block::BlockGraph> graph;
+    std::unique_ptr<block::BlockBackend> blk;
+
+    block::BlockNode& root() { return blk->root(); }
+};
+
+// img_open: on failure the error text is already "Could not open 'NAME': ...".
+Result<OpenImage> open_image(const ImageRequest& request);
+
+// The protocol node at the bottom of a node's `file` chain.
+block::BlockNode& protocol_node(block::BlockNode& node);
+// Bytes the image file occupies on disk (st_blocks), or nullopt if unknown.
+std::optional<int64_t> allocated_file_size(block::BlockNode& node);
+
+// accumulate_options: several -o join with commas; a list must be non-empty and must not
+// end in a lone comma.
+bool is_valid_option_list(std::string_view list);
+std::string accumulate_options(std::optional<std::string> previous, std::string_view next);
+// has_help_option: "help" or "?" as an element of the list.
+bool has_help_option(std::string_view list);
+
+// The create options of raw over file, as -o gives them (key order kept for printing).
+struct CreateRequest {
+    std::string filename;
+    std::string format;
+    std::optional<uint64_t> size;
+    std::optional<std::string> nocow;
+    std::optional<std::string> preallocation;
+    std::optional<uint64_t> extent_size_hint;
+};
+
+// Parses an -o list into request; unknown keys fail with "Invalid parameter 'k'".
+Result<void> parse_create_options(std::string_view list, CreateRequest& request);
+// The "Formatting ..." line without the trailing newline.
+std::string formatting_line(const CreateRequest& request);
+// bdrv_create for raw/file: size rounded to sectors, QEMU's messages for what fails.
+Result<void> create_image(const CreateRequest& request);
+// -o help: the format's options alone, or with a filename those of the protocol too.
+void print_create_help(std::string_view format, bool with_protocol);
+
+}  // namespace qemu::img

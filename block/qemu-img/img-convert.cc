@@ -1,0 +1,568 @@
+// qemu-img convert and dd: copying one or more images into a new (or, with -n, an existing)
+// target. convert walks the sources' block status so holes stay holes and zero runs of at
+// least the sparse size are not written; dd copies a byte range block by block.
+#include <getopt.h>
+
+#include <algorithm>
+#include <bit>
+#include <cinttypes>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "block/drivers.h"
+#include "block/qemu-img/img-commands.h"
+#include "block/qemu-img/img-common.h"
+#include "block/qemu-img/img-report.h"
+#include "block/qemu-img/img-size.h"
+
+namespace qemu::img {
+
+namespace {
+
+// IO_BUF_SIZE: the largest piece convert reads or writes at once.
+constexpr int64_t kIoBufSize = 2 * 1024 * 1024;
+// MAX_BUF_SECTORS: the largest -S.
+constexpr int64_t kMaxSparseBytes = 32768 * block::kSectorSize;
+constexpr int kMaxCoroutines = 16;
+
+struct Source {
+    std::string name;
+    OpenImage image;
+    int64_t length = 0;
+};
+
+// What one piece of the concatenated sources holds.
+struct Piece {
+    size_t source = 0;
+    int64_t source_offset = 0;
+    int64_t bytes = 0;
+    bool zero = false;
+};
+
+struct Converter {
+    std::vector<Source> sources;
+    OpenImage target;
+    int64_t total = 0;
+    int64_t min_sparse = 8 * block::kSectorSize;
+    bool has_zero_init = false;
+};
+
+// The next piece starting at the given offset of the concatenation.
+Result<Piece> next_piece(Converter& conv, int64_t offset)
+{
+    Piece piece;
+    while (offset >= conv.sources[piece.source].length) {
+        offset -= conv.sources[piece.source].length;
+        piece.source++;
+    }
+    Source& src = conv.sources[piece.source];
+    int64_t limit = std::min(src.length - offset, block::kRequestMaxBytes);
+    block::BlockStatus status = TRY(src.image.root().block_status(true, offset, limit));
+    piece.source_offset = offset;
+    piece.bytes = std::max<int64_t>(status.bytes, block::kSectorSize);
+    piece.bytes = std::min(piece.bytes, limit);
+    piece.zero = (status.flags & block::status::kZero) != 0;
+    // Without sparse detection zero ranges are copied like data, so the target is allocated.
+    if (!piece.zero || conv.min_sparse == 0) {
+        piece.zero = false;
+        piece.bytes = std::min(piece.bytes, kIoBufSize);
+    }
+    return piece;
+}
+
+bool sector_is_zero(const uint8_t* data, size_t len)
+{
+    return std::all_of(data, data + len, [](uint8_t b) { return b == 0; });
+}
+
+// Writes a buffer, leaving out zero runs of at least min_sparse bytes. Like QEMU, it looks at
+// the buffer in blocks of the largest power of two not above min_sparse (aligned to the
+// image, clipped to the buffer), so data is written in whole blocks.
+Result<void> write_sparse(Converter& conv, int64_t offset, std::span<const uint8_t> buf)
+{
+    auto& blk = *conv.target.blk;
+    if (conv.min_sparse == 0) {
+        return blk.pwrite(offset, buf);
+    }
+    int64_t align = std::bit_floor(static_cast<uint64_t>(conv.min_sparse));
+    int64_t end = offset + static_cast<int64_t>(buf.size());
+    auto block_end = [&](int64_t at) { return std::min(end, (at / align + 1) * align); };
+    auto block_is_zero = [&](int64_t at) {
+        return sector_is_zero(buf.data() + (at - offset), static_cast<size_t>(block_end(at) - at));
+    };
+    int64_t at = offset;
+    while (at < end) {
+        bool zero = block_is_zero(at);
+        int64_t run_end = block_end(at);
+        while (run_end < end && block_is_zero(run_end) == zero) {
+            run_end = block_end(run_end);
+        }
+        int64_t len = run_end - at;
+        if (zero && len >= conv.min_sparse) {
+            if (!conv.has_zero_init) {
+                TRY_VOID(blk.pwrite_zeroes(at, len, {.may_unmap = true}));
+            }
+        } else {
+            TRY_VOID(blk.pwrite(at, buf.subspan(static_cast<size_t>(at - offset), static_cast<size_t>(len))));
+        }
+        at = run_end;
+    }
+    return {};
+}
+
+int copy_all(Converter& conv, Progress& progress)
+{
+    // The first pass counts what will be copied, so that progress is in copied bytes.
+    int64_t to_copy = 0;
+    for (int64_t offset = 0; offset < conv.total;) {
+        auto piece = next_piece(conv, offset);
+        if (!piece) {
+            error_report(
+                "error while reading block status at offset " + std::to_string(offset) + ": " + piece.error().desc);
+            return 1;
+        }
+        if (!piece->zero) {
+            to_copy += piece->bytes;
+        }
+        offset += piece->bytes;
+    }
+    std::vector<uint8_t> buf(static_cast<size_t>(kIoBufSize));
+    int64_t copied = 0;
+    for (int64_t offset = 0; offset < conv.total;) {
+        auto piece = next_piece(conv, offset);
+        if (!piece) {
+            error_report(
+                "error while reading block status at offset " + std::to_string(offset) + ": " + piece.error().desc);
+            return 1;
+        }
+        if (piece->zero) {
+            if (!conv.has_zero_init) {
+                auto done = conv.target.blk->pwrite_zeroes(offset, piece->bytes, {.may_unmap = true});
+                if (!done) {
+                    error_report("error while writing at byte " + std::to_string(offset) + ": " + done.error().desc);
+                    return 1;
+                }
+            }
+        } else {
+            std::span<uint8_t> chunk(buf.data(), static_cast<size_t>(piece->bytes));
+            auto read = conv.sources[piece->source].image.blk->pread(piece->source_offset, chunk);
+            if (!read) {
+                error_report("error while reading at byte " + std::to_string(offset) + ": " + read.error().desc);
+                return 1;
+            }
+            auto written = write_sparse(conv, offset, chunk);
+            if (!written) {
+                error_report("error while writing at byte " + std::to_string(offset) + ": " + written.error().desc);
+                return 1;
+            }
+            copied += piece->bytes;
+            progress.print(100.0f * static_cast<float>(copied) / static_cast<float>(to_copy), 0);
+        }
+        offset += piece->bytes;
+    }
+    auto flushed = conv.target.blk->flush();
+    if (!flushed) {
+        error_report("error while flushing: " + flushed.error().desc);
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int img_convert(int argc, char** argv)
+{
+    static const option kLongOptions[] = {
+        {"help", no_argument, nullptr, 'h'},
+        {"object", required_argument, nullptr, kOptObject},
+        {"image-opts", no_argument, nullptr, kOptImageOpts},
+        {"target-image-opts", no_argument, nullptr, kOptTargetImageOpts},
+        {"salvage", no_argument, nullptr, kOptSalvage},
+        {"target-is-zero", no_argument, nullptr, kOptTargetIsZero},
+        {"bitmaps", no_argument, nullptr, kOptBitmaps},
+        {"skip-broken-bitmaps", no_argument, nullptr, kOptSkipBrokenBitmaps},
+        {nullptr, 0, nullptr, 0},
+    };
+    std::optional<std::string> format;
+    std::optional<std::string> out_format;
+    std::optional<std::string> options;
+    std::string cache = "unsafe";
+    std::string src_cache = "writeback";
+    Converter conv;
+    bool image_opts = false;
+    bool target_image_opts = false;
+    bool compressed = false;
+    bool progress_wanted = false;
+    bool quiet = false;
+    bool skip_create = false;
+    bool force_share = false;
+    bool target_is_zero = false;
+    int c;
+    while ((c = getopt_long(argc, argv, ":hf:O:B:Cco:l:S:pt:T:qnm:WUr:", kLongOptions, nullptr)) != -1) {
+        switch (c) {
+        case ':':
+            return missing_argument(argv[optind - 1]);
+        case '?':
+            return unrecognized_option(argv[optind - 1]);
+        case 'h':
+            return print_help();
+        case 'f':
+            format = optarg;
+            break;
+        case 'O':
+            out_format = optarg;
+            break;
+        case 'B':
+            error_report("Backing file not supported for file format 'raw'");
+            return 1;
+        case 'C':
+        case 'l':
+            break;
+        case 'c':
+            compressed = true;
+            break;
+        case 'o':
+            if (!is_valid_option_list(optarg)) {
+                error_report(std::string("Invalid option list: ") + optarg);
+                return 1;
+            }
+            options = accumulate_options(options, optarg);
+            break;
+        case 'S': {
+            auto value = cvtnum("buffer size for sparse output", optarg);
+            if (!value) {
+                error_report(value.error().desc);
+                return 1;
+            }
+            if (*value % block::kSectorSize != 0 || *value > kMaxSparseBytes) {
+                error_report("Invalid buffer size for sparse output specified. Valid sizes are multiples of " +
+                    std::to_string(block::kSectorSize) + " up to " + std::to_string(kMaxSparseBytes) +
+                    ". Select 0 to disable sparse detection (fully allocates output).");
+                return 1;
+            }
+            conv.min_sparse = *value;
+            break;
+        }
+        case 'p':
+            progress_wanted = true;
+            break;
+        case 't':
+            cache = optarg;
+            break;
+        case 'T':
+            src_cache = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'n':
+            skip_create = true;
+            break;
+        case 'm': {
+            char* end = nullptr;
+            long n = std::strtol(optarg, &end, 10);
+            if (n < 1 || n > kMaxCoroutines || *end != '\0') {
+                error_report("Invalid number of coroutines. Allowed number of coroutines is between 1 and " +
+                    std::to_string(kMaxCoroutines));
+                return 1;
+            }
+            break;
+        }
+        case 'W':
+            break;
+        case 'U':
+            force_share = true;
+            break;
+        case 'r': {
+            auto value = cvtnum("rate limit", optarg);
+            if (!value) {
+                error_report(value.error().desc);
+                return 1;
+            }
+            break;
+        }
+        case kOptObject:
+            error_report("--object is not supported");
+            return 1;
+        case kOptImageOpts:
+            image_opts = true;
+            break;
+        case kOptTargetImageOpts:
+            target_image_opts = true;
+            break;
+        case kOptSalvage:
+        case kOptBitmaps:
+        case kOptSkipBrokenBitmaps:
+            break;
+        case kOptTargetIsZero:
+            target_is_zero = true;
+            break;
+        default:
+            break;
+        }
+    }
+    if (!out_format && !target_image_opts) {
+        out_format = "raw";
+    }
+    if (target_image_opts && !skip_create) {
+        error_report("--target-image-opts requires use of -n flag");
+        return 1;
+    }
+    if (target_is_zero && !skip_create) {
+        error_report("--target-is-zero requires use of -n flag");
+        return 1;
+    }
+    int source_count = argc - optind - 1;
+    std::string out_filename = source_count >= 1 ? argv[argc - 1] : "";
+    if (options && has_help_option(*options)) {
+        if (out_format) {
+            print_create_help(*out_format, source_count >= 1);
+            return 0;
+        }
+        error_report("Option help requires a format be specified");
+        return 1;
+    }
+    if (source_count < 1) {
+        error_report("Must specify image file name");
+        return 1;
+    }
+    auto src_mode = parse_cache_mode(src_cache);
+    if (!src_mode) {
+        error_report("Invalid source cache option: " + src_cache);
+        return 1;
+    }
+    if (quiet) {
+        progress_wanted = false;
+    }
+    Progress progress(progress_wanted, 1.0f);
+    progress.print(0, 100);
+    int ret = [&]() -> int {
+        for (int i = 0; i < source_count; ++i) {
+            std::string name = argv[optind + i];
+            auto image = open_image({.name = name,
+                .format = format,
+                .image_opts = image_opts,
+                .force_share = force_share,
+                .cache = *src_mode});
+            if (!image) {
+                error_report(image.error().desc);
+                return 1;
+            }
+            auto length = image->blk->length();
+            if (!length) {
+                error_report("Could not get size of " + name + ": " + length.error().desc);
+                return 1;
+            }
+            conv.total += *length;
+            conv.sources.push_back({name, std::move(*image), *length});
+        }
+        const block::BlockDriver* driver = out_format ? block::find_driver(*out_format) : nullptr;
+        if (out_format && !driver) {
+            error_report("Unknown file format '" + *out_format + "'");
+            return 1;
+        }
+        CreateRequest create{.filename = out_filename, .format = out_format.value_or("raw")};
+        if (!skip_create) {
+            if (!driver->create) {
+                error_report("Format driver '" + *out_format + "' does not support image creation");
+                return 1;
+            }
+            if (options) {
+                auto parsed = parse_create_options(*options, create);
+                if (!parsed) {
+                    error_report(parsed.error().desc);
+                    return 1;
+                }
+            }
+            create.size = static_cast<uint64_t>(conv.total);
+        }
+        if (compressed) {
+            error_report("Compression not supported for this file format");
+            return 1;
+        }
+        if (!skip_create) {
+            auto created = create_image(create);
+            if (!created) {
+                error_report(out_filename + ": error while converting " + *out_format + ": " + created.error().desc);
+                return 1;
+            }
+        }
+        auto mode = parse_cache_mode(cache);
+        if (!mode) {
+            error_report("Invalid cache option: " + cache);
+            return 1;
+        }
+        auto target = open_image({.name = out_filename,
+            .format = target_image_opts ? std::nullopt : out_format,
+            .image_opts = target_image_opts,
+            .read_write = true,
+            .cache = *mode});
+        if (!target) {
+            error_report(target.error().desc);
+            return 1;
+        }
+        conv.target = std::move(*target);
+        if (skip_create) {
+            auto length = conv.target.blk->length();
+            if (!length) {
+                error_report("Failed to get size of the target image: " + length.error().desc);
+                return 1;
+            }
+            if (*length < conv.total) {
+                error_report("output file is smaller than input file");
+                return 1;
+            }
+        }
+        // A file the block layer has just created reads as zeros; an existing one may not.
+        conv.has_zero_init = !skip_create || target_is_zero;
+        return copy_all(conv, progress);
+    }();
+    if (ret == 0) {
+        progress.print(100, 0);
+    }
+    progress.end();
+    return ret;
+}
+
+int img_dd(int argc, char** argv)
+{
+    static const option kLongOptions[] = {
+        {"help", no_argument, nullptr, 'h'},
+        {"object", required_argument, nullptr, kOptObject},
+        {"image-opts", no_argument, nullptr, kOptImageOpts},
+        {"force-share", no_argument, nullptr, 'U'},
+        {nullptr, 0, nullptr, 0},
+    };
+    std::optional<std::string> format;
+    std::string out_format = "raw";
+    bool image_opts = false;
+    bool force_share = false;
+    int c;
+    while ((c = getopt_long(argc, argv, ":hf:O:U", kLongOptions, nullptr)) != -1) {
+        switch (c) {
+        case ':':
+            return missing_argument(argv[optind - 1]);
+        case '?':
+            return unrecognized_option(argv[optind - 1]);
+        case 'h':
+            return print_help();
+        case 'f':
+            format = optarg;
+            break;
+        case 'O':
+            out_format = optarg;
+            break;
+        case 'U':
+            force_share = true;
+            break;
+        case kOptObject:
+            error_report("--object is not supported");
+            return 1;
+        case kOptImageOpts:
+            image_opts = true;
+            break;
+        default:
+            break;
+        }
+    }
+    int64_t block_size = 512;
+    std::optional<int64_t> count;
+    std::optional<int64_t> skip;
+    std::optional<std::string> in_name;
+    std::optional<std::string> out_name;
+    for (int i = optind; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        size_t eq = arg.find('=');
+        std::string_view key = arg.substr(0, eq);
+        if (eq == std::string_view::npos ||
+            (key != "bs" && key != "count" && key != "if" && key != "of" && key != "skip")) {
+            error_report("unrecognized operand " + std::string(key));
+            return 1;
+        }
+        std::string value(arg.substr(eq + 1));
+        if (key == "if") {
+            in_name = value;
+        } else if (key == "of") {
+            out_name = value;
+        } else {
+            auto parsed = key == "bs" ? cvtnum("bs", value, 1, INT_MAX) : cvtnum(key, value);
+            if (!parsed) {
+                error_report(parsed.error().desc);
+                return 1;
+            }
+            (key == "bs" ? block_size : key == "count" ? count.emplace() : skip.emplace()) = *parsed;
+        }
+    }
+    if (!in_name || !out_name) {
+        error_report("Must specify both input and output files");
+        return 1;
+    }
+    auto input = open_image({.name = *in_name, .format = format, .image_opts = image_opts, .force_share = force_share});
+    if (!input) {
+        error_report(input.error().desc);
+        return 1;
+    }
+    const block::BlockDriver* driver = block::find_driver(out_format);
+    if (!driver) {
+        error_report("Unknown file format");
+        return 1;
+    }
+    if (!driver->create) {
+        error_report("Format driver '" + out_format + "' does not support image creation");
+        return 1;
+    }
+    auto length = input->blk->length();
+    if (!length) {
+        error_report("Failed to get size for '" + *in_name + "'");
+        return 1;
+    }
+    int64_t size = *length;
+    if (count && *count <= INT64_MAX / block_size && *count * block_size < size) {
+        size = *count * block_size;
+    }
+    bool skip_past_end = skip && (*skip > INT64_MAX / block_size || size < *skip * block_size);
+    int64_t start = skip && !skip_past_end ? *skip * block_size : 0;
+    CreateRequest create{
+        .filename = *out_name, .format = out_format, .size = static_cast<uint64_t>(skip_past_end ? 0 : size - start)};
+    auto created = create_image(create);
+    if (!created) {
+        error_report(*out_name + ": error while creating output image: " + created.error().desc);
+        return 1;
+    }
+    auto output = open_image({.name = *out_name, .format = out_format, .read_write = true});
+    if (!output) {
+        error_report(output.error().desc);
+        return 1;
+    }
+    int64_t in_pos = start;
+    if (skip_past_end) {
+        // Like dd(1): an empty output, and only a complaint.
+        error_report(*in_name + ": cannot skip to specified offset");
+        in_pos = size;
+    }
+    std::vector<uint8_t> buf(static_cast<size_t>(block_size));
+    for (int64_t out_pos = 0; in_pos < size;) {
+        size_t bytes = static_cast<size_t>(std::min(block_size, size - in_pos));
+        std::span<uint8_t> chunk(buf.data(), bytes);
+        auto read = input->blk->pread(in_pos, chunk);
+        if (!read) {
+            error_report("error while reading from input image file: " + read.error().desc);
+            return 1;
+        }
+        in_pos += static_cast<int64_t>(bytes);
+        auto written = output->blk->pwrite(out_pos, chunk);
+        if (!written) {
+            error_report("error while writing to output image file: " + written.error().desc);
+            return 1;
+        }
+        out_pos += static_cast<int64_t>(bytes);
+    }
+    return 0;
+}
+
+}  // namespace qemu::img

@@ -1,0 +1,383 @@
+// qemu-img info, check and map: the subcommands that open one image read-only and describe
+// it (its size and format, its consistency, its allocation).
+#include <getopt.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "block/qemu-img/img-commands.h"
+#include "block/qemu-img/img-common.h"
+#include "block/qemu-img/img-report.h"
+#include "block/qemu-img/img-size.h"
+
+namespace qemu::img {
+
+namespace {
+
+// --output=human|json.
+std::optional<bool> parse_output_json(const char* text)
+{
+    std::string_view value = text ? text : "human";
+    if (value == "json") {
+        return true;
+    }
+    if (value == "human") {
+        return false;
+    }
+    error_report("--output must be used with human or json as argument.");
+    return std::nullopt;
+}
+
+// One image's ImageInfo, as JSON lines with the given indent in front of each.
+std::string info_json(const std::string& filename, const std::string& format, int64_t virtual_size,
+    std::optional<int64_t> actual_size, std::string_view indent)
+{
+    std::string out = std::string(indent) + "{\n";
+    std::string inner = std::string(indent) + "    ";
+    out += inner + "\"virtual-size\": " + std::to_string(virtual_size) + ",\n";
+    out += inner + "\"filename\": \"" + filename + "\",\n";
+    out += inner + "\"format\": \"" + format + "\",\n";
+    if (actual_size) {
+        out += inner + "\"actual-size\": " + std::to_string(*actual_size) + ",\n";
+    }
+    out += inner + "\"dirty-flag\": false\n";
+    out += std::string(indent) + "}";
+    return out;
+}
+
+struct MapEntry {
+    int64_t start = 0;
+    int64_t length = 0;
+    bool data = false;
+    bool zero = false;
+    bool present = false;
+    bool has_offset = false;
+    int64_t offset = 0;
+    std::optional<std::string> filename;
+};
+
+Result<MapEntry> map_status(block::BlockNode& root, int64_t offset, int64_t bytes)
+{
+    block::BlockStatus status = TRY(root.block_status(true, offset, bytes));
+    MapEntry entry{.start = offset,
+        .length = status.bytes,
+        .data = (status.flags & block::status::kData) != 0,
+        .zero = (status.flags & block::status::kZero) != 0,
+        .present = (status.flags & block::status::kAllocated) != 0,
+        .has_offset = (status.flags & block::status::kOffsetValid) != 0,
+        .offset = status.map};
+    if (status.file && entry.has_offset) {
+        entry.filename = status.file->filename();
+    }
+    return entry;
+}
+
+bool mergeable(const MapEntry& curr, const MapEntry& next)
+{
+    if (curr.length == 0) {
+        return false;
+    }
+    if (curr.zero != next.zero || curr.data != next.data || curr.present != next.present ||
+        curr.has_offset != next.has_offset || curr.filename != next.filename) {
+        return false;
+    }
+    return !curr.has_offset || curr.offset + curr.length == next.offset;
+}
+
+bool dump_map_entry(bool json, const MapEntry& entry, bool last)
+{
+    if (json) {
+        std::printf("{ \"start\": %" PRId64 ", \"length\": %" PRId64 ", \"depth\": 0, \"present\": %s, \"zero\": %s, "
+                    "\"data\": %s",
+            entry.start, entry.length, entry.present ? "true" : "false", entry.zero ? "true" : "false",
+            entry.data ? "true" : "false");
+        if (entry.has_offset) {
+            std::printf(", \"offset\": %" PRId64, entry.offset);
+        }
+        std::printf("}%s\n", last ? "]" : ",");
+        return true;
+    }
+    if (entry.data && !entry.has_offset) {
+        error_report("File contains external, encrypted or compressed clusters.");
+        return false;
+    }
+    if (entry.data && !entry.zero) {
+        std::printf("%#-16" PRIx64 "%#-16" PRIx64 "%#-16" PRIx64 "%s\n", static_cast<uint64_t>(entry.start),
+            static_cast<uint64_t>(entry.length), static_cast<uint64_t>(entry.has_offset ? entry.offset : 0),
+            entry.filename.value_or("").c_str());
+    }
+    return true;
+}
+
+}  // namespace
+
+int img_info(int argc, char** argv)
+{
+    static const option kLongOptions[] = {
+        {"help", no_argument, nullptr, 'h'},
+        {"format", required_argument, nullptr, 'f'},
+        {"output", required_argument, nullptr, kOptOutput},
+        {"backing-chain", no_argument, nullptr, kOptBackingChain},
+        {"object", required_argument, nullptr, kOptObject},
+        {"image-opts", no_argument, nullptr, kOptImageOpts},
+        {"force-share", no_argument, nullptr, 'U'},
+        {nullptr, 0, nullptr, 0},
+    };
+    ImageRequest request{.no_io = true};
+    const char* output = nullptr;
+    bool chain = false;
+    int c;
+    while ((c = getopt_long(argc, argv, ":f:hU", kLongOptions, nullptr)) != -1) {
+        switch (c) {
+        case ':':
+            return missing_argument(argv[optind - 1]);
+        case '?':
+            return unrecognized_option(argv[optind - 1]);
+        case 'h':
+            return print_help();
+        case 'f':
+            request.format = optarg;
+            break;
+        case 'U':
+            request.force_share = true;
+            break;
+        case kOptOutput:
+            output = optarg;
+            break;
+        case kOptBackingChain:
+            chain = true;
+            break;
+        case kOptObject:
+            error_report("--object is not supported");
+            return 1;
+        case kOptImageOpts:
+            request.image_opts = true;
+            break;
+        default:
+            break;
+        }
+    }
+    if (optind != argc - 1) {
+        return usage_error("Expecting one image file name");
+    }
+    request.name = argv[optind];
+    auto json = parse_output_json(output);
+    if (!json) {
+        return 1;
+    }
+    auto image = open_image(request);
+    if (!image) {
+        error_report(image.error().desc);
+        return 1;
+    }
+    block::BlockNode& root = image->root();
+    auto length = image->blk->length();
+    if (!length) {
+        error_report(length.error().desc);
+        return 1;
+    }
+    std::string filename = root.filename();
+    std::string format(root.driver().format_name);
+    std::optional<int64_t> actual = allocated_file_size(root);
+    if (*json) {
+        if (chain) {
+            std::printf("[\n%s\n]\n", info_json(filename, format, *length, actual, "    ").c_str());
+        } else {
+            std::printf("%s\n", info_json(filename, format, *length, actual, "").c_str());
+        }
+        return 0;
+    }
+    std::printf("image: %s\nfile format: %s\nvirtual size: %s (%" PRId64 " bytes)\ndisk size: %s\n", filename.c_str(),
+        format.c_str(), size_to_str(static_cast<uint64_t>(*length)).c_str(), *length,
+        actual ? size_to_str(static_cast<uint64_t>(*actual)).c_str() : "unavailable");
+    return 0;
+}
+
+int img_check(int argc, char** argv)
+{
+    static const option kLongOptions[] = {
+        {"help", no_argument, nullptr, 'h'},
+        {"format", required_argument, nullptr, 'f'},
+        {"repair", required_argument, nullptr, 'r'},
+        {"output", required_argument, nullptr, kOptOutput},
+        {"object", required_argument, nullptr, kOptObject},
+        {"image-opts", no_argument, nullptr, kOptImageOpts},
+        {"force-share", no_argument, nullptr, 'U'},
+        {nullptr, 0, nullptr, 0},
+    };
+    ImageRequest request;
+    const char* output = nullptr;
+    std::string cache = "writeback";
+    int c;
+    while ((c = getopt_long(argc, argv, ":hf:r:T:qU", kLongOptions, nullptr)) != -1) {
+        switch (c) {
+        case ':':
+            return missing_argument(argv[optind - 1]);
+        case '?':
+            return unrecognized_option(argv[optind - 1]);
+        case 'h':
+            return print_help();
+        case 'f':
+            request.format = optarg;
+            break;
+        case 'r':
+            request.read_write = true;
+            if (std::string_view(optarg) != "leaks" && std::string_view(optarg) != "all") {
+                return usage_error(std::string("Unknown option value for -r (expecting 'leaks' or 'all'): ") + optarg);
+            }
+            break;
+        case 'T':
+            cache = optarg;
+            break;
+        case 'q':
+            break;
+        case 'U':
+            request.force_share = true;
+            break;
+        case kOptOutput:
+            output = optarg;
+            break;
+        case kOptObject:
+            error_report("--object is not supported");
+            return 1;
+        case kOptImageOpts:
+            request.image_opts = true;
+            break;
+        default:
+            break;
+        }
+    }
+    if (optind != argc - 1) {
+        return usage_error("Expecting one image file name");
+    }
+    request.name = argv[optind];
+    if (!parse_output_json(output)) {
+        return 1;
+    }
+    auto mode = parse_cache_mode(cache);
+    if (!mode) {
+        error_report("Invalid source cache option: " + cache);
+        return 1;
+    }
+    request.cache = *mode;
+    auto image = open_image(request);
+    if (!image) {
+        error_report(image.error().desc);
+        return 1;
+    }
+    if (!image->root().driver().check) {
+        error_report("This image format does not support checks");
+        return 63;
+    }
+    // Only raw and file are built here, and neither has a check.
+    error_report("This image format does not support checks");
+    return 63;
+}
+
+int img_map(int argc, char** argv)
+{
+    static const option kLongOptions[] = {
+        {"help", no_argument, nullptr, 'h'},
+        {"format", required_argument, nullptr, 'f'},
+        {"output", required_argument, nullptr, kOptOutput},
+        {"object", required_argument, nullptr, kOptObject},
+        {"image-opts", no_argument, nullptr, kOptImageOpts},
+        {"force-share", no_argument, nullptr, 'U'},
+        {"start-offset", required_argument, nullptr, kOptStartOffset},
+        {"max-length", required_argument, nullptr, kOptMaxLength},
+        {nullptr, 0, nullptr, 0},
+    };
+    ImageRequest request;
+    const char* output = nullptr;
+    int64_t start_offset = 0;
+    std::optional<int64_t> max_length;
+    int c;
+    while ((c = getopt_long(argc, argv, ":f:hU", kLongOptions, nullptr)) != -1) {
+        switch (c) {
+        case ':':
+            return missing_argument(argv[optind - 1]);
+        case '?':
+            return unrecognized_option(argv[optind - 1]);
+        case 'h':
+            return print_help();
+        case 'f':
+            request.format = optarg;
+            break;
+        case 'U':
+            request.force_share = true;
+            break;
+        case kOptOutput:
+            output = optarg;
+            break;
+        case kOptObject:
+            error_report("--object is not supported");
+            return 1;
+        case kOptImageOpts:
+            request.image_opts = true;
+            break;
+        case kOptStartOffset:
+        case kOptMaxLength: {
+            auto value = cvtnum(c == kOptStartOffset ? "start offset" : "max length", optarg);
+            if (!value) {
+                error_report(value.error().desc);
+                return 1;
+            }
+            (c == kOptStartOffset ? start_offset : max_length.emplace()) = *value;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    if (optind != argc - 1) {
+        return usage_error("Expecting one image file name");
+    }
+    request.name = argv[optind];
+    auto json = parse_output_json(output);
+    if (!json) {
+        return 1;
+    }
+    auto image = open_image(request);
+    if (!image) {
+        error_report(image.error().desc);
+        return 1;
+    }
+    if (*json) {
+        std::printf("[");
+    } else {
+        std::printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
+    }
+    auto total = image->blk->length();
+    if (!total) {
+        error_report(total.error().desc);
+        return 1;
+    }
+    int64_t length = *total;
+    if (max_length && *max_length < length - start_offset) {
+        length = start_offset + *max_length;
+    }
+    MapEntry curr{.start = start_offset};
+    while (curr.start + curr.length < length) {
+        int64_t offset = curr.start + curr.length;
+        int64_t bytes = std::min<int64_t>(int64_t{1} << 30, length - offset);
+        auto next = map_status(image->root(), offset, bytes);
+        if (!next) {
+            error_report("Could not read file metadata: " + next.error().desc);
+            return 1;
+        }
+        if (mergeable(curr, *next)) {
+            curr.length += next->length;
+            continue;
+        }
+        if (curr.length > 0 && !dump_map_entry(*json, curr, false)) {
+            return 1;
+        }
+        curr = std::move(*next);
+    }
+    return dump_map_entry(*json, curr, true) ? 0 : 1;
+}
+
+}  // namespace qemu::img

@@ -1,0 +1,84 @@
+// qemu-img's main: the global options (-h, -V, -T) and the table of subcommands.
+#include <getopt.h>
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "block/qemu-img/img-commands.h"
+#include "block/qemu-img/img-report.h"
+
+namespace qemu::img {
+
+namespace {
+
+struct Command {
+    std::string_view name;
+    int (*handler)(int argc, char** argv);
+};
+
+// The subcommands this build has, in QEMU's order.
+constexpr Command kCommands[] = {
+    {"check", img_check},
+    {"compare", img_compare},
+    {"convert", img_convert},
+    {"create", img_create},
+    {"dd", img_dd},
+    {"info", img_info},
+    {"map", img_map},
+    {"measure", img_measure},
+    {"resize", img_resize},
+};
+
+}  // namespace
+
+}  // namespace qemu::img
+
+int main(int argc, char** argv)
+{
+    using namespace qemu::img;
+    if (argc < 2) {
+        return usage_error("Not enough arguments");
+    }
+    static const option kLongOptions[] = {
+        {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'V'},
+        {"trace", required_argument, nullptr, 'T'},
+        {nullptr, 0, nullptr, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "+:hVT:", kLongOptions, nullptr)) != -1) {
+        switch (c) {
+        case ':':
+            return missing_argument(argv[optind - 1]);
+        case '?':
+            return unrecognized_option(argv[optind - 1]);
+        case 'h':
+            return print_help();
+        case 'V':
+            std::printf("qemu-img version " QEMU_VERSION
+                        "\nCopyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n");
+            return 0;
+        case 'T':
+            break;  // no trace events in this build
+        default:
+            break;
+        }
+    }
+    if (optind >= argc) {
+        return 0;
+    }
+    std::string_view name = argv[optind];
+    char** command_argv = argv + optind;
+    int command_argc = argc - optind;
+    // Each subcommand parses its own options from the start of its argv.
+    optind = 0;
+    for (const Command& command : kCommands) {
+        if (command.name == name) {
+            int ret = command.handler(command_argc, command_argv);
+            std::fflush(stdout);
+            return ret;
+        }
+    }
+    return usage_error("Command not found: " + std::string(name));
+}

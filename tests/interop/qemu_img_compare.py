@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""Runs the same qemu-img command lists through ours and Debian's qemu-img 7.2 and compares
+stdout, stderr, exit status and the files each run leaves behind. Then checks that the real
+qemu-img reads what ours writes: `compare` finds our converted images identical to their
+sources and `info --output=json` of our images matches its own for the same commands.
+
+usage: qemu_img_compare.py OURS REFERENCE   (exit 77 = skipped: no reference binary)
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+MiB = 1024 * 1024
+
+
+def make_fixtures(root):
+    """Raw images with data, holes and zeros, written without any QEMU tool."""
+    def sparse(name, size, writes):
+        with open(os.path.join(root, name), 'wb') as f:
+            f.truncate(size)
+            for offset, data in writes:
+                f.seek(offset)
+                f.write(data)
+
+    sparse('s.raw', 10 * MiB, [(0, b'\x11' * 4096), (MiB, b'\x22' * 65536), (9 * MiB, b'\x33' * 512)])
+    # Same content as s.raw, but every byte allocated.
+    with open(os.path.join(root, 's.raw'), 'rb') as f:
+        data = f.read()
+    with open(os.path.join(root, 'full.raw'), 'wb') as f:
+        f.write(data)
+    # Differs from s.raw inside the second data run and in a hole.
+    sparse('d1.raw', 10 * MiB, [(0, b'\x11' * 4096), (MiB, b'\x22' * 4096 + b'\x23' + b'\x22' * 61439),
+                                (9 * MiB, b'\x33' * 512)])
+    sparse('d2.raw', 10 * MiB, [(0, b'\x11' * 4096), (MiB, b'\x22' * 65536), (5 * MiB + 1000, b'\x01'),
+                                (9 * MiB, b'\x33' * 512)])
+    # Larger than s.raw with only zeros after it, and larger with data after it.
+    sparse('big0.raw', 12 * MiB, [(0, b'\x11' * 4096), (MiB, b'\x22' * 65536), (9 * MiB, b'\x33' * 512)])
+    sparse('big1.raw', 12 * MiB, [(0, b'\x11' * 4096), (MiB, b'\x22' * 65536), (9 * MiB, b'\x33' * 512),
+                                  (11 * MiB + 512, b'\x44' * 512)])
+    sparse('odd.raw', 1000, [(0, b'\x55' * 1000)])
+    sparse('empty.raw', 0, [])
+    # Three data runs spread over 40 MiB, for progress lines with 2 MiB chunks.
+    sparse('wide.raw', 40 * MiB, [(0, b'\x01' * (5 * MiB)), (17 * MiB, b'\x02' * (3 * MiB + 512)),
+                                  (39 * MiB, b'\x03' * MiB)])
+    sparse('zeros.raw', 4 * MiB, [(MiB, b'\x00' * MiB), (3 * MiB, b'\x09' * 4096)])
+
+
+# Each case runs in a fresh copy of the fixtures; its commands run in order.
+CASES = [
+    # top level
+    [[]], [['foo']], [['-X']], [['create', '-f']],
+    # create
+    [['create', '-f', 'raw', 'a.raw', '1000']],
+    [['create', '-f', 'raw', 'a.raw', '1G']],
+    [['create', '-q', '-f', 'raw', 'a.raw', '1G']],
+    [['create', 'a.raw', '1M']],
+    [['create', '-f', 'raw', '-o', 'preallocation=falloc', 'a.raw', '1M']],
+    [['create', '-f', 'raw', '-o', 'preallocation=full', 'a.raw', '64k']],
+    [['create', '-f', 'raw', '-o', 'preallocation=falloc,nocow=yes,extent_size_hint=1M', 'a.raw', '1M']],
+    [['create', '-f', 'raw', '-o', 'extent_size_hint=2M,nocow=off,preallocation=off,size=1k', 'a.raw']],
+    [['create', '-f', 'raw', '-o', 'size=1k', '-o', 'size=2k', 'a.raw']],
+    [['create', '-f', 'raw', '-o', 'help']],
+    [['create', '-o', 'help']],
+    [['create', '-f', 'raw', '-o', '?']],
+    [['create', '-f', 'raw', '-o', 'help', 'a.raw']],
+    [['create', '-f', 'raw', '-o', 'help,size=1M', 'a.raw']],
+    [['create', '-f', 'foo', 'a.raw', '1M']],
+    [['create', '-f', 'raw', 'a.raw']],
+    [['create', '-f', 'raw']],
+    [['create', '-f', 'raw', 'a.raw', '1M', 'extra']],
+    [['create', '-f', 'raw', '-o', 'size=2M', 'a.raw', '1M']],
+    [['create', '-f', 'raw', '-o', 'foo=bar', 'a.raw', '1M']],
+    [['create', '-f', 'raw', '-o', 'preallocation=bad', 'a.raw', '1M']],
+    [['create', '-f', 'raw', '-o', 'preallocation=metadata', 'a.raw', '1M']],
+    [['create', '-f', 'raw', '-o', 'nocow=x', 'a.raw', '1M']],
+    [['create', '-f', 'raw', '-o', 'size=abc', 'a.raw']],
+    [['create', '-f', 'raw', '-o', 'size=8E', 'a.raw']],
+    [['create', '-f', 'raw', '-o', ',', 'a.raw', '1M']],
+    [['create', '-f', 'raw', '-b', 's.raw', 'a.raw', '1M']],
+    [['create', '-f', 'raw', '-F', 'raw', 'a.raw', '1M']],
+    [['create', '-f', 'raw', 'nodir/a.raw', '1M']],
+    [['create', '-f', 'file', 'a.raw', '1M']],
+] + [[['create', '-f', 'raw', 'a.raw', size]] for size in [
+    '0', '1', '1b', '1B', '513', '1k', '1K', '1kb', '1.5M', '1.5', '1.k', '.5k', '0x10', '0x1b', '0x1k', '0x1.8k',
+    '1e3', '1t', '1P', '8E', '16E', '9223372036854775807', '9223372036854775296', '18446744073709551616', ' 1k',
+    '1k ', '+1k', '-0', 'abc', '',
+]] + [
+    [['create', '-f', 'raw', 'a.raw', '--', '-1']],
+    [['create', '-f', 'raw', 'a.raw', '-1']],
+    # info
+    [['info', 's.raw']], [['info', '--output=json', 's.raw']], [['info', '-f', 'raw', 's.raw']],
+    [['info', '-U', 's.raw']], [['info', '-f', 'file', 's.raw']], [['info', 'odd.raw']],
+    [['info', '--output=json', 'odd.raw']], [['info', 'empty.raw']], [['info', 'wide.raw']],
+    [['info', '--backing-chain', 's.raw']], [['info', '--output=json', '--backing-chain', 's.raw']],
+    [['info', '--image-opts', 'driver=raw,file.filename=s.raw']],
+    [['info', '--output=json', '--image-opts', 'driver=file,filename=s.raw']],
+    [['info', '--output=xml', 's.raw']], [['info']], [['info', 'a', 'b']], [['info', 'nope']],
+    [['info', '-f', 'foo', 's.raw']], [['info', '-f']], [['info', '--bogus', 's.raw']],
+    # check
+    [['check', 's.raw']], [['check', '-q', 's.raw']], [['check', '--output=json', 's.raw']],
+    [['check', '-f', 'raw', '-r', 'leaks', 's.raw']], [['check', '-r', 'all', 's.raw']],
+    [['check', '-r', 'bad', 's.raw']], [['check', 'nope']], [['check', '--output=json', 'nope']],
+    [['check', '-T', 'bad', 's.raw']], [['check', '--output=foo', 's.raw']], [['check']],
+    # map
+    [['map', 's.raw']], [['map', '--output=json', 's.raw']], [['map', '-f', 'file', '--output=json', 's.raw']],
+    [['map', '--start-offset=1M', '--max-length=100000', 's.raw']],
+    [['map', '--output=json', '--start-offset=1M', '--max-length=100000', 's.raw']],
+    [['map', 'full.raw']], [['map', '--output=json', 'full.raw']], [['map', '--output=json', 'odd.raw']],
+    [['map', '--output=json', 'wide.raw']], [['map', '--output=foo', 's.raw']],
+    [['map', '--start-offset=abc', 's.raw']], [['map', 'nope']],
+    # measure
+    [['measure', '-O', 'raw', '--size', '1G']], [['measure', '--output=json', '-O', 'raw', '--size', '1G']],
+    [['measure', 's.raw']], [['measure', '-f', 'raw', '-O', 'raw', 's.raw']], [['measure', '--output=json', 's.raw']],
+    [['measure', '-O', 'raw', '-o', 'preallocation=full', '--size', '1000']], [['measure']],
+    [['measure', '-O', 'foo', '--size', '1G']], [['measure', '--size', '1G', 's.raw']], [['measure', '--size', 'abc']],
+    [['measure', 'odd.raw']], [['measure', 'nope']], [['measure', 's.raw', 'full.raw']],
+    # convert
+    [['convert', 's.raw', 'c.raw'], ['compare', 's.raw', 'c.raw'], ['map', 'c.raw']],
+    [['convert', '-p', '-O', 'raw', 's.raw', 'c.raw']],
+    [['convert', '-p', 'wide.raw', 'c.raw'], ['map', 'c.raw']],
+    [['convert', '-p', '-S', '0', 'wide.raw', 'c.raw']],
+    [['convert', '-f', 'raw', '-O', 'raw', '-S', '0', 's.raw', 'c.raw'], ['map', '--output=json', 'c.raw']],
+    [['convert', '-S', '64k', 'zeros.raw', 'c.raw'], ['map', 'c.raw']],
+    [['convert', '-O', 'raw', '-n', 's.raw', 'full.raw'], ['compare', 's.raw', 'full.raw']],
+    [['convert', '-n', 'd2.raw', 'big1.raw'], ['compare', 'd2.raw', 'big1.raw']],
+    [['convert', '-n', 's.raw', 'odd.raw']],
+    [['convert', '-O', 'raw', '-n', 's.raw', 'nonex.raw']],
+    [['convert', '-O', 'foo', 's.raw', 'c.raw']],
+    [['convert', '-O', 'raw', '-o', 'preallocation=full', 's.raw', 'c.raw']],
+    [['convert', '-O', 'raw', '-o', 'help']], [['convert', '-O', 'raw', '-o', 'help', 's.raw', 'c.raw']],
+    [['convert', '-t', 'none', '-T', 'none', '-W', '-O', 'raw', 's.raw', 'c.raw']],
+    [['convert', '-t', 'writethrough', '-T', 'directsync', '-m', '16', 's.raw', 'c.raw']],
+    [['convert', '-t', 'bad', 's.raw', 'c.raw']], [['convert', '-T', 'bad', 's.raw', 'c.raw']],
+    [['convert', '-S', '1000', 's.raw', 'c.raw']], [['convert', '-S', 'abc', 's.raw', 'c.raw']],
+    [['convert', '-S', '32M', 's.raw', 'c.raw']], [['convert', '-S', '16M', 's.raw', 'c.raw']],
+    [['convert', '-S', '4k', '-q', '-p', 's.raw', 'c.raw']], [['convert', 's.raw']], [['convert']],
+    [['convert', 'nope', 'c.raw']], [['convert', '-p', 'nope', 'c.raw']],
+    [['convert', 's.raw', 'odd.raw', 'c.raw'], ['info', 'c.raw'], ['compare', 'c.raw', 's.raw']],
+    [['convert', '-c', 's.raw', 'c.raw']], [['convert', '-m', '0', 's.raw', 'c.raw']],
+    [['convert', '-m', '17', 's.raw', 'c.raw']], [['convert', '-f', 'foo', 's.raw', 'c.raw']],
+    [['convert', 's.raw', 'nodir/c.raw']], [['convert', 'empty.raw', 'c.raw'], ['info', 'c.raw']],
+    [['convert', '-p', 'empty.raw', 'c.raw']], [['convert', '-p', 'zeros.raw', 'c.raw']],
+    # compare
+    [['compare', 's.raw', 'full.raw']], [['compare', 's.raw', 'd1.raw']], [['compare', 's.raw', 'd2.raw']],
+    [['compare', 'd2.raw', 's.raw']], [['compare', 's.raw', 'big0.raw']], [['compare', 's.raw', 'big1.raw']],
+    [['compare', 'big1.raw', 's.raw']], [['compare', '-s', 's.raw', 'big0.raw']],
+    [['compare', '-s', 's.raw', 'full.raw']], [['compare', '-s', 's.raw', 's.raw']],
+    [['compare', '-f', 'raw', '-F', 'raw', 's.raw', 'full.raw']], [['compare', '-q', 's.raw', 'd1.raw']],
+    [['compare', '-p', 's.raw', 'full.raw']], [['compare', '-p', 'wide.raw', 'wide.raw']],
+    [['compare', '-p', 's.raw', 'big0.raw']], [['compare', '-p', 's.raw', 'd2.raw']],
+    [['compare', 's.raw', 'nope']], [['compare', 'nope', 's.raw']], [['compare', 's.raw']],
+    [['compare', '-T', 'bad', 's.raw', 's.raw']], [['compare', '-f', 'raw', 's.raw', '-F', 'raw', 'full.raw']],
+    [['compare', 'odd.raw', 'odd.raw']], [['compare', 'empty.raw', 's.raw']], [['compare', 's.raw', 'odd.raw']],
+    # resize
+    [['resize', '-f', 'raw', 's.raw', '20M'], ['info', 's.raw']],
+    [['resize', 's.raw', '+1M'], ['info', 's.raw']],
+    [['resize', '-f', 'raw', 's.raw', '1M']], [['resize', '-f', 'raw', 's.raw', '-1M']],
+    [['resize', '-f', 'raw', 's.raw', '--', '-1M']],
+    [['resize', '-f', 'raw', '--shrink', 's.raw', '-1M'], ['info', 's.raw']],
+    [['resize', '-f', 'raw', '--shrink', 's.raw', '1000'], ['info', 's.raw']],
+    [['resize', '-f', 'raw', 's.raw', '+1'], ['info', 's.raw']],
+    [['resize', '-f', 'raw', 's.raw', '8E']], [['resize', '-f', 'raw', 's.raw', '+8E']],
+    [['resize', '-f', 'raw', 's.raw', '0']], [['resize', '-f', 'raw', 's.raw', '-100M']],
+    [['resize', '-f', 'raw', '--preallocation=full', 's.raw', '+1M'], ['info', 's.raw']],
+    [['resize', '-f', 'raw', '--preallocation=falloc', 's.raw', '+1M']],
+    [['resize', '-f', 'raw', '--preallocation=full', 's.raw', '1M']],
+    [['resize', '-f', 'raw', '--preallocation=bad', 's.raw', '+1M']],
+    [['resize', '-f', 'raw', 's.raw', 'abc']], [['resize', '-f', 'raw', 's.raw']], [['resize', 's.raw']],
+    [['resize', '-q', '-f', 'raw', 's.raw', '5M']], [['resize', '-f', 'raw', 'nope', '1M']],
+    # dd
+    [['dd', 'if=s.raw', 'of=o.raw']], [['dd', '-O', 'raw', 'bs=4k', 'count=2', 'skip=1', 'if=s.raw', 'of=o.raw']],
+    [['dd', 'bs=1M', 'count=3', 'if=s.raw', 'of=o.raw']], [['dd', 'bs=1M', 'skip=9', 'if=s.raw', 'of=o.raw']],
+    [['dd', 'if=s.raw']], [['dd', 'bs=0', 'if=s.raw', 'of=o.raw']], [['dd', 'count=x', 'if=s.raw', 'of=o.raw']],
+    [['dd', 'foo=1', 'if=s.raw', 'of=o.raw']], [['dd', 'foo', 'if=s.raw', 'of=o.raw']],
+    [['dd', 'if=nope', 'of=o.raw']], [['dd', 'bs=1k', 'skip=100000', 'if=s.raw', 'of=o.raw']],
+    [['dd', 'if=odd.raw', 'of=o.raw']],
+]
+
+
+def run(binary, args, cwd):
+    proc = subprocess.run([binary] + args, cwd=cwd, capture_output=True, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def content_digest(path):
+    """A hash of the non-zero 4 KiB blocks and their offsets: equal for files with the same
+    content whatever their allocation, and cheap for huge sparse files."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        offset = 0
+        while offset < size:
+            try:
+                start = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError:
+                break
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            f.seek(start)
+            at = start
+            while at < end:
+                block = f.read(min(4096, end - at))
+                if block.strip(b'\0'):
+                    digest.update(at.to_bytes(8, 'little') + block)
+                at += len(block)
+            offset = end
+    return digest.hexdigest()
+
+
+def snapshot(root):
+    """Name -> (size, sha256) of every file, so the two runs' results can be compared."""
+    result = {}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            result[os.path.relpath(path, root)] = (os.path.getsize(path), content_digest(path))
+    return result
+
+
+def run_cases(ours, ref, fixtures, work):
+    failures = 0
+    for index, case in enumerate(CASES):
+        outputs = []
+        for tag, binary in (('ours', ours), ('ref', ref)):
+            cwd = os.path.join(work, f'{index}-{tag}')
+            # Made afresh rather than copied: a copy need not keep the holes.
+            os.mkdir(cwd)
+            make_fixtures(cwd)
+            start = time.monotonic()
+            results = [run(binary, args, cwd) for args in case]
+            if time.monotonic() - start > 5:
+                print(f'slow: {tag} {case} took {time.monotonic() - start:.1f} s')
+            outputs.append((results, snapshot(cwd)))
+            shutil.rmtree(cwd)
+        (ours_results, ours_files), (ref_results, ref_files) = outputs
+        for args, mine, theirs in zip(case, ours_results, ref_results):
+            if mine != theirs:
+                failures += 1
+                print(f'FAIL {args}')
+                for what, a, b in zip(('exit', 'stdout', 'stderr'), mine, theirs):
+                    if a != b:
+                        print(f'  {what}: ours {a!r}\n  {" " * len(what)}   ref  {b!r}')
+        if ours_files != ref_files:
+            failures += 1
+            print(f'FAIL files after {case}')
+            for name in sorted(set(ours_files) | set(ref_files)):
+                if ours_files.get(name) != ref_files.get(name):
+                    print(f'  {name}: ours {ours_files.get(name)} ref {ref_files.get(name)}')
+    print(f'{len(CASES)} command lists compared, {failures} differences')
+    return failures
+
+
+def reference_reads_ours(ours, ref, fixtures, work):
+    """The real qemu-img must find our converts identical and describe our images as its own."""
+    failures = 0
+    cwd = os.path.join(work, 'cross')
+    os.mkdir(cwd)
+    make_fixtures(cwd)
+    for source in ('s.raw', 'wide.raw', 'odd.raw', 'zeros.raw', 'full.raw'):
+        for extra in ([], ['-S', '0'], ['-S', '64k']):
+            target = 'conv-' + source
+            subprocess.run([ours, 'convert', '-f', 'raw', '-O', 'raw'] + extra + [source, target], cwd=cwd,
+                           check=True)
+            code, out, err = run(ref, ['compare', '-f', 'raw', '-F', 'raw', source, target], cwd)
+            if code != 0 or out != b'Images are identical.\n':
+                failures += 1
+                print(f'FAIL reference compare {source} {target} {extra}: {code} {out!r} {err!r}')
+            os.unlink(os.path.join(cwd, target))
+
+    def info(binary, name):
+        code, out, err = run(binary, ['info', '--output=json', name], cwd)
+        if code != 0:
+            raise RuntimeError(f'{binary} info {name}: {err!r}')
+        data = json.loads(out)
+        # The allocated size depends on the file system, not on who made the image.
+        data.pop('actual-size', None)
+        return data
+
+    for args in (['1000'], ['1G'], ['-o', 'preallocation=falloc', '1M'], ['-o', 'preallocation=full', '64k'],
+                 ['0'], ['1.5M']):
+        for tag, binary in (('ours', ours), ('ref', ref)):
+            subprocess.run([binary, 'create', '-q', '-f', 'raw', f'{tag}.raw'] + args[:-1] + [args[-1]], cwd=cwd,
+                           check=True)
+        mine = info(ref, 'ours.raw')
+        theirs = info(ref, 'ref.raw')
+        mine['filename'] = theirs['filename']
+        if mine != theirs or info(ours, 'ours.raw') != info(ref, 'ours.raw'):
+            failures += 1
+            print(f'FAIL reference info of our create {args}: {mine} vs {theirs}')
+        for tag in ('ours', 'ref'):
+            os.unlink(os.path.join(cwd, f'{tag}.raw'))
+    print(f'reference tool checks done, {failures} failures')
+    return failures
+
+
+def main():
+    ours, ref = os.path.abspath(sys.argv[1]), sys.argv[2]
+    if not os.access(ref, os.X_OK):
+        print(f'{ref} not installed, skipping')
+        return 77
+    with tempfile.TemporaryDirectory() as work:
+        fixtures = None
+        only = os.environ.get('QEMU_IMG_CASE')
+        if only is not None:
+            global CASES
+            CASES = [CASES[int(i)] for i in only.split(',')]
+        failures = run_cases(ours, ref, fixtures, work)
+        failures += reference_reads_ours(ours, ref, fixtures, work)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
