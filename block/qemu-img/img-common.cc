@@ -70,7 +70,7 @@ Result<OpenImage> open_image(const ImageRequest& request)
         image.blk = std::move(*blk);
     } else {
         block::BackendOpenOptions how{
-            .flags = flags, .no_share = true, .force_share = request.force_share, .resize = request.resize};
+            .flags = flags, .no_share = request.no_share, .force_share = request.force_share, .resize = request.resize};
         auto blk = block::BlockBackend::open(*image.graph, filename, std::move(options), how);
         if (!blk) {
             return fail(std::move(blk).error());
@@ -231,20 +231,22 @@ Result<void> create_image(const CreateRequest& request)
 
 void print_create_help(std::string_view format, bool with_protocol)
 {
+    static constexpr const char* kFileOptions =
+        "  extent_size_hint=<size> - Extent size hint for the image file, 0 to disable\n"
+        "  nocow=<bool (on/off)>  - Turn off copy-on-write (valid only on btrfs)\n"
+        "  preallocation=<str>    - Preallocation mode (allowed values: off, falloc, full)\n";
     if (with_protocol) {
-        std::printf("Supported options:\n"
-                    "  extent_size_hint=<size> - Extent size hint for the image file, 0 to disable\n"
-                    "  nocow=<bool (on/off)>  - Turn off copy-on-write (valid only on btrfs)\n"
-                    "  preallocation=<str>    - Preallocation mode (allowed values: off, falloc, full)\n"
-                    "  size=<size>            - Virtual disk size\n");
+        std::printf("Supported options:\n%s  size=<size>            - Virtual disk size\n", kFileOptions);
         return;
     }
+    // The file protocol is itself a format one can create, with its own options.
     std::printf("Supported %.*s options:\n"
+                "%s"
                 "  size=<size>            - Virtual disk size\n"
                 "\n"
                 "The protocol level may support further options.\n"
                 "Specify the target filename to include those options.\n",
-        static_cast<int>(format.size()), format.data());
+        static_cast<int>(format.size()), format.data(), format == "file" ? kFileOptions : "");
 }
 
 }  // namespace qemu::img

@@ -33,8 +33,10 @@ struct ImageRequest {
     bool read_write = false;
     bool force_share = false;
     bool resize = false;
-    // info and map only look at metadata: they take no permission on the image.
+    // info only looks at metadata: it takes no permission on the image.
     bool no_io = false;
+    // Refuse others writing meanwhile (only convert's sources do; BDRV_O_NO_SHARE).
+    bool no_share = false;
     CacheMode cache;
 };
 

@@ -348,6 +348,7 @@ int img_convert(int argc, char** argv)
                 .format = format,
                 .image_opts = image_opts,
                 .force_share = force_share,
+                .no_share = true,
                 .cache = *src_mode});
             if (!image) {
                 error_report(image.error().desc);

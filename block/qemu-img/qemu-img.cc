@@ -7,6 +7,7 @@
 
 #include "block/qemu-img/img-commands.h"
 #include "block/qemu-img/img-report.h"
+#include "util/qemu-option.h"
 
 namespace qemu::img {
 
@@ -29,6 +30,20 @@ constexpr Command kCommands[] = {
     {"measure", img_measure},
     {"resize", img_resize},
 };
+
+// This build has no trace events, so a plain event name (not a pattern) names none; QEMU
+// warns about that and carries on.
+void warn_unknown_trace_event(std::string_view spec)
+{
+    auto opts = qemu::QemuOpts::parse(spec, "enable");
+    if (!opts) {
+        return;
+    }
+    auto event = opts->get("enable");
+    if (event && *event != "help" && event->find_first_of("*?") == std::string::npos) {
+        warn_report("trace event '" + *event + "' does not exist");
+    }
+}
 
 }  // namespace
 
@@ -60,7 +75,8 @@ int main(int argc, char** argv)
                         "\nCopyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n");
             return 0;
         case 'T':
-            break;  // no trace events in this build
+            warn_unknown_trace_event(optarg);
+            break;
         default:
             break;
         }
