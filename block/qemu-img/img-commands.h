@@ -4,6 +4,7 @@
 
 namespace qemu::img {
 
+int img_amend(int argc, char** argv);
 int img_create(int argc, char** argv);
 int img_measure(int argc, char** argv);
 int img_info(int argc, char** argv);
@@ -32,6 +33,7 @@ enum LongOption {
     kOptTargetIsZero,
     kOptBitmaps,
     kOptSkipBrokenBitmaps,
+    kOptForce,
 };
 
 }  // namespace qemu::img

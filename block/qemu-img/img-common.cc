@@ -3,8 +3,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 #include "block/drivers.h"
 #include "block/file-posix.h"
@@ -79,6 +82,70 @@ Result<OpenImage> open_image(const ImageRequest& request)
     }
     image.blk->set_write_cache(!request.cache.writethrough);
     return image;
+}
+
+namespace {
+
+// QEMU prints a node's options from a hash table, in the order of this hash of the key
+// (bucket by bucket), so the json: name lists its keys in that order too.
+unsigned qdict_bucket(std::string_view key)
+{
+    uint32_t value = 0x238F13AFu * static_cast<uint32_t>(key.size());
+    for (size_t i = 0; i < key.size(); ++i) {
+        value += static_cast<uint32_t>(static_cast<unsigned char>(key[i])) << (i * 5 % 24);
+    }
+    return (1103515243u * value + 12345u) % 512;
+}
+
+std::string json_object(std::vector<std::pair<std::string, std::string>> members)
+{
+    std::stable_sort(members.begin(), members.end(),
+        [](const auto& a, const auto& b) { return qdict_bucket(a.first) < qdict_bucket(b.first); });
+    std::string out = "{";
+    for (size_t i = 0; i < members.size(); ++i) {
+        out += (i ? ", \"" : "\"") + members[i].first + "\": " + members[i].second;
+    }
+    return out + "}";
+}
+
+std::string json_string(std::string_view text)
+{
+    std::string out = "\"";
+    for (char ch : text) {
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+        }
+        out += ch;
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+std::string image_display_name(block::BlockNode& root, const ImageRequest& request)
+{
+    std::string plain = root.filename();
+    if (!request.image_opts || &root.driver() != &block::kRawDriver || !root.file()) {
+        return plain;
+    }
+    auto parsed = QemuOpts::parse(request.name);
+    if (!parsed) {
+        return plain;
+    }
+    std::vector<std::pair<std::string, std::string>> members{{"driver", json_string("raw")}};
+    // Only raw's offset and size change what the image is; other options do not show.
+    for (std::string_view key : {"offset", "size"}) {
+        if (auto value = parsed->get(key)) {
+            members.emplace_back(std::string(key), json_string(*value));
+        }
+    }
+    if (members.size() == 1) {
+        return plain;
+    }
+    block::BlockNode& file = *root.file();
+    members.emplace_back("file",
+        json_object({{"driver", json_string(file.driver().format_name)}, {"filename", json_string(file.filename())}}));
+    return "json:" + json_object(std::move(members));
 }
 
 block::BlockNode& protocol_node(block::BlockNode& node)

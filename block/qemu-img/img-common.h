@@ -51,6 +51,10 @@ struct OpenImage {
 // img_open: on failure the error text is already "Could not open 'NAME': ...".
 Result<OpenImage> open_image(const ImageRequest& request);
 
+// The name QEMU shows for an opened image: the file's name, unless --image-opts gave raw an
+// offset or size (options a plain filename cannot carry), which makes it a json: name.
+std::string image_display_name(block::BlockNode& root, const ImageRequest& request);
+
 // The protocol node at the bottom of a node's `file` chain.
 block::BlockNode& protocol_node(block::BlockNode& node);
 // Bytes the image file occupies on disk (st_blocks), or nullopt if unknown.

@@ -38,7 +38,14 @@ std::string info_json(const std::string& filename, const std::string& format, in
     std::string out = std::string(indent) + "{\n";
     std::string inner = std::string(indent) + "    ";
     out += inner + "\"virtual-size\": " + std::to_string(virtual_size) + ",\n";
-    out += inner + "\"filename\": \"" + filename + "\",\n";
+    std::string escaped;
+    for (char ch : filename) {
+        if (ch == '"' || ch == '\\') {
+            escaped += '\\';
+        }
+        escaped += ch;
+    }
+    out += inner + "\"filename\": \"" + escaped + "\",\n";
     out += inner + "\"format\": \"" + format + "\",\n";
     if (actual_size) {
         out += inner + "\"actual-size\": " + std::to_string(*actual_size) + ",\n";
@@ -179,7 +186,7 @@ int img_info(int argc, char** argv)
         error_report(length.error().desc);
         return 1;
     }
-    std::string filename = root.filename();
+    std::string filename = image_display_name(root, request);
     std::string format(root.driver().format_name);
     std::optional<int64_t> actual = allocated_file_size(root);
     if (*json) {

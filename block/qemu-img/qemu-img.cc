@@ -20,6 +20,7 @@ struct Command {
 
 // The subcommands this build has, in QEMU's order.
 constexpr Command kCommands[] = {
+    {"amend", img_amend},
     {"check", img_check},
     {"compare", img_compare},
     {"convert", img_convert},

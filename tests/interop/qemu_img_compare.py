@@ -99,6 +99,9 @@ CASES = [
     [['info', '--backing-chain', 's.raw']], [['info', '--output=json', '--backing-chain', 's.raw']],
     [['info', '--image-opts', 'driver=raw,file.filename=s.raw']],
     [['info', '--output=json', '--image-opts', 'driver=file,filename=s.raw']],
+    [['info', '--image-opts', 'driver=raw,file.filename=s.raw,offset=512']],
+    [['info', '--image-opts', 'driver=raw,file.filename=s.raw,file.locking=off,size=1024']],
+    [['info', '--output=json', '--image-opts', 'driver=raw,file.driver=file,file.filename=s.raw,size=1024,offset=1k']],
     [['info', '--output=xml', 's.raw']], [['info']], [['info', 'a', 'b']], [['info', 'nope']],
     [['info', '-f', 'foo', 's.raw']], [['info', '-f']], [['info', '--bogus', 's.raw']],
     # check
@@ -172,6 +175,11 @@ CASES = [
     [['resize', '-f', 'raw', '--preallocation=bad', 's.raw', '+1M']],
     [['resize', '-f', 'raw', 's.raw', 'abc']], [['resize', '-f', 'raw', 's.raw']], [['resize', 's.raw']],
     [['resize', '-q', '-f', 'raw', 's.raw', '5M']], [['resize', '-f', 'raw', 'nope', '1M']],
+    # amend: raw has nothing to amend
+    [['amend', '-o', 'size=2M', 's.raw']], [['amend', '-f', 'raw', '-o', 'size=2M', 's.raw']], [['amend', 's.raw']],
+    [['amend', '-o', 'help', '-f', 'raw']], [['amend', '-p', '-o', 'help', '-f', 'raw']],
+    [['amend', '-f', 'foo', '-o', 'help']], [['amend', '-o', 'size=1M', '-t', 'bad', 's.raw']],
+    [['amend', '-o', 'size=1M', 'nope']], [['amend', '-o', ',', 's.raw']],
     # dd
     [['dd', 'if=s.raw', 'of=o.raw']], [['dd', '-O', 'raw', 'bs=4k', 'count=2', 'skip=1', 'if=s.raw', 'of=o.raw']],
     [['dd', 'bs=1M', 'count=3', 'if=s.raw', 'of=o.raw']], [['dd', 'bs=1M', 'skip=9', 'if=s.raw', 'of=o.raw']],
