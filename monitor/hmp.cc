@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "monitor/hmp-block.h"
 #include "qapi/qapi-commands.h"
 #include "system/vm.h"
 
@@ -54,6 +55,31 @@ void info_name(qapi::QmpContext& ctx, std::string_view, HmpOutput& out)
     }
 }
 
+// The block commands produce "\n"-terminated text; the monitor ends lines with "\r\n".
+void put_lines(HmpOutput& out, const std::string& text)
+{
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) {
+            out.text += text.substr(start);
+            break;
+        }
+        out.line(std::string_view(text).substr(start, end - start));
+        start = end + 1;
+    }
+}
+
+void info_block(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
+{
+    put_lines(out, hmp_info_block(ctx, args));
+}
+
+void do_qemu_io(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
+{
+    put_lines(out, hmp_qemu_io(ctx, args));
+}
+
 void do_stop(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
 {
     ctx.vm.stop();
@@ -70,6 +96,8 @@ void do_quit(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
 }
 
 constexpr std::array kInfoCommands = {
+    HmpCommand{"block", "[-n] [-v] [device]",
+        "show info of one block device or all block devices (-n: show named nodes; -v: show details)", info_block},
     HmpCommand{"name", "", "show the current VM name", info_name},
     HmpCommand{"status", "", "show the current VM status (running|paused)", info_status},
     HmpCommand{"version", "", "show the version of QEMU", info_version},
@@ -82,6 +110,8 @@ constexpr std::array kCommands = {
     HmpCommand{"cont|c", "", "resume emulation", do_cont},
     HmpCommand{"help|?", "[cmd]", "show the help", do_help},
     HmpCommand{"info", "[subcommand]", "show various information about the system state", do_info},
+    HmpCommand{"qemu-io", "[-d] [device] \"[command]\"", "run a qemu-io command on a block device",
+        do_qemu_io},
     HmpCommand{"quit|q", "", "quit the emulator", do_quit},
     HmpCommand{"stop|s", "", "stop emulation", do_stop},
 };

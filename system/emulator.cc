@@ -19,6 +19,7 @@
 
 #include "char/chardev.h"
 #include "monitor/qmp.h"
+#include "system/drive-options.h"
 #include "system/guest-memory.h"
 #include "system/qtest-clock.h"
 #include "system/qtest.h"
@@ -335,6 +336,17 @@ int run_emulator(const EmulatorConfig& config)
         return 1;
     }
     if (auto ok = create_monitors(vm, config); !ok) {
+        report(ok.error().desc);
+        return 1;
+    }
+    // Images open after -add-fd, so they can be /dev/fdset/N; -blockdev before -drive.
+    for (const BlockSpec& spec : config.blockdevs) {
+        if (auto ok = open_blockdev(vm.block(), spec); !ok) {
+            report(ok.error().desc);
+            return 1;
+        }
+    }
+    if (auto ok = open_drives(vm.block(), config.drives); !ok) {
         report(ok.error().desc);
         return 1;
     }

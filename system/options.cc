@@ -29,6 +29,7 @@ constexpr std::array kOptions = {
     OptionInfo{"no-user-config", false}, OptionInfo{"nodefconfig", false}, OptionInfo{"serial", true},
     OptionInfo{"monitor", true},     OptionInfo{"parallel", true},     OptionInfo{"trace", true},
     OptionInfo{"no-shutdown", false}, OptionInfo{"enable-kvm", false}, OptionInfo{"add-fd", true},
+    OptionInfo{"drive", true},       OptionInfo{"blockdev", true},
 };
 
 const OptionInfo* find_option(std::string_view name)
@@ -255,6 +256,10 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
                 .legacy_id = "",
                 .option_name = "-chardev",
             });
+        } else if (name == "drive") {
+            config.drives.push_back(BlockSpec{"-drive " + std::string(arg), std::string(arg)});
+        } else if (name == "blockdev") {
+            config.blockdevs.push_back(BlockSpec{"-blockdev " + std::string(arg), std::string(arg)});
         } else if (name == "add-fd") {
             TRY_VOID(parse_add_fd(config, name, arg));
         } else if (name == "mon") {
@@ -341,6 +346,11 @@ std::string emulator_help_text()
            "-qmp dev         QMP monitor on dev (e.g. unix:path,server=on,wait=off)\n"
            "-qmp-pretty dev  QMP monitor with pretty output\n"
            "-qtest dev       qtest protocol on dev\n"
+           "-drive [file=file][,if=none][,id=id][,format=f][,readonly=on|off][,cache=mode][,aio=mode]\n"
+           "                 [,node-name=name][,file.option=value...]\n"
+           "                 a drive (only if=none: this machine has no controllers)\n"
+           "-blockdev driver=d,node-name=n[,prop=value...] or JSON\n"
+           "                 a block node, as QMP's blockdev-add\n"
            "-qtest-log file  log of the qtest protocol (default stderr, 'none' for none)\n";
 }
 

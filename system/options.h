@@ -34,6 +34,12 @@ struct AddFdSpec {
     std::optional<std::string> opaque;
 };
 
+// One -drive or -blockdev, kept as text: it is opened once the fd sets exist.
+struct BlockSpec {
+    std::string option;  // "-drive ARG", for messages
+    std::string value;
+};
+
 struct EmulatorConfig {
     bool start_stopped = false;  // -S
     bool daemonize = false;
@@ -50,6 +56,8 @@ struct EmulatorConfig {
     std::vector<AddFdSpec> add_fds;
     std::vector<ChardevSpec> chardevs;
     std::vector<MonitorSpec> monitors;
+    std::vector<BlockSpec> blockdevs;
+    std::vector<BlockSpec> drives;
     std::optional<std::string> qtest_chardev;  // id of the chardev -qtest created
     std::optional<std::string> qtest_spec;     // the -qtest argument, for messages
     std::optional<std::string> qtest_log;

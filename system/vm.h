@@ -1,6 +1,6 @@
-// The emulator's state as one context object: run state, the chardevs, the monitors and
-// the event fan-out. Everything a QMP handler needs is reached from here, so the pieces
-// stay testable without process-global state.
+// The emulator's state as one context object: run state, the chardevs, the block devices,
+// the monitors and the event fan-out. Everything a QMP handler needs is reached from here,
+// so the pieces stay testable without process-global state.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "char/registry.h"
 #include "qapi/qapi-events.h"
 #include "qapi/qapi-types.h"
+#include "system/block-devices.h"
 #include "util/fdset.h"
 #include "util/osdep.h"
 
@@ -60,6 +61,9 @@ public:
     FdSetRegistry& fdsets() { return m_fdsets; }
     OpenContext open_context() { return OpenContext{&m_fdsets}; }
     chr::ChardevRegistry& chardevs() { return m_chardevs; }
+    // The block graph, the -drive backends and the monitor's nodes; it opens through
+    // open_context(), so images can be /dev/fdset/N.
+    BlockDevices& block() { return m_block; }
 
     void add_monitor(std::unique_ptr<monitor::QmpMonitor> monitor);
     const std::vector<std::unique_ptr<monitor::QmpMonitor>>& monitors() const { return m_monitors; }
@@ -75,6 +79,7 @@ private:
     bool m_shutdown_requested = false;
     FdSetRegistry m_fdsets;
     chr::ChardevRegistry m_chardevs;
+    BlockDevices m_block{open_context()};
     std::vector<std::unique_ptr<monitor::QmpMonitor>> m_monitors;
 };
 

@@ -1,0 +1,319 @@
+// HMP `info block` and `qemu-io` (see hmp-block.h).
+#include "monitor/hmp-block.h"
+
+#include <cstdio>
+#include <optional>
+#include <vector>
+
+#include "block/qemu-io/qemu-io.h"
+#include "block/reopen.h"
+#include "monitor/block-info.h"
+#include "qapi/qapi-commands.h"
+#include "system/vm.h"
+
+namespace qemu::monitor {
+
+namespace {
+
+// HMP's argument scanner for the types these commands use: words, and strings that may
+// be double-quoted with backslash escapes.
+class HmpArgs {
+public:
+    explicit HmpArgs(std::string_view text) : m_rest(text) { }
+
+    bool flag(std::string_view name)
+    {
+        skip_blanks();
+        if (m_rest.starts_with(name) && (m_rest.size() == name.size() || m_rest[name.size()] == ' ')) {
+            m_rest.remove_prefix(name.size());
+            return true;
+        }
+        return false;
+    }
+
+    // Result<> carries the message QEMU prints after "COMMAND: ".
+    Result<std::optional<std::string>> string()
+    {
+        skip_blanks();
+        if (m_rest.empty()) {
+            return std::optional<std::string>();
+        }
+        std::string value;
+        if (m_rest.front() != '"') {
+            size_t end = m_rest.find(' ');
+            value = std::string(m_rest.substr(0, end));
+            m_rest.remove_prefix(end == std::string_view::npos ? m_rest.size() : end);
+            return std::optional<std::string>(value);
+        }
+        m_rest.remove_prefix(1);
+        while (!m_rest.empty() && m_rest.front() != '"') {
+            char c = m_rest.front();
+            m_rest.remove_prefix(1);
+            if (c == '\\' && !m_rest.empty()) {
+                c = m_rest.front();
+                m_rest.remove_prefix(1);
+                c = c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+            }
+            value += c;
+        }
+        if (m_rest.empty()) {
+            return make_error("unterminated string");
+        }
+        m_rest.remove_prefix(1);
+        return std::optional<std::string>(value);
+    }
+
+    bool at_end()
+    {
+        skip_blanks();
+        return m_rest.empty();
+    }
+
+private:
+    void skip_blanks()
+    {
+        while (!m_rest.empty() && (m_rest.front() == ' ' || m_rest.front() == '\t')) {
+            m_rest.remove_prefix(1);
+        }
+    }
+
+    std::string_view m_rest;
+};
+
+std::string usage_error(std::string_view command, std::string_view message)
+{
+    return std::string(command) + ": " + std::string(message) + "\nTry \"help " + std::string(command) +
+        "\" for more information\n";
+}
+
+std::string cache_mode_text(const qapi::BlockdevCacheInfo& cache)
+{
+    std::string text = cache.writeback ? "writeback" : "writethrough";
+    if (cache.direct) {
+        text += ", direct";
+    }
+    if (cache.no_flush) {
+        text += ", ignore flushes";
+    }
+    return text;
+}
+
+// QEMU's size_to_str: the largest binary unit that keeps the value at least 1.
+std::string size_text(int64_t bytes)
+{
+    static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double value = static_cast<double>(bytes);
+    int unit = 0;
+    while (value >= 1024 && unit < 6) {
+        value /= 1024;
+        ++unit;
+    }
+    char text[64];
+    // Whole numbers print without decimals, others with up to three significant digits.
+    if (value == static_cast<double>(static_cast<int64_t>(value))) {
+        std::snprintf(text, sizeof(text), "%.0f %s", value, kUnits[unit]);
+    } else {
+        std::snprintf(text, sizeof(text), "%0.3g %s", value, kUnits[unit]);
+    }
+    return text;
+}
+
+void print_image_info(const qapi::ImageInfo& image, std::string& out)
+{
+    out += "image: " + image.filename + "\n";
+    out += "file format: " + image.format + "\n";
+    out += "virtual size: " + size_text(image.virtual_size) + " (" + std::to_string(image.virtual_size) + " bytes)\n";
+    out += "disk size: " + (image.actual_size ? size_text(*image.actual_size) : std::string("unavailable")) + "\n";
+    if (image.cluster_size) {
+        out += "cluster_size: " + std::to_string(*image.cluster_size) + "\n";
+    }
+}
+
+// print_block_info: a backend (with `device`) or a bare node.
+void print_block_info(
+    const qapi::BlockInfo* info, const std::optional<qapi::BlockDeviceInfo>& inserted, bool verbose, std::string& out)
+{
+    if (info) {
+        out += info->device;
+        if (inserted && inserted->node_name) {
+            out += " (" + *inserted->node_name + ")";
+        }
+    } else {
+        out += inserted->node_name.value_or("");
+    }
+    if (inserted) {
+        out += ": " + inserted->file + " (" + inserted->drv + (inserted->ro ? ", read-only" : "") + ")\n";
+    } else {
+        out += ": [not inserted]\n";
+    }
+    if (info && info->removable) {
+        out += std::string("    Removable device: ") + (info->locked ? "" : "not ") + "locked, tray " +
+            (info->tray_open.value_or(false) ? "open" : "closed") + "\n";
+    }
+    if (!inserted) {
+        return;
+    }
+    out += "    Cache mode:       " + cache_mode_text(inserted->cache) + "\n";
+    if (verbose) {
+        out += "\nImages:\n";
+        print_image_info(inserted->image, out);
+    }
+}
+
+// The qemu-io commands that write or resize, and so need write access to the image.
+bool needs_write(std::string_view command)
+{
+    size_t start = command.find_first_not_of(' ');
+    if (start == std::string_view::npos) {
+        return false;
+    }
+    command.remove_prefix(start);
+    std::string_view name = command.substr(0, command.find(' '));
+    static constexpr std::string_view kWriters[] = {
+        "aio_write", "discard", "d", "truncate", "t", "write", "w", "writev"};
+    for (std::string_view writer : kWriters) {
+        if (name == writer) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Commands of the qemu-io tool that HMP's qemu-io does not have (QEMU adds them only to
+// the tool), so the monitor's image cannot be closed or replaced from here.
+bool tool_only(std::string_view command)
+{
+    size_t start = command.find_first_not_of(' ');
+    if (start == std::string_view::npos) {
+        return false;
+    }
+    command.remove_prefix(start);
+    std::string_view name = command.substr(0, command.find(' '));
+    static constexpr std::string_view kToolOnly[] = {"open", "o", "close", "c", "quit", "q"};
+    for (std::string_view word : kToolOnly) {
+        if (name == word) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The first write through an auto-read-only image reopens it read-write (through the fd
+// set for /dev/fdset/N), then takes the write permission as qemu-io's command would.
+Result<void> prepare_write(block::BlockBackend& blk)
+{
+    block::BlockNode& root = blk.root();
+    if (root.read_only()) {
+        return make_error("Block node is read-only");
+    }
+    if (!block::has_write_access(root)) {
+        TRY_VOID(block::reopen_file_access(root, true));
+    }
+    return blk.set_perm(blk.perm() | block::perm::kWrite, blk.shared_perm());
+}
+
+}  // namespace
+
+std::string hmp_info_block(qapi::QmpContext& ctx, std::string_view args)
+{
+    HmpArgs parser(args);
+    bool nodes = false;
+    bool verbose = false;
+    for (bool more = true; more;) {
+        more = false;
+        if (parser.flag("-n")) {
+            nodes = more = true;
+        }
+        if (parser.flag("-v")) {
+            verbose = more = true;
+        }
+    }
+    auto device = parser.string();
+    if (!device) {
+        return usage_error("info", device.error().desc);
+    }
+    std::string out;
+    if (!nodes) {
+        auto list = qapi::qmp_query_block(ctx);
+        for (size_t i = 0; list && i < list->size(); ++i) {
+            const qapi::BlockInfo& info = (*list)[i];
+            if (*device && **device != info.device) {
+                continue;
+            }
+            if (i != 0) {
+                out += "\n";
+            }
+            print_block_info(&info, info.inserted, verbose, out);
+        }
+        return out;
+    }
+    auto list = qapi::qmp_query_named_block_nodes(ctx, std::nullopt);
+    for (size_t i = 0; list && i < list->size(); ++i) {
+        const qapi::BlockDeviceInfo& info = (*list)[i];
+        if (*device && info.node_name != **device) {
+            continue;
+        }
+        if (i != 0) {
+            out += "\n";
+        }
+        print_block_info(nullptr, info, verbose, out);
+    }
+    return out;
+}
+
+std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
+{
+    HmpArgs parser(args);
+    bool qdev = parser.flag("-d");
+    auto device = parser.string();
+    if (!device || !*device) {
+        return usage_error("qemu-io", device ? "block device name expected" : device.error().desc);
+    }
+    auto command = parser.string();
+    if (!command || !*command) {
+        return usage_error("qemu-io", command ? "string expected" : command.error().desc);
+    }
+    if (!parser.at_end()) {
+        return usage_error("qemu-io", "extraneous characters at the end of line");
+    }
+    if (qdev) {
+        // The none machine has no guest devices to look a backend up by.
+        return "Error: Device '" + **device + "' not found\n";
+    }
+
+    BlockDevices& devices = ctx.vm.block();
+    qemu_io::Session session;
+    Drive* drive = devices.find_drive(**device);
+    if (drive && drive->blk) {
+        // Lent to the session for this one command; it goes back below.
+        session.blk = std::move(drive->blk);
+    } else {
+        block::BlockNode* node = devices.graph().find_node(**device);
+        if (!node) {
+            return "Error: Cannot find device='' nor node-name='" + **device + "'\n";
+        }
+        auto blk = block::BlockBackend::attach(node->shared_from_this(), 0, block::perm::kAll);
+        if (!blk) {
+            return "Error: " + blk.error().desc + "\n";
+        }
+        session.blk = std::move(*blk);
+    }
+
+    std::string out;
+    if (tool_only(**command)) {
+        std::fflush(stdout);
+        std::string name = (**command).substr(0, (**command).find(' '));
+        std::fprintf(stderr, "command \"%s\" not found\n", name.c_str());
+    } else if (auto ready = needs_write(**command) ? prepare_write(*session.blk) : Result<void>{}; !ready) {
+        out = ready.error().desc + "\n";
+    } else {
+        qemu_io::run_command(session, **command);
+        std::fflush(stdout);
+    }
+    if (drive && session.blk) {
+        drive->blk = std::move(session.blk);
+    }
+    return out;
+}
+
+}  // namespace qemu::monitor

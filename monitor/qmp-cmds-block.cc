@@ -1,0 +1,158 @@
+// QMP commands of the block layer: blockdev-add, blockdev-del, blockdev-reopen,
+// block_resize, query-block and query-named-block-nodes. They decode, call the Vm's
+// BlockDevices and encode; the graph work happens there and in block/.
+#include <sys/stat.h>
+
+#include "block/drivers.h"
+#include "block/file-posix.h"
+#include "block/reopen.h"
+#include "monitor/block-info.h"
+#include "monitor/block-options.h"
+#include "monitor/qmp-context.h"
+#include "qapi/qapi-commands.h"
+#include "system/vm.h"
+
+namespace qemu::monitor {
+
+namespace {
+
+// bdrv_get_allocated_file_size: what the image occupies on the host filesystem.
+std::optional<int64_t> allocated_size(block::BlockNode& node)
+{
+    block::BlockNode* bottom = &node;
+    while (&bottom->driver() != &block::kFileDriver) {
+        bottom = bottom->file();
+        if (!bottom) {
+            return std::nullopt;
+        }
+    }
+    struct stat st { };
+    if (fstat(block::file_posix::state_of(*bottom).fd.get(), &st) < 0) {
+        return std::nullopt;
+    }
+    return static_cast<int64_t>(st.st_blocks) * 512;
+}
+
+}  // namespace
+
+qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk)
+{
+    qapi::ImageInfo image{.filename = node.filename(), .format = std::string(node.driver().format_name)};
+    // Both file and raw answer bdrv_get_info, so QEMU always reports a clean image here.
+    image.dirty_flag = false;
+    image.actual_size = allocated_size(node);
+    image.virtual_size = node.length().value_or(0);
+    if (auto info = node.info(); info && info->cluster_size > 0) {
+        image.cluster_size = info->cluster_size;
+    }
+    return qapi::BlockDeviceInfo{
+        .file = node.filename(),
+        .node_name = node.node_name(),
+        .ro = node.read_only(),
+        .drv = std::string(node.driver().format_name),
+        .backing_file = std::nullopt,
+        .backing_file_depth = 0,
+        .encrypted = false,
+        .detect_zeroes = qapi::BlockdevDetectZeroesOptions::off,
+        .bps = 0,
+        .bps_rd = 0,
+        .bps_wr = 0,
+        .iops = 0,
+        .iops_rd = 0,
+        .iops_wr = 0,
+        .image = std::move(image),
+        .cache = qapi::BlockdevCacheInfo{.writeback = blk ? blk->write_cache_enabled() : true,
+            .direct = node.flags().cache_direct,
+            .no_flush = node.flags().no_flush},
+        .write_threshold = 0,
+    };
+}
+
+}  // namespace qemu::monitor
+
+namespace qapi {
+
+qemu::Result<void> qmp_blockdev_add(QmpContext& ctx, const BlockdevOptions& arg)
+{
+    auto options = TRY(qemu::monitor::flatten_blockdev_options(arg));
+    return ctx.vm.block().add_node(std::move(options));
+}
+
+qemu::Result<void> qmp_blockdev_del(QmpContext& ctx, const std::string& node_name)
+{
+    return ctx.vm.block().del_node(node_name);
+}
+
+qemu::Result<void> qmp_blockdev_reopen(QmpContext& ctx, const std::vector<BlockdevOptions>& options)
+{
+    for (const BlockdevOptions& one : options) {
+        if (!one.node_name) {
+            return qemu::make_error("node-name not specified");
+        }
+        auto flat = TRY(qemu::monitor::flatten_blockdev_options(one));
+        TRY_VOID(ctx.vm.block().reopen_node(std::move(flat)));
+    }
+    return {};
+}
+
+qemu::Result<void> qmp_block_resize(QmpContext& ctx, const std::optional<std::string>& device,
+    const std::optional<std::string>& node_name, int64_t size)
+{
+    qemu::BlockDevices& devices = ctx.vm.block();
+    qemu::block::BlockNode* node = nullptr;
+    if (device) {
+        if (qemu::Drive* drive = devices.find_drive(*device)) {
+            if (!drive->blk) {
+                return qemu::make_error("Device '" + *device + "' has no medium");
+            }
+            node = &drive->blk->root();
+        }
+    }
+    if (!node && node_name) {
+        node = devices.graph().find_node(*node_name);
+    }
+    if (!node) {
+        return qemu::make_error(
+            "Cannot find device='" + device.value_or("") + "' nor node-name='" + node_name.value_or("") + "'");
+    }
+    if (size < 0) {
+        return qemu::make_error("Parameter 'size' expects a >0 size");
+    }
+    if (node->read_only()) {
+        return qemu::make_error("Image is read-only");
+    }
+    // An auto-read-only image asks its fd set for write access now.
+    if (!qemu::block::has_write_access(*node)) {
+        TRY_VOID(qemu::block::reopen_file_access(*node, true));
+    }
+    auto blk = TRY(qemu::block::BlockBackend::attach(
+        node->shared_from_this(), qemu::block::perm::kResize, qemu::block::perm::kAll));
+    return blk->truncate(size);
+}
+
+qemu::Result<std::vector<BlockInfo>> qmp_query_block(QmpContext& ctx)
+{
+    std::vector<BlockInfo> result;
+    for (qemu::Drive& drive : ctx.vm.block().drives()) {
+        BlockInfo info{.device = drive.id, .type = "unknown", .removable = true, .locked = false};
+        if (drive.blk) {
+            info.inserted = qemu::monitor::block_device_info(drive.blk->root(), drive.blk.get());
+        }
+        result.push_back(std::move(info));
+    }
+    return result;
+}
+
+qemu::Result<std::vector<BlockDeviceInfo>> qmp_query_named_block_nodes(QmpContext& ctx, const std::optional<bool>&)
+{
+    // Without backing chains, flat and nested listings are the same.
+    std::vector<BlockDeviceInfo> result;
+    qemu::BlockDevices& devices = ctx.vm.block();
+    // Like QEMU, the node listing knows no backends, so it reports writeback caching.
+    for (qemu::block::BlockNode* node : devices.nodes_in_order()) {
+        result.push_back(qemu::monitor::block_device_info(*node, nullptr));
+    }
+    return result;
+}
+
+}  // namespace qapi

@@ -1,0 +1,200 @@
+// The emulator's block devices (see block-devices.h).
+#include "system/block-devices.h"
+
+#include <algorithm>
+#include <set>
+
+#include "block/drivers.h"
+#include "block/reopen.h"
+
+namespace qemu {
+
+namespace {
+
+bool option_is_on(const block::BlockOptions& options, const std::string& key)
+{
+    auto it = options.find(key);
+    return it != options.end() && (it->second == "on" || it->second == "true");
+}
+
+// With auto-read-only and no read-only, QEMU opens the image read-only and only asks for
+// write access when a writer appears (raw_parse_flags with has_writers false). The nodes
+// still count as read-write: only their descriptors are read-only for now.
+Result<std::shared_ptr<block::BlockNode>> open_tree(
+    block::BlockGraph& graph, std::optional<std::string> filename, block::BlockOptions options, block::OpenFlags flags)
+{
+    bool read_only = options.contains("read-only") ? option_is_on(options, "read-only") : !flags.read_write;
+    bool auto_read_only =
+        options.contains("auto-read-only") ? option_is_on(options, "auto-read-only") : flags.auto_read_only;
+    bool deferred_write = !read_only && auto_read_only;
+    if (deferred_write) {
+        options["read-only"] = "on";
+    }
+    auto root = TRY(graph.open(std::move(filename), std::move(options), flags));
+    if (deferred_write && root->flags().probed && &root->driver() == &block::kRawDriver) {
+        // The graph warns only about read-write images, and this one was opened read-only.
+        graph.warn("WARNING: Image format was not specified for '" + root->filename() +
+            "' and probing guessed raw.\n"
+            "         Automatically detecting the format is dangerous for raw images, write operations on block 0 "
+            "will be restricted.\n"
+            "         Specify the 'raw' format explicitly to remove the restrictions.\n");
+    }
+    if (deferred_write) {
+        std::vector<block::BlockNode*> pending = {root.get()};
+        while (!pending.empty()) {
+            block::BlockNode* node = pending.back();
+            pending.pop_back();
+            node->mutable_flags().read_write = true;
+            node->mutable_flags().auto_read_only = true;
+            for (block::BdrvChild& child : node->children()) {
+                pending.push_back(child.node.get());
+            }
+        }
+    }
+    return root;
+}
+
+}  // namespace
+
+BlockDevices::~BlockDevices()
+{
+    // Backends first: they hold permissions (and image locks) on the nodes.
+    m_drives.clear();
+    m_monitor_nodes.clear();
+}
+
+Result<void> BlockDevices::add_node(block::BlockOptions options)
+{
+    auto name = options.find("node-name");
+    if (name == options.end()) {
+        return make_error("'node-name' must be specified for the root node");
+    }
+    auto node = TRY(open_tree(m_graph, std::nullopt, std::move(options), block::OpenFlags{.read_write = true}));
+    m_roots.push_back(node.get());
+    m_monitor_nodes.push_back(std::move(node));
+    return {};
+}
+
+Result<void> BlockDevices::del_node(std::string_view node_name)
+{
+    block::BlockNode* node = m_graph.find_node(node_name);
+    if (!node) {
+        return make_error("Failed to find node with node-name='" + std::string(node_name) + "'");
+    }
+    if (drive_of(*node)) {
+        return make_error("Node " + std::string(node_name) + " is in use");
+    }
+    auto owned = std::find_if(m_monitor_nodes.begin(), m_monitor_nodes.end(),
+        [node](const std::shared_ptr<block::BlockNode>& held) { return held.get() == node; });
+    if (owned == m_monitor_nodes.end()) {
+        return make_error("Node " + std::string(node_name) + " is not owned by the monitor");
+    }
+    // Another node using it as a child holds a second reference.
+    if (owned->use_count() > 1) {
+        return make_error("Block device " + std::string(node_name) + " is in use");
+    }
+    std::erase(m_roots, node);
+    m_monitor_nodes.erase(owned);
+    return {};
+}
+
+Result<void> BlockDevices::add_drive(
+    std::string id, std::optional<std::string> filename, block::BlockOptions options, const DriveOpenOptions& how)
+{
+    if (find_drive(id)) {
+        return make_error("Duplicate ID '" + id + "' for drive");
+    }
+    if (!filename && !options.contains("file.filename") && !options.contains("file")) {
+        m_drives.push_back(Drive{std::move(id), nullptr});
+        return {};
+    }
+    auto root = TRY(open_tree(m_graph, std::move(filename), std::move(options), how.flags));
+    // Without a guest device nobody writes yet; qemu-io and block_resize ask when they do.
+    auto blk = TRY(block::BlockBackend::attach(root, block::perm::kConsistentRead, block::perm::kAll));
+    blk->set_write_cache(!how.writethrough);
+    m_roots.push_back(root.get());
+    m_drives.push_back(Drive{std::move(id), std::move(blk)});
+    return {};
+}
+
+Drive* BlockDevices::find_drive(std::string_view id)
+{
+    for (Drive& drive : m_drives) {
+        if (drive.id == id) {
+            return &drive;
+        }
+    }
+    return nullptr;
+}
+
+Drive* BlockDevices::drive_of(const block::BlockNode& node)
+{
+    for (Drive& drive : m_drives) {
+        if (drive.blk && &drive.blk->root() == &node) {
+            return &drive;
+        }
+    }
+    return nullptr;
+}
+
+std::vector<block::BlockNode*> BlockDevices::nodes_in_order()
+{
+    std::vector<block::BlockNode*> result;
+    std::set<block::BlockNode*> seen;
+    auto visit = [&](auto& self, block::BlockNode* node) -> void {
+        if (!seen.insert(node).second) {
+            return;
+        }
+        result.push_back(node);
+        for (block::BdrvChild& child : node->children()) {
+            self(self, child.node.get());
+        }
+    };
+    // QEMU lists the newest node first; a parent is always newer than its children.
+    for (auto root = m_roots.rbegin(); root != m_roots.rend(); ++root) {
+        visit(visit, *root);
+    }
+    for (block::BlockNode* node : m_graph.nodes()) {
+        visit(visit, node);
+    }
+    return result;
+}
+
+Result<void> BlockDevices::reopen_node(block::BlockOptions options)
+{
+    auto name = options.find("node-name");
+    if (name == options.end()) {
+        return make_error("node-name not specified");
+    }
+    block::BlockNode* node = m_graph.find_node(name->second);
+    if (!node) {
+        return make_error("Failed to find node with node-name='" + name->second + "'");
+    }
+    bool read_only = option_is_on(options, "read-only");
+    bool auto_read_only = option_is_on(options, "auto-read-only");
+    bool want_write = !read_only && !auto_read_only;
+    if (read_only) {
+        // Refuse while somebody holds write access through a backend.
+        for (Drive& drive : m_drives) {
+            if (drive.blk && &drive.blk->root() == node && (drive.blk->perm() & block::perm::kWrite)) {
+                return make_error("Block node is read-only");
+            }
+        }
+    }
+    if (want_write || read_only) {
+        TRY_VOID(block::reopen_file_access(*node, want_write));
+    }
+    std::vector<block::BlockNode*> pending = {node};
+    while (!pending.empty()) {
+        block::BlockNode* current = pending.back();
+        pending.pop_back();
+        current->mutable_flags().read_write = !read_only;
+        current->mutable_flags().auto_read_only = auto_read_only;
+        for (block::BdrvChild& child : current->children()) {
+            pending.push_back(child.node.get());
+        }
+    }
+    return {};
+}
+
+}  // namespace qemu

@@ -1,0 +1,227 @@
+// -blockdev and -drive (see drive-options.h).
+#include "system/drive-options.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "monitor/block-options.h"
+#include "qobject/json.h"
+#include "util/qemu-option.h"
+
+namespace qemu {
+
+namespace {
+
+std::unexpected<Error> spec_error(const BlockSpec& spec, const std::string& message)
+{
+    return make_error(spec.option + ": " + message);
+}
+
+// Dotted keys carry only strings; these members are typed in BlockdevOptions, so their
+// values are converted the way QEMU's keyval input visitor does before decoding.
+constexpr std::array<std::string_view, 7> kBoolKeys = {
+    "read-only", "auto-read-only", "force-share", "direct", "no-flush", "drop-cache", "x-check-cache-dropped"};
+constexpr std::array<std::string_view, 3> kIntKeys = {"offset", "size", "aio-max-batch"};
+
+JsonValue keyval_scalar(std::string_view leaf, const std::string& value)
+{
+    for (std::string_view key : kBoolKeys) {
+        if (leaf == key && (value == "on" || value == "off")) {
+            return JsonValue(value == "on");
+        }
+    }
+    for (std::string_view key : kIntKeys) {
+        int64_t number = 0;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+        if (leaf == key && ec == std::errc() && end == value.data() + value.size()) {
+            return JsonValue(number);
+        }
+    }
+    return JsonValue(value);
+}
+
+// keyval_parse: "a=1,b.c=2" into {"a": "1", "b": {"c": "2"}}, ",," escaping a comma.
+Result<JsonValue> parse_keyval(std::string_view text)
+{
+    JsonValue root = JsonValue::object();
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t eq = text.find('=', pos);
+        size_t comma = text.find(',', pos);
+        if (eq == std::string_view::npos || (comma != std::string_view::npos && comma < eq)) {
+            std::string key(text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+            return make_error("Expected '=' after parameter '" + key + "'");
+        }
+        std::string key(text.substr(pos, eq - pos));
+        std::string value;
+        pos = eq + 1;
+        while (pos < text.size()) {
+            if (text[pos] == ',') {
+                if (pos + 1 < text.size() && text[pos + 1] == ',') {
+                    value += ',';
+                    pos += 2;
+                    continue;
+                }
+                break;
+            }
+            value += text[pos++];
+        }
+        if (pos < text.size()) {
+            ++pos;  // the separating comma
+        }
+        JsonValue* node = &root;
+        std::string_view rest = key;
+        std::string prefix;
+        for (;;) {
+            size_t dot = rest.find('.');
+            std::string part(rest.substr(0, dot));
+            prefix += prefix.empty() ? part : "." + part;
+            if (dot == std::string_view::npos) {
+                if (node->contains(part)) {
+                    return make_error(node->at(part).is_object() ? "Parameter '" + prefix + "' used inconsistently"
+                                                                 : "Parameter '" + prefix + "' appears more than once");
+                }
+                (*node)[part] = keyval_scalar(part, value);
+                break;
+            }
+            if (node->contains(part) && !node->at(part).is_object()) {
+                return make_error("Parameter '" + prefix + "' used inconsistently");
+            }
+            if (!node->contains(part)) {
+                (*node)[part] = JsonValue::object();
+            }
+            node = &(*node)[part];
+            rest.remove_prefix(dot + 1);
+        }
+    }
+    return root;
+}
+
+// bdrv_parse_cache_mode.
+bool apply_cache_mode(std::string_view mode, block::BlockOptions& options, DriveOpenOptions& how)
+{
+    bool direct = false;
+    bool no_flush = false;
+    bool writethrough = false;
+    if (mode == "off" || mode == "none") {
+        direct = true;
+    } else if (mode == "directsync") {
+        direct = true;
+        writethrough = true;
+    } else if (mode == "writethrough") {
+        writethrough = true;
+    } else if (mode == "unsafe") {
+        no_flush = true;
+    } else if (mode != "writeback") {
+        return false;
+    }
+    // Explicit cache.direct / cache.no-flush win over the mode.
+    options.emplace("cache.direct", direct ? "on" : "off");
+    options.emplace("cache.no-flush", no_flush ? "on" : "off");
+    how.writethrough = writethrough;
+    return true;
+}
+
+// What QEMU says about an interface the none machine has no controller for.
+std::string interface_error(std::string_view interface)
+{
+    if (interface == "virtio") {
+        return "No 'PCI' bus found for device 'virtio-blk-pci'";
+    }
+    return "machine type does not support if=" + std::string(interface) + ",bus=0,unit=0";
+}
+
+Result<void> open_drive(BlockDevices& devices, const BlockSpec& spec, int& unnamed)
+{
+    auto opts = QemuOpts::parse(spec.value);
+    if (!opts) {
+        return spec_error(spec, opts.error().desc);
+    }
+    block::BlockOptions options;
+    DriveOpenOptions how{.flags = block::OpenFlags{.read_write = true, .auto_read_only = true}};
+    std::optional<std::string> id;
+    std::optional<std::string> filename;
+    std::string interface = "none";
+    for (const auto& [key, value] : opts->entries()) {
+        if (key == "id") {
+            id = value;
+        } else if (key == "file") {
+            filename = value;
+        } else if (key == "if") {
+            static constexpr std::array<std::string_view, 9> kInterfaces = {
+                "none", "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen"};
+            if (std::find(kInterfaces.begin(), kInterfaces.end(), value) == kInterfaces.end()) {
+                return spec_error(spec, "unsupported bus type '" + value + "'");
+            }
+            interface = value;
+        } else if (key == "format") {
+            options["driver"] = value;
+        } else if (key == "readonly") {
+            auto read_only = parse_option_bool("readonly", value);
+            if (!read_only) {
+                return spec_error(spec, read_only.error().desc);
+            }
+            options["read-only"] = *read_only ? "on" : "off";
+        } else if (key == "cache") {
+            // Handled below, after explicit cache.* keys are known.
+        } else if (key == "aio") {
+            if (value != "threads" && value != "native" && value != "io_uring") {
+                return spec_error(spec, "invalid aio option");
+            }
+            options["file.aio"] = value;
+        } else if (key == "media" || key == "index" || key == "bus" || key == "unit" || key == "werror" ||
+            key == "rerror" || key == "detect-zeroes" || key == "copy-on-read" || key == "snapshot") {
+            // Device-side settings: no guest device exists to use them.
+        } else {
+            options[key] = value;
+        }
+    }
+    if (auto cache = opts->get("cache"); cache && !apply_cache_mode(*cache, options, how)) {
+        return spec_error(spec, "invalid cache option");
+    }
+    if (!id) {
+        id = interface + std::to_string(unnamed++);
+    } else if (devices.find_drive(*id)) {
+        return spec_error(spec, "Duplicate ID '" + *id + "' for drive");
+    }
+    if (auto ok = devices.add_drive(*id, filename, std::move(options), how); !ok) {
+        return spec_error(spec, ok.error().desc);
+    }
+    if (interface != "none") {
+        return spec_error(spec, interface_error(interface));
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<void> open_blockdev(BlockDevices& devices, const BlockSpec& spec)
+{
+    Result<JsonValue> json = spec.value.starts_with('{') ? json_parse(spec.value) : parse_keyval(spec.value);
+    if (!json) {
+        return spec_error(spec, json.error().desc);
+    }
+    auto options = monitor::blockdev_options_from_json(*json);
+    if (!options) {
+        return spec_error(spec, options.error().desc);
+    }
+    if (auto ok = devices.add_node(std::move(*options)); !ok) {
+        return spec_error(spec, ok.error().desc);
+    }
+    return {};
+}
+
+Result<void> open_drives(BlockDevices& devices, const std::vector<BlockSpec>& specs)
+{
+    int unnamed = 0;
+    for (const BlockSpec& spec : specs) {
+        TRY_VOID(open_drive(devices, spec, unnamed));
+    }
+    return {};
+}
+
+}  // namespace qemu
