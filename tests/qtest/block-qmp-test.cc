@@ -1,0 +1,415 @@
+// The block layer in the emulator, over QMP and HMP: blockdev-add / blockdev-del with
+// QEMU's errors, query-named-block-nodes and query-block with QEMU 7.2's fields, HMP
+// `qemu-io` writing into the image and `info block`, block_resize, blockdev-reopen, and
+// -drive / -blockdev on the command line. The expected replies were taken from Debian's
+// QEMU 7.2 (QTEST_ACCEL=tcg QTEST_NO_AUDIO=1 QTEST_QEMU_BINARY=/usr/bin/qemu-system-x86_64
+// passes this file); generated node names ("#block...") differ by design and are not
+// compared.
+#include <fcntl.h>
+#include <glib.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/qtest/libqtest.h"
+
+namespace {
+
+using qtest::JsonValue;
+using qtest::QTestState;
+
+constexpr const char* kArgs = "-nodefaults -machine none";
+
+std::string dump(const JsonValue& value)
+{
+    return qemu::json_to_string(value);
+}
+
+// The order of keys in a QMP object is not significant: compare with keys sorted.
+std::string canon(const JsonValue& value)
+{
+    return nlohmann::json::parse(value.dump()).dump();
+}
+
+std::string error_of(const JsonValue& reply)
+{
+    return qtest::qmp_expect_error(reply, "GenericError");
+}
+
+// A 1 MiB image of zeroes in the temp directory, removed with the object.
+class TempImage {
+public:
+    explicit TempImage(off_t size = 1 << 20)
+    {
+        static int counter = 0;
+        m_path = std::string(g_get_tmp_dir()) + "/block-qmp-test-" + std::to_string(getpid()) + "-" +
+            std::to_string(counter++) + ".raw";
+        int fd = ::open(m_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        EXPECT_GE(fd, 0);
+        EXPECT_EQ(ftruncate(fd, size), 0);
+        ::close(fd);
+    }
+    ~TempImage() { ::unlink(m_path.c_str()); }
+    TempImage(const TempImage&) = delete;
+    TempImage& operator=(const TempImage&) = delete;
+
+    const std::string& path() const { return m_path; }
+    std::vector<uint8_t> read(off_t offset, size_t length) const
+    {
+        std::vector<uint8_t> data(length);
+        int fd = ::open(m_path.c_str(), O_RDONLY | O_CLOEXEC);
+        EXPECT_EQ(::pread(fd, data.data(), length, offset), static_cast<ssize_t>(length));
+        ::close(fd);
+        return data;
+    }
+    off_t size() const
+    {
+        struct stat st { };
+        ::stat(m_path.c_str(), &st);
+        return st.st_size;
+    }
+
+private:
+    std::string m_path;
+};
+
+std::string add_raw(const std::string& node, const std::string& filename, const std::string& extra = "")
+{
+    return "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', 'node-name': '" + node + "'" + extra +
+        ", 'file': {'driver': 'file', 'filename': '" + filename + "'}}}";
+}
+
+bool all_bytes(const std::vector<uint8_t>& data, uint8_t value)
+{
+    for (uint8_t byte : data) {
+        if (byte != value) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------- blockdev-add / -del
+
+TEST(BlockdevAdd, RawOverFileIsListedWithQemuFields)
+{
+    TempImage image;
+    auto qts = QTestState::init(kArgs);
+    qts->qmp_assert_success(add_raw("d0", image.path()));
+    JsonValue nodes = qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}");
+    ASSERT_EQ(nodes.size(), 2u) << dump(nodes);
+    JsonValue raw = nodes[0];
+    EXPECT_EQ(raw["node-name"], "d0");
+    EXPECT_EQ(raw["drv"], "raw");
+    EXPECT_EQ(raw["file"], image.path());
+    EXPECT_EQ(raw["ro"], false);
+    EXPECT_EQ(raw["encrypted"], false);
+    EXPECT_EQ(raw["detect_zeroes"], "off");
+    EXPECT_EQ(raw["backing_file_depth"], 0);
+    EXPECT_EQ(raw["write_threshold"], 0);
+    for (const char* key : {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"}) {
+        EXPECT_EQ(raw[key], 0) << key;
+    }
+    EXPECT_EQ(
+        canon(raw["cache"]), canon(JsonValue::parse(R"({"writeback": true, "direct": false, "no-flush": false})")));
+    EXPECT_EQ(raw["image"]["virtual-size"], 1 << 20);
+    EXPECT_EQ(raw["image"]["format"], "raw");
+    EXPECT_EQ(raw["image"]["filename"], image.path());
+    EXPECT_EQ(raw["image"]["dirty-flag"], false);
+    EXPECT_TRUE(raw["image"].contains("actual-size"));
+    // The protocol node below it, with a generated name.
+    JsonValue file = nodes[1];
+    EXPECT_EQ(file["drv"], "file");
+    EXPECT_EQ(file["image"]["format"], "file");
+    EXPECT_TRUE(file["node-name"].get<std::string>().starts_with("#block")) << dump(file);
+    // blockdev-add makes no drive.
+    EXPECT_EQ(qts->qmp_assert_success("{'execute': 'query-block'}"), JsonValue::array());
+}
+
+TEST(BlockdevAdd, ErrorsAreQemus)
+{
+    TempImage image;
+    auto qts = QTestState::init(kArgs);
+    qts->qmp_assert_success(add_raw("d0", image.path()));
+    EXPECT_EQ(error_of(qts->qmp(add_raw("d0", image.path()))), "Duplicate nodes with node-name='d0'");
+    EXPECT_EQ(error_of(qts->qmp(add_raw("d1", "/nonexistent/x"))),
+        "Could not open '/nonexistent/x': No such file or directory");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', 'node-name': 'd2'}}")),
+        "Parameter 'file' is missing");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', 'node-name': 'd2', "
+                                "'file': {'driver': 'file'}}}")),
+        "Parameter 'file.filename' is missing");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'blockdev-add', 'arguments': {'driver': 'bogus', 'node-name': 'd2'}}")),
+        "Parameter 'driver' does not accept value 'bogus'");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'blockdev-add', 'arguments': {'driver': 'file', 'node-name': 'd2', "
+                                "'filename': '" +
+                  image.path() + "', 'bogus': 1}}")),
+        "Parameter 'bogus' is unexpected");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'blockdev-add', 'arguments': {'driver': 'file', 'node-name': 'd2', "
+                                "'filename': '" +
+                  image.path() + "', 'read-only': 'yes'}}")),
+        "Invalid parameter type for 'read-only', expected: boolean");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', 'node-name': 'd2', "
+                                "'file': 'nosuch'}}")),
+        "Cannot find device='nosuch' nor node-name='nosuch'");
+    // Nothing half-made was left behind.
+    EXPECT_EQ(qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}").size(), 2u);
+}
+
+TEST(BlockdevDel, RefusesMissingNodesAndNodesInUse)
+{
+    TempImage image;
+    auto qts = QTestState::init(kArgs);
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'blockdev-del', 'arguments': {'node-name': 'x'}}")),
+        "Failed to find node with node-name='x'");
+    qts->qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'file', 'node-name': 'f1', "
+                            "'filename': '" +
+        image.path() + "'}}");
+    qts->qmp_assert_success(
+        "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', 'node-name': 'r1', 'file': 'f1'}}");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'blockdev-del', 'arguments': {'node-name': 'f1'}}")),
+        "Block device f1 is in use");
+    // The newest node comes first, each followed by its children.
+    JsonValue nodes = qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}");
+    ASSERT_EQ(nodes.size(), 2u);
+    EXPECT_EQ(nodes[0]["node-name"], "r1");
+    EXPECT_EQ(nodes[1]["node-name"], "f1");
+    qts->qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'r1'}}");
+    qts->qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'f1'}}");
+    EXPECT_EQ(qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}"), JsonValue::array());
+}
+
+TEST(BlockdevDel, ChildNodesAreNotTheMonitors)
+{
+    TempImage image;
+    auto qts = QTestState::init(kArgs);
+    qts->qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', 'node-name': 'd0', "
+                            "'file': {'driver': 'file', 'node-name': 'f0', 'filename': '" +
+        image.path() + "'}}}");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'blockdev-del', 'arguments': {'node-name': 'f0'}}")),
+        "Node f0 is not owned by the monitor");
+}
+
+// ---------------------------------------------------------------- HMP qemu-io
+
+TEST(HmpQemuIo, WritesLandInTheImageAndOutputGoesToStdout)
+{
+    TempImage image;
+    auto qts = QTestState::init(kArgs);
+    qts->qmp_assert_success(add_raw("d0", image.path()));
+    // QEMU 7.2 prints qemu-io's report on its own stdout; the monitor gets nothing.
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write -P 0xab 0 4k\""), "");
+    EXPECT_TRUE(all_bytes(image.read(0, 4096), 0xab));
+    EXPECT_TRUE(all_bytes(image.read(4096, 4096), 0));
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write -z 1k 1k\""), "");
+    EXPECT_TRUE(all_bytes(image.read(1024, 1024), 0));
+    EXPECT_TRUE(all_bytes(image.read(0, 1024), 0xab));
+}
+
+TEST(HmpQemuIo, ArgumentAndLookupErrors)
+{
+    TempImage image;
+    auto qts = QTestState::init(kArgs);
+    qts->qmp_assert_success(add_raw("d0", image.path(), ", 'read-only': true"));
+    EXPECT_EQ(
+        qts->hmp("qemu-io"), "qemu-io: block device name expected\r\nTry \"help qemu-io\" for more information\r\n");
+    EXPECT_EQ(qts->hmp("qemu-io d0"), "qemu-io: string expected\r\nTry \"help qemu-io\" for more information\r\n");
+    EXPECT_EQ(qts->hmp("qemu-io d0 read 0 512"),
+        "qemu-io: extraneous characters at the end of line\r\nTry \"help qemu-io\" for more information\r\n");
+    EXPECT_EQ(qts->hmp("qemu-io x \"read 0 1\""), "Error: Cannot find device='' nor node-name='x'\r\n");
+    EXPECT_EQ(qts->hmp("qemu-io -d d0 \"read 0 1\""), "Error: Device 'd0' not found\r\n");
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write 0 512\""), "Block node is read-only\r\n");
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"read 0 512\""), "");
+}
+
+// ---------------------------------------------------------------- -drive, query-block, info block
+
+TEST(Drive, QueryBlockAndInfoBlock)
+{
+    TempImage image;
+    TempImage second;
+    auto qts = QTestState::init(std::string(kArgs) + " -drive if=none,id=drive0,file=" + image.path() +
+        ",format=raw,node-name=n0 -drive if=none,id=empty -drive if=none,id=d3,file=" + second.path() +
+        ",format=raw,readonly=on,cache=none");
+    JsonValue block = qts->qmp_assert_success("{'execute': 'query-block'}");
+    ASSERT_EQ(block.size(), 3u) << dump(block);
+    EXPECT_EQ(block[0]["device"], "drive0");
+    EXPECT_EQ(block[0]["type"], "unknown");
+    EXPECT_EQ(block[0]["removable"], true);
+    EXPECT_EQ(block[0]["locked"], false);
+    EXPECT_FALSE(block[0].contains("tray_open"));
+    EXPECT_EQ(block[0]["inserted"]["node-name"], "n0");
+    EXPECT_EQ(block[0]["inserted"]["ro"], false);
+    EXPECT_EQ(block[0]["inserted"]["image"]["virtual-size"], 1 << 20);
+    EXPECT_EQ(block[1]["device"], "empty");
+    EXPECT_FALSE(block[1].contains("inserted"));
+    EXPECT_EQ(block[2]["inserted"]["ro"], true);
+    EXPECT_EQ(canon(block[2]["inserted"]["cache"]),
+        canon(JsonValue::parse(R"({"writeback": true, "direct": true, "no-flush": false})")));
+
+    std::string info = qts->hmp("info block");
+    std::string d3_node = block[2]["inserted"]["node-name"];
+    EXPECT_EQ(info,
+        "drive0 (n0): " + image.path() +
+            " (raw)\r\n    Removable device: not locked, tray closed\r\n    Cache mode:       writeback\r\n\r\n"
+            "empty: [not inserted]\r\n    Removable device: not locked, tray closed\r\n\r\n"
+            "d3 (" +
+            d3_node + "): " + second.path() +
+            " (raw, read-only)\r\n    Removable device: not locked, tray closed\r\n"
+            "    Cache mode:       writeback, direct\r\n");
+    // The disk size depends on the filesystem; the rest is fixed.
+    std::string verbose = qts->hmp("info block -v drive0");
+    std::string expected_head = "drive0 (n0): " + image.path() +
+        " (raw)\r\n    Removable device: not locked, tray closed\r\n    Cache mode:       writeback\r\n\r\n"
+        "Images:\r\nimage: " +
+        image.path() + "\r\nfile format: raw\r\nvirtual size: 1 MiB (1048576 bytes)\r\ndisk size: ";
+    EXPECT_EQ(verbose.substr(0, expected_head.size()), expected_head);
+    EXPECT_TRUE(verbose.ends_with("\r\n")) << verbose;
+    EXPECT_EQ(qts->hmp("info block nosuch"), "");
+    // A -drive's node is in use by its backend.
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'blockdev-del', 'arguments': {'node-name': 'n0'}}")), "Node n0 is in use");
+    // HMP qemu-io by drive id writes through the drive.
+    EXPECT_EQ(qts->hmp("qemu-io drive0 \"write -P 0x5a 512 512\""), "");
+    EXPECT_TRUE(all_bytes(image.read(512, 512), 0x5a));
+}
+
+TEST(Drive, NodeListingHasNoBackendSection)
+{
+    TempImage image;
+    auto qts = QTestState::init(std::string(kArgs));
+    qts->qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', 'node-name': 'd0', "
+                            "'read-only': true, 'file': {'driver': 'file', 'node-name': 'f0', 'filename': '" +
+        image.path() + "'}}}");
+    EXPECT_EQ(qts->hmp("info block"), "");
+    EXPECT_EQ(qts->hmp("info block -n"),
+        "d0: " + image.path() + " (raw, read-only)\r\n    Cache mode:       writeback\r\n\r\nf0: " + image.path() +
+            " (file, read-only)\r\n    Cache mode:       writeback\r\n");
+    // Filtering keeps the separator of the unfiltered list, as QEMU does.
+    EXPECT_EQ(qts->hmp("info block -n f0"),
+        "\r\nf0: " + image.path() + " (file, read-only)\r\n    Cache mode:       writeback\r\n");
+}
+
+struct StartupErrorCase {
+    std::string args;  // %s is the image path
+    std::string stderr_text;  // %s is the image path
+};
+
+std::string fill(std::string text, const std::string& path)
+{
+    for (size_t at; (at = text.find("%s")) != std::string::npos;) {
+        text.replace(at, 2, path);
+    }
+    return text;
+}
+
+class DriveStartupError : public ::testing::TestWithParam<StartupErrorCase> { };
+
+TEST_P(DriveStartupError, PrintsQemuTextAndExitsOne)
+{
+    TempImage image;
+    std::vector<std::string> args = {"-nodefaults", "-display", "none", "-machine", "none"};
+    std::string words = fill(GetParam().args, image.path());
+    for (size_t start = 0; start < words.size();) {
+        size_t space = words.find(' ', start);
+        args.push_back(words.substr(start, space - start));
+        start = space == std::string::npos ? words.size() : space + 1;
+    }
+    auto result = qtest::run_emulator(args);
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(result.err, fill(GetParam().stderr_text, image.path()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Qemu72, DriveStartupError,
+    ::testing::Values(StartupErrorCase{"-drive if=ide,file=%s,format=raw",
+                          "qemu-system-x86_64: -drive if=ide,file=%s,format=raw: machine type does not support "
+                          "if=ide,bus=0,unit=0\n"},
+        StartupErrorCase{"-drive if=virtio,id=d,file=%s,format=raw",
+            "qemu-system-x86_64: -drive if=virtio,id=d,file=%s,format=raw: No 'PCI' bus found for device "
+            "'virtio-blk-pci'\n"},
+        StartupErrorCase{"-drive if=none,id=d,file=/nonexistent/x,format=raw",
+            "qemu-system-x86_64: -drive if=none,id=d,file=/nonexistent/x,format=raw: Could not open '/nonexistent/x': "
+            "No such file or directory\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,bogus=1",
+            "qemu-system-x86_64: -drive if=none,file=%s,format=raw,bogus=1: Block format 'raw' does not support the "
+            "option 'bogus'\n"},
+        StartupErrorCase{"-drive if=none,id=d,file=%s,format=raw -drive if=none,id=d,file=%s,format=raw",
+            "qemu-system-x86_64: -drive if=none,id=d,file=%s,format=raw: Duplicate ID 'd' for drive\n"},
+        StartupErrorCase{"-drive if=none,id=d,file=%s,format=qcow9",
+            "qemu-system-x86_64: -drive if=none,id=d,file=%s,format=qcow9: Unknown driver 'qcow9'\n"},
+        StartupErrorCase{"-drive if=none,id=d,file=%s,format=raw,cache=bogus",
+            "qemu-system-x86_64: -drive if=none,id=d,file=%s,format=raw,cache=bogus: invalid cache option\n"},
+        StartupErrorCase{"-drive if=none,id=d,file=%s,format=raw,aio=native",
+            "qemu-system-x86_64: -drive if=none,id=d,file=%s,format=raw,aio=native: aio=native was specified, but it "
+            "requires cache.direct=on, which was not specified.\n"},
+        StartupErrorCase{"-blockdev driver=raw,node-name=x,file.driver=file,file.filename=/nonexistent/x",
+            "qemu-system-x86_64: -blockdev driver=raw,node-name=x,file.driver=file,file.filename=/nonexistent/x: Could "
+            "not open '/nonexistent/x': No such file or directory\n"},
+        StartupErrorCase{
+            R"(-blockdev {"driver":"raw","node-name":"x","file":{"driver":"file","filename":"/nonexistent/x"}})",
+            R"(qemu-system-x86_64: -blockdev {"driver":"raw","node-name":"x","file":{"driver":"file","filename":"/nonexistent/x"}}: )"
+            "Could not open '/nonexistent/x': No such file or directory\n"},
+        StartupErrorCase{"-blockdev driver=raw,node-name=x,file.driver=file,file.filename=%s,bogus=1",
+            "qemu-system-x86_64: -blockdev driver=raw,node-name=x,file.driver=file,file.filename=%s,bogus=1: "
+            "Parameter 'bogus' is unexpected\n"},
+        StartupErrorCase{"-blockdev driver=raw,file.driver=file,file.filename=%s",
+            "qemu-system-x86_64: -blockdev driver=raw,file.driver=file,file.filename=%s: 'node-name' must be "
+            "specified for the root node\n"}));
+
+TEST(Blockdev, DottedKeysAndJsonBothMakeNodes)
+{
+    TempImage image;
+    auto qts = QTestState::init(std::string(kArgs) + " -blockdev driver=file,node-name=f1,filename=" + image.path() +
+        ",read-only=on -blockdev '{\"driver\":\"raw\",\"node-name\":\"r1\",\"file\":\"f1\",\"read-only\":true}'");
+    JsonValue nodes = qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}");
+    ASSERT_EQ(nodes.size(), 2u) << dump(nodes);
+    EXPECT_EQ(nodes[0]["node-name"], "r1");
+    EXPECT_EQ(nodes[0]["ro"], true);
+    EXPECT_EQ(nodes[1]["node-name"], "f1");
+    EXPECT_EQ(nodes[1]["ro"], true);
+}
+
+// ---------------------------------------------------------------- block_resize, blockdev-reopen
+
+TEST(BlockResize, GrowsTheImageAndReportsQemuErrors)
+{
+    TempImage image;
+    TempImage second;
+    auto qts = QTestState::init(
+        std::string(kArgs) + " -drive if=none,id=drive0,file=" + second.path() + ",format=raw -drive if=none,id=empty");
+    qts->qmp_assert_success(add_raw("d0", image.path()));
+    qts->qmp_assert_success("{'execute': 'block_resize', 'arguments': {'node-name': 'd0', 'size': 2097152}}");
+    EXPECT_EQ(image.size(), 2 << 20);
+    qts->qmp_assert_success("{'execute': 'block_resize', 'arguments': {'device': 'drive0', 'size': 3145728}}");
+    EXPECT_EQ(second.size(), 3 << 20);
+    EXPECT_EQ(qts->qmp_assert_success("{'execute': 'query-block'}")[0]["inserted"]["image"]["virtual-size"], 3 << 20);
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'block_resize', 'arguments': {'node-name': 'd0', 'size': -1}}")),
+        "Parameter 'size' expects a >0 size");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'block_resize', 'arguments': {'size': 4096}}")),
+        "Cannot find device='' nor node-name=''");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'block_resize', 'arguments': {'device': 'nosuch', 'size': 4096}}")),
+        "Cannot find device='nosuch' nor node-name=''");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'block_resize', 'arguments': {'device': 'empty', 'size': 4096}}")),
+        "Device 'empty' has no medium");
+}
+
+TEST(BlockdevReopen, ReadOnlyNodeBecomesWritable)
+{
+    TempImage image;
+    auto qts = QTestState::init(kArgs);
+    qts->qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', 'node-name': 'd0', "
+                            "'read-only': true, 'file': {'driver': 'file', 'node-name': 'f0', 'filename': '" +
+        image.path() + "'}}}");
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write 0 512\""), "Block node is read-only\r\n");
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'block_resize', 'arguments': {'node-name': 'd0', 'size': 4096}}")),
+        "Image is read-only");
+    qts->qmp_assert_success("{'execute': 'blockdev-reopen', 'arguments': {'options': [{'driver': 'raw', "
+                            "'node-name': 'd0', 'read-only': false, 'file': 'f0'}]}}");
+    EXPECT_EQ(qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}")[0]["ro"], false);
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write -P 0x33 0 512\""), "");
+    EXPECT_TRUE(all_bytes(image.read(0, 512), 0x33));
+}
+
+}  // namespace
