@@ -14,6 +14,7 @@ int img_convert(int argc, char** argv);
 int img_dd(int argc, char** argv);
 int img_compare(int argc, char** argv);
 int img_resize(int argc, char** argv);
+int img_snapshot(int argc, char** argv);
 
 // --help / -h inside a subcommand prints the global help, as QEMU's help() does.
 int print_help();

@@ -61,6 +61,10 @@ Result<OpenImage> open_image(const ImageRequest& request)
         error.prepend("Could not open '" + request.name + "': ");
         return std::unexpected(std::move(error));
     };
+    // Sharing everything while writing would let two writers in; QEMU refuses before opening.
+    if (request.force_share && request.read_write) {
+        return fail(Error{.desc = "force-share=on can only be used with read-only images"});
+    }
     if (request.no_io) {
         auto root = image.graph->open(filename, std::move(options), flags);
         if (!root) {

@@ -30,6 +30,7 @@ constexpr Command kCommands[] = {
     {"map", img_map},
     {"measure", img_measure},
     {"resize", img_resize},
+    {"snapshot", img_snapshot},
 };
 
 // This build has no trace events, so a plain event name (not a pattern) names none; QEMU

@@ -180,6 +180,12 @@ CASES = [
     [['amend', '-o', 'help', '-f', 'raw']], [['amend', '-p', '-o', 'help', '-f', 'raw']],
     [['amend', '-f', 'foo', '-o', 'help']], [['amend', '-o', 'size=1M', '-t', 'bad', 's.raw']],
     [['amend', '-o', 'size=1M', 'nope']], [['amend', '-o', ',', 's.raw']],
+    # snapshot: raw holds none
+    [['snapshot', 's.raw']], [['snapshot', '-l', 's.raw']], [['snapshot', '-f', 'raw', '-l', 's.raw']],
+    [['snapshot', '-l', '--image-opts', 'driver=raw,file.filename=s.raw']], [['snapshot', '-a', 'x', 's.raw']],
+    [['snapshot', '-d', 'x', 's.raw']], [['snapshot', '-c', 'x', 's.raw']], [['snapshot', '-a', 'x', '-U', 's.raw']],
+    [['snapshot', '-l', '-U', 's.raw']], [['snapshot', '-l', '-a', 'x', 's.raw']], [['snapshot', '-a']],
+    [['snapshot', '-l']], [['snapshot', '-l', 'nope']], [['check', '-U', '-r', 'all', 's.raw']],
     # dd
     [['dd', 'if=s.raw', 'of=o.raw']], [['dd', '-O', 'raw', 'bs=4k', 'count=2', 'skip=1', 'if=s.raw', 'of=o.raw']],
     [['dd', 'bs=1M', 'count=3', 'if=s.raw', 'of=o.raw']], [['dd', 'bs=1M', 'skip=9', 'if=s.raw', 'of=o.raw']],
