@@ -173,6 +173,35 @@ Result<UniqueFd> socket_listen(const SocketAddr& addr, int backlog)
     return make_errno_error(last_errno, "Failed to bind socket");
 }
 
+namespace {
+
+// Tries the resolved addresses of an inet address in turn. Blocking, each attempt is
+// waited for; non-blocking, the first attempt still in progress is returned with
+// in_progress set (only that address is tried asynchronously; a failure retries later).
+Result<UniqueFd> connect_inet(const SocketAddr& addr, bool nonblocking, bool& in_progress)
+{
+    AddrInfoPtr list = TRY(resolve(addr, false));
+    int last_errno = ECONNREFUSED;
+    for (addrinfo* ai = list.get(); ai; ai = ai->ai_next) {
+        UniqueFd fd = new_socket(ai->ai_family, nonblocking);
+        if (!fd) {
+            last_errno = errno;
+            continue;
+        }
+        if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) == 0) {
+            return fd;
+        }
+        if (nonblocking && errno == EINPROGRESS) {
+            in_progress = true;
+            return fd;
+        }
+        last_errno = errno;
+    }
+    return make_errno_error(last_errno, "Failed to connect to '" + connect_target(addr) + "'");
+}
+
+}  // namespace
+
 Result<UniqueFd> socket_connect_start(const SocketAddr& addr, bool& in_progress)
 {
     in_progress = false;
@@ -193,25 +222,7 @@ Result<UniqueFd> socket_connect_start(const SocketAddr& addr, bool& in_progress)
         }
         return fd;
     }
-    AddrInfoPtr list = TRY(resolve(addr, false));
-    int last_errno = ECONNREFUSED;
-    for (addrinfo* ai = list.get(); ai; ai = ai->ai_next) {
-        UniqueFd fd = new_socket(ai->ai_family, true);
-        if (!fd) {
-            last_errno = errno;
-            continue;
-        }
-        if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) == 0) {
-            return fd;
-        }
-        if (errno == EINPROGRESS) {
-            // Only the first address is tried asynchronously; a failure retries later.
-            in_progress = true;
-            return fd;
-        }
-        last_errno = errno;
-    }
-    return make_errno_error(last_errno, "Failed to connect to '" + connect_target(addr) + "'");
+    return connect_inet(addr, true, in_progress);
 }
 
 Result<void> socket_connect_finish(int fd, const SocketAddr& addr)
@@ -230,21 +241,8 @@ Result<void> socket_connect_finish(int fd, const SocketAddr& addr)
 Result<UniqueFd> socket_connect(const SocketAddr& addr)
 {
     if (addr.kind == SocketAddr::Kind::Inet) {
-        // Every resolved address is tried in turn, each waited for.
-        AddrInfoPtr list = TRY(resolve(addr, false));
-        int last_errno = ECONNREFUSED;
-        for (addrinfo* ai = list.get(); ai; ai = ai->ai_next) {
-            UniqueFd fd = new_socket(ai->ai_family, false);
-            if (!fd) {
-                last_errno = errno;
-                continue;
-            }
-            if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) == 0) {
-                return fd;
-            }
-            last_errno = errno;
-        }
-        return make_errno_error(last_errno, "Failed to connect to '" + connect_target(addr) + "'");
+        bool waited = false;
+        return connect_inet(addr, false, waited);
     }
     bool in_progress = false;
     UniqueFd fd = TRY(socket_connect_start(addr, in_progress));

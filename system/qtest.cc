@@ -87,15 +87,36 @@ std::optional<int64_t> parse_i64(std::string_view text)
 
 std::string fail(std::string_view verb, std::string_view reason)
 {
-    return strprintf("FAIL %.*s: %.*s", static_cast<int>(verb.size()), verb.data(),
-                     static_cast<int>(reason.size()), reason.data());
+    return strprintf(
+        "FAIL %.*s: %.*s", static_cast<int>(verb.size()), verb.data(), static_cast<int>(reason.size()), reason.data());
 }
 
-std::string fail_missing(std::string_view verb) { return fail(verb, "missing argument"); }
+std::string fail_missing(std::string_view verb)
+{
+    return fail(verb, "missing argument");
+}
 
 std::string fail_number(std::string_view verb, std::string_view text)
 {
     return fail(verb, "invalid number '" + std::string(text) + "'");
+}
+
+// Checks a verb's words as QEMU does: at least min_words of them, then words[1..] parsed as
+// numbers into out, in order. Returns the FAIL reply when a check fails.
+template <typename Words>
+std::optional<std::string> numeric_args(const Words& words, size_t min_words, std::span<uint64_t> out)
+{
+    if (words.size() < min_words) {
+        return fail_missing(words[0]);
+    }
+    for (size_t i = 0; i < out.size(); i++) {
+        std::optional<uint64_t> value = parse_u64(words[i + 1]);
+        if (!value) {
+            return fail_number(words[0], words[i + 1]);
+        }
+        out[i] = *value;
+    }
+    return std::nullopt;
 }
 
 int hex_nibble(char c)
@@ -116,10 +137,14 @@ int hex_nibble(char c)
 unsigned width_of(std::string_view verb)
 {
     switch (verb.back()) {
-    case 'b': return 1;
-    case 'w': return 2;
-    case 'l': return 4;
-    default: return 8;
+    case 'b':
+        return 1;
+    case 'w':
+        return 2;
+    case 'l':
+        return 4;
+    default:
+        return 8;
     }
 }
 
@@ -314,15 +339,13 @@ std::string QtestServer::cmd_out(const Words& words)
 
 std::string QtestServer::cmd_in(const Words& words)
 {
-    if (words.size() < 2) {
-        return fail_missing(words[0]);
+    std::array<uint64_t, 1> args;
+    if (auto failed = numeric_args(words, 2, args)) {
+        return *failed;
     }
-    std::optional<uint64_t> port = parse_u64(words[1]);
-    if (!port) {
-        return fail_number(words[0], words[1]);
-    }
-    if (*port > 0xffff) {
-        return fail(words[0], strprintf("port 0x%" PRIx64 " is above 0xffff", *port));
+    auto [port] = args;
+    if (port > 0xffff) {
+        return fail(words[0], strprintf("port 0x%" PRIx64 " is above 0xffff", port));
     }
     // An unassigned port reads as all-ones in the access width.
     unsigned width = width_of(words[0]);
@@ -332,38 +355,30 @@ std::string QtestServer::cmd_in(const Words& words)
 
 std::string QtestServer::cmd_write_sized(const Words& words)
 {
-    if (words.size() < 3) {
-        return fail_missing(words[0]);
+    std::array<uint64_t, 2> args;
+    if (auto failed = numeric_args(words, 3, args)) {
+        return *failed;
     }
-    std::optional<uint64_t> addr = parse_u64(words[1]);
-    if (!addr) {
-        return fail_number(words[0], words[1]);
-    }
-    std::optional<uint64_t> value = parse_u64(words[2]);
-    if (!value) {
-        return fail_number(words[0], words[2]);
-    }
+    auto [addr, value] = args;
     unsigned width = width_of(words[0]);
     uint8_t bytes[8];
     for (unsigned i = 0; i < width; i++) {
-        bytes[i] = static_cast<uint8_t>(*value >> (8 * i));
+        bytes[i] = static_cast<uint8_t>(value >> (8 * i));
     }
-    m_memory.write(*addr, std::span<const uint8_t>(bytes, width));
+    m_memory.write(addr, std::span<const uint8_t>(bytes, width));
     return "OK";
 }
 
 std::string QtestServer::cmd_read_sized(const Words& words)
 {
-    if (words.size() < 2) {
-        return fail_missing(words[0]);
+    std::array<uint64_t, 1> args;
+    if (auto failed = numeric_args(words, 2, args)) {
+        return *failed;
     }
-    std::optional<uint64_t> addr = parse_u64(words[1]);
-    if (!addr) {
-        return fail_number(words[0], words[1]);
-    }
+    auto [addr] = args;
     unsigned width = width_of(words[0]);
     uint8_t bytes[8];
-    m_memory.read(*addr, std::span<uint8_t>(bytes, width));
+    m_memory.read(addr, std::span<uint8_t>(bytes, width));
     uint64_t value = 0;
     for (unsigned i = 0; i < width; i++) {
         value |= uint64_t{bytes[i]} << (8 * i);
@@ -373,25 +388,19 @@ std::string QtestServer::cmd_read_sized(const Words& words)
 
 std::string QtestServer::cmd_read(const Words& words)
 {
-    if (words.size() < 3) {
-        return fail_missing(words[0]);
+    std::array<uint64_t, 2> args;
+    if (auto failed = numeric_args(words, 3, args)) {
+        return *failed;
     }
-    std::optional<uint64_t> addr = parse_u64(words[1]);
-    if (!addr) {
-        return fail_number(words[0], words[1]);
-    }
-    std::optional<uint64_t> len = parse_u64(words[2]);
-    if (!len) {
-        return fail_number(words[0], words[2]);
-    }
-    if (*len == 0) {
+    auto [addr, len] = args;
+    if (len == 0) {
         return fail(words[0], "size must not be zero");
     }
-    if (*len > kMaxReadSize) {
-        return fail(words[0], strprintf("size %" PRIu64 " is too large", *len));
+    if (len > kMaxReadSize) {
+        return fail(words[0], strprintf("size %" PRIu64 " is too large", len));
     }
-    std::vector<uint8_t> data(*len);
-    m_memory.read(*addr, data);
+    std::vector<uint8_t> data(len);
+    m_memory.read(addr, data);
     static const char kHex[] = "0123456789abcdef";
     std::string reply = "OK 0x";
     reply.reserve(reply.size() + 2 * data.size());
@@ -404,22 +413,16 @@ std::string QtestServer::cmd_read(const Words& words)
 
 std::string QtestServer::cmd_b64read(const Words& words)
 {
-    if (words.size() < 3) {
-        return fail_missing(words[0]);
+    std::array<uint64_t, 2> args;
+    if (auto failed = numeric_args(words, 3, args)) {
+        return *failed;
     }
-    std::optional<uint64_t> addr = parse_u64(words[1]);
-    if (!addr) {
-        return fail_number(words[0], words[1]);
+    auto [addr, len] = args;
+    if (len > kMaxReadSize) {
+        return fail(words[0], strprintf("size %" PRIu64 " is too large", len));
     }
-    std::optional<uint64_t> len = parse_u64(words[2]);
-    if (!len) {
-        return fail_number(words[0], words[2]);
-    }
-    if (*len > kMaxReadSize) {
-        return fail(words[0], strprintf("size %" PRIu64 " is too large", *len));
-    }
-    std::vector<uint8_t> data(*len);
-    m_memory.read(*addr, data);
+    std::vector<uint8_t> data(len);
+    m_memory.read(addr, data);
     // A zero-length read gives "OK " with the trailing space, as QEMU does.
     char* encoded = g_base64_encode(data.data(), data.size());
     std::string reply = std::string("OK ") + encoded;
@@ -429,17 +432,11 @@ std::string QtestServer::cmd_b64read(const Words& words)
 
 std::string QtestServer::cmd_write(const Words& words)
 {
-    if (words.size() < 4) {
-        return fail_missing(words[0]);
+    std::array<uint64_t, 2> args;
+    if (auto failed = numeric_args(words, 4, args)) {
+        return *failed;
     }
-    std::optional<uint64_t> addr = parse_u64(words[1]);
-    if (!addr) {
-        return fail_number(words[0], words[1]);
-    }
-    std::optional<uint64_t> len = parse_u64(words[2]);
-    if (!len) {
-        return fail_number(words[0], words[2]);
-    }
+    auto [addr, len] = args;
     std::string_view hex = words[3];
     if (hex.size() < 3) {
         return "ERR invalid argument size";
@@ -447,7 +444,7 @@ std::string QtestServer::cmd_write(const Words& words)
     // The data is "0x" then two digits a byte; a trailing odd digit is ignored and bytes
     // beyond the data are written as zero.
     uint64_t given = (hex.size() - 2) / 2;
-    std::vector<uint8_t> data(std::min(given, *len));
+    std::vector<uint8_t> data(std::min(given, len));
     for (size_t i = 0; i < data.size(); i++) {
         int high = hex_nibble(hex[2 + 2 * i]);
         int low = hex_nibble(hex[3 + 2 * i]);
@@ -456,60 +453,44 @@ std::string QtestServer::cmd_write(const Words& words)
         }
         data[i] = static_cast<uint8_t>(high << 4 | low);
     }
-    m_memory.write(*addr, data);
-    m_memory.fill(*addr + data.size(), *len - data.size(), 0);
+    m_memory.write(addr, data);
+    m_memory.fill(addr + data.size(), len - data.size(), 0);
     return "OK";
 }
 
 std::string QtestServer::cmd_memset(const Words& words)
 {
-    if (words.size() < 4) {
-        return fail_missing(words[0]);
+    std::array<uint64_t, 3> args;
+    if (auto failed = numeric_args(words, 4, args)) {
+        return *failed;
     }
-    std::optional<uint64_t> addr = parse_u64(words[1]);
-    if (!addr) {
-        return fail_number(words[0], words[1]);
-    }
-    std::optional<uint64_t> len = parse_u64(words[2]);
-    if (!len) {
-        return fail_number(words[0], words[2]);
-    }
-    std::optional<uint64_t> pattern = parse_u64(words[3]);
-    if (!pattern) {
-        return fail_number(words[0], words[3]);
-    }
-    m_memory.fill(*addr, *len, static_cast<uint8_t>(*pattern));
+    auto [addr, len, pattern] = args;
+    m_memory.fill(addr, len, static_cast<uint8_t>(pattern));
     return "OK";
 }
 
 std::string QtestServer::cmd_b64write(const Words& words)
 {
-    if (words.size() < 4) {
-        return fail_missing(words[0]);
+    std::array<uint64_t, 2> args;
+    if (auto failed = numeric_args(words, 4, args)) {
+        return *failed;
     }
-    std::optional<uint64_t> addr = parse_u64(words[1]);
-    if (!addr) {
-        return fail_number(words[0], words[1]);
-    }
-    std::optional<uint64_t> len = parse_u64(words[2]);
-    if (!len) {
-        return fail_number(words[0], words[2]);
-    }
+    auto [addr, len] = args;
     if (words[3].size() < 3) {
         return "ERR invalid argument size";
     }
     std::string text(words[3]);
     gsize decoded_len = 0;
     guchar* decoded = g_base64_decode(text.c_str(), &decoded_len);
-    if (decoded_len != *len && m_opened) {
-        log_printf("[S +%.06f] b64write: data length mismatch (told %" PRIu64 ", found %zu)\n",
-                   elapsed_seconds(), *len, static_cast<size_t>(decoded_len));
+    if (decoded_len != len && m_opened) {
+        log_printf("[S +%.06f] b64write: data length mismatch (told %" PRIu64 ", found %zu)\n", elapsed_seconds(), len,
+            static_cast<size_t>(decoded_len));
     }
     // QEMU writes SIZE bytes of its decode buffer even when the data was shorter, which
     // leaks leftover input text into guest memory; the missing bytes are zero here.
-    uint64_t used = std::min<uint64_t>(decoded_len, *len);
-    m_memory.write(*addr, std::span<const uint8_t>(decoded, used));
-    m_memory.fill(*addr + used, *len - used, 0);
+    uint64_t used = std::min<uint64_t>(decoded_len, len);
+    m_memory.write(addr, std::span<const uint8_t>(decoded, used));
+    m_memory.fill(addr + used, len - used, 0);
     g_free(decoded);
     return "OK";
 }
