@@ -5,6 +5,7 @@
 namespace qemu::img {
 
 int img_amend(int argc, char** argv);
+int img_bench(int argc, char** argv);
 int img_create(int argc, char** argv);
 int img_measure(int argc, char** argv);
 int img_info(int argc, char** argv);
@@ -35,6 +36,9 @@ enum LongOption {
     kOptBitmaps,
     kOptSkipBrokenBitmaps,
     kOptForce,
+    kOptFlushInterval,
+    kOptPattern,
+    kOptNoDrain,
 };
 
 }  // namespace qemu::img

@@ -55,6 +55,9 @@ Result<OpenImage> open_image(const ImageRequest& request)
             options.emplace("driver", *request.format);
         }
     }
+    if (request.aio) {
+        options.emplace("file.aio", *request.aio);
+    }
     block::OpenFlags flags{
         .read_write = request.read_write, .cache_direct = request.cache.direct, .no_flush = request.cache.no_flush};
     auto fail = [&](Error error) -> Result<OpenImage> {

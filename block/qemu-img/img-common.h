@@ -38,6 +38,7 @@ struct ImageRequest {
     // Refuse others writing meanwhile (only convert's sources do; BDRV_O_NO_SHARE).
     bool no_share = false;
     CacheMode cache;
+    std::optional<std::string> aio;  // file.aio
 };
 
 // The graph and the backend over it; the graph outlives the backend, which points into it.

@@ -21,6 +21,7 @@ struct Command {
 // The subcommands this build has, in QEMU's order.
 constexpr Command kCommands[] = {
     {"amend", img_amend},
+    {"bench", img_bench},
     {"check", img_check},
     {"compare", img_compare},
     {"convert", img_convert},
