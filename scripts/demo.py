@@ -81,12 +81,26 @@ def main():
         qmp.cmd("add-fd", {"fdset-id": 2, "opaque": f"rdonly:{image}"}, fds=[ro_fd])
         os.close(ro_fd)
         qmp.cmd("query-fdsets")
+        # A raw node over the file protocol on /dev/fdset/2: opening read-write duplicates
+        # the O_RDWR member; the emulator itself opens no path.
+        qmp.cmd("blockdev-add", {"driver": "raw", "node-name": "disk0",
+                                 "file": {"driver": "file", "filename": "/dev/fdset/2"}})
+        # qemu-io's report goes to the emulator's stdout, as in QEMU; the reply is "".
+        qmp.cmd("human-monitor-command", {"command-line": 'qemu-io disk0 "write -P 0xab 0 4k"'})
+        # The set's own fds go at once; the node keeps its duplicate, so the set stays listed.
         qmp.cmd("remove-fd", {"fdset-id": 2})
+        qmp.cmd("query-fdsets")
+        # Deleting the node closes the duplicate: the set is gone.
+        qmp.cmd("blockdev-del", {"node-name": "disk0"})
         qmp.cmd("query-fdsets")
         qmp.cmd("quit")
         status = proc.wait(timeout=10)
         print(f"emulator exited with status {status}")
-        return status
+        with open(image, "rb") as f:
+            head = f.read(4096)
+        written = head == b"\xab" * 4096
+        print(f"first 4 KiB of {image}: {'all 0xab, written through the fd set' if written else 'NOT written'}")
+        return status if written else 1
     finally:
         if proc.poll() is None:
             proc.kill()
