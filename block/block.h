@@ -116,6 +116,10 @@ struct BlockDriver {
     std::string_view format_name;
     std::string_view protocol_name;  // non-empty for protocol drivers ("file")
     bool is_filter_like = false;  // passes permissions and info through to `file`
+    // Hands a write's FUA flag down to its child (BDRV_REQ_FUA in supported_write_flags), so
+    // the core need not flush this node after the write; otherwise the core emulates FUA
+    // with one flush of this node once the driver has written.
+    bool passes_fua = false;
 
     // Score 0..100 for the first bytes of an image (formats only).
     int (*probe)(std::span<const uint8_t> buf, std::string_view filename) = nullptr;

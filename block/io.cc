@@ -86,8 +86,10 @@ Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, Requ
     if (!m_driver->pwritev) {
         return errno_error(ENOMEDIUM);
     }
-    TRY_VOID(m_driver->pwritev(*this, offset, iov, flags));
-    if (flags.fua) {
+    RequestFlags passed = flags;
+    passed.fua = flags.fua && m_driver->passes_fua;
+    TRY_VOID(m_driver->pwritev(*this, offset, iov, passed));
+    if (flags.fua && !passed.fua) {
         TRY_VOID(flush());
     }
     return {};
@@ -114,7 +116,12 @@ Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlag
         flags.may_unmap = false;
     }
     if (m_driver->write_zeroes) {
-        auto done = m_driver->write_zeroes(*this, offset, bytes, flags);
+        RequestFlags passed = flags;
+        passed.fua = flags.fua && m_driver->passes_fua;
+        auto done = m_driver->write_zeroes(*this, offset, bytes, passed);
+        if (done && flags.fua && !passed.fua) {
+            return flush();
+        }
         if (done || done.error().errno_value != ENOTSUP) {
             return done;
         }

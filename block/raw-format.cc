@@ -179,6 +179,7 @@ Result<void> raw_create(const OpenContext& context, const CreateOptions& options
 const BlockDriver kRawDriver = {
     .format_name = "raw",
     .is_filter_like = true,
+    .passes_fua = true,
     .probe = raw_probe,
     .open = raw_open,
     .preadv = raw_preadv,
