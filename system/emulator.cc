@@ -179,12 +179,20 @@ private:
 // closed, so the emulator keeps only its own close-on-exec copies (QEMU's two passes).
 // As QEMU since 9.0: a VM holding many passed fds needs more than the usual soft limit of
 // 1024, and nothing here uses select(), so the soft limit goes up to the hard one.
+// A failure is only warned about, with QEMU's texts: the VM still runs, with fewer fds.
 void raise_open_file_limit()
 {
     rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &limit);
+    if (getrlimit(RLIMIT_NOFILE, &limit) < 0) {
+        report(std::string("warning: unable to query NOFILE limit: ") + std::strerror(errno));
+        return;
+    }
+    if (limit.rlim_cur == limit.rlim_max) {
+        return;
+    }
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) < 0) {
+        report(std::string("warning: unable to set NOFILE limit: ") + std::strerror(errno));
     }
 }
 
