@@ -58,6 +58,11 @@ CASES = [
       "-c", "aio_read -v 64k 16", "-c", "aio_flush", "-c", "aio_read -P 8 64k 512", "-c", "aio_flush",
       "-c", "aio_write -q 0 512", "-c", "aio_flush", "-c", "flush", "-c", "aio_read 2M 512", "-c", "aio_flush",
       "IMG"], None),
+    # readv fails where aio_read only reports: a pattern mismatch and a read past the end;
+    # aio -i announces an invalid request at once, whatever follows it.
+    ("readv-vs-aio-read-failures", data([], MIB),
+     ["-f", "raw", "-c", "aio_read -i 0 512", "-c", "aio_read -i 0", "-c", "aio_write -i 0 512", "-c", "aio_flush", "-c", "aio_read -q -P 7 0 512", "-c", "aio_flush",
+      "-c", "readv -q -P 7 0 512", "-c", "readv 2M 512", "-c", "readv -i 0 512", "IMG"], None),
     ("length-info-truncate", data([], 1000),
      ["-f", "raw", "-c", "length", "-c", "read -P 0 512 512", "-c", "info", "-c", "truncate 3M", "-c", "length",
       "-c", "truncate -m falloc 4M", "-c", "truncate -m full 5M", "-c", "truncate -m bad 1M", "-c", "truncate -m falloc 1M",
