@@ -92,10 +92,23 @@ enum class Prealloc { Off, Metadata, Falloc, Full };
 Result<Prealloc> parse_prealloc(std::string_view text);
 std::string_view prealloc_name(Prealloc mode);
 
+// One entry of a driver's create option list (QemuOptDesc): qemu-img create -o help lists
+// them sorted, the "Formatting ..." line prints them in table order with their defaults.
+enum class CreateOptType { String, Bool, Number, Size };
+struct CreateOptionDesc {
+    std::string_view name;
+    CreateOptType type;
+    std::string_view help;
+    std::string_view default_value = {};  // empty: no default, not printed unless given
+};
+
 struct CreateOptions {
     std::string filename;
-    uint64_t size = 0;
+    uint64_t size = 0;  // for formats the virtual size as given; for file rounded to sectors
     Prealloc prealloc = Prealloc::Off;
+    // Every -o key=value of the merged format+protocol list as given (size excepted), for
+    // the driver to read its own ("static", "subformat", ...) and hand the rest down.
+    BlockOptions opts;
 };
 
 // qemu-img check's BdrvCheckResult, the counters the port needs.
@@ -136,6 +149,8 @@ struct BlockDriver {
     Result<int64_t> (*get_length)(BlockNode& node) = nullptr;
     Result<DriverInfo> (*get_info)(BlockNode& node) = nullptr;
     Result<void> (*create)(const OpenContext& context, const CreateOptions& options) = nullptr;
+    // The options create understands, in QEMU's table order ("size" included).
+    std::span<const CreateOptionDesc> create_opts;
     Result<CheckResult> (*check)(BlockNode& node, bool fix) = nullptr;
     // Permission changes: check first (may refuse), then apply. Protocols lock here.
     Result<void> (*check_perm)(BlockNode& node, uint64_t perm, uint64_t shared) = nullptr;
