@@ -136,6 +136,9 @@ struct BlockDriver {
 
     // Score 0..100 for the first bytes of an image (formats only).
     int (*probe)(std::span<const uint8_t> buf, std::string_view filename) = nullptr;
+    // Score 0..100 for a filename without a protocol prefix (protocols only): device
+    // drivers claim device nodes this way.
+    int (*probe_device)(std::string_view filename) = nullptr;
     // Consumes its options from `options`; left-over keys are the caller's error.
     Result<void> (*open)(BlockNode& node, BlockOptions& options, const OpenContext& context) = nullptr;
     void (*close)(BlockNode& node) = nullptr;
@@ -148,6 +151,8 @@ struct BlockDriver {
     Result<void> (*truncate)(BlockNode& node, int64_t offset, Prealloc prealloc) = nullptr;
     Result<int64_t> (*get_length)(BlockNode& node) = nullptr;
     Result<DriverInfo> (*get_info)(BlockNode& node) = nullptr;
+    // Bytes the node occupies on the host (protocols; formats add up their children).
+    Result<int64_t> (*get_allocated_file_size)(BlockNode& node) = nullptr;
     Result<void> (*create)(const OpenContext& context, const CreateOptions& options) = nullptr;
     // The options create understands, in QEMU's table order ("size" included).
     std::span<const CreateOptionDesc> create_opts;
@@ -211,6 +216,8 @@ public:
     // bdrv_is_allocated: whether [offset, offset+*bytes) is allocated in this layer.
     Result<bool> is_allocated(int64_t offset, int64_t bytes, int64_t* pnum);
     Result<DriverInfo> info();
+    // bdrv_get_allocated_file_size: the driver's answer, or the sum over the children.
+    Result<int64_t> allocated_file_size();
 
 private:
     friend class BlockGraph;

@@ -23,19 +23,6 @@ std::string probed_raw_warning(const std::string& filename)
 }
 
 // A "proto:" prefix counts only when the colon comes before any slash (path_has_protocol).
-std::optional<std::string_view> protocol_prefix(std::string_view filename)
-{
-    size_t colon = filename.find(':');
-    if (colon == std::string_view::npos) {
-        return std::nullopt;
-    }
-    size_t slash = filename.find('/');
-    if (slash != std::string_view::npos && slash < colon) {
-        return std::nullopt;
-    }
-    return filename.substr(0, colon);
-}
-
 // The options every node takes, whatever its driver; children inherit them unless set.
 Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
 {
@@ -270,11 +257,9 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(
             if (!driver) {
                 return make_error("Unknown protocol '" + std::string(*prefix) + "'");
             }
-            if (*prefix == "file") {
-                filename = filename->substr(prefix->size() + 1);
-            }
+            filename = filename->substr(prefix->size() + 1);
         } else {
-            driver = &kFileDriver;
+            driver = protocol_for_filename(*filename);
         }
     }
     if (driver->protocol_name.empty()) {

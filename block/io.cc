@@ -244,4 +244,19 @@ Result<DriverInfo> BlockNode::info()
     return not_supported("Operation not supported");
 }
 
+Result<int64_t> BlockNode::allocated_file_size()
+{
+    if (m_driver->get_allocated_file_size) {
+        return m_driver->get_allocated_file_size(*this);
+    }
+    if (!m_driver->protocol_name.empty() || m_children.empty()) {
+        return not_supported("Operation not supported");
+    }
+    int64_t total = 0;
+    for (BdrvChild& child : m_children) {
+        total += TRY(child.node->allocated_file_size());
+    }
+    return total;
+}
+
 }  // namespace qemu::block

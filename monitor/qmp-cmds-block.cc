@@ -1,10 +1,7 @@
 // QMP commands of the block layer: blockdev-add, blockdev-del, blockdev-reopen,
 // block_resize, query-block and query-named-block-nodes. They decode, call the Vm's
 // BlockDevices and encode; the graph work happens there and in block/.
-#include <sys/stat.h>
-
 #include "block/drivers.h"
-#include "block/file-posix.h"
 #include "block/reopen.h"
 #include "monitor/block-info.h"
 #include "monitor/block-options.h"
@@ -14,33 +11,14 @@
 
 namespace qemu::monitor {
 
-namespace {
-
-// bdrv_get_allocated_file_size: what the image occupies on the host filesystem.
-std::optional<int64_t> allocated_size(block::BlockNode& node)
-{
-    block::BlockNode* bottom = &node;
-    while (&bottom->driver() != &block::kFileDriver) {
-        bottom = bottom->file();
-        if (!bottom) {
-            return std::nullopt;
-        }
-    }
-    struct stat st { };
-    if (fstat(block::file_posix::state_of(*bottom).fd.get(), &st) < 0) {
-        return std::nullopt;
-    }
-    return static_cast<int64_t>(st.st_blocks) * 512;
-}
-
-}  // namespace
-
 qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk)
 {
     qapi::ImageInfo image{.filename = node.filename(), .format = std::string(node.driver().format_name)};
     // Both file and raw answer bdrv_get_info, so QEMU always reports a clean image here.
     image.dirty_flag = false;
-    image.actual_size = allocated_size(node);
+    if (auto size = node.allocated_file_size()) {
+        image.actual_size = *size;
+    }
     image.virtual_size = node.length().value_or(0);
     if (auto info = node.info(); info && info->cluster_size > 0) {
         image.cluster_size = info->cluster_size;
