@@ -45,6 +45,10 @@ constexpr int kCount = 4;
 std::string_view name(int bit);
 }  // namespace perm
 
+// detect-zeroes: whether writes of zero buffers become write-zeroes requests (and with
+// unmap, ones that may deallocate when the node discards).
+enum class DetectZeroes { Off, On, Unmap };
+
 // How a node is opened (BDRV_O_* and the cache options).
 struct OpenFlags {
     bool read_write = false;
@@ -54,6 +58,7 @@ struct OpenFlags {
     bool unmap = false;  // discard=unmap: discards reach the file
     bool probed = false;  // the format was guessed, not given
     bool force_share = false;  // share every permission, whatever users ask (-U)
+    DetectZeroes detect_zeroes = DetectZeroes::Off;  // this node only; children do not inherit it
 };
 
 // Request flags (BDRV_REQ_*).

@@ -22,7 +22,6 @@ std::string probed_raw_warning(const std::string& filename)
         "         Specify the 'raw' format explicitly to remove the restrictions.\n";
 }
 
-// A "proto:" prefix counts only when the colon comes before any slash (path_has_protocol).
 // The options every node takes, whatever its driver; children inherit them unless set.
 Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
 {
@@ -48,6 +47,17 @@ Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
             flags.unmap = true;
         } else {
             return make_error("Invalid discard option");
+        }
+    }
+    if (auto value = take_string(options, "detect-zeroes")) {
+        if (*value == "off") {
+            flags.detect_zeroes = DetectZeroes::Off;
+        } else if (*value == "on") {
+            flags.detect_zeroes = DetectZeroes::On;
+        } else if (*value == "unmap") {
+            flags.detect_zeroes = DetectZeroes::Unmap;
+        } else {
+            return make_error("invalid parameter value: " + *value);
         }
     }
     return {};
@@ -303,6 +313,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     } else {
         OpenFlags file_flags = flags;
         file_flags.probed = false;
+        file_flags.detect_zeroes = DetectZeroes::Off;
         file = TRY(open_protocol(filename, std::move(file_options), file_flags));
     }
 

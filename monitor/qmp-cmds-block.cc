@@ -11,6 +11,23 @@
 
 namespace qemu::monitor {
 
+namespace {
+
+qapi::BlockdevDetectZeroesOptions detect_zeroes_of(const block::BlockNode& node)
+{
+    switch (node.flags().detect_zeroes) {
+    case block::DetectZeroes::On:
+        return qapi::BlockdevDetectZeroesOptions::on;
+    case block::DetectZeroes::Unmap:
+        return qapi::BlockdevDetectZeroesOptions::unmap;
+    case block::DetectZeroes::Off:
+        break;
+    }
+    return qapi::BlockdevDetectZeroesOptions::off;
+}
+
+}  // namespace
+
 qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk)
 {
     qapi::ImageInfo image{.filename = node.filename(), .format = std::string(node.driver().format_name)};
@@ -31,7 +48,7 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
         .backing_file = std::nullopt,
         .backing_file_depth = 0,
         .encrypted = false,
-        .detect_zeroes = qapi::BlockdevDetectZeroesOptions::off,
+        .detect_zeroes = detect_zeroes_of(node),
         .bps = 0,
         .bps_rd = 0,
         .bps_wr = 0,
