@@ -51,6 +51,26 @@ def interleaved(runs, contenders):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def find_tools(build):
+    """Our qemu-img/qemu-io from the build directory and Debian's, all checked runnable."""
+    ours = {"img": os.path.join(build, "block", "qemu-img", "qemu-img"),
+            "io": os.path.join(build, "block", "qemu-io", "qemu-io")}
+    qemu = {"img": "/usr/bin/qemu-img", "io": "/usr/bin/qemu-io"}
+    for path in list(ours.values()) + list(qemu.values()):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"not executable: {path} (build with: ninja -C {build} block/qemu-img/qemu-img "
+                     "block/qemu-io/qemu-io; apt-get install qemu-utils)")
+    return ours, qemu
+
+
+def print_run_header(started, args, ours, qemu):
+    total = time.perf_counter() - started
+    print(f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+          f"image {args.size_mib} MiB, median of {args.runs}, {total:.0f} s")
+    print(f"ours: {ours['img']}, {ours['io']}; QEMU: {qemu['img']}, {qemu['io']}")
+    print()
+
+
 def make_holey_image(path, size):
     """Alternating 1 MiB of data and 1 MiB of hole."""
     chunk = bytes(random.Random(1).getrandbits(8) for _ in range(4096)) * (MIB // 4096)
@@ -77,13 +97,7 @@ def main():
     parser.add_argument("--dir", default=None)
     args = parser.parse_args()
 
-    ours = {"img": os.path.join(args.build, "block", "qemu-img", "qemu-img"),
-            "io": os.path.join(args.build, "block", "qemu-io", "qemu-io")}
-    qemu = {"img": "/usr/bin/qemu-img", "io": "/usr/bin/qemu-io"}
-    for path in list(ours.values()) + list(qemu.values()):
-        if not os.access(path, os.X_OK):
-            sys.exit(f"not executable: {path} (build with: ninja -C {args.build} block/qemu-img/qemu-img "
-                     "block/qemu-io/qemu-io; apt-get install qemu-utils)")
+    ours, qemu = find_tools(args.build)
 
     size = args.size_mib * MIB
     work = tempfile.mkdtemp(prefix="qemu-block-bench-", dir=args.dir or "/var/tmp")
@@ -128,11 +142,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    total = time.perf_counter() - started
-    print(f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
-          f"image {args.size_mib} MiB, median of {args.runs}, {total:.0f} s")
-    print(f"ours: {ours['img']}, {ours['io']}; QEMU: {qemu['img']}, {qemu['io']}")
-    print()
+    print_run_header(started, args, ours, qemu)
     print("| row | ours | QEMU 7.2 | cp/dd | ours vs QEMU | ours vs cp/dd | target | met? |")
     print("|---|---|---|---|---|---|---|---|")
     for name, t, mib in rows:

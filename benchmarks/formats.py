@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from block import DEFAULT_BUILD, MIB, interleaved, make_holey_image, remove
+from block import DEFAULT_BUILD, MIB, find_tools, interleaved, make_holey_image, print_run_header, remove
 
 
 def supported_formats(qemu_img):
@@ -43,12 +43,7 @@ def main():
     parser.add_argument("--dir", default=None)
     args = parser.parse_args()
 
-    ours = {"img": os.path.join(args.build, "block", "qemu-img", "qemu-img"),
-            "io": os.path.join(args.build, "block", "qemu-io", "qemu-io")}
-    qemu = {"img": "/usr/bin/qemu-img", "io": "/usr/bin/qemu-io"}
-    for path in list(ours.values()) + list(qemu.values()):
-        if not os.access(path, os.X_OK):
-            sys.exit(f"not executable: {path}")
+    ours, qemu = find_tools(args.build)
     have = supported_formats(ours["img"])
     formats = [f for f in args.formats.split(",") if f in have]
     if not formats:
@@ -104,11 +99,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    total = time.perf_counter() - started
-    print(f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
-          f"image {args.size_mib} MiB, median of {args.runs}, {total:.0f} s")
-    print(f"ours: {ours['img']}, {ours['io']}; QEMU: {qemu['img']}, {qemu['io']}")
-    print()
+    print_run_header(started, args, ours, qemu)
     print("| row | ours | QEMU 7.2 | ours vs QEMU | target | met? |")
     print("|---|---|---|---|---|---|")
     for name, t, mib in rows:
