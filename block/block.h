@@ -146,6 +146,12 @@ struct BlockDriver {
     int (*probe_device)(std::string_view filename) = nullptr;
     // Consumes its options from `options`; left-over keys are the caller's error.
     Result<void> (*open)(BlockNode& node, BlockOptions& options, const OpenContext& context) = nullptr;
+    // bdrv_reopen_prepare+commit for the driver's own options: takes the keys it can change
+    // from the node's full new option set and applies them, or fails changing nothing. Keys
+    // it leaves must keep the values the node was opened with.
+    Result<void> (*reopen)(BlockNode& node, BlockOptions& options, const OpenContext& context) = nullptr;
+    // The driver options its reopen can change (raw: offset, size).
+    std::span<const std::string_view> reopen_keys;
     void (*close)(BlockNode& node) = nullptr;
     Result<void> (*preadv)(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags) = nullptr;
     Result<void> (*pwritev)(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags) = nullptr;
@@ -193,6 +199,11 @@ public:
     const std::string& filename() const { return m_filename; }
     void set_filename(std::string name) { m_filename = std::move(name); }
 
+    // The driver's own options the node was opened with (protocols include "filename"),
+    // what a reopen may not change unless the driver's reopen takes the key.
+    const BlockOptions& open_options() const { return m_open_options; }
+    void set_open_options(BlockOptions options) { m_open_options = std::move(options); }
+
     template <typename T> T& state() { return static_cast<T&>(*m_state); }
     void set_state(std::unique_ptr<DriverState> state) { m_state = std::move(state); }
 
@@ -231,6 +242,7 @@ private:
     const BlockDriver* m_driver;
     std::string m_node_name;
     std::string m_filename;
+    BlockOptions m_open_options;
     OpenFlags m_flags;
     std::unique_ptr<DriverState> m_state;
     std::vector<BdrvChild> m_children;
@@ -287,6 +299,10 @@ private:
     uint64_t m_next_auto_name = 0;
     std::function<void(const std::string&)> m_warn;
 };
+
+// Takes the options every node has (read-only, auto-read-only, cache.*, force-share,
+// discard, detect-zeroes) into flags.
+Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags);
 
 // Splits "prefix.key" entries off options into a new map without the prefix.
 BlockOptions extract_subtree(BlockOptions& options, std::string_view prefix);

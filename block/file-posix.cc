@@ -316,6 +316,15 @@ Result<void> file_flush(BlockNode& node)
 
 }  // namespace
 
+void set_direct_alignment(FileState& s)
+{
+    if (s.open_flags & O_DIRECT) {
+        probe_alignment(s);
+    } else {
+        s.request_align = s.buf_align = 1;
+    }
+}
+
 // raw_create_opts of file-posix: no defaults, so only what -o gives is printed.
 constexpr CreateOptionDesc kFileCreateOpts[] = {
     {"size", CreateOptType::Size, "Virtual disk size"},

@@ -31,6 +31,9 @@ inline FileState& state_of(BlockNode& node)
     return node.state<FileState>();
 }
 
+// The request and buffer alignment the descriptor's O_DIRECT (or its absence) needs.
+void set_direct_alignment(FileState& s);
+
 // file-lock.cc: OFD locks on bytes 100+bit (held) and 200+bit (not shared).
 Result<void> lock_check_perm(BlockNode& node, uint64_t perm, uint64_t shared);
 void lock_set_perm(BlockNode& node, uint64_t perm, uint64_t shared);

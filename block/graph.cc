@@ -22,6 +22,8 @@ std::string probed_raw_warning(const std::string& filename)
         "         Specify the 'raw' format explicitly to remove the restrictions.\n";
 }
 
+}  // namespace
+
 // The options every node takes, whatever its driver; children inherit them unless set.
 Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
 {
@@ -62,6 +64,8 @@ Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
     }
     return {};
 }
+
+namespace {
 
 // qdict_flatten: nested objects become dotted keys, arrays numbered ones; scalars become
 // the text an option string would have carried.
@@ -236,6 +240,9 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_node(
     TRY_VOID(check_force_share(flags));
     std::string node_name = TRY(take_node_name(options));
     auto node = std::make_shared<BlockNode>(*this, driver, node_name, flags);
+    BlockOptions given = options;
+    given["filename"] = filename;
+    node->set_open_options(std::move(given));
     node->set_filename(std::move(filename));
     m_by_name.emplace(node_name, node.get());
     TRY_VOID(driver.open(*node, options, m_context));
@@ -338,6 +345,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     auto node = std::make_shared<BlockNode>(*this, *driver, node_name, flags);
     node->set_filename(file->filename());
     node->add_child("file", std::move(file));
+    node->set_open_options(options);
     m_by_name.emplace(node_name, node.get());
     TRY_VOID(driver->open(*node, options, m_context));
     TRY_VOID(refuse_leftovers(*driver, options));

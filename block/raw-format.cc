@@ -179,6 +179,8 @@ Result<void> raw_create(const OpenContext& context, const CreateOptions& options
     return protocol->create(context, options);
 }
 
+constexpr std::string_view kRawReopenKeys[] = {"offset", "size"};
+
 constexpr CreateOptionDesc kRawCreateOpts[] = {
     {"size", CreateOptType::Size, "Virtual disk size"},
 };
@@ -191,6 +193,9 @@ const BlockDriver kRawDriver = {
     .passes_fua = true,
     .probe = raw_probe,
     .open = raw_open,
+    // Opening again over the same child checks and swaps the window, or changes nothing.
+    .reopen = raw_open,
+    .reopen_keys = kRawReopenKeys,
     .preadv = raw_preadv,
     .pwritev = raw_pwritev,
     .discard = raw_discard,

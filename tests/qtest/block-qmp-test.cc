@@ -448,6 +448,69 @@ TEST(BlockResize, GrowsTheImageAndReportsQemuErrors)
         "Device 'empty' has no medium");
 }
 
+TEST(BlockdevReopen, OtherOptionsChangeOrAreRefusedAsInQemu)
+{
+    TempImage image;
+    auto qts = QTestState::init(kArgs);
+    std::string file = "{'driver': 'file', 'node-name': 'f', 'filename': '" + image.path() + "'";
+    auto reopen = [&](const std::string& options) {
+        return qts->qmp("{'execute': 'blockdev-reopen', 'arguments': {'options': [" + options + "]}}");
+    };
+    auto node = [&](const std::string& name) {
+        for (const JsonValue& n : qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}")) {
+            if (n["node-name"] == name) {
+                return n;
+            }
+        }
+        ADD_FAILURE() << "no node " << name;
+        return JsonValue();
+    };
+    auto ok = [](const JsonValue& reply) { EXPECT_TRUE(reply.contains("return")) << dump(reply); };
+    qts->qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', 'node-name': 'n', 'file': " +
+        file + "}}}");
+    ok(reopen("{'driver': 'raw', 'node-name': 'n', 'detect-zeroes': 'on', 'file': 'f'}"));
+    EXPECT_EQ(node("n")["detect_zeroes"], "on");
+    EXPECT_EQ(node("f")["detect_zeroes"], "off");
+    ok(reopen("{'driver': 'raw', 'node-name': 'n', 'discard': 'unmap', 'detect-zeroes': "
+                                     "'unmap', 'cache': {'direct': true}, 'file': 'f'}"));
+    EXPECT_EQ(node("n")["detect_zeroes"], "unmap");
+    EXPECT_EQ(node("n")["cache"]["direct"], true);
+    // The child named by reference follows cache options given explicitly.
+    EXPECT_EQ(node("f")["cache"]["direct"], true);
+    EXPECT_EQ(qts->hmp("qemu-io n \"write -P 0x5a 0 4k\""), "");
+    EXPECT_TRUE(all_bytes(image.read(0, 4096), 0x5a));
+
+    EXPECT_EQ(error_of(reopen("{'driver': 'raw', 'node-name': 'n', 'file': " + file + ", 'locking': 'off'}}")),
+        "Cannot change the option 'locking'");
+    EXPECT_EQ(error_of(reopen("{'driver': 'raw', 'node-name': 'n', 'file': {'driver': 'file', 'node-name': 'f', "
+                              "'filename': '/nonexistent'}}")),
+        "Cannot change the option 'filename'");
+    EXPECT_EQ(error_of(reopen("{'driver': 'file', 'node-name': 'n', 'filename': '" + image.path() + "'}")),
+        "Cannot change the option 'driver'");
+    EXPECT_EQ(error_of(reopen("{'driver': 'raw', 'node-name': 'n', 'force-share': true, 'read-only': true, "
+                              "'file': 'f'}")),
+        "Cannot change the option 'force-share'");
+    EXPECT_EQ(qtest::qmp_expect_error(reopen("{'driver': 'raw', 'node-name': 'n'}"), "GenericError"),
+        "Parameter 'options[0].file' is missing");
+    // A refused reopen changed nothing.
+    EXPECT_EQ(node("n")["detect_zeroes"], "unmap");
+
+    // raw's window may change; options left out go back to their defaults.
+    ok(reopen("{'driver': 'raw', 'node-name': 'n', 'offset': 512, 'file': " + file +
+        ", 'cache': {'direct': true}}}"));
+    JsonValue n = node("n");
+    EXPECT_EQ(n["image"]["virtual-size"], (1 << 20) - 512);
+    EXPECT_EQ(n["detect_zeroes"], "off");
+    EXPECT_EQ(n["cache"]["direct"], false);
+    EXPECT_EQ(node("f")["cache"]["direct"], true);
+    EXPECT_EQ(qts->hmp("qemu-io n \"write -P 0x77 0 512\""), "");
+    EXPECT_TRUE(all_bytes(image.read(512, 512), 0x77));
+    EXPECT_TRUE(all_bytes(image.read(0, 512), 0x5a));
+    EXPECT_EQ(error_of(reopen("{'driver': 'raw', 'node-name': 'n', 'offset': 2097152, 'file': 'f'}")),
+        "Offset (2097152) cannot be greater than size of the containing file (1048576)");
+    EXPECT_EQ(node("n")["image"]["virtual-size"], (1 << 20) - 512);
+}
+
 TEST(BlockdevReopen, ReadOnlyNodeBecomesWritable)
 {
     TempImage image;
