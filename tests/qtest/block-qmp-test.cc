@@ -247,6 +247,37 @@ TEST(HmpQemuIo, DetectZeroesTurnsZeroWritesIntoHoles)
     }
 }
 
+TEST(Drive, DeviceKeysAreCheckedAndMediaCdromIsReadOnly)
+{
+    TempImage image;
+    auto qts = QTestState::init(std::string(kArgs) + " -drive if=none,id=d0,format=raw,media=cdrom,werror=enospc," +
+        "rerror=stop,index=3,copy-on-read=off,snapshot=off,file=" + image.path());
+    JsonValue block = qts->qmp_assert_success("{'execute': 'query-block'}");
+    ASSERT_EQ(block.size(), 1u);
+    EXPECT_EQ(block[0]["inserted"]["ro"], true);
+    // A second, bad drive ends the run once the first one has been set up (and warned).
+    auto warned = qtest::run_emulator({"-nodefaults", "-display", "none", "-machine", "none", "-drive",
+        "if=none,format=raw,copy-on-read=on,readonly=on,file=" + image.path(), "-drive", "if=none,media=x"});
+    EXPECT_EQ(warned.exit_code, 1);
+    EXPECT_EQ(warned.err, "qemu-system-x86_64: -drive if=none,format=raw,copy-on-read=on,readonly=on,file=" +
+            image.path() + ": warning: disabling copy-on-read on read-only drive\n" +
+            "qemu-system-x86_64: -drive if=none,media=x: 'x' invalid media\n");
+}
+
+TEST(Drive, SnapshotOnIsRefusedWithoutQcow2)
+{
+    if (qtest::qemu_binary().starts_with("/usr/")) {
+        GTEST_SKIP() << "QEMU puts a qcow2 overlay on the drive";
+    }
+    TempImage image;
+    auto result = qtest::run_emulator(
+        {"-nodefaults", "-display", "none", "-machine", "none", "-drive", "if=none,format=raw,snapshot=on,file=" +
+            image.path()});
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(result.err, "qemu-system-x86_64: -drive if=none,format=raw,snapshot=on,file=" + image.path() +
+            ": snapshot=on needs a qcow2 overlay, and this build has no qcow2 driver\n");
+}
+
 TEST(Drive, DetectZeroesIsADriveOption)
 {
     TempImage image;
@@ -373,7 +404,23 @@ TEST_P(DriveStartupError, PrintsQemuTextAndExitsOne)
 }
 
 INSTANTIATE_TEST_SUITE_P(Qemu72, DriveStartupError,
-    ::testing::Values(StartupErrorCase{"-drive if=none,file=%s,format=raw,detect-zeroes=bad",
+    ::testing::Values(StartupErrorCase{"-drive if=none,file=%s,format=raw,media=bad",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,media=bad: 'bad' invalid media\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,werror=bad",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,werror=bad: 'bad' invalid write error action\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,rerror=enospc",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,rerror=enospc: 'enospc' invalid read error action\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,index=x",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,index=x: Parameter 'index' expects a number\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,unit=x",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,unit=x: Parameter 'unit' expects a number\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,index=1,bus=0,unit=0",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,index=1,bus=0,unit=0: index cannot be used with bus and unit\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,copy-on-read=x",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,copy-on-read=x: Parameter 'copy-on-read' expects 'on' or 'off'\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,snapshot=x",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,snapshot=x: Parameter 'snapshot' expects 'on' or 'off'\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,detect-zeroes=bad",
                           "qemu-system-x86_64: -drive if=none,file=%s,format=raw,detect-zeroes=bad: invalid parameter "
                           "value: bad\n"},
         StartupErrorCase{"-drive if=ide,file=%s,format=raw",
