@@ -368,10 +368,14 @@ def wait_for_locks(path, count):
 
 def run_while_held(holder, binary, cases, cwd, locks):
     """Runs binary with each case while `holder` (an argv) keeps cwd/s.raw open."""
+    return run_while_held_file(holder, binary, cases, cwd, 's.raw', locks)
+
+
+def run_while_held_file(holder, binary, cases, cwd, name, locks):
     proc = subprocess.Popen(holder, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        wait_for_locks(os.path.join(cwd, 's.raw'), locks)
+        wait_for_locks(os.path.join(cwd, name), locks)
         return [run(binary, args, cwd) for args in cases]
     finally:
         proc.stdin.close()
@@ -426,21 +430,41 @@ def locked_cases(ours, ref, our_io, work):
     if not os.access(system, os.X_OK):
         print('no qemu-system-x86_64, VM lock cases skipped')
         return failures
-    vm = {}
+    for fmt in vm_formats(ours):
+        failures += locked_by_vm(ours, ref, system, fmt, work)
+    return failures
+
+
+def vm_formats(ours):
+    """raw and the image formats our qemu-img lists that QEMU can also write."""
+    out = subprocess.run([ours, '--help'], capture_output=True, text=True).stdout
+    listed = next((line.split(':', 1)[1].split() for line in out.splitlines() if line.startswith('Supported formats:')),
+                  [])
+    return [fmt for fmt in ('raw', 'vdi', 'vpc', 'vmdk') if fmt in listed]
+
+
+def locked_by_vm(ours, ref, system, fmt, work):
+    """A q35 VM writing the image through virtio-blk: our tools must answer as QEMU's do. For
+    raw the cases run on s.raw itself; for a format on s.raw converted to it by QEMU."""
+    name = 's.raw' if fmt == 'raw' else f's.{fmt}'
+    cases = [[name if arg == 's.raw' else arg for arg in case] for case in VM_CASES]
+    results = {}
     for tag, binary in (('ours', ours), ('ref', ref)):
-        cwd = os.path.join(work, f'locked-vm-{tag}')
+        cwd = os.path.join(work, f'locked-vm-{fmt}-{tag}')
         os.mkdir(cwd)
         make_fixtures(cwd)
+        if fmt != 'raw':
+            subprocess.run([ref, 'convert', '-f', 'raw', '-O', fmt, 's.raw', name], cwd=cwd, check=True)
         holder = [system, '-S', '-display', 'none', '-nodefaults', '-M', 'q35', '-accel', 'tcg', '-drive',
-                  'file=s.raw,format=raw,if=none,id=d', '-device', 'virtio-blk-pci,drive=d']
-        vm[tag] = run_while_held(holder, binary, VM_CASES, cwd, 2)
-    failures += compare_held('under a real VM with a virtio-blk writer, ours vs QEMU', VM_CASES, vm['ours'],
-                             vm['ref'])
+                  f'file={name},format={fmt},if=none,id=d', '-device', 'virtio-blk-pci,drive=d']
+        results[tag] = run_while_held_file(holder, binary, cases, cwd, name, 2)
+    failures = compare_held(f'on {fmt} under a real VM with a virtio-blk writer, ours vs QEMU', cases,
+                            results['ours'], results['ref'])
     # The conflict must be there at all: a convert of the VM's image is refused.
-    index = VM_CASES.index(['convert', 's.raw', 'c.raw'])
-    if vm['ours'][index][0] != 1 or b'Failed to get shared "write" lock' not in vm['ours'][index][2]:
+    index = cases.index(['convert', name, 'c.raw'])
+    if results['ours'][index][0] != 1 or b'Failed to get shared "write" lock' not in results['ours'][index][2]:
         failures += 1
-        print(f'FAIL our convert of an image a VM writes was not refused: {vm["ours"][index]}')
+        print(f'FAIL our convert of a {fmt} image a VM writes was not refused: {results["ours"][index]}')
     return failures
 
 
