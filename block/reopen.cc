@@ -54,7 +54,7 @@ struct Plan {
     BlockOptions driver_options;  // the given ones of the driver's reopen_keys
 };
 
-Result<void> prepare(BlockNode& node, BlockOptions options, std::vector<Plan>& plans)
+Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* parent, std::vector<Plan>& plans)
 {
     if (auto driver = take_string(options, "driver"); driver && *driver != node.driver().format_name) {
         return cannot_change("driver");
@@ -63,20 +63,34 @@ Result<void> prepare(BlockNode& node, BlockOptions options, std::vector<Plan>& p
         return cannot_change("node-name");
     }
     bool cache_given = options.contains("cache.direct") || options.contains("cache.no-flush");
-    // Left-out options take their defaults, except what the node cannot change anyway.
+    // Left-out options take their defaults (a child's: its parent's new values), except
+    // what the node cannot change anyway.
     OpenFlags flags{.read_write = true, .probed = node.flags().probed, .force_share = false};
+    if (parent) {
+        flags.read_write = parent->read_write;
+        flags.auto_read_only = parent->auto_read_only;
+        flags.cache_direct = parent->cache_direct;
+        flags.no_flush = parent->no_flush;
+        flags.unmap = node.flags().unmap;
+    }
     TRY_VOID(take_common_flags(options, flags));
     if (flags.force_share != node.flags().force_share) {
         return cannot_change("force-share");
     }
+    if (!flags.read_write && (node.perm() & (perm::kWrite | perm::kWriteUnchanged))) {
+        // bdrv_node_refresh_perm: a user still writes through this node.
+        if (node.read_only()) {
+            return make_error("Block node is read-only");
+        }
+        return make_error("Read-only block node '" + node.node_name() + "' cannot support read-write users");
+    }
     if (BlockNode* file = node.file()) {
         BlockOptions file_options = extract_subtree(options, "file");
-        if (auto reference = take_string(options, "file")) {
-            if (*reference != file->node_name()) {
-                return cannot_change("file");
-            }
-        } else if (!file_options.empty()) {
-            TRY_VOID(prepare(*file, std::move(file_options), plans));
+        if (auto reference = take_string(options, "file"); reference && *reference != file->node_name()) {
+            return cannot_change("file");
+        }
+        if (!file_options.empty()) {
+            TRY_VOID(prepare(*file, std::move(file_options), &flags, plans));
         }
     }
     // What the driver cannot take must keep the value it was opened with; what it can
@@ -148,7 +162,7 @@ Result<void> reopen_file_access(BlockNode& node, bool read_write, std::optional<
 Result<void> reopen(BlockNode& node, BlockOptions options)
 {
     std::vector<Plan> plans;  // children first
-    TRY_VOID(prepare(node, std::move(options), plans));
+    TRY_VOID(prepare(node, std::move(options), nullptr, plans));
     const Plan& top = plans.back();
     bool read_only = !top.flags.read_write;
     bool want_write = !read_only && !top.flags.auto_read_only;
@@ -175,6 +189,13 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
     }
     for (const Plan& plan : plans) {
         plan.node->mutable_flags() = plan.flags;
+        // What the driver took is now what the node has, for a later reopen to keep.
+        BlockOptions updated = plan.node->open_options();
+        for (std::string_view key : plan.node->driver().reopen_keys) {
+            updated.erase(std::string(key));
+        }
+        updated.insert(plan.driver_options.begin(), plan.driver_options.end());
+        plan.node->set_open_options(std::move(updated));
     }
     // Children opened by reference keep their own options, but follow the access mode,
     // and cache settings given explicitly, as QEMU's inherited options do.

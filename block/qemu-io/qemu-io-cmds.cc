@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "block/qemu-io/qemu-io.h"
+#include "block/reopen.h"
 #include "util/qemu-option.h"
 
 namespace qemu::qemu_io {
@@ -956,6 +957,141 @@ int abort_f(Session&, const Command&, int, char**)
     abort();
 }
 
+// The current settings of a node as a full reopen option set, so that a reopen changes
+// only what it names (bdrv_reopen with keep_old_opts).
+block::BlockOptions current_options(block::BlockNode& node)
+{
+    block::BlockOptions options = node.open_options();
+    options["driver"] = std::string(node.driver().format_name);
+    const block::OpenFlags& flags = node.flags();
+    options["read-only"] = flags.read_write ? "off" : "on";
+    options["auto-read-only"] = flags.auto_read_only ? "on" : "off";
+    options["cache.direct"] = flags.cache_direct ? "on" : "off";
+    options["cache.no-flush"] = flags.no_flush ? "on" : "off";
+    options["discard"] = flags.unmap ? "unmap" : "ignore";
+    options["force-share"] = flags.force_share ? "on" : "off";
+    static constexpr const char* kDetect[] = {"off", "on", "unmap"};
+    options["detect-zeroes"] = kDetect[static_cast<int>(flags.detect_zeroes)];
+    if (block::BlockNode* file = node.file()) {
+        options["file"] = file->node_name();
+    }
+    return options;
+}
+
+int reopen_f(Session& s, const Command& cmd, int argc, char** argv)
+{
+    block::BlockNode& root = s.blk->root();
+    OpenRequest cache{.flags = root.flags(), .writethrough = !s.blk->write_cache_enabled()};
+    bool read_write = !root.read_only();
+    bool has_rw = false;
+    bool has_cache = false;
+    block::BlockOptions given;
+    int c;
+    while ((c = getopt(argc, argv, "c:o:rw")) != -1) {
+        switch (c) {
+        case 'c':
+            if (!parse_cache_mode(optarg, cache)) {
+                error_report(std::string("Invalid cache option: ") + optarg);
+                return -EINVAL;
+            }
+            has_cache = true;
+            break;
+        case 'o': {
+            auto parsed = QemuOpts::parse(optarg);
+            if (!parsed) {
+                error_report(parsed.error().desc);
+                return -EINVAL;
+            }
+            for (const auto& [key, value] : parsed->entries()) {
+                given[key] = value;
+            }
+            break;
+        }
+        case 'r':
+        case 'w':
+            if (has_rw) {
+                error_report("Only one -r/-w option may be given");
+                return -EINVAL;
+            }
+            read_write = c == 'w';
+            has_rw = true;
+            break;
+        default:
+            return usage(cmd);
+        }
+    }
+    if (optind != argc) {
+        return usage(cmd);
+    }
+    if (given.contains("read-only")) {
+        if (has_rw) {
+            error_report("Cannot set both -r/-w and 'read-only'");
+            return -EINVAL;
+        }
+    } else {
+        given["read-only"] = read_write ? "off" : "on";
+    }
+    if (given.contains("cache.direct") || given.contains("cache.no-flush")) {
+        if (has_cache) {
+            error_report("Cannot set both -c and the cache options");
+            return -EINVAL;
+        }
+    } else {
+        given["cache.direct"] = cache.flags.cache_direct ? "on" : "off";
+        given["cache.no-flush"] = cache.flags.no_flush ? "on" : "off";
+    }
+    if (!read_write) {
+        // As QEMU's qemu-io: going read-only with -r (or staying so) first gives up the
+        // write permission, so the next write asks for it again and is refused.
+        uint64_t keep = s.blk->perm() & ~(block::perm::kWrite | block::perm::kWriteUnchanged);
+        if (auto dropped = s.blk->set_perm(keep, s.blk->shared_perm()); !dropped) {
+            error_report(dropped.error().desc);
+            return -EINVAL;
+        }
+    }
+    block::BlockOptions options = current_options(root);
+    for (auto& [key, value] : given) {
+        options[key] = std::move(value);
+    }
+    if (std::ranges::any_of(options, [](const auto& kv) { return kv.first.starts_with("file."); })) {
+        options.erase("file");  // the child is described inline instead
+    }
+    if (auto done = block::reopen(root, std::move(options)); !done) {
+        error_report(done.error().desc);
+        return -EINVAL;
+    }
+    s.blk->set_write_cache(!cache.writethrough);
+    return 0;
+}
+
+// blkdebug's breakpoints. This build has no blkdebug driver, so, as QEMU with an image
+// that has none, there is no breakpoint to set, remove or resume.
+int break_f(Session&, const Command&, int, char**)
+{
+    std::printf("Could not set breakpoint: %s\n", std::strerror(ENOTSUP));
+    return -ENOTSUP;
+}
+
+int remove_break_f(Session&, const Command&, int, char** argv)
+{
+    std::printf("Could not remove breakpoint %s: %s\n", argv[1], std::strerror(ENOTSUP));
+    return -ENOTSUP;
+}
+
+int resume_f(Session&, const Command&, int, char**)
+{
+    std::printf("Could not resume request: %s\n", std::strerror(ENOTSUP));
+    return -ENOTSUP;
+}
+
+int wait_break_f(Session&, const Command&, int, char** argv)
+{
+    // QEMU polls until blkdebug suspends a request, which without blkdebug never happens,
+    // so it waits forever; failing at once is the useful answer.
+    std::printf("Could not wait for breakpoint %s: %s\n", argv[1], std::strerror(ENOTSUP));
+    return -ENOTSUP;
+}
+
 int help_f(Session&, const Command&, int argc, char** argv);
 
 // Sorted by name, as QEMU lists them in `help`.
@@ -967,6 +1103,7 @@ const Command kCommands[] = {
     {"aio_write", nullptr, aio_write_f, 1, -1, "[-Cfiquz] [-P pattern] off len [len..]",
         "asynchronously writes a number of bytes", 0, block::perm::kWrite},
     {"alloc", nullptr, alloc_f, 1, 2, "offset [count]", "checks if offset is allocated in the file"},
+    {"break", nullptr, break_f, 2, 2, "event tag", "sets a breakpoint on event and tags the stopped request as tag"},
     {"close", "c", close_f, 0, 0, nullptr, "close the current open file"},
     {"discard", "d", discard_f, 2, -1, "[-Cq] off len", "discards a number of bytes at a specified offset", 0,
         block::perm::kWrite},
@@ -982,10 +1119,14 @@ const Command kCommands[] = {
         "reads a number of bytes at a specified offset"},
     {"readv", nullptr, readv_f, 2, -1, "[-Cqv] [-P pattern] off len [len..]",
         "reads a number of bytes at a specified offset"},
+    {"remove_break", nullptr, remove_break_f, 1, 1, "tag", "remove a breakpoint by tag"},
+    {"reopen", nullptr, reopen_f, 0, -1, "[(-r|-w)] [-c cache] [-o options]", "reopens an image with new options"},
+    {"resume", nullptr, resume_f, 1, 1, "tag", "resumes the request tagged as tag"},
     {"sigraise", nullptr, sigraise_f, 1, 1, "signal", "raises a signal", kNoFileOk | kGlobal},
     {"sleep", nullptr, sleep_f, 1, 1, nullptr, "waits for the given value in milliseconds", kNoFileOk | kGlobal},
     {"truncate", "t", truncate_f, 1, 3, "[-m prealloc_mode] off", "truncates the current file at the given offset", 0,
         block::perm::kResize},
+    {"wait_break", nullptr, wait_break_f, 1, 1, "tag", "waits for the suspension of a request"},
     {"write", "w", write_f, 2, -1, "[-bcCfnquz] [-P pattern | -s source_file] off len",
         "writes a number of bytes at a specified offset", 0, block::perm::kWrite},
     {"writev", nullptr, writev_f, 2, -1, "[-Cfq] [-P pattern] off len [len..]",

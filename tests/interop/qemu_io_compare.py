@@ -23,8 +23,13 @@ TIMING = re.compile(r"[0-9]* ops; [0-9/:. sec]* \([0-9/.inf]* [EPTGMKiBbytes]*/s
 MACHINE = re.compile(r"^(\d+),(\d+),\d+:\d\d:\d\d\.\d\d,[0-9.inf]+,[0-9.inf]+$", re.M)
 
 
+# Generated node names count every node the process made, so they differ by design.
+NODE_NAME = re.compile(r"#block[0-9]+")
+
+
 def mask(text):
     text = TIMING.sub("X ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)", text)
+    text = NODE_NAME.sub("#blockN", text)
     return MACHINE.sub(r"\1,\2,T,B,O", text)
 
 
@@ -68,6 +73,20 @@ CASES = [
       "-c", "truncate -m falloc 4M", "-c", "truncate -m full 5M", "-c", "truncate -m bad 1M", "-c", "truncate -m falloc 1M",
       "-c", "truncate 512", "-c", "length", "-c", "map", "IMG"], None),
     ("protocol-info", data([], 4096), ["-f", "file", "-c", "info", "-c", "length", "IMG"], None),
+    # reopen: access mode and cache changes, and what may not change; blkdebug's commands
+    # on an image without blkdebug.
+    ("reopen", data([], MIB),
+     ["-f", "raw", "-r", "-c", "write 0 512", "-c", "reopen -w", "-c", "write -P 1 0 512", "-c", "reopen -r",
+      "-c", "write 0 512", "-c", "reopen -c none -w", "-c", "write -P 2 512 512", "-c", "read -P 2 512 512",
+      "-c", "reopen -o read-only=on", "-c", "reopen -c bad", "-c", "reopen -r -w", "-c", "reopen x", "-c", "reopen -q",
+      "-c", "reopen -r -o read-only=off", "-c", "reopen -c none -o cache.direct=off", "-c", "reopen -o file.locking=off",
+      "-c", "reopen -o file.aio=native", "-c", "reopen -o force-share=on", "-c", "reopen -o read-only=maybe",
+      "-c", "reopen -o driver=file", "-c", "reopen -o node-name=x", "-c", "reopen -o size=1024", "-c", "length",
+      "-c", "reopen -o offset=512", "-c", "read -P 2 0 512", "-c", "length", "-c", "help reopen", "IMG"], None),
+    ("reopen-no-file", None, ["-c", "reopen -r"], None),
+    ("blkdebug-commands", data([], MIB),
+     ["-f", "raw", "-c", "break write_aio A", "-c", "break", "-c", "remove_break A", "-c", "resume A",
+      "-c", "resume", "-c", "wait_break", "-c", "help break", "-c", "help wait_break", "IMG"], None),
     ("past-end", data([], MIB),
      ["-f", "raw", "-c", "read 1M 512", "-c", "write 1M 1", "-c", "discard 2M 512", "-c", "read 1048575 2",
       "-c", "readv 1M 512", "-c", "writev 1M 512", "IMG"], None),
