@@ -1,5 +1,5 @@
-// qemu-img info, check and map: the subcommands that open one image read-only and describe
-// it (its size and format, its consistency, its allocation).
+// qemu-img info and map: the subcommands that open one image read-only and describe it
+// (its size and format, its allocation).
 #include <getopt.h>
 
 #include <cinttypes>
@@ -33,7 +33,7 @@ std::optional<bool> parse_output_json(const char* text)
 
 // One image's ImageInfo, as JSON lines with the given indent in front of each.
 std::string info_json(const std::string& filename, const std::string& format, int64_t virtual_size,
-    std::optional<int64_t> actual_size, std::string_view indent)
+    std::optional<int64_t> cluster_size, std::optional<int64_t> actual_size, std::string_view indent)
 {
     std::string out = std::string(indent) + "{\n";
     std::string inner = std::string(indent) + "    ";
@@ -46,6 +46,9 @@ std::string info_json(const std::string& filename, const std::string& format, in
         escaped += ch;
     }
     out += inner + "\"filename\": \"" + escaped + "\",\n";
+    if (cluster_size) {
+        out += inner + "\"cluster-size\": " + std::to_string(*cluster_size) + ",\n";
+    }
     out += inner + "\"format\": \"" + format + "\",\n";
     if (actual_size) {
         out += inner + "\"actual-size\": " + std::to_string(*actual_size) + ",\n";
@@ -189,99 +192,26 @@ int img_info(int argc, char** argv)
     std::string filename = image_display_name(root, request);
     std::string format(root.driver().format_name);
     std::optional<int64_t> actual = allocated_file_size(root);
+    // bdrv_get_info: a cluster size is shown only when the driver reports a non-zero one.
+    std::optional<int64_t> cluster_size;
+    if (auto driver_info = root.info(); driver_info && driver_info->cluster_size != 0) {
+        cluster_size = driver_info->cluster_size;
+    }
     if (*json) {
         if (chain) {
-            std::printf("[\n%s\n]\n", info_json(filename, format, *length, actual, "    ").c_str());
+            std::printf("[\n%s\n]\n", info_json(filename, format, *length, cluster_size, actual, "    ").c_str());
         } else {
-            std::printf("%s\n", info_json(filename, format, *length, actual, "").c_str());
+            std::printf("%s\n", info_json(filename, format, *length, cluster_size, actual, "").c_str());
         }
         return 0;
     }
     std::printf("image: %s\nfile format: %s\nvirtual size: %s (%" PRId64 " bytes)\ndisk size: %s\n", filename.c_str(),
         format.c_str(), size_to_str(static_cast<uint64_t>(*length)).c_str(), *length,
         actual ? size_to_str(static_cast<uint64_t>(*actual)).c_str() : "unavailable");
+    if (cluster_size) {
+        std::printf("cluster_size: %" PRId64 "\n", *cluster_size);
+    }
     return 0;
-}
-
-int img_check(int argc, char** argv)
-{
-    static const option kLongOptions[] = {
-        {"help", no_argument, nullptr, 'h'},
-        {"format", required_argument, nullptr, 'f'},
-        {"repair", required_argument, nullptr, 'r'},
-        {"output", required_argument, nullptr, kOptOutput},
-        {"object", required_argument, nullptr, kOptObject},
-        {"image-opts", no_argument, nullptr, kOptImageOpts},
-        {"force-share", no_argument, nullptr, 'U'},
-        {nullptr, 0, nullptr, 0},
-    };
-    ImageRequest request;
-    const char* output = nullptr;
-    std::string cache = "writeback";
-    int c;
-    while ((c = getopt_long(argc, argv, ":hf:r:T:qU", kLongOptions, nullptr)) != -1) {
-        switch (c) {
-        case ':':
-            return missing_argument(argv[optind - 1]);
-        case '?':
-            return unrecognized_option(argv[optind - 1]);
-        case 'h':
-            return print_help();
-        case 'f':
-            request.format = optarg;
-            break;
-        case 'r':
-            request.read_write = true;
-            if (std::string_view(optarg) != "leaks" && std::string_view(optarg) != "all") {
-                return usage_error(std::string("Unknown option value for -r (expecting 'leaks' or 'all'): ") + optarg);
-            }
-            break;
-        case 'T':
-            cache = optarg;
-            break;
-        case 'q':
-            break;
-        case 'U':
-            request.force_share = true;
-            break;
-        case kOptOutput:
-            output = optarg;
-            break;
-        case kOptObject:
-            error_report("--object is not supported");
-            return 1;
-        case kOptImageOpts:
-            request.image_opts = true;
-            break;
-        default:
-            break;
-        }
-    }
-    if (optind != argc - 1) {
-        return usage_error("Expecting one image file name");
-    }
-    request.name = argv[optind];
-    if (!parse_output_json(output)) {
-        return 1;
-    }
-    auto mode = parse_cache_mode(cache);
-    if (!mode) {
-        error_report("Invalid source cache option: " + cache);
-        return 1;
-    }
-    request.cache = *mode;
-    auto image = open_image(request);
-    if (!image) {
-        error_report(image.error().desc);
-        return 1;
-    }
-    if (!image->root().driver().check) {
-        error_report("This image format does not support checks");
-        return 63;
-    }
-    // Only raw and file are built here, and neither has a check.
-    error_report("This image format does not support checks");
-    return 63;
 }
 
 int img_map(int argc, char** argv)
