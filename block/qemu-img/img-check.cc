@@ -92,7 +92,8 @@ std::string check_human(const block::CheckResult& r)
         char line[256];
         std::snprintf(line, sizeof(line),
             "%" PRId64 "/%" PRId64 " = %0.2f%% allocated, %0.2f%% fragmented, %0.2f%% compressed clusters\n",
-            r.allocated_clusters, r.total_clusters, static_cast<double>(r.allocated_clusters) * 100.0 / r.total_clusters,
+            r.allocated_clusters, r.total_clusters,
+            static_cast<double>(r.allocated_clusters) * 100.0 / r.total_clusters,
             static_cast<double>(r.fragmented_clusters) * 100.0 / r.allocated_clusters,
             static_cast<double>(r.compressed_clusters) * 100.0 / r.allocated_clusters);
         out += line;

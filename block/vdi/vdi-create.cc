@@ -2,8 +2,7 @@
 // takes the protocol options: preallocation, nocow, extent_size_hint) empty, then gets a
 // header and a block map. A dynamic image is just those; a static one maps block i to data
 // block i and is extended (sparsely) to hold every block.
-#include <cinttypes>
-#include <cstdio>
+#include <algorithm>
 
 #include "block/drivers.h"
 #include "block/vdi/vdi.h"
@@ -56,10 +55,7 @@ Result<void> create(const OpenContext& context, const CreateOptions& options)
     TRY_VOID(kFileDriver.create(context, file_options));
 
     if (size > kMaxDiskSize) {
-        char text[128];
-        std::snprintf(text, sizeof(text), "Unsupported VDI image size (size is 0x%" PRIx64
-                      ", max supported is 0x%" PRIx64 ")", size, kMaxDiskSize);
-        return std::unexpected(Error{ErrorClass::GenericError, text, ENOTSUP});
+        return size_unsupported(size);
     }
 
     BlockGraph graph(context);

@@ -134,11 +134,16 @@ std::array<uint8_t, kHeaderBytes> serialize_header(const Header& h)
     return out;
 }
 
+std::unexpected<Error> size_unsupported(uint64_t disk_size)
+{
+    return unsupported(format(
+        "Unsupported VDI image size (size is 0x%" PRIx64 ", max supported is 0x%" PRIx64 ")", disk_size, kMaxDiskSize));
+}
+
 Result<void> validate_header(Header& h)
 {
     if (h.disk_size > kMaxDiskSize) {
-        return unsupported(format("Unsupported VDI image size (size is 0x%" PRIx64 ", max supported is 0x%" PRIx64 ")",
-            h.disk_size, kMaxDiskSize));
+        return size_unsupported(h.disk_size);
     }
     h.disk_size = (h.disk_size + kSectorSize - 1) / kSectorSize * kSectorSize;
     if (h.signature != kSignature) {
@@ -146,8 +151,8 @@ Result<void> validate_header(Header& h)
             format("Image not in VDI format (bad signature %08" PRIx32 ")", h.signature), EINVAL});
     }
     if (h.version != kVersion11) {
-        return unsupported(format("unsupported VDI image (version %" PRIu32 ".%" PRIu32 ")", h.version >> 16,
-            h.version & 0xffff));
+        return unsupported(
+            format("unsupported VDI image (version %" PRIu32 ".%" PRIu32 ")", h.version >> 16, h.version & 0xffff));
     }
     if (h.offset_bmap % kSectorSize != 0) {
         return unsupported(format("unsupported VDI image (unaligned block map offset 0x%" PRIx32 ")", h.offset_bmap));
@@ -160,13 +165,13 @@ Result<void> validate_header(Header& h)
             static_cast<unsigned>(kSectorSize)));
     }
     if (h.block_size != kBlockSize) {
-        return unsupported(format("unsupported VDI image (block size %" PRIu32 " is not %" PRIu32 ")", h.block_size,
-            kBlockSize));
+        return unsupported(
+            format("unsupported VDI image (block size %" PRIu32 " is not %" PRIu32 ")", h.block_size, kBlockSize));
     }
     uint64_t room = uint64_t{h.blocks_in_image} * h.block_size;
     if (h.disk_size > room) {
-        return unsupported(format("unsupported VDI image (disk size %" PRIu64 ", image bitmap has room for %" PRIu64 ")",
-            h.disk_size, room));
+        return unsupported(format(
+            "unsupported VDI image (disk size %" PRIu64 ", image bitmap has room for %" PRIu64 ")", h.disk_size, room));
     }
     if (!is_null(h.uuid_link)) {
         return unsupported("unsupported VDI image (non-NULL link UUID)");

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "block/block.h"
@@ -67,6 +68,8 @@ std::array<uint8_t, kHeaderBytes> serialize_header(const Header& header);
 // (VBoxManage convertfromraw writes such images) before the checks that use it.
 Result<void> validate_header(Header& header);
 int probe(std::span<const uint8_t> buf, std::string_view filename);
+// The refusal of a disk larger than kMaxDiskSize, shared by open and create.
+std::unexpected<Error> size_unsupported(uint64_t disk_size);
 // A random version-4 UUID in the on-disk byte order.
 std::array<uint8_t, 16> random_uuid();
 

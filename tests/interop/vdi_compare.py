@@ -158,7 +158,8 @@ def write_compatibility(tools, cwd):
     for args in (['1M'], ['1000'], ['64M'], ['127M'], ['0'], ['-o', 'static=on', '3M'], ['-o', 'static=off', '2M'],
                  ['-o', 'preallocation=falloc', '2M'], ['-o', 'preallocation=full', '1M'],
                  ['-o', 'static=on,preallocation=full', '2M'], ['-o', 'preallocation=metadata', '1M'],
-                 ['-o', 'static=maybe', '1M'], ['513T'], ['512T'], ['-o', 'size=5M']):
+                 ['-o', 'static=maybe', '1M'], ['513T'], ['512T'], ['562949819203585'], ['9223372036854775807'],
+                 ['-o', 'size=5M']):
         results = {}
         for tag in ('ours', 'ref'):
             results[tag] = run(tools[tag + '_img'], ['create', '-f', 'vdi'] + args[:-1] + [f'{tag}.vdi', args[-1]]

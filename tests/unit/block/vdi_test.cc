@@ -154,8 +154,8 @@ TEST_F(VdiTest, CreateRefusesTooLargeSizesButLeavesTheEmptyFile)
     std::string p = path("big.vdi");
     auto created = create(p, 513ull << 40);
     ASSERT_FALSE(created);
-    EXPECT_EQ(created.error().desc,
-        "Unsupported VDI image size (size is 0x2010000000000, max supported is 0x1fffff8000000)");
+    EXPECT_EQ(
+        created.error().desc, "Unsupported VDI image size (size is 0x2010000000000, max supported is 0x1fffff8000000)");
     EXPECT_EQ(file_bytes(p).size(), 0u);
     auto bad = create(path("b.vdi"), MiB, {{"static", "maybe"}});
     ASSERT_FALSE(bad);
