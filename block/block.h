@@ -45,6 +45,10 @@ constexpr int kCount = 4;
 std::string_view name(int bit);
 }  // namespace perm
 
+// detect-zeroes: whether writes of zero buffers become write-zeroes requests (and with
+// unmap, ones that may deallocate when the node discards).
+enum class DetectZeroes { Off, On, Unmap };
+
 // How a node is opened (BDRV_O_* and the cache options).
 struct OpenFlags {
     bool read_write = false;
@@ -54,6 +58,7 @@ struct OpenFlags {
     bool unmap = false;  // discard=unmap: discards reach the file
     bool probed = false;  // the format was guessed, not given
     bool force_share = false;  // share every permission, whatever users ask (-U)
+    DetectZeroes detect_zeroes = DetectZeroes::Off;  // this node only; children do not inherit it
 };
 
 // Request flags (BDRV_REQ_*).
@@ -149,6 +154,9 @@ struct BlockDriver {
 
     // Score 0..100 for the first bytes of an image (formats only).
     int (*probe)(std::span<const uint8_t> buf, std::string_view filename) = nullptr;
+    // Score 0..100 for a filename without a protocol prefix (protocols only): device
+    // drivers claim device nodes this way.
+    int (*probe_device)(std::string_view filename) = nullptr;
     // Consumes its options from `options`; left-over keys are the caller's error.
     Result<void> (*open)(BlockNode& node, BlockOptions& options, const OpenContext& context) = nullptr;
     void (*close)(BlockNode& node) = nullptr;
@@ -161,6 +169,8 @@ struct BlockDriver {
     Result<void> (*truncate)(BlockNode& node, int64_t offset, Prealloc prealloc) = nullptr;
     Result<int64_t> (*get_length)(BlockNode& node) = nullptr;
     Result<DriverInfo> (*get_info)(BlockNode& node) = nullptr;
+    // Bytes the node occupies on the host (protocols; formats add up their children).
+    Result<int64_t> (*get_allocated_file_size)(BlockNode& node) = nullptr;
     Result<void> (*create)(const OpenContext& context, const CreateOptions& options) = nullptr;
     // The options create understands, in QEMU's table order ("size" included).
     std::span<const CreateOptionDesc> create_opts;
@@ -224,6 +234,8 @@ public:
     // bdrv_is_allocated: whether [offset, offset+*bytes) is allocated in this layer.
     Result<bool> is_allocated(int64_t offset, int64_t bytes, int64_t* pnum);
     Result<DriverInfo> info();
+    // bdrv_get_allocated_file_size: the driver's answer, or the sum over the children.
+    Result<int64_t> allocated_file_size();
 
 private:
     friend class BlockGraph;

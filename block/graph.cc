@@ -22,20 +22,6 @@ std::string probed_raw_warning(const std::string& filename)
         "         Specify the 'raw' format explicitly to remove the restrictions.\n";
 }
 
-// A "proto:" prefix counts only when the colon comes before any slash (path_has_protocol).
-std::optional<std::string_view> protocol_prefix(std::string_view filename)
-{
-    size_t colon = filename.find(':');
-    if (colon == std::string_view::npos) {
-        return std::nullopt;
-    }
-    size_t slash = filename.find('/');
-    if (slash != std::string_view::npos && slash < colon) {
-        return std::nullopt;
-    }
-    return filename.substr(0, colon);
-}
-
 // The options every node takes, whatever its driver; children inherit them unless set.
 Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
 {
@@ -61,6 +47,17 @@ Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
             flags.unmap = true;
         } else {
             return make_error("Invalid discard option");
+        }
+    }
+    if (auto value = take_string(options, "detect-zeroes")) {
+        if (*value == "off") {
+            flags.detect_zeroes = DetectZeroes::Off;
+        } else if (*value == "on") {
+            flags.detect_zeroes = DetectZeroes::On;
+        } else if (*value == "unmap") {
+            flags.detect_zeroes = DetectZeroes::Unmap;
+        } else {
+            return make_error("invalid parameter value: " + *value);
         }
     }
     return {};
@@ -270,11 +267,9 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(
             if (!driver) {
                 return make_error("Unknown protocol '" + std::string(*prefix) + "'");
             }
-            if (*prefix == "file") {
-                filename = filename->substr(prefix->size() + 1);
-            }
+            filename = filename->substr(prefix->size() + 1);
         } else {
-            driver = &kFileDriver;
+            driver = protocol_for_filename(*filename);
         }
     }
     if (driver->protocol_name.empty()) {
@@ -318,6 +313,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     } else {
         OpenFlags file_flags = flags;
         file_flags.probed = false;
+        file_flags.detect_zeroes = DetectZeroes::Off;
         file = TRY(open_protocol(filename, std::move(file_options), file_flags));
     }
 

@@ -171,7 +171,12 @@ Result<DriverInfo> raw_get_info(BlockNode&)
 
 Result<void> raw_create(const OpenContext& context, const CreateOptions& options)
 {
-    return kFileDriver.create(context, options);
+    // bdrv_create_file: the protocol the filename selects creates the image.
+    const BlockDriver* protocol = protocol_for_filename(options.filename);
+    if (!protocol) {
+        return make_error("Unknown protocol '" + std::string(*protocol_prefix(options.filename)) + "'");
+    }
+    return protocol->create(context, options);
 }
 
 constexpr CreateOptionDesc kRawCreateOpts[] = {

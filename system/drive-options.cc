@@ -174,7 +174,7 @@ Result<void> open_drive(BlockDevices& devices, const BlockSpec& spec, int& unnam
             }
             options["file.aio"] = value;
         } else if (key == "media" || key == "index" || key == "bus" || key == "unit" || key == "werror" ||
-            key == "rerror" || key == "detect-zeroes" || key == "copy-on-read" || key == "snapshot") {
+            key == "rerror" || key == "copy-on-read" || key == "snapshot") {
             // Device-side settings: no guest device exists to use them.
         } else {
             options[key] = value;

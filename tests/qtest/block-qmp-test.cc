@@ -209,6 +209,56 @@ TEST(HmpQemuIo, WritesLandInTheImageAndOutputGoesToStdout)
     EXPECT_TRUE(all_bytes(image.read(0, 1024), 0xab));
 }
 
+TEST(HmpQemuIo, DetectZeroesTurnsZeroWritesIntoHoles)
+{
+    auto allocated = [](const TempImage& image) {
+        struct stat st { };
+        ::stat(image.path().c_str(), &st);
+        return static_cast<int64_t>(st.st_blocks) * 512;
+    };
+    TempImage plain;
+    TempImage detecting;
+    auto qts = QTestState::init(kArgs);
+    EXPECT_EQ(error_of(qts->qmp(add_raw("u", detecting.path(), ", 'detect-zeroes': 'unmap'"))),
+        "setting detect-zeroes to unmap is not allowed without setting discard operation to unmap");
+    qts->qmp_assert_success(add_raw("p", plain.path()));
+    qts->qmp_assert_success(add_raw("d", detecting.path(), ", 'detect-zeroes': 'unmap', 'discard': 'unmap'"));
+    for (const char* node : {"p", "d"}) {
+        EXPECT_EQ(qts->hmp(std::string("qemu-io ") + node + " \"write -P 0xab 0 256k\""), "");
+    }
+    ASSERT_GE(allocated(plain), 256 * 1024);
+    ASSERT_GE(allocated(detecting), 256 * 1024);
+    for (const char* node : {"p", "d"}) {
+        EXPECT_EQ(qts->hmp(std::string("qemu-io ") + node + " \"write -P 0 0 256k\""), "");
+    }
+    // Both read back as zeroes; only the detecting node gave the space back.
+    EXPECT_TRUE(all_bytes(plain.read(0, 256 * 1024), 0));
+    EXPECT_TRUE(all_bytes(detecting.read(0, 256 * 1024), 0));
+    EXPECT_GE(allocated(plain), 256 * 1024);
+    EXPECT_LT(allocated(detecting), 256 * 1024);
+    JsonValue nodes = qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}");
+    for (const JsonValue& node : nodes) {
+        if (node["node-name"] == "d") {
+            EXPECT_EQ(node["detect_zeroes"], "unmap");
+        } else {
+            // Neither the plain node nor either protocol child detects zeroes.
+            EXPECT_EQ(node["detect_zeroes"], "off") << dump(node);
+        }
+    }
+}
+
+TEST(Drive, DetectZeroesIsADriveOption)
+{
+    TempImage image;
+    // -drive takes unmap without discard=unmap (7.2 does); it then acts as "on".
+    auto qts = QTestState::init(std::string(kArgs) + " -drive if=none,id=d0,format=raw,detect-zeroes=unmap,file=" +
+        image.path());
+    JsonValue block = qts->qmp_assert_success("{'execute': 'query-block'}");
+    ASSERT_EQ(block.size(), 1u);
+    EXPECT_EQ(block[0]["inserted"]["detect_zeroes"], "unmap");
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write -P 0 0 4k\""), "");
+}
+
 TEST(HmpQemuIo, ArgumentAndLookupErrors)
 {
     TempImage image;
@@ -323,7 +373,10 @@ TEST_P(DriveStartupError, PrintsQemuTextAndExitsOne)
 }
 
 INSTANTIATE_TEST_SUITE_P(Qemu72, DriveStartupError,
-    ::testing::Values(StartupErrorCase{"-drive if=ide,file=%s,format=raw",
+    ::testing::Values(StartupErrorCase{"-drive if=none,file=%s,format=raw,detect-zeroes=bad",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,detect-zeroes=bad: invalid parameter "
+                          "value: bad\n"},
+        StartupErrorCase{"-drive if=ide,file=%s,format=raw",
                           "qemu-system-x86_64: -drive if=ide,file=%s,format=raw: machine type does not support "
                           "if=ide,bus=0,unit=0\n"},
         StartupErrorCase{"-drive if=virtio,id=d,file=%s,format=raw",
