@@ -98,6 +98,9 @@ def make_reference_images(tools, cwd):
     subprocess.run([ref_img, 'convert', '-f', 'raw', '-O', 'vdi', 'src.raw', 'q-dyn.vdi'], cwd=cwd, check=True)
     subprocess.run([ref_img, 'convert', '-f', 'raw', '-O', 'vdi', '-o', 'static=on', 'src.raw', 'q-static.vdi'],
                    cwd=cwd, check=True)
+    # Without sparse detection every block is written, so every block is allocated in order.
+    subprocess.run([ref_img, 'convert', '-f', 'raw', '-O', 'vdi', '-S', '0', 'src.raw', 'q-full.vdi'], cwd=cwd,
+                   check=True)
     empties = []
     for size in ['0', '1000', '1M', '3M', '64M', '127M', '1G']:
         name = f'e-{size}.vdi'
@@ -134,8 +137,8 @@ def read_compatibility(tools, cwd, images):
 
 def write_compatibility(tools, cwd):
     ours, ref = tools['ours_img'], tools['ref_img']
-    for name, extra, reference in (('o-dyn.vdi', [], 'q-dyn.vdi'), ('o-static.vdi', ['-o', 'static=on'],
-                                                                      'q-static.vdi')):
+    for name, extra, reference in (('o-dyn.vdi', [], 'q-dyn.vdi'), ('o-static.vdi', ['-o', 'static=on'], 'q-static.vdi'),
+                                   ('o-full.vdi', ['-S', '0'], 'q-full.vdi')):
         code, out, err = run(ours, ['convert', '-f', 'raw', '-O', 'vdi'] + extra + ['src.raw', name], cwd)
         if code != 0:
             fail(f'our convert {extra}: {err!r}')
