@@ -76,6 +76,8 @@ constexpr unsigned kOffsetValid = 0x04;
 constexpr unsigned kRaw = 0x08;
 constexpr unsigned kAllocated = 0x10;
 constexpr unsigned kEof = 0x20;
+// The format's answer is only coarse: ask the file below where its holes are (static images).
+constexpr unsigned kRecurse = 0x40;
 }  // namespace status
 
 class BlockNode;
@@ -116,11 +118,22 @@ struct CreateOptions {
     BlockOptions opts;
 };
 
-// qemu-img check's BdrvCheckResult, the counters the port needs.
+// qemu-img check's BdrvCheckResult. Zero means "not reported" for the optional counters,
+// as in QEMU, where the tool prints only the non-zero ones.
 struct CheckResult {
     int corruptions = 0;
     int leaks = 0;
     int check_errors = 0;
+    int corruptions_fixed = 0;
+    int leaks_fixed = 0;
+    int64_t image_end_offset = 0;
+    int64_t total_clusters = 0;
+    int64_t allocated_clusters = 0;
+    int64_t fragmented_clusters = 0;
+    int64_t compressed_clusters = 0;
+    // What the driver found, one line each ("ERROR: ..."); QEMU prints them to stderr as
+    // it goes, the tool prints them before its summary.
+    std::vector<std::string> messages;
 };
 
 // Per-node state a driver keeps; each driver derives its own.

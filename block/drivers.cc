@@ -7,8 +7,9 @@ namespace qemu::block {
 
 namespace {
 // Formats first (probe order), then protocols; raw scores 1 so it is the last resort.
-constexpr std::array<const BlockDriver*, 3> kDrivers = {
+constexpr std::array<const BlockDriver*, 4> kDrivers = {
     &kRawDriver,
+    &kVdiDriver,
     &kFileDriver,
     &kHostDeviceDriver,
 };

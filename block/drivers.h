@@ -31,5 +31,6 @@ const BlockDriver* probe_format(std::span<const uint8_t> buf, std::string_view f
 extern const BlockDriver kFileDriver;
 extern const BlockDriver kHostDeviceDriver;
 extern const BlockDriver kRawDriver;
+extern const BlockDriver kVdiDriver;
 
 }  // namespace qemu::block

@@ -238,6 +238,23 @@ Result<BlockStatus> BlockNode::block_status(bool want_zero, int64_t offset, int6
         result = TRY(m_driver->block_status(*this, want_zero, offset, bytes));
         result.bytes = std::min(result.bytes, bytes);
     }
+    if (result.flags & status::kRecurse) {
+        result.flags &= ~status::kRecurse;
+        constexpr unsigned kWanted = status::kData | status::kZero | status::kOffsetValid;
+        if (want_zero && result.file && result.file != this && (result.flags & kWanted) == (kWanted & ~status::kZero)) {
+            // Only extra information: if the file cannot tell, the format's answer stands.
+            auto below = result.file->block_status(want_zero, result.map, result.bytes);
+            if (below) {
+                if ((below->flags & status::kEof) && (below->bytes == 0 || (below->flags & status::kZero))) {
+                    // Past the end of the file reads as zeros.
+                    result.flags |= status::kZero;
+                } else {
+                    result.bytes = below->bytes;
+                    result.flags |= below->flags & status::kZero;
+                }
+            }
+        }
+    }
     if (result.flags & status::kRaw) {
         BlockNode* below = result.file;
         BlockStatus inner = TRY(below->block_status(want_zero, result.map, result.bytes));

@@ -91,10 +91,6 @@ Result<OpenImage> open_image(const ImageRequest& request)
     return image;
 }
 
-namespace {
-
-// QEMU prints a node's options from a hash table, in the order of this hash of the key
-// (bucket by bucket), so the json: name lists its keys in that order too.
 unsigned qdict_bucket(std::string_view key)
 {
     uint32_t value = 0x238F13AFu * static_cast<uint32_t>(key.size());
@@ -103,6 +99,8 @@ unsigned qdict_bucket(std::string_view key)
     }
     return (1103515243u * value + 12345u) % 512;
 }
+
+namespace {
 
 std::string json_object(std::vector<std::pair<std::string, std::string>> members)
 {

@@ -56,6 +56,10 @@ Result<OpenImage> open_image(const ImageRequest& request);
 // offset or size (options a plain filename cannot carry), which makes it a json: name.
 std::string image_display_name(block::BlockNode& root, const ImageRequest& request);
 
+// QEMU prints a QDict (a json: name, a check report) from its hash table, bucket by bucket
+// in the order of this hash of the key, so our output lists keys in that order too.
+unsigned qdict_bucket(std::string_view key);
+
 // The protocol node at the bottom of a node's `file` chain.
 block::BlockNode& protocol_node(block::BlockNode& node);
 

@@ -1,5 +1,5 @@
-// qemu-img info, check and map: the subcommands that open one image read-only and describe
-// it (its size and format, its consistency, its allocation).
+// qemu-img info and map: the subcommands that open one image read-only and describe it
+// (its size and format, its allocation).
 #include <getopt.h>
 
 #include <cinttypes>
@@ -221,87 +221,6 @@ int img_info(int argc, char** argv)
         std::printf("cluster_size: %" PRId64 "\n", driver_info->cluster_size);
     }
     return 0;
-}
-
-int img_check(int argc, char** argv)
-{
-    static const option kLongOptions[] = {
-        {"help", no_argument, nullptr, 'h'},
-        {"format", required_argument, nullptr, 'f'},
-        {"repair", required_argument, nullptr, 'r'},
-        {"output", required_argument, nullptr, kOptOutput},
-        {"object", required_argument, nullptr, kOptObject},
-        {"image-opts", no_argument, nullptr, kOptImageOpts},
-        {"force-share", no_argument, nullptr, 'U'},
-        {nullptr, 0, nullptr, 0},
-    };
-    ImageRequest request;
-    const char* output = nullptr;
-    std::string cache = "writeback";
-    int c;
-    while ((c = getopt_long(argc, argv, ":hf:r:T:qU", kLongOptions, nullptr)) != -1) {
-        switch (c) {
-        case ':':
-            return missing_argument(argv[optind - 1]);
-        case '?':
-            return unrecognized_option(argv[optind - 1]);
-        case 'h':
-            return print_help();
-        case 'f':
-            request.format = optarg;
-            break;
-        case 'r':
-            request.read_write = true;
-            if (std::string_view(optarg) != "leaks" && std::string_view(optarg) != "all") {
-                return usage_error(std::string("Unknown option value for -r (expecting 'leaks' or 'all'): ") + optarg);
-            }
-            break;
-        case 'T':
-            cache = optarg;
-            break;
-        case 'q':
-            break;
-        case 'U':
-            request.force_share = true;
-            break;
-        case kOptOutput:
-            output = optarg;
-            break;
-        case kOptObject:
-            error_report("--object is not supported");
-            return 1;
-        case kOptImageOpts:
-            request.image_opts = true;
-            break;
-        default:
-            break;
-        }
-    }
-    if (optind != argc - 1) {
-        return usage_error("Expecting one image file name");
-    }
-    request.name = argv[optind];
-    if (!parse_output_json(output)) {
-        return 1;
-    }
-    auto mode = parse_cache_mode(cache);
-    if (!mode) {
-        error_report("Invalid source cache option: " + cache);
-        return 1;
-    }
-    request.cache = *mode;
-    auto image = open_image(request);
-    if (!image) {
-        error_report(image.error().desc);
-        return 1;
-    }
-    if (!image->root().driver().check) {
-        error_report("This image format does not support checks");
-        return 63;
-    }
-    // Only raw and file are built here, and neither has a check.
-    error_report("This image format does not support checks");
-    return 63;
 }
 
 int img_map(int argc, char** argv)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -236,3 +237,80 @@ TEST(FdsetReopen, SetWithoutReadWriteFdKeepsTheNodeReadOnly)
 }
 
 }  // namespace
+
+namespace {
+
+// Makes image a 4 MiB dynamic vdi as qemu-img create -f vdi does (UUIDs left zero).
+void make_empty_vdi(const TempImage& image)
+{
+    std::vector<uint8_t> header(1024, 0);
+    auto put32 = [&](size_t at, uint32_t v) { std::memcpy(&header[at], &v, 4); };
+    put32(0x40, 0xBEDA107F);
+    put32(0x44, 0x00010001);
+    put32(0x48, 0x180);
+    put32(0x4C, 1);
+    put32(0x154, 0x200);
+    put32(0x158, 0x400);
+    put32(0x168, 512);
+    put32(0x170, 4 << 20);
+    put32(0x178, 1 << 20);
+    put32(0x180, 4);
+    std::memset(&header[0x200], 0xFF, 16);
+    qemu::UniqueFd fd = image.open(O_RDWR | O_TRUNC);
+    ASSERT_EQ(::write(fd.get(), header.data(), header.size()), 1024);
+}
+
+uint32_t u32_at(const TempImage& image, off_t at)
+{
+    uint32_t v = 0;
+    qemu::UniqueFd fd = image.open(O_RDONLY);
+    EXPECT_EQ(::pread(fd.get(), &v, 4, at), 4);
+    return v;
+}
+
+}  // namespace
+
+// A vdi node over an fd set: the first write to a block appends it to the data area and
+// records it in the header and the block map, exactly where QEMU 7.2 puts them.
+TEST(FdsetImage, VdiNodeOverAnFdSetAllocatesBlocksLikeQemu)
+{
+    TempImage image;
+    make_empty_vdi(image);
+    auto qts = QTestState::init(kArgs);
+    qemu::UniqueFd rw = image.open(O_RDWR);
+    JsonValue added = send_fd(*qts, rw.get(), "{'execute': 'add-fd', 'arguments': {'fdset-id': 1}}");
+    ASSERT_TRUE(added.contains("return")) << dump(added);
+    qts->qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vdi', 'node-name': 'v0', "
+                            "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
+    EXPECT_EQ(qts->hmp("qemu-io v0 \"write -P 0xcd 2M 4k\""), "");
+    EXPECT_EQ(qts->hmp("qemu-io v0 \"write -P 0xce 0 512\""), "");
+    qts->qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'v0'}}");
+    struct stat st { };
+    ASSERT_EQ(::stat(image.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 0x400 + 2 * (1 << 20));
+    EXPECT_EQ(u32_at(image, 0x184), 2u);  // blocks_allocated
+    EXPECT_EQ(u32_at(image, 0x200), 1u);  // block 0 -> data block 1
+    EXPECT_EQ(u32_at(image, 0x204), 0xFFFFFFFFu);
+    EXPECT_EQ(u32_at(image, 0x208), 0u);  // block 2 -> data block 0
+    EXPECT_TRUE(image.holds(0x400, 4096, 0xcd));
+    EXPECT_TRUE(image.holds(0x400 + 4096, 4096, 0));
+    EXPECT_TRUE(image.holds(0x400 + (1 << 20), 512, 0xce));
+}
+
+// -drive format=vdi over a set with both access modes: opened read-only, reopened
+// read-write by the first write, which then allocates as usual.
+TEST(FdsetImage, VdiDriveReopensReadWriteOnItsFirstWrite)
+{
+    TempImage image;
+    make_empty_vdi(image);
+    qemu::UniqueFd ro = image.open(O_RDONLY);
+    qemu::UniqueFd rw = image.open(O_RDWR);
+    InheritedFd inherit[] = {{ro.get(), 3}, {rw.get(), 4}};
+    auto qts = QTestState::init(std::string(kArgs) +
+            " -add-fd fd=3,set=1 -add-fd fd=4,set=1 -drive if=none,id=drive0,file=/dev/fdset/1,format=vdi",
+        inherit);
+    EXPECT_EQ(qts->hmp("qemu-io drive0 \"write -P 0x42 3M 512\""), "");
+    EXPECT_EQ(u32_at(image, 0x184), 1u);
+    EXPECT_EQ(u32_at(image, 0x20C), 0u);
+    EXPECT_TRUE(image.holds(0x400, 512, 0x42));
+}
