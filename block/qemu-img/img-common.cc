@@ -58,8 +58,12 @@ Result<OpenImage> open_image(const ImageRequest& request)
     if (request.aio) {
         options.emplace("file.aio", *request.aio);
     }
-    block::OpenFlags flags{
-        .read_write = request.read_write, .cache_direct = request.cache.direct, .no_flush = request.cache.no_flush};
+    // -U is the force-share option of every node, as QEMU passes it down the graph: a format
+    // node's file child shares writing too, not only the backend.
+    block::OpenFlags flags{.read_write = request.read_write,
+        .cache_direct = request.cache.direct,
+        .no_flush = request.cache.no_flush,
+        .force_share = request.force_share && !request.read_write};
     auto fail = [&](Error error) -> Result<OpenImage> {
         error.prepend("Could not open '" + request.name + "': ");
         return std::unexpected(std::move(error));
