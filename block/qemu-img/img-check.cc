@@ -24,18 +24,6 @@ namespace {
 
 constexpr int kExitUnsupported = 63;
 
-std::string json_string(std::string_view text)
-{
-    std::string out = "\"";
-    for (char ch : text) {
-        if (ch == '"' || ch == '\\') {
-            out += '\\';
-        }
-        out += ch;
-    }
-    return out + "\"";
-}
-
 // The ImageCheck object: the optional counters appear only when non-zero, and the keys
 // come out in QEMU's hash-table order.
 std::string check_json(const block::CheckResult& r, const std::string& filename, std::string_view format)

@@ -117,6 +117,8 @@ std::string json_object(std::vector<std::pair<std::string, std::string>> members
     return out + "}";
 }
 
+}  // namespace
+
 std::string json_string(std::string_view text)
 {
     std::string out = "\"";
@@ -128,8 +130,6 @@ std::string json_string(std::string_view text)
     }
     return out + "\"";
 }
-
-}  // namespace
 
 std::string image_display_name(block::BlockNode& root, const ImageRequest& request)
 {

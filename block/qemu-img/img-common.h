@@ -63,6 +63,9 @@ unsigned qdict_bucket(std::string_view key);
 // The protocol node at the bottom of a node's `file` chain.
 block::BlockNode& protocol_node(block::BlockNode& node);
 
+// A JSON string literal as QEMU's qemu-img writes one (quotes and backslashes escaped).
+std::string json_string(std::string_view text);
+
 // accumulate_options: several -o join with commas; a list must be non-empty and must not
 // end in a lone comma.
 bool is_valid_option_list(std::string_view list);

@@ -38,14 +38,7 @@ std::string info_json(const std::string& filename, const std::string& format, in
     std::string out = std::string(indent) + "{\n";
     std::string inner = std::string(indent) + "    ";
     out += inner + "\"virtual-size\": " + std::to_string(virtual_size) + ",\n";
-    std::string escaped;
-    for (char ch : filename) {
-        if (ch == '"' || ch == '\\') {
-            escaped += '\\';
-        }
-        escaped += ch;
-    }
-    out += inner + "\"filename\": \"" + escaped + "\",\n";
+    out += inner + "\"filename\": " + json_string(filename) + ",\n";
     if (driver_info && driver_info->cluster_size != 0) {
         out += inner + "\"cluster-size\": " + std::to_string(driver_info->cluster_size) + ",\n";
     }
