@@ -7,8 +7,9 @@ namespace qemu::block {
 
 namespace {
 // Formats first (probe order), then protocols; raw scores 1 so it is the last resort.
-constexpr std::array<const BlockDriver*, 2> kDrivers = {
+constexpr std::array<const BlockDriver*, 3> kDrivers = {
     &kRawDriver,
+    &kVpcDriver,
     &kFileDriver,
 };
 }  // namespace

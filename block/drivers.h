@@ -22,5 +22,6 @@ const BlockDriver* probe_format(std::span<const uint8_t> buf, std::string_view f
 // The driver tables themselves, defined beside each driver.
 extern const BlockDriver kFileDriver;
 extern const BlockDriver kRawDriver;
+extern const BlockDriver kVpcDriver;
 
 }  // namespace qemu::block
