@@ -171,15 +171,27 @@ Result<void> vpc_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
     return {};
 }
 
-Result<BlockStatus> vpc_block_status(BlockNode& node, bool, int64_t offset, int64_t bytes)
+Result<BlockStatus> vpc_block_status(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes)
 {
     VpcState& s = node.state<VpcState>();
     BlockStatus result;
     if (s.is_fixed()) {
-        result.flags = status::kRaw | status::kOffsetValid;
+        // Data at the same offset in the file, refined by the file's own answer (QEMU's
+        // BDRV_BLOCK_RECURSE): holes become "zero" but stay "data", and past the file's end
+        // (a footer at offset 0 claiming "fixed") the rest reads as zeros.
+        result.flags = status::kData | status::kOffsetValid;
         result.bytes = bytes;
         result.map = offset;
         result.file = node.file();
+        if (want_zero) {
+            BlockStatus inner = TRY(node.file()->block_status(true, offset, bytes));
+            if ((inner.flags & status::kEof) && (inner.bytes == 0 || (inner.flags & status::kZero))) {
+                result.flags |= status::kZero;
+            } else {
+                result.bytes = inner.bytes;
+                result.flags |= inner.flags & status::kZero;
+            }
+        }
         return result;
     }
     // An allocated block is one contiguous run (its bitmap is ignored); unallocated blocks

@@ -30,9 +30,8 @@ Result<DriverInfo> vpc_get_info(BlockNode& node)
 {
     auto& s = node.state<vpc::VpcState>();
     DriverInfo info;
-    // Only a disk whose footer says "dynamic" reports its block size; a differencing disk,
-    // although read the same way, does not.
-    if (s.footer.disk_type() == static_cast<uint32_t>(vpc::DiskType::Dynamic)) {
+    // Every disk but a fixed one reports its block size (0 if it has no dynamic header).
+    if (!s.is_fixed()) {
         info.cluster_size = s.block_size;
     }
     return info;
