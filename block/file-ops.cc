@@ -234,6 +234,14 @@ Result<BlockStatus> file_block_status(BlockNode& node, bool want_zero, int64_t o
 
 Result<void> file_create(const OpenContext& context, const CreateOptions& options)
 {
+    Prealloc prealloc = options.prealloc;
+    if (auto it = options.opts.find("preallocation"); it != options.opts.end()) {
+        auto mode = parse_prealloc(it->second);
+        if (!mode) {
+            return make_error("invalid parameter value: " + it->second);
+        }
+        prealloc = *mode;
+    }
     auto fd = TRY(qemu_open(context, options.filename, O_RDWR | O_CREAT, 0644));
     // Creating writes and sets the size, so nobody else may resize meanwhile.
     uint64_t wanted = perm::kWrite | perm::kResize;
@@ -245,8 +253,17 @@ Result<void> file_create(const OpenContext& context, const CreateOptions& option
         e.desc += "\nIs another process using the image [" + options.filename + "]?";
         return std::unexpected(std::move(e));
     }
+    // QEMU has emptied the file before it finds these two errors, so they leave it empty.
     TRY_VOID(truncate_fd(fd.get(), 0, Prealloc::Off));
-    TRY_VOID(truncate_fd(fd.get(), static_cast<int64_t>(options.size), options.prealloc));
+    if (prealloc == Prealloc::Metadata) {
+        return make_error("Unsupported preallocation mode: metadata");
+    }
+    // Rounding up to whole sectors overflows past INT64_MAX, where ftruncate says EINVAL.
+    if (options.size > static_cast<uint64_t>(INT64_MAX) - (kSectorSize - 1)) {
+        return make_error("Could not resize file: Invalid argument");
+    }
+    int64_t size = static_cast<int64_t>((options.size + kSectorSize - 1) / kSectorSize * kSectorSize);
+    TRY_VOID(truncate_fd(fd.get(), size, prealloc));
     return {};
 }
 

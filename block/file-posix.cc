@@ -290,6 +290,14 @@ Result<void> file_flush(BlockNode& node)
 
 }  // namespace
 
+// raw_create_opts of file-posix: no defaults, so only what -o gives is printed.
+constexpr CreateOptionDesc kFileCreateOpts[] = {
+    {"size", CreateOptType::Size, "Virtual disk size"},
+    {"nocow", CreateOptType::Bool, "Turn off copy-on-write (valid only on btrfs)"},
+    {"preallocation", CreateOptType::String, "Preallocation mode (allowed values: off, falloc, full)"},
+    {"extent_size_hint", CreateOptType::Size, "Extent size hint for the image file, 0 to disable"},
+};
+
 }  // namespace qemu::block::file_posix
 
 namespace qemu::block {
@@ -309,6 +317,7 @@ const BlockDriver kFileDriver = {
     .get_length = file_posix::file_get_length,
     .get_info = file_posix::file_get_info,
     .create = file_posix::file_create,
+    .create_opts = file_posix::kFileCreateOpts,
     .check_perm = file_posix::lock_check_perm,
     .set_perm = file_posix::lock_set_perm,
 };

@@ -174,6 +174,10 @@ Result<void> raw_create(const OpenContext& context, const CreateOptions& options
     return kFileDriver.create(context, options);
 }
 
+constexpr CreateOptionDesc kRawCreateOpts[] = {
+    {"size", CreateOptType::Size, "Virtual disk size"},
+};
+
 }  // namespace
 
 const BlockDriver kRawDriver = {
@@ -191,6 +195,7 @@ const BlockDriver kRawDriver = {
     .get_length = raw_get_length,
     .get_info = raw_get_info,
     .create = raw_create,
+    .create_opts = kRawCreateOpts,
 };
 
 }  // namespace qemu::block

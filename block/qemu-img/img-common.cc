@@ -11,6 +11,7 @@
 
 #include "block/drivers.h"
 #include "block/file-posix.h"
+#include "block/qemu-img/img-report.h"
 #include "util/qemu-option.h"
 
 namespace qemu::img {
@@ -223,32 +224,54 @@ bool has_help_option(std::string_view list)
     return false;
 }
 
+std::vector<block::CreateOptionDesc> merged_create_opts(std::string_view format)
+{
+    std::vector<block::CreateOptionDesc> merged;
+    const block::BlockDriver* driver = block::find_driver(format);
+    if (!driver) {
+        return merged;
+    }
+    for (const block::BlockDriver* list : {driver, &block::kFileDriver}) {
+        for (const block::CreateOptionDesc& desc : list->create_opts) {
+            if (std::ranges::none_of(merged, [&](const auto& d) { return d.name == desc.name; })) {
+                merged.push_back(desc);
+            }
+        }
+    }
+    return merged;
+}
+
 Result<void> parse_create_options(std::string_view list, CreateRequest& request)
 {
     auto parsed = QemuOpts::parse(list);
     if (!parsed) {
         return std::unexpected(std::move(parsed).error());
     }
+    auto descs = merged_create_opts(request.format);
     for (const auto& [key, value] : parsed->entries()) {
-        if (key == "size") {
-            auto size = parse_option_size(key, value);
-            if (!size) {
-                return std::unexpected(std::move(size).error());
-            }
-            request.size = *size;
-        } else if (key == "nocow") {
-            TRY_VOID(parse_option_bool(key, value));
-            request.nocow = value;
-        } else if (key == "preallocation") {
-            request.preallocation = value;
-        } else if (key == "extent_size_hint") {
-            auto size = parse_option_size(key, value);
-            if (!size) {
-                return std::unexpected(std::move(size).error());
-            }
-            request.extent_size_hint = *size;
-        } else {
+        auto desc = std::ranges::find_if(descs, [&](const auto& d) { return d.name == key; });
+        if (desc == descs.end()) {
             return make_error("Invalid parameter '" + key + "'");
+        }
+        std::string stored = value;
+        switch (desc->type) {
+        case block::CreateOptType::Size:
+            // Sizes are kept (and printed) as the number they parse to.
+            stored = std::to_string(TRY(parse_option_size(key, value)));
+            break;
+        case block::CreateOptType::Number:
+            stored = std::to_string(TRY(parse_option_number(key, value)));
+            break;
+        case block::CreateOptType::Bool:
+            TRY_VOID(parse_option_bool(key, value));
+            break;
+        case block::CreateOptType::String:
+            break;
+        }
+        if (key == "size") {
+            request.size = std::stoull(stored);
+        } else {
+            request.opts[key] = stored;
         }
     }
     return {};
@@ -256,17 +279,17 @@ Result<void> parse_create_options(std::string_view list, CreateRequest& request)
 
 std::string formatting_line(const CreateRequest& request)
 {
-    // The size is printed as the signed number QEMU keeps it in.
-    std::string line = "Formatting '" + request.filename + "', fmt=" + request.format +
-        " size=" + std::to_string(static_cast<int64_t>(request.size.value_or(0)));
-    if (request.nocow) {
-        line += " nocow=" + *request.nocow;
-    }
-    if (request.preallocation) {
-        line += " preallocation=" + *request.preallocation;
-    }
-    if (request.extent_size_hint) {
-        line += " extent_size_hint=" + std::to_string(*request.extent_size_hint);
+    // The size is printed as the signed number QEMU keeps it in; the other options in the
+    // merged list's order, given or defaulted.
+    std::string line = "Formatting '" + request.filename + "', fmt=" + request.format;
+    for (const block::CreateOptionDesc& desc : merged_create_opts(request.format)) {
+        if (desc.name == "size") {
+            line += " size=" + std::to_string(static_cast<int64_t>(request.size.value_or(0)));
+        } else if (auto it = request.opts.find(std::string(desc.name)); it != request.opts.end()) {
+            line += " " + it->first + "=" + it->second;
+        } else if (!desc.default_value.empty()) {
+            line += " " + std::string(desc.name) + "=" + std::string(desc.default_value);
+        }
     }
     return line;
 }
@@ -274,30 +297,7 @@ std::string formatting_line(const CreateRequest& request)
 Result<void> create_image(const CreateRequest& request)
 {
     const block::BlockDriver* driver = block::find_driver(request.format);
-    // QEMU opens (creating) and empties the file before it finds these two errors, so an
-    // empty file is left behind; do the same.
-    auto fail_after_creating = [&](std::string message) -> Result<void> {
-        TRY_VOID(driver->create({}, block::CreateOptions{.filename = request.filename}));
-        return make_error(std::move(message));
-    };
-    block::Prealloc prealloc = block::Prealloc::Off;
-    if (request.preallocation) {
-        auto mode = block::parse_prealloc(*request.preallocation);
-        if (!mode) {
-            return make_error("invalid parameter value: " + *request.preallocation);
-        }
-        prealloc = *mode;
-        if (prealloc == block::Prealloc::Metadata) {
-            return fail_after_creating("Unsupported preallocation mode: metadata");
-        }
-    }
-    uint64_t size = request.size.value_or(0);
-    // Rounding up to whole sectors overflows past INT64_MAX, where ftruncate says EINVAL.
-    if (size > static_cast<uint64_t>(INT64_MAX) - (block::kSectorSize - 1)) {
-        return fail_after_creating("Could not resize file: Invalid argument");
-    }
-    size = (size + block::kSectorSize - 1) / block::kSectorSize * block::kSectorSize;
-    block::CreateOptions options{.filename = request.filename, .size = size, .prealloc = prealloc};
+    block::CreateOptions options{.filename = request.filename, .size = request.size.value_or(0), .opts = request.opts};
     auto created = driver->create({}, options);
     if (!created) {
         Error error = std::move(created).error();
@@ -314,24 +314,56 @@ Result<void> create_image(const CreateRequest& request)
     return {};
 }
 
-void print_create_help(std::string_view format, bool with_protocol)
+namespace {
+
+std::string_view type_name(block::CreateOptType type)
 {
-    static constexpr const char* kFileOptions =
-        "  extent_size_hint=<size> - Extent size hint for the image file, 0 to disable\n"
-        "  nocow=<bool (on/off)>  - Turn off copy-on-write (valid only on btrfs)\n"
-        "  preallocation=<str>    - Preallocation mode (allowed values: off, falloc, full)\n";
-    if (with_protocol) {
-        std::printf("Supported options:\n%s  size=<size>            - Virtual disk size\n", kFileOptions);
-        return;
+    switch (type) {
+    case block::CreateOptType::String:
+        return "str";
+    case block::CreateOptType::Bool:
+        return "bool (on/off)";
+    case block::CreateOptType::Number:
+        return "num";
+    case block::CreateOptType::Size:
+        return "size";
     }
-    // The file protocol is itself a format one can create, with its own options.
-    std::printf("Supported %.*s options:\n"
-                "%s"
-                "  size=<size>            - Virtual disk size\n"
-                "\n"
-                "The protocol level may support further options.\n"
-                "Specify the target filename to include those options.\n",
-        static_cast<int>(format.size()), format.data(), format == "file" ? kFileOptions : "");
+    return "";
+}
+
+// qemu_opts_print_help: one line per option, sorted by name.
+void print_option_lines(std::vector<block::CreateOptionDesc> descs)
+{
+    std::ranges::sort(descs, {}, &block::CreateOptionDesc::name);
+    for (const block::CreateOptionDesc& desc : descs) {
+        std::string left = std::string(desc.name) + "=<" + std::string(type_name(desc.type)) + ">";
+        std::printf("  %-22s - %.*s\n", left.c_str(), static_cast<int>(desc.help.size()), desc.help.data());
+    }
+}
+
+}  // namespace
+
+int print_create_help(std::string_view format, bool with_protocol)
+{
+    const block::BlockDriver* driver = block::find_driver(format);
+    if (!driver) {
+        error_report("Unknown file format '" + std::string(format) + "'");
+        return 1;
+    }
+    if (!driver->create) {
+        error_report("Format driver '" + std::string(format) + "' does not support image creation");
+        return 1;
+    }
+    if (with_protocol) {
+        std::printf("Supported options:\n");
+        print_option_lines(merged_create_opts(format));
+        return 0;
+    }
+    std::printf("Supported %.*s options:\n", static_cast<int>(format.size()), format.data());
+    print_option_lines({driver->create_opts.begin(), driver->create_opts.end()});
+    std::printf("\nThe protocol level may support further options.\n"
+                "Specify the target filename to include those options.\n");
+    return 0;
 }
 
 }  // namespace qemu::img

@@ -1,6 +1,6 @@
 // What the qemu-img subcommands share: cache-mode names, opening an image through the block
 // layer the way img_open does (read-only or not, -f/--image-opts, -U, cache modes), and the
-// -o option lists with the raw/file create options.
+// -o option lists, checked against each driver's create options.
 #pragma once
 
 #include <cstdint>
@@ -68,23 +68,27 @@ std::string accumulate_options(std::optional<std::string> previous, std::string_
 // has_help_option: "help" or "?" as an element of the list.
 bool has_help_option(std::string_view list);
 
-// The create options of raw over file, as -o gives them (key order kept for printing).
+// A create request as -o and the command line give it: the options of the format's list
+// merged with the protocol's (BlockDriver::create_opts), validated for their types.
 struct CreateRequest {
     std::string filename;
     std::string format;
     std::optional<uint64_t> size;
-    std::optional<std::string> nocow;
-    std::optional<std::string> preallocation;
-    std::optional<uint64_t> extent_size_hint;
+    block::BlockOptions opts;  // every key but size; a key given twice keeps its last value
 };
 
+// The format's create options followed by the file protocol's it does not name itself, the
+// list QEMU merges for bdrv_img_create (empty if the format is unknown).
+std::vector<block::CreateOptionDesc> merged_create_opts(std::string_view format);
 // Parses an -o list into request; unknown keys fail with "Invalid parameter 'k'".
 Result<void> parse_create_options(std::string_view list, CreateRequest& request);
 // The "Formatting ..." line without the trailing newline.
 std::string formatting_line(const CreateRequest& request);
-// bdrv_create for raw/file: size rounded to sectors, QEMU's messages for what fails.
+// bdrv_create: the format driver creates the image (through the protocol), with QEMU's
+// messages for what fails.
 Result<void> create_image(const CreateRequest& request);
-// -o help: the format's options alone, or with a filename those of the protocol too.
-void print_create_help(std::string_view format, bool with_protocol);
+// -o help: the format's options alone, or with a filename those of the protocol too; 1 (with
+// QEMU's message) for a format that is unknown or cannot create.
+int print_create_help(std::string_view format, bool with_protocol);
 
 }  // namespace qemu::img

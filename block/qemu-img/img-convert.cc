@@ -321,8 +321,7 @@ int img_convert(int argc, char** argv)
     std::string out_filename = source_count >= 1 ? argv[argc - 1] : "";
     if (options && has_help_option(*options)) {
         if (out_format) {
-            print_create_help(*out_format, source_count >= 1);
-            return 0;
+            return print_create_help(*out_format, source_count >= 1);
         }
         error_report("Option help requires a format be specified");
         return 1;

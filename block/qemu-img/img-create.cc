@@ -68,8 +68,7 @@ int img_create(int argc, char** argv)
         filename = argv[optind];
     }
     if (options && has_help_option(*options)) {
-        print_create_help(format, filename.has_value());
-        return 0;
+        return print_create_help(format, filename.has_value());
     }
     if (!filename) {
         return usage_error("Expecting image file name");

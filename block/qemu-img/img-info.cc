@@ -33,7 +33,7 @@ std::optional<bool> parse_output_json(const char* text)
 
 // One image's ImageInfo, as JSON lines with the given indent in front of each.
 std::string info_json(const std::string& filename, const std::string& format, int64_t virtual_size,
-    std::optional<int64_t> actual_size, std::optional<int64_t> cluster_size, std::string_view indent)
+    std::optional<int64_t> actual_size, const std::optional<block::DriverInfo>& driver_info, std::string_view indent)
 {
     std::string out = std::string(indent) + "{\n";
     std::string inner = std::string(indent) + "    ";
@@ -46,14 +46,20 @@ std::string info_json(const std::string& filename, const std::string& format, in
         escaped += ch;
     }
     out += inner + "\"filename\": \"" + escaped + "\",\n";
-    if (cluster_size) {
-        out += inner + "\"cluster-size\": " + std::to_string(*cluster_size) + ",\n";
+    if (driver_info && driver_info->cluster_size != 0) {
+        out += inner + "\"cluster-size\": " + std::to_string(driver_info->cluster_size) + ",\n";
     }
     out += inner + "\"format\": \"" + format + "\",\n";
     if (actual_size) {
         out += inner + "\"actual-size\": " + std::to_string(*actual_size) + ",\n";
     }
-    out += inner + "\"dirty-flag\": false\n";
+    // Only drivers that answer bdrv_get_info report a dirty flag.
+    if (driver_info) {
+        out += inner + "\"dirty-flag\": false\n";
+    } else if (out.ends_with(",\n")) {
+        out.resize(out.size() - 2);
+        out += "\n";
+    }
     out += std::string(indent) + "}";
     return out;
 }
@@ -192,24 +198,24 @@ int img_info(int argc, char** argv)
     std::string filename = image_display_name(root, request);
     std::string format(root.driver().format_name);
     std::optional<int64_t> actual = allocated_file_size(root);
-    // bdrv_query_image_info: a driver's cluster size is shown when it reports one.
-    std::optional<int64_t> cluster_size;
-    if (auto driver_info = root.info(); driver_info && driver_info->cluster_size != 0) {
-        cluster_size = driver_info->cluster_size;
+    // bdrv_query_image_info ignores a failing bdrv_get_info: no cluster size, no dirty flag.
+    std::optional<block::DriverInfo> driver_info;
+    if (auto got = root.info()) {
+        driver_info = *got;
     }
     if (*json) {
         if (chain) {
-            std::printf("[\n%s\n]\n", info_json(filename, format, *length, actual, cluster_size, "    ").c_str());
+            std::printf("[\n%s\n]\n", info_json(filename, format, *length, actual, driver_info, "    ").c_str());
         } else {
-            std::printf("%s\n", info_json(filename, format, *length, actual, cluster_size, "").c_str());
+            std::printf("%s\n", info_json(filename, format, *length, actual, driver_info, "").c_str());
         }
         return 0;
     }
     std::printf("image: %s\nfile format: %s\nvirtual size: %s (%" PRId64 " bytes)\ndisk size: %s\n", filename.c_str(),
         format.c_str(), size_to_str(static_cast<uint64_t>(*length)).c_str(), *length,
         actual ? size_to_str(static_cast<uint64_t>(*actual)).c_str() : "unavailable");
-    if (cluster_size) {
-        std::printf("cluster_size: %" PRId64 "\n", *cluster_size);
+    if (driver_info && driver_info->cluster_size != 0) {
+        std::printf("cluster_size: %" PRId64 "\n", driver_info->cluster_size);
     }
     return 0;
 }

@@ -53,6 +53,19 @@ TEST(ImgOptions, BadCreateOptionsGiveQemusMessages)
     EXPECT_EQ(flag.error().desc, "Parameter 'nocow' expects 'on' or 'off'");
 }
 
+TEST(ImgOptions, HelpListsAreSortedAndMerged)
+{
+    auto merged = merged_create_opts("raw");
+    ASSERT_EQ(merged.size(), 4u);
+    EXPECT_EQ(merged[0].name, "size");
+    EXPECT_EQ(merged[3].name, "extent_size_hint");
+    EXPECT_TRUE(merged_create_opts("nonesuch").empty());
+    CreateRequest request{.filename = "a", .format = "raw"};
+    auto unknown = parse_create_options("nocow=on,static=on", request);
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().desc, "Invalid parameter 'static'");
+}
+
 TEST(ImgOptions, SizesPrintSignedAsQemuKeepsThem)
 {
     CreateRequest request{.filename = "x", .format = "raw", .size = uint64_t{1} << 63};
