@@ -354,6 +354,41 @@ def bad_input(t, cwd):
             fail(f'bad: qemu-io {image}: ours {ours} ref {ref}')
 
 
+TOOL_CASES = [
+    ['measure', '-O', 'vpc', '--size', '1G'], ['measure', '-O', 'vpc', '-o', 'foo=bar', '--size', '1M'],
+    ['measure', '-O', 'vpc', '-o', 'subformat=fixed', 'src.raw'], ['measure', '-f', 'vpc', 'tool.vhd'],
+    ['resize', '-f', 'vpc', 'tool.vhd', '100M'], ['amend', '-f', 'vpc', '-o', 'subformat=fixed', 'tool.vhd'],
+    ['check', 'tool.vhd'], ['check', '-f', 'vpc', '--output=json', 'tool.vhd'], ['snapshot', '-l', 'tool.vhd'],
+    ['create', '-f', 'vpc', '-o', 'help'], ['create', '-f', 'vpc', '-o', 'help', 'n.vhd'],
+    ['create', '-f', 'vpc', '-o', 'subformat=bad', 'n.vhd', '1M'], ['create', '-f', 'vpc', '-o', 'force_size=bad',
+                                                                     'n.vhd', '1M'],
+    ['create', '-f', 'vpc', '-o', 'subformat=fixed,preallocation=full', 'n.vhd', '1M'],
+    ['create', '-f', 'vpc', 'n.vhd', '3T'], ['create', '-f', 'vpc', '-o', 'force_size=on', 'n.vhd', '2041G'],
+    ['create', '-f', 'vpc', '-o', 'size=2M,subformat=dynamic', 'n.vhd'],
+    ['convert', '-c', '-O', 'vpc', 'src.raw', 'n.vhd'], ['convert', '-O', 'vpc', '-o', 'subformat=bad', 'src.raw',
+                                                         'n.vhd'],
+    ['info', '--output=json', 'n.vhd'],
+]
+
+
+def tool_outputs(t, cwd):
+    """Other qemu-img commands on vpc images: same output, same exit code."""
+    for case in TOOL_CASES:
+        results = []
+        for tool in ('our_img', 'ref_img'):
+            must([t['ref_img'], 'create', '-q', '-f', 'vpc', 'tool.vhd', '8M'], cwd)
+            if os.path.exists(os.path.join(cwd, 'n.vhd')):
+                os.unlink(os.path.join(cwd, 'n.vhd'))
+            code, out, err = run([t[tool]] + case, cwd)
+            made = os.path.join(cwd, 'n.vhd')
+            left = None
+            if os.path.exists(made):
+                left = masked_vhd(made) if os.path.getsize(made) >= 512 else os.path.getsize(made)
+            results.append((code, out.replace('\r', ''), err, left))
+        if results[0] != results[1]:
+            fail(f'tools: {case}: ours {results[0][:3]} ref {results[1][:3]}')
+
+
 def main():
     t = dict(zip(['our_img', 'our_io', 'ref_img', 'ref_io', 'fixtures'], sys.argv[1:6]))
     if not os.access(t['ref_img'], os.X_OK) or not os.access(t['ref_io'], os.X_OK):
@@ -368,7 +403,7 @@ def main():
     only = os.environ.get('VPC_CASE')
     with tempfile.TemporaryDirectory(dir='/var/tmp') as cwd:
         make_source(t, cwd)
-        for step in (read_compat, write_compat, cross_write, bad_input):
+        for step in (read_compat, write_compat, cross_write, bad_input, tool_outputs):
             if only and step.__name__ != only:
                 continue
             print(f'== {step.__name__}')
