@@ -92,6 +92,9 @@ Result<block::BlockOptions> flatten_blockdev_options(const qapi::BlockdevOptions
         put_int(out, "size", raw.size);
         break;
     }
+    case qapi::BlockdevDriver::vpc:
+        TRY_VOID(flatten_ref(options.u.vpc->file, "file", qapi_codec::member_path(path, "file"), out));
+        break;
     }
     return out;
 }
