@@ -322,9 +322,12 @@ def bad_input(t, cwd):
     # same bytes. The 128-entry tables fit the one BAT sector QEMU wrote for 8 MiB.
     images.append(patched(cwd, 'good.vhd', 'blocksize-512.vhd', [(512 + 32, be32(512)), (512 + 28, be32(128)),
                                                                  (28, b'win '), (48, be64(65536))]))
+    # good.vhd's one block (BAT[1]) has its bitmap at 2048 and its data at 2560.
     images.append(patched(cwd, 'good.vhd', 'blocksize-128k.vhd', [(512 + 32, be32(128 * 1024)),
-                                                                  (512 + 28, be32(128)), (2560, b'\0' * 16)]))
-    images.append(patched(cwd, 'good.vhd', 'bitmap-zero.vhd', [(2560, b'\0' * 512)]))
+                                                                  (512 + 28, be32(128)), (2048, b'\0' * 16)]))
+    images.append(patched(cwd, 'good.vhd', 'bitmap-zero.vhd', [(2048, b'\0' * 512)]))
+    # The last write of each goes into the block that was already allocated (BAT[1]).
+    into_allocated = {'blocksize-512.vhd': '512', 'blocksize-128k.vhd': '130k'}
     for image in ('blocksize-512.vhd', 'blocksize-128k.vhd', 'bitmap-zero.vhd', 'good.vhd', 'differencing.vhd',
                   'type-fixed-at-0.vhd'):
         results = []
@@ -333,7 +336,8 @@ def bad_input(t, cwd):
             shutil.copyfile(os.path.join(cwd, image), os.path.join(cwd, copy))
             code, out, err = run([t[tool], '-f', 'vpc', '-c', 'write -q -P 0x61 0 8k', '-c', 'write -q -P 0x62 40k 100',
                                   '-c', 'write -q -P 0x63 20k 4k', '-c', 'write -q -P 0x64 600 700',
-                                  '-c', 'read -q -P 0x64 600 700', '-c', 'read -q -P 0x62 40k 100', copy], cwd)
+                                  '-c', 'read -q -P 0x64 600 700', '-c', 'read -q -P 0x62 40k 100',
+                                  '-c', f'write -q -P 0x65 {into_allocated.get(image, "2M")} 100', copy], cwd)
             with open(os.path.join(cwd, copy), 'rb') as f:
                 results.append((code, out.replace(copy, 'X'), err.replace(copy, 'X'), hashlib.sha256(f.read()).hexdigest()))
         if results[0] != results[1] or results[0][0] != 0:
