@@ -10,6 +10,7 @@ import bz2
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -391,6 +392,16 @@ def tool_outputs(t, cwd):
             results.append((code, out.replace('\r', ''), err, left))
         if results[0] != results[1]:
             fail(f'tools: {case}: ours {results[0][:3]} ref {results[1][:3]}')
+    # qemu-io's reporting commands on a dynamic and a fixed image holding data.
+    for opts in ([], ['-o', 'subformat=fixed']):
+        must([t['ref_img'], 'convert', '-f', 'raw', '-O', 'vpc'] + opts + ['src.raw', 'io.vhd'], cwd)
+        for cmd in ('info', 'map', 'alloc 0 4M', 'alloc 6M 1M', 'length', 'read -v 65020 32', 'truncate 100M'):
+            # The timing line is the one that differs from run to run.
+            untimed = lambda r: (r[0], re.sub(r' ops; .*', ' ops; X', r[1]), r[2])
+            ours = untimed(run([t['our_io'], '-r', '-f', 'vpc', '-c', cmd, 'io.vhd'], cwd))
+            ref = untimed(run([t['ref_io'], '-r', '-f', 'vpc', '-c', cmd, 'io.vhd'], cwd))
+            if ours != ref:
+                fail(f'tools: qemu-io {opts} {cmd}: ours {ours} ref {ref}')
 
 
 def main():
