@@ -9,7 +9,8 @@ Rows:
   line on stdin (`write -q OFF 64k`), so the per-command cost of qemu-io itself is part of
   the figure, for both binaries alike.
 
-Each figure is the median of --runs runs (default 3). Files live in --dir (default a new
+Each figure is the median of --runs runs (default 3), the contenders of a row taking turns
+run by run so that noise from neighbours hits them alike. Files live in --dir (default a new
 directory under /var/tmp, i.e. on disk rather than tmpfs). Reads are served from the page
 cache after the first pass for every program alike; the table is a comparison of the
 programs' own overhead, not of the disk.
@@ -38,12 +39,36 @@ def timed(argv, stdin_text=None):
     return elapsed
 
 
-def median_time(runs, prepare, argv, stdin_text=None):
-    times = []
+def interleaved(runs, contenders):
+    """Median times of several commands run in turn (A B C A B C ...), so that a noisy
+    neighbour or a slow disk moment hits every contender alike. contenders maps a name to
+    (prepare, argv, stdin_text)."""
+    times = {name: [] for name in contenders}
     for _ in range(runs):
-        prepare()
-        times.append(timed(argv, stdin_text))
-    return statistics.median(times)
+        for name, (prepare, argv, stdin_text) in contenders.items():
+            prepare()
+            times[name].append(timed(argv, stdin_text))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def find_tools(build):
+    """Our qemu-img/qemu-io from the build directory and Debian's, all checked runnable."""
+    ours = {"img": os.path.join(build, "block", "qemu-img", "qemu-img"),
+            "io": os.path.join(build, "block", "qemu-io", "qemu-io")}
+    qemu = {"img": "/usr/bin/qemu-img", "io": "/usr/bin/qemu-io"}
+    for path in list(ours.values()) + list(qemu.values()):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"not executable: {path} (build with: ninja -C {build} block/qemu-img/qemu-img "
+                     "block/qemu-io/qemu-io; apt-get install qemu-utils)")
+    return ours, qemu
+
+
+def print_run_header(started, args, ours, qemu):
+    total = time.perf_counter() - started
+    print(f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+          f"image {args.size_mib} MiB, median of {args.runs}, {total:.0f} s")
+    print(f"ours: {ours['img']}, {ours['io']}; QEMU: {qemu['img']}, {qemu['io']}")
+    print()
 
 
 def make_holey_image(path, size):
@@ -72,13 +97,7 @@ def main():
     parser.add_argument("--dir", default=None)
     args = parser.parse_args()
 
-    ours = {"img": os.path.join(args.build, "block", "qemu-img", "qemu-img"),
-            "io": os.path.join(args.build, "block", "qemu-io", "qemu-io")}
-    qemu = {"img": "/usr/bin/qemu-img", "io": "/usr/bin/qemu-io"}
-    for path in list(ours.values()) + list(qemu.values()):
-        if not os.access(path, os.X_OK):
-            sys.exit(f"not executable: {path} (build with: ninja -C {args.build} block/qemu-img/qemu-img "
-                     "block/qemu-io/qemu-io; apt-get install qemu-utils)")
+    ours, qemu = find_tools(args.build)
 
     size = args.size_mib * MIB
     work = tempfile.mkdtemp(prefix="qemu-block-bench-", dir=args.dir or "/var/tmp")
@@ -91,11 +110,10 @@ def main():
         make_holey_image(src, size)
         mib = size / MIB
 
-        convert = {}
-        for who, tools in (("ours", ours), ("qemu", qemu)):
-            convert[who] = median_time(args.runs, remove(dst),
-                                       [tools["img"], "convert", "-f", "raw", "-O", "raw", src, dst])
-        convert["cp"] = median_time(args.runs, remove(dst), ["cp", "--sparse=always", src, dst])
+        convert = interleaved(args.runs, {
+            who: (remove(dst), [tools["img"], "convert", "-f", "raw", "-O", "raw", src, dst], None)
+            for who, tools in (("ours", ours), ("qemu", qemu))} | {
+            "cp": (remove(dst), ["cp", "--sparse=always", src, dst], None)})
         rows.append(("qemu-img convert raw→raw, half holes", convert, mib))
 
         with open(image, "wb") as f:
@@ -103,34 +121,28 @@ def main():
         step = 64 * 1024
         writes = "".join(f"write -q {off} 64k\n" for off in range(0, size, step)) + "quit\n"
         reads = writes.replace("write", "read")
-        seq_w, seq_r = {}, {}
-        for who, tools in (("ours", ours), ("qemu", qemu)):
-            seq_w[who] = median_time(args.runs, lambda: None, [tools["io"], "-f", "raw", image], writes)
-            seq_r[who] = median_time(args.runs, lambda: None, [tools["io"], "-f", "raw", image], reads)
         count = size // step
-        seq_w["cp"] = median_time(args.runs, lambda: None,
-                                  ["dd", "if=/dev/zero", f"of={image}", "bs=64k", f"count={count}",
-                                   "conv=notrunc", "status=none"])
-        seq_r["cp"] = median_time(args.runs, lambda: None,
-                                  ["dd", f"if={image}", "of=/dev/null", "bs=64k", "status=none"])
+        nothing = lambda: None  # noqa: E731
+        seq_w = interleaved(args.runs, {
+            who: (nothing, [tools["io"], "-f", "raw", image], writes) for who, tools in (("ours", ours), ("qemu", qemu))
+        } | {"cp": (nothing, ["dd", "if=/dev/zero", f"of={image}", "bs=64k", f"count={count}", "conv=notrunc",
+                              "status=none"], None)})
+        seq_r = interleaved(args.runs, {
+            who: (nothing, [tools["io"], "-f", "raw", image], reads) for who, tools in (("ours", ours), ("qemu", qemu))
+        } | {"cp": (nothing, ["dd", f"if={image}", "of=/dev/null", "bs=64k", "status=none"], None)})
         rows.append(("qemu-io sequential write, 64 KiB", seq_w, mib))
         rows.append(("qemu-io sequential read, 64 KiB", seq_r, mib))
 
         rng = random.Random(2)
         blocks = size // 4096
         rand = "".join(f"read -q {rng.randrange(blocks) * 4096} 4k\n" for _ in range(args.random_reads)) + "quit\n"
-        rand_r = {}
-        for who, tools in (("ours", ours), ("qemu", qemu)):
-            rand_r[who] = median_time(args.runs, lambda: None, [tools["io"], "-f", "raw", image], rand)
+        rand_r = interleaved(args.runs, {
+            who: (nothing, [tools["io"], "-f", "raw", image], rand) for who, tools in (("ours", ours), ("qemu", qemu))})
         rows.append((f"qemu-io random read, 4 KiB × {args.random_reads}", rand_r, args.random_reads * 4096 / MIB))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    total = time.perf_counter() - started
-    print(f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
-          f"image {args.size_mib} MiB, median of {args.runs}, {total:.0f} s")
-    print(f"ours: {ours['img']}, {ours['io']}; QEMU: {qemu['img']}, {qemu['io']}")
-    print()
+    print_run_header(started, args, ours, qemu)
     print("| row | ours | QEMU 7.2 | cp/dd | ours vs QEMU | ours vs cp/dd | target | met? |")
     print("|---|---|---|---|---|---|---|---|")
     for name, t, mib in rows:

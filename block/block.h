@@ -45,6 +45,10 @@ constexpr int kCount = 4;
 std::string_view name(int bit);
 }  // namespace perm
 
+// detect-zeroes: whether writes of zero buffers become write-zeroes requests (and with
+// unmap, ones that may deallocate when the node discards).
+enum class DetectZeroes { Off, On, Unmap };
+
 // How a node is opened (BDRV_O_* and the cache options).
 struct OpenFlags {
     bool read_write = false;
@@ -54,6 +58,7 @@ struct OpenFlags {
     bool unmap = false;  // discard=unmap: discards reach the file
     bool probed = false;  // the format was guessed, not given
     bool force_share = false;  // share every permission, whatever users ask (-U)
+    DetectZeroes detect_zeroes = DetectZeroes::Off;  // this node only; children do not inherit it
 };
 
 // Request flags (BDRV_REQ_*).
@@ -136,8 +141,17 @@ struct BlockDriver {
 
     // Score 0..100 for the first bytes of an image (formats only).
     int (*probe)(std::span<const uint8_t> buf, std::string_view filename) = nullptr;
+    // Score 0..100 for a filename without a protocol prefix (protocols only): device
+    // drivers claim device nodes this way.
+    int (*probe_device)(std::string_view filename) = nullptr;
     // Consumes its options from `options`; left-over keys are the caller's error.
     Result<void> (*open)(BlockNode& node, BlockOptions& options, const OpenContext& context) = nullptr;
+    // bdrv_reopen_prepare+commit for the driver's own options: takes the keys it can change
+    // from the node's full new option set and applies them, or fails changing nothing. Keys
+    // it leaves must keep the values the node was opened with.
+    Result<void> (*reopen)(BlockNode& node, BlockOptions& options, const OpenContext& context) = nullptr;
+    // The driver options its reopen can change (raw: offset, size).
+    std::span<const std::string_view> reopen_keys;
     void (*close)(BlockNode& node) = nullptr;
     Result<void> (*preadv)(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags) = nullptr;
     Result<void> (*pwritev)(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags) = nullptr;
@@ -148,6 +162,8 @@ struct BlockDriver {
     Result<void> (*truncate)(BlockNode& node, int64_t offset, Prealloc prealloc) = nullptr;
     Result<int64_t> (*get_length)(BlockNode& node) = nullptr;
     Result<DriverInfo> (*get_info)(BlockNode& node) = nullptr;
+    // Bytes the node occupies on the host (protocols; formats add up their children).
+    Result<int64_t> (*get_allocated_file_size)(BlockNode& node) = nullptr;
     Result<void> (*create)(const OpenContext& context, const CreateOptions& options) = nullptr;
     // The options create understands, in QEMU's table order ("size" included).
     std::span<const CreateOptionDesc> create_opts;
@@ -183,6 +199,11 @@ public:
     const std::string& filename() const { return m_filename; }
     void set_filename(std::string name) { m_filename = std::move(name); }
 
+    // The driver's own options the node was opened with (protocols include "filename"),
+    // what a reopen may not change unless the driver's reopen takes the key.
+    const BlockOptions& open_options() const { return m_open_options; }
+    void set_open_options(BlockOptions options) { m_open_options = std::move(options); }
+
     template <typename T> T& state() { return static_cast<T&>(*m_state); }
     void set_state(std::unique_ptr<DriverState> state) { m_state = std::move(state); }
 
@@ -211,6 +232,8 @@ public:
     // bdrv_is_allocated: whether [offset, offset+*bytes) is allocated in this layer.
     Result<bool> is_allocated(int64_t offset, int64_t bytes, int64_t* pnum);
     Result<DriverInfo> info();
+    // bdrv_get_allocated_file_size: the driver's answer, or the sum over the children.
+    Result<int64_t> allocated_file_size();
 
 private:
     friend class BlockGraph;
@@ -219,6 +242,7 @@ private:
     const BlockDriver* m_driver;
     std::string m_node_name;
     std::string m_filename;
+    BlockOptions m_open_options;
     OpenFlags m_flags;
     std::unique_ptr<DriverState> m_state;
     std::vector<BdrvChild> m_children;
@@ -275,6 +299,10 @@ private:
     uint64_t m_next_auto_name = 0;
     std::function<void(const std::string&)> m_warn;
 };
+
+// Takes the options every node has (read-only, auto-read-only, cache.*, force-share,
+// discard, detect-zeroes) into flags.
+Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags);
 
 // Splits "prefix.key" entries off options into a new map without the prefix.
 BlockOptions extract_subtree(BlockOptions& options, std::string_view prefix);

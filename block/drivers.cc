@@ -7,10 +7,11 @@ namespace qemu::block {
 
 namespace {
 // Formats first (probe order), then protocols; raw scores 1 so it is the last resort.
-constexpr std::array<const BlockDriver*, 3> kDrivers = {
+constexpr std::array<const BlockDriver*, 4> kDrivers = {
     &kRawDriver,
     &kVpcDriver,
     &kFileDriver,
+    &kHostDeviceDriver,
 };
 }  // namespace
 
@@ -37,6 +38,39 @@ const BlockDriver* find_protocol(std::string_view protocol_name)
         }
     }
     return nullptr;
+}
+
+std::optional<std::string_view> protocol_prefix(std::string_view filename)
+{
+    size_t colon = filename.find(':');
+    if (colon == std::string_view::npos) {
+        return std::nullopt;
+    }
+    size_t slash = filename.find('/');
+    if (slash != std::string_view::npos && slash < colon) {
+        return std::nullopt;
+    }
+    return filename.substr(0, colon);
+}
+
+const BlockDriver* protocol_for_filename(std::string_view filename)
+{
+    if (auto prefix = protocol_prefix(filename)) {
+        return find_protocol(*prefix);
+    }
+    const BlockDriver* best = &kFileDriver;
+    int best_score = 0;
+    for (const BlockDriver* driver : kDrivers) {
+        if (!driver->probe_device) {
+            continue;
+        }
+        int score = driver->probe_device(filename);
+        if (score > best_score) {
+            best_score = score;
+            best = driver;
+        }
+    }
+    return best;
 }
 
 const BlockDriver* probe_format(std::span<const uint8_t> buf, std::string_view filename)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -16,11 +17,19 @@ std::span<const BlockDriver* const> all_drivers();
 const BlockDriver* find_driver(std::string_view format_name);
 const BlockDriver* find_protocol(std::string_view protocol_name);
 
+// The "proto:" in front of a filename, if it has one (a '/' before the colon means none).
+std::optional<std::string_view> protocol_prefix(std::string_view filename);
+// bdrv_find_protocol: the protocol a prefix names (nullptr if none does), or for a name
+// with no prefix the protocol whose device probe scores highest (host_device for device
+// nodes), else file. A /dev/fdset/N name names no device node, so it is always file.
+const BlockDriver* protocol_for_filename(std::string_view filename);
+
 // bdrv_probe_all: the format with the strictly highest score, or nullptr if none scores.
 const BlockDriver* probe_format(std::span<const uint8_t> buf, std::string_view filename);
 
 // The driver tables themselves, defined beside each driver.
 extern const BlockDriver kFileDriver;
+extern const BlockDriver kHostDeviceDriver;
 extern const BlockDriver kRawDriver;
 extern const BlockDriver kVpcDriver;
 

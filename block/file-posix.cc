@@ -90,7 +90,9 @@ void probe_alignment(FileState& s)
     s.buf_align = std::max<int64_t>(s.buf_align, 512);
 }
 
-Result<void> file_open(BlockNode& node, BlockOptions& options, const OpenContext& context)
+// raw_open_common: the file and host_device drivers differ only in the kind of file
+// they accept.
+Result<void> posix_open(BlockNode& node, BlockOptions& options, const OpenContext& context, bool device)
 {
     Locking locking = TRY(parse_locking(take_string(options, "locking")));
     auto aio = take_string(options, "aio");
@@ -132,9 +134,14 @@ Result<void> file_open(BlockNode& node, BlockOptions& options, const OpenContext
     if (fstat(state->fd.get(), &st) < 0) {
         return make_errno_error(errno, "Could not stat file");
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!device && !S_ISREG(st.st_mode)) {
         return make_error("'file' driver requires '" + node.filename() + "' to be a regular file");
     }
+    if (device && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        return make_error(
+            "'host_device' driver requires '" + node.filename() + "' to be either a character or block device");
+    }
+    state->is_block_device = S_ISBLK(st.st_mode);
     // Linux always has OFD locks, so auto means on.
     state->use_lock = locking != Locking::Off;
     if (flags & O_DIRECT) {
@@ -142,6 +149,16 @@ Result<void> file_open(BlockNode& node, BlockOptions& options, const OpenContext
     }
     node.set_state(std::move(state));
     return {};
+}
+
+Result<void> file_open(BlockNode& node, BlockOptions& options, const OpenContext& context)
+{
+    return posix_open(node, options, context, false);
+}
+
+Result<void> hdev_open(BlockNode& node, BlockOptions& options, const OpenContext& context)
+{
+    return posix_open(node, options, context, true);
 }
 
 void file_close(BlockNode& node)
@@ -275,6 +292,15 @@ Result<void> file_pwritev(BlockNode& node, int64_t offset, std::span<const iovec
     return file_rw(node, true, offset, iov);
 }
 
+Result<int64_t> file_get_allocated_file_size(BlockNode& node)
+{
+    struct stat st { };
+    if (fstat(state_of(node).fd.get(), &st) < 0) {
+        return io_error(errno);
+    }
+    return static_cast<int64_t>(st.st_blocks) * 512;
+}
+
 Result<DriverInfo> file_get_info(BlockNode&)
 {
     return DriverInfo{};
@@ -290,12 +316,26 @@ Result<void> file_flush(BlockNode& node)
 
 }  // namespace
 
+void set_direct_alignment(FileState& s)
+{
+    if (s.open_flags & O_DIRECT) {
+        probe_alignment(s);
+    } else {
+        s.request_align = s.buf_align = 1;
+    }
+}
+
 // raw_create_opts of file-posix: no defaults, so only what -o gives is printed.
 constexpr CreateOptionDesc kFileCreateOpts[] = {
     {"size", CreateOptType::Size, "Virtual disk size"},
     {"nocow", CreateOptType::Bool, "Turn off copy-on-write (valid only on btrfs)"},
     {"preallocation", CreateOptType::String, "Preallocation mode (allowed values: off, falloc, full)"},
     {"extent_size_hint", CreateOptType::Size, "Extent size hint for the image file, 0 to disable"},
+};
+
+constexpr CreateOptionDesc kHdevCreateOpts[] = {
+    {"size", CreateOptType::Size, "Virtual disk size"},
+    {"preallocation", CreateOptType::String, "Preallocation mode (allowed values: off)"},
 };
 
 }  // namespace qemu::block::file_posix
@@ -316,8 +356,32 @@ const BlockDriver kFileDriver = {
     .truncate = file_posix::file_truncate,
     .get_length = file_posix::file_get_length,
     .get_info = file_posix::file_get_info,
+    .get_allocated_file_size = file_posix::file_get_allocated_file_size,
     .create = file_posix::file_create,
     .create_opts = file_posix::kFileCreateOpts,
+    .check_perm = file_posix::lock_check_perm,
+    .set_perm = file_posix::lock_set_perm,
+};
+
+// host_device: the same I/O on a block or character device, no block status (everything
+// is data), sizes from lseek, and no way to grow.
+const BlockDriver kHostDeviceDriver = {
+    .format_name = "host_device",
+    .protocol_name = "host_device",
+    .probe_device = file_posix::hdev_probe_device,
+    .open = file_posix::hdev_open,
+    .close = file_posix::file_close,
+    .preadv = file_posix::file_preadv,
+    .pwritev = file_posix::file_pwritev,
+    .flush = file_posix::file_flush,
+    .discard = file_posix::hdev_discard,
+    .write_zeroes = file_posix::hdev_write_zeroes,
+    .truncate = file_posix::hdev_truncate,
+    .get_length = file_posix::hdev_get_length,
+    .get_info = file_posix::file_get_info,
+    .get_allocated_file_size = file_posix::file_get_allocated_file_size,
+    .create = file_posix::hdev_create,
+    .create_opts = file_posix::kHdevCreateOpts,
     .check_perm = file_posix::lock_check_perm,
     .set_perm = file_posix::lock_set_perm,
 };

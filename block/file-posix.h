@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "block/block.h"
 #include "util/osdep.h"
@@ -15,6 +16,7 @@ enum class Locking { Auto, On, Off };
 struct FileState : DriverState {
     QemuFd fd;  // from qemu_open; its destructor gives an fd-set duplicate back
     int open_flags = 0;
+    bool is_block_device = false;  // host_device on a block (not character) device
     bool use_lock = false;
     // Alignment O_DIRECT requires of offsets/lengths and of memory; 1 without O_DIRECT.
     int64_t request_align = 1;
@@ -28,6 +30,9 @@ inline FileState& state_of(BlockNode& node)
 {
     return node.state<FileState>();
 }
+
+// The request and buffer alignment the descriptor's O_DIRECT (or its absence) needs.
+void set_direct_alignment(FileState& s);
 
 // file-lock.cc: OFD locks on bytes 100+bit (held) and 200+bit (not shared).
 Result<void> lock_check_perm(BlockNode& node, uint64_t perm, uint64_t shared);
@@ -46,5 +51,13 @@ Result<BlockStatus> file_block_status(BlockNode& node, bool want_zero, int64_t o
 Result<void> file_create(const OpenContext& context, const CreateOptions& options);
 // Regular-file resize as QEMU does it (preallocation modes, first-block allocation).
 Result<void> truncate_fd(int fd, int64_t offset, Prealloc prealloc);
+
+// file-hdev.cc: what host_device does differently.
+int hdev_probe_device(std::string_view filename);
+Result<int64_t> hdev_get_length(BlockNode& node);
+Result<void> hdev_discard(BlockNode& node, int64_t offset, int64_t bytes);
+Result<void> hdev_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags);
+Result<void> hdev_truncate(BlockNode& node, int64_t offset, Prealloc prealloc);
+Result<void> hdev_create(const OpenContext& context, const CreateOptions& options);
 
 }  // namespace qemu::block::file_posix

@@ -22,19 +22,7 @@ std::string probed_raw_warning(const std::string& filename)
         "         Specify the 'raw' format explicitly to remove the restrictions.\n";
 }
 
-// A "proto:" prefix counts only when the colon comes before any slash (path_has_protocol).
-std::optional<std::string_view> protocol_prefix(std::string_view filename)
-{
-    size_t colon = filename.find(':');
-    if (colon == std::string_view::npos) {
-        return std::nullopt;
-    }
-    size_t slash = filename.find('/');
-    if (slash != std::string_view::npos && slash < colon) {
-        return std::nullopt;
-    }
-    return filename.substr(0, colon);
-}
+}  // namespace
 
 // The options every node takes, whatever its driver; children inherit them unless set.
 Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
@@ -63,8 +51,21 @@ Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
             return make_error("Invalid discard option");
         }
     }
+    if (auto value = take_string(options, "detect-zeroes")) {
+        if (*value == "off") {
+            flags.detect_zeroes = DetectZeroes::Off;
+        } else if (*value == "on") {
+            flags.detect_zeroes = DetectZeroes::On;
+        } else if (*value == "unmap") {
+            flags.detect_zeroes = DetectZeroes::Unmap;
+        } else {
+            return make_error("invalid parameter value: " + *value);
+        }
+    }
     return {};
 }
+
+namespace {
 
 // qdict_flatten: nested objects become dotted keys, arrays numbered ones; scalars become
 // the text an option string would have carried.
@@ -239,6 +240,9 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_node(
     TRY_VOID(check_force_share(flags));
     std::string node_name = TRY(take_node_name(options));
     auto node = std::make_shared<BlockNode>(*this, driver, node_name, flags);
+    BlockOptions given = options;
+    given["filename"] = filename;
+    node->set_open_options(std::move(given));
     node->set_filename(std::move(filename));
     m_by_name.emplace(node_name, node.get());
     TRY_VOID(driver.open(*node, options, m_context));
@@ -270,11 +274,9 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(
             if (!driver) {
                 return make_error("Unknown protocol '" + std::string(*prefix) + "'");
             }
-            if (*prefix == "file") {
-                filename = filename->substr(prefix->size() + 1);
-            }
+            filename = filename->substr(prefix->size() + 1);
         } else {
-            driver = &kFileDriver;
+            driver = protocol_for_filename(*filename);
         }
     }
     if (driver->protocol_name.empty()) {
@@ -318,6 +320,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     } else {
         OpenFlags file_flags = flags;
         file_flags.probed = false;
+        file_flags.detect_zeroes = DetectZeroes::Off;
         file = TRY(open_protocol(filename, std::move(file_options), file_flags));
     }
 
@@ -342,6 +345,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     auto node = std::make_shared<BlockNode>(*this, *driver, node_name, flags);
     node->set_filename(file->filename());
     node->add_child("file", std::move(file));
+    node->set_open_options(options);
     m_by_name.emplace(node_name, node.get());
     TRY_VOID(driver->open(*node, options, m_context));
     TRY_VOID(refuse_leftovers(*driver, options));

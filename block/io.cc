@@ -56,6 +56,22 @@ std::string_view prealloc_name(Prealloc mode)
     return "off";
 }
 
+namespace {
+
+// qemu_iovec_is_zero.
+bool is_zero(std::span<const iovec> iov)
+{
+    for (const iovec& v : iov) {
+        auto* bytes = static_cast<const uint8_t*>(v.iov_base);
+        if (std::any_of(bytes, bytes + v.iov_len, [](uint8_t b) { return b != 0; })) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 Result<int64_t> BlockNode::length()
 {
     int64_t bytes;
@@ -85,6 +101,15 @@ Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, Requ
     }
     if (!m_driver->pwritev) {
         return errno_error(ENOMEDIUM);
+    }
+    if (m_flags.detect_zeroes != DetectZeroes::Off && is_zero(iov)) {
+        RequestFlags zero = flags;
+        zero.may_unmap = m_flags.detect_zeroes == DetectZeroes::Unmap && m_flags.unmap;
+        size_t bytes = 0;
+        for (const iovec& v : iov) {
+            bytes += v.iov_len;
+        }
+        return pwrite_zeroes(offset, static_cast<int64_t>(bytes), zero);
     }
     RequestFlags passed = flags;
     passed.fua = flags.fua && m_driver->passes_fua;
@@ -242,6 +267,21 @@ Result<DriverInfo> BlockNode::info()
         return file()->info();
     }
     return not_supported("Operation not supported");
+}
+
+Result<int64_t> BlockNode::allocated_file_size()
+{
+    if (m_driver->get_allocated_file_size) {
+        return m_driver->get_allocated_file_size(*this);
+    }
+    if (!m_driver->protocol_name.empty() || m_children.empty()) {
+        return not_supported("Operation not supported");
+    }
+    int64_t total = 0;
+    for (BdrvChild& child : m_children) {
+        total += TRY(child.node->allocated_file_size());
+    }
+    return total;
 }
 
 }  // namespace qemu::block

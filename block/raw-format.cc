@@ -171,8 +171,15 @@ Result<DriverInfo> raw_get_info(BlockNode&)
 
 Result<void> raw_create(const OpenContext& context, const CreateOptions& options)
 {
-    return kFileDriver.create(context, options);
+    // bdrv_create_file: the protocol the filename selects creates the image.
+    const BlockDriver* protocol = protocol_for_filename(options.filename);
+    if (!protocol) {
+        return make_error("Unknown protocol '" + std::string(*protocol_prefix(options.filename)) + "'");
+    }
+    return protocol->create(context, options);
 }
+
+constexpr std::string_view kRawReopenKeys[] = {"offset", "size"};
 
 constexpr CreateOptionDesc kRawCreateOpts[] = {
     {"size", CreateOptType::Size, "Virtual disk size"},
@@ -186,6 +193,9 @@ const BlockDriver kRawDriver = {
     .passes_fua = true,
     .probe = raw_probe,
     .open = raw_open,
+    // Opening again over the same child checks and swaps the window, or changes nothing.
+    .reopen = raw_open,
+    .reopen_keys = kRawReopenKeys,
     .preadv = raw_preadv,
     .pwritev = raw_pwritev,
     .discard = raw_discard,

@@ -1,8 +1,10 @@
-// Changing the access mode of open nodes (QEMU's raw_reconfigure_getfd): the file
-// protocol's descriptor is replaced by a new one from qemu_open, so for a /dev/fdset/N
-// name the set member with the wanted mode is duplicated. This is what auto-read-only
-// (read-only until somebody writes) and blockdev-reopen are built on.
+// Reopening open nodes with other options (QEMU's bdrv_reopen). The file protocol's
+// descriptor is replaced by a new one from qemu_open when the access mode or O_DIRECT
+// changes, so for a /dev/fdset/N name the set member with the wanted mode is duplicated.
+// auto-read-only (read-only until somebody writes) and blockdev-reopen are built on this.
 #pragma once
+
+#include <optional>
 
 #include "block/block.h"
 #include "util/error.h"
@@ -13,7 +15,15 @@ namespace qemu::block {
 bool has_write_access(BlockNode& node);
 
 // Reopens every file-protocol descriptor under `node` (the node itself and its children)
-// O_RDWR or O_RDONLY, keeping the image locks; on failure nothing changes.
-Result<void> reopen_file_access(BlockNode& node, bool read_write);
+// O_RDWR or O_RDONLY, and with or without O_DIRECT when `direct` is given, keeping the
+// image locks; on failure nothing changes.
+Result<void> reopen_file_access(BlockNode& node, bool read_write, std::optional<bool> direct = std::nullopt);
+
+// blockdev-reopen of one node: `options` is its complete new option set (flattened, the
+// child as "file" naming a node or as a "file.*" subtree). What the node and its driver
+// can change (read-only, auto-read-only, cache.*, discard, detect-zeroes, driver options
+// such as raw's offset/size) takes the new values, options left out their defaults; any
+// other difference fails with QEMU's "Cannot change the option 'X'" and changes nothing.
+Result<void> reopen(BlockNode& node, BlockOptions options);
 
 }  // namespace qemu::block

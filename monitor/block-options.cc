@@ -65,7 +65,15 @@ Result<block::BlockOptions> flatten_blockdev_options(const qapi::BlockdevOptions
     put_bool(out, "read-only", options.read_only);
     put_bool(out, "auto-read-only", options.auto_read_only);
     put_bool(out, "force-share", options.force_share);
-    // detect-zeroes is accepted but not acted on: this build never rewrites zero writes.
+    if (options.detect_zeroes) {
+        auto mode = *options.detect_zeroes;
+        // Children always discard (BDRV_O_UNMAP), so only the node added itself can trip this.
+        if (path.empty() && mode == qapi::BlockdevDetectZeroesOptions::unmap &&
+            options.discard != qapi::BlockdevDiscardOptions::unmap) {
+            return make_error("setting detect-zeroes to unmap is not allowed without setting discard operation to unmap");
+        }
+        out["detect-zeroes"] = std::string(qapi::BlockdevDetectZeroesOptions_str(mode));
+    }
 
     switch (options.driver) {
     case qapi::BlockdevDriver::file: {

@@ -1,10 +1,7 @@
 // QMP commands of the block layer: blockdev-add, blockdev-del, blockdev-reopen,
 // block_resize, query-block and query-named-block-nodes. They decode, call the Vm's
 // BlockDevices and encode; the graph work happens there and in block/.
-#include <sys/stat.h>
-
 #include "block/drivers.h"
-#include "block/file-posix.h"
 #include "block/reopen.h"
 #include "monitor/block-info.h"
 #include "monitor/block-options.h"
@@ -16,21 +13,17 @@ namespace qemu::monitor {
 
 namespace {
 
-// bdrv_get_allocated_file_size: what the image occupies on the host filesystem.
-std::optional<int64_t> allocated_size(block::BlockNode& node)
+qapi::BlockdevDetectZeroesOptions detect_zeroes_of(const block::BlockNode& node)
 {
-    block::BlockNode* bottom = &node;
-    while (&bottom->driver() != &block::kFileDriver) {
-        bottom = bottom->file();
-        if (!bottom) {
-            return std::nullopt;
-        }
+    switch (node.flags().detect_zeroes) {
+    case block::DetectZeroes::On:
+        return qapi::BlockdevDetectZeroesOptions::on;
+    case block::DetectZeroes::Unmap:
+        return qapi::BlockdevDetectZeroesOptions::unmap;
+    case block::DetectZeroes::Off:
+        break;
     }
-    struct stat st { };
-    if (fstat(block::file_posix::state_of(*bottom).fd.get(), &st) < 0) {
-        return std::nullopt;
-    }
-    return static_cast<int64_t>(st.st_blocks) * 512;
+    return qapi::BlockdevDetectZeroesOptions::off;
 }
 
 }  // namespace
@@ -40,7 +33,9 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
     qapi::ImageInfo image{.filename = node.filename(), .format = std::string(node.driver().format_name)};
     // Both file and raw answer bdrv_get_info, so QEMU always reports a clean image here.
     image.dirty_flag = false;
-    image.actual_size = allocated_size(node);
+    if (auto size = node.allocated_file_size()) {
+        image.actual_size = *size;
+    }
     image.virtual_size = node.length().value_or(0);
     if (auto info = node.info(); info && info->cluster_size > 0) {
         image.cluster_size = info->cluster_size;
@@ -53,7 +48,7 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
         .backing_file = std::nullopt,
         .backing_file_depth = 0,
         .encrypted = false,
-        .detect_zeroes = qapi::BlockdevDetectZeroesOptions::off,
+        .detect_zeroes = detect_zeroes_of(node),
         .bps = 0,
         .bps_rd = 0,
         .bps_wr = 0,

@@ -170,10 +170,7 @@ Result<void> BlockDevices::reopen_node(block::BlockOptions options)
     if (!node) {
         return make_error("Failed to find node with node-name='" + name->second + "'");
     }
-    bool read_only = option_is_on(options, "read-only");
-    bool auto_read_only = option_is_on(options, "auto-read-only");
-    bool want_write = !read_only && !auto_read_only;
-    if (read_only) {
+    if (option_is_on(options, "read-only")) {
         // Refuse while somebody holds write access through a backend.
         for (Drive& drive : m_drives) {
             if (drive.blk && &drive.blk->root() == node && (drive.blk->perm() & block::perm::kWrite)) {
@@ -181,20 +178,7 @@ Result<void> BlockDevices::reopen_node(block::BlockOptions options)
             }
         }
     }
-    if (want_write || read_only) {
-        TRY_VOID(block::reopen_file_access(*node, want_write));
-    }
-    std::vector<block::BlockNode*> pending = {node};
-    while (!pending.empty()) {
-        block::BlockNode* current = pending.back();
-        pending.pop_back();
-        current->mutable_flags().read_write = !read_only;
-        current->mutable_flags().auto_read_only = auto_read_only;
-        for (block::BdrvChild& child : current->children()) {
-            pending.push_back(child.node.get());
-        }
-    }
-    return {};
+    return block::reopen(*node, std::move(options));
 }
 
 }  // namespace qemu

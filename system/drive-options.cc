@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -135,6 +136,56 @@ std::string interface_error(std::string_view interface)
     return "machine type does not support if=" + std::string(interface) + ",bus=0,unit=0";
 }
 
+// The keys of -drive that belong to the guest device (drive_new's part). There is no
+// guest device here, but the values are checked with QEMU's texts, and those that change
+// the block node (media=cdrom is read-only) are applied.
+Result<void> check_device_keys(const BlockSpec& spec, const QemuOpts& opts, block::BlockOptions& options)
+{
+    if (auto media = opts.get("media")) {
+        if (*media == "cdrom") {
+            options["read-only"] = "on";
+        } else if (*media != "disk") {
+            return spec_error(spec, "'" + *media + "' invalid media");
+        }
+    }
+    for (bool is_read : {false, true}) {
+        if (auto action = opts.get(is_read ? "rerror" : "werror")) {
+            if (*action != "ignore" && *action != "report" && *action != "stop" && (is_read || *action != "enospc")) {
+                return spec_error(
+                    spec, "'" + *action + "' invalid " + std::string(is_read ? "read" : "write") + " error action");
+            }
+        }
+    }
+    for (const char* key : {"index", "bus", "unit"}) {
+        if (auto value = opts.get(key)) {
+            if (auto number = parse_option_number(key, *value); !number) {
+                return spec_error(spec, number.error().desc);
+            }
+        }
+    }
+    if (opts.get("index") && opts.get("bus") && opts.get("unit")) {
+        return spec_error(spec, "index cannot be used with bus and unit");
+    }
+    for (const char* key : {"copy-on-read", "snapshot"}) {
+        if (auto value = opts.get(key)) {
+            if (auto flag = parse_option_bool(key, *value); !flag) {
+                return spec_error(spec, flag.error().desc);
+            }
+        }
+    }
+    if (opts.get("snapshot") == std::optional<std::string>("on")) {
+        // QEMU puts a temporary qcow2 overlay on top; without qcow2 the writes would reach
+        // the image itself, which is what snapshot=on exists to prevent.
+        return spec_error(spec, "snapshot=on needs a qcow2 overlay, and this build has no qcow2 driver");
+    }
+    bool read_only = options.contains("read-only") && options.at("read-only") == "on";
+    if (opts.get("copy-on-read") == std::optional<std::string>("on") && read_only) {
+        std::fprintf(stderr, "qemu-system-x86_64: %s: warning: disabling copy-on-read on read-only drive\n",
+            spec.option.c_str());
+    }
+    return {};
+}
+
 Result<void> open_drive(BlockDevices& devices, const BlockSpec& spec, int& unnamed)
 {
     auto opts = QemuOpts::parse(spec.value);
@@ -174,12 +225,13 @@ Result<void> open_drive(BlockDevices& devices, const BlockSpec& spec, int& unnam
             }
             options["file.aio"] = value;
         } else if (key == "media" || key == "index" || key == "bus" || key == "unit" || key == "werror" ||
-            key == "rerror" || key == "detect-zeroes" || key == "copy-on-read" || key == "snapshot") {
-            // Device-side settings: no guest device exists to use them.
+            key == "rerror" || key == "copy-on-read" || key == "snapshot") {
+            // Device-side settings: checked as QEMU does, then applied below.
         } else {
             options[key] = value;
         }
     }
+    TRY_VOID(check_device_keys(spec, *opts, options));
     if (auto cache = opts->get("cache"); cache && !apply_cache_mode(*cache, options, how)) {
         return spec_error(spec, "invalid cache option");
     }

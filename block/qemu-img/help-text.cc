@@ -1,6 +1,10 @@
 // The text of qemu-img --help (QEMU 7.2's wording; the format list is this build's drivers).
+#include <algorithm>
 #include <cstdio>
+#include <string_view>
+#include <vector>
 
+#include "block/drivers.h"
 #include "block/qemu-img/img-commands.h"
 
 namespace qemu::img {
@@ -113,8 +117,9 @@ Parameters to dd subcommand:
   'of=FILE' write to FILE
   'skip=N' skip N bs-sized blocks at the start of input
 
-Supported formats: file raw
+)HELP";
 
+constexpr const char* kHelpTail = R"HELP(
 See <https://qemu.org/contribute/report-a-bug> for how to report bugs.
 More information on the QEMU project at <https://qemu.org>.
 )HELP";
@@ -127,6 +132,17 @@ int print_help()
                 "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n"
                 "%s",
         kHelpText);
+    // bdrv_iterate_format: every driver's name, sorted.
+    std::vector<std::string_view> names;
+    for (const block::BlockDriver* driver : block::all_drivers()) {
+        names.push_back(driver->format_name);
+    }
+    std::ranges::sort(names);
+    std::printf("Supported formats:");
+    for (std::string_view name : names) {
+        std::printf(" %.*s", static_cast<int>(name.size()), name.data());
+    }
+    std::printf("\n%s", kHelpTail);
     return 0;
 }
 

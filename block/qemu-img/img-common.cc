@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "block/drivers.h"
-#include "block/file-posix.h"
 #include "block/qemu-img/img-report.h"
 #include "util/qemu-option.h"
 
@@ -176,19 +175,6 @@ block::BlockNode& protocol_node(block::BlockNode& node)
     return *at;
 }
 
-std::optional<int64_t> allocated_file_size(block::BlockNode& node)
-{
-    block::BlockNode& bottom = protocol_node(node);
-    if (&bottom.driver() != &block::kFileDriver) {
-        return std::nullopt;
-    }
-    struct stat st { };
-    if (fstat(block::file_posix::state_of(bottom).fd.get(), &st) != 0) {
-        return std::nullopt;
-    }
-    return static_cast<int64_t>(st.st_blocks) * 512;
-}
-
 bool is_valid_option_list(std::string_view list)
 {
     if (list.empty()) {
@@ -224,14 +210,15 @@ bool has_help_option(std::string_view list)
     return false;
 }
 
-std::vector<block::CreateOptionDesc> merged_create_opts(std::string_view format)
+std::vector<block::CreateOptionDesc> merged_create_opts(std::string_view format, std::string_view filename)
 {
     std::vector<block::CreateOptionDesc> merged;
     const block::BlockDriver* driver = block::find_driver(format);
-    if (!driver) {
+    const block::BlockDriver* protocol = block::protocol_for_filename(filename);
+    if (!driver || !protocol) {
         return merged;
     }
-    for (const block::BlockDriver* list : {driver, &block::kFileDriver}) {
+    for (const block::BlockDriver* list : {driver, protocol}) {
         for (const block::CreateOptionDesc& desc : list->create_opts) {
             if (std::ranges::none_of(merged, [&](const auto& d) { return d.name == desc.name; })) {
                 merged.push_back(desc);
@@ -247,7 +234,7 @@ Result<void> parse_create_options(std::string_view list, CreateRequest& request)
     if (!parsed) {
         return std::unexpected(std::move(parsed).error());
     }
-    auto descs = merged_create_opts(request.format);
+    auto descs = merged_create_opts(request.format, request.filename);
     for (const auto& [key, value] : parsed->entries()) {
         auto desc = std::ranges::find_if(descs, [&](const auto& d) { return d.name == key; });
         if (desc == descs.end()) {
@@ -282,7 +269,7 @@ std::string formatting_line(const CreateRequest& request)
     // The size is printed as the signed number QEMU keeps it in; the other options in the
     // merged list's order, given or defaulted.
     std::string line = "Formatting '" + request.filename + "', fmt=" + request.format;
-    for (const block::CreateOptionDesc& desc : merged_create_opts(request.format)) {
+    for (const block::CreateOptionDesc& desc : merged_create_opts(request.format, request.filename)) {
         if (desc.name == "size") {
             line += " size=" + std::to_string(static_cast<int64_t>(request.size.value_or(0)));
         } else if (auto it = request.opts.find(std::string(desc.name)); it != request.opts.end()) {
@@ -343,7 +330,7 @@ void print_option_lines(std::vector<block::CreateOptionDesc> descs)
 
 }  // namespace
 
-int print_create_help(std::string_view format, bool with_protocol)
+int print_create_help(std::string_view format, std::optional<std::string_view> filename)
 {
     const block::BlockDriver* driver = block::find_driver(format);
     if (!driver) {
@@ -354,9 +341,9 @@ int print_create_help(std::string_view format, bool with_protocol)
         error_report("Format driver '" + std::string(format) + "' does not support image creation");
         return 1;
     }
-    if (with_protocol) {
+    if (filename) {
         std::printf("Supported options:\n");
-        print_option_lines(merged_create_opts(format));
+        print_option_lines(merged_create_opts(format, *filename));
         return 0;
     }
     std::printf("Supported %.*s options:\n", static_cast<int>(format.size()), format.data());

@@ -58,8 +58,6 @@ std::string image_display_name(block::BlockNode& root, const ImageRequest& reque
 
 // The protocol node at the bottom of a node's `file` chain.
 block::BlockNode& protocol_node(block::BlockNode& node);
-// Bytes the image file occupies on disk (st_blocks), or nullopt if unknown.
-std::optional<int64_t> allocated_file_size(block::BlockNode& node);
 
 // accumulate_options: several -o join with commas; a list must be non-empty and must not
 // end in a lone comma.
@@ -77,9 +75,9 @@ struct CreateRequest {
     block::BlockOptions opts;  // every key but size; a key given twice keeps its last value
 };
 
-// The format's create options followed by the file protocol's it does not name itself, the
-// list QEMU merges for bdrv_img_create (empty if the format is unknown).
-std::vector<block::CreateOptionDesc> merged_create_opts(std::string_view format);
+// The format's create options followed by those of the filename's protocol it does not
+// name itself, the list QEMU merges for bdrv_img_create (empty if either is unknown).
+std::vector<block::CreateOptionDesc> merged_create_opts(std::string_view format, std::string_view filename);
 // Parses an -o list into request; unknown keys fail with "Invalid parameter 'k'".
 Result<void> parse_create_options(std::string_view list, CreateRequest& request);
 // The "Formatting ..." line without the trailing newline.
@@ -89,6 +87,6 @@ std::string formatting_line(const CreateRequest& request);
 Result<void> create_image(const CreateRequest& request);
 // -o help: the format's options alone, or with a filename those of the protocol too; 1 (with
 // QEMU's message) for a format that is unknown or cannot create.
-int print_create_help(std::string_view format, bool with_protocol);
+int print_create_help(std::string_view format, std::optional<std::string_view> filename);
 
 }  // namespace qemu::img

@@ -321,7 +321,8 @@ int img_convert(int argc, char** argv)
     std::string out_filename = source_count >= 1 ? argv[argc - 1] : "";
     if (options && has_help_option(*options)) {
         if (out_format) {
-            return print_create_help(*out_format, source_count >= 1);
+            return print_create_help(
+                *out_format, source_count >= 1 ? std::optional<std::string_view>(out_filename) : std::nullopt);
         }
         error_report("Option help requires a format be specified");
         return 1;

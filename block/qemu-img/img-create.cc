@@ -68,7 +68,7 @@ int img_create(int argc, char** argv)
         filename = argv[optind];
     }
     if (options && has_help_option(*options)) {
-        return print_create_help(format, filename.has_value());
+        return print_create_help(format, filename);
     }
     if (!filename) {
         return usage_error("Expecting image file name");

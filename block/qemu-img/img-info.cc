@@ -197,7 +197,10 @@ int img_info(int argc, char** argv)
     }
     std::string filename = image_display_name(root, request);
     std::string format(root.driver().format_name);
-    std::optional<int64_t> actual = allocated_file_size(root);
+    std::optional<int64_t> actual;
+    if (auto size = root.allocated_file_size()) {
+        actual = *size;
+    }
     // bdrv_query_image_info ignores a failing bdrv_get_info: no cluster size, no dirty flag.
     std::optional<block::DriverInfo> driver_info;
     if (auto got = root.info()) {

@@ -71,6 +71,15 @@ CASES = [
     [['create', '-f', 'file', '-o', 'preallocation=full,nocow=on', 'a.raw', '4k']],
     [['create', '-f', 'raw', '-o', 'preallocation=bad', 'a.raw', '1M']],
     [['create', '-f', 'raw', '-o', 'nocow=maybe', 'a.raw', '1M']],
+    # host_device: device nodes are routed to it, it never creates or grows
+    [['info', '/dev/null']], [['info', '--output=json', '/dev/zero']], [['map', '/dev/null']],
+    [['info', '-f', 'file', '/dev/null']],
+    [['info', '--image-opts', 'driver=raw,file.driver=host_device,file.filename=s.raw']],
+    [['create', '-f', 'host_device', '/dev/null', '1M']], [['create', '-f', 'host_device', '/dev/null', '0']],
+    [['create', '-f', 'host_device', '-o', 'preallocation=full', '/dev/null', '0']],
+    [['create', '-f', 'host_device', 's.raw', '0']], [['create', '-f', 'host_device', 'nope/x', '0']],
+    [['create', '-f', 'raw', '-o', 'help', '/dev/null']], [['create', '-f', 'raw', '/dev/null', '1k']],
+    [['resize', '/dev/null', '1M']], [['check', '/dev/null']],
     [['create', '-o', 'help']],
     [['create', '-f', 'raw', '-o', '?']],
     [['create', '-f', 'raw', '-o', 'help', 'a.raw']],
@@ -334,8 +343,8 @@ def reference_reads_ours(ours, ref, fixtures, work):
     return failures
 
 
-# Run while Debian's qemu-io holds s.raw open read-write (it shares every permission): only a
-# convert source refuses to share writing, everything else goes ahead as in QEMU.
+# Run while a qemu-io holds s.raw open read-write (it shares every permission): only a convert
+# source refuses to share writing, everything else goes ahead as in QEMU.
 LOCKED_CASES = [
     ['info', 's.raw'], ['info', '-U', 's.raw'], ['check', '-f', 'raw', 's.raw'], ['check', '-r', 'all', 's.raw'],
     ['compare', 's.raw', 's.raw'], ['convert', 's.raw', 'c.raw'], ['convert', '-U', 's.raw', 'c.raw'],
@@ -345,40 +354,123 @@ LOCKED_CASES = [
 ]
 
 
-def locked_by_qemu_io(ours, ref, work):
+def wait_for_locks(path, count):
+    """Until at least `count` lock ranges are on path's inode (adjacent bytes of one holder
+    merge into one range: a qemu-io writer shows 100-101, a VM 100-101 and 201)."""
+    needle = f':{os.stat(path).st_ino} '
+    for _ in range(200):
+        with open('/proc/locks') as f:
+            if f.read().count(needle) >= count:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f'no locks appeared on {path}')
+
+
+def run_while_held(holder, binary, cases, cwd, locks):
+    """Runs binary with each case while `holder` (an argv) keeps cwd/s.raw open."""
+    return run_while_held_file(holder, binary, cases, cwd, 's.raw', locks)
+
+
+def run_while_held_file(holder, binary, cases, cwd, name, locks):
+    proc = subprocess.Popen(holder, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for_locks(os.path.join(cwd, name), locks)
+        return [run(binary, args, cwd) for args in cases]
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def compare_held(title, cases, results_a, results_b):
+    failures = 0
+    for args, mine, theirs in zip(cases, results_a, results_b):
+        if mine != theirs:
+            failures += 1
+            print(f'FAIL {title} {args}: {mine} vs {theirs}')
+    print(f'{len(cases)} commands {title} compared, {failures} differences')
+    return failures
+
+
+# A VM whose virtio-blk device writes s.raw and refuses to share writing (bytes 100, 101, 201).
+VM_CASES = LOCKED_CASES + [['info', '-f', 'raw', 's.raw'], ['check', '-U', 's.raw'], ['convert', '-U', '-O', 'raw',
+                                                                                      's.raw', 'u.raw']]
+
+
+def locked_cases(ours, ref, our_io, work):
+    """Image locks in both directions: our tools against a real qemu-io writer and a real VM,
+    and the real tools against our qemu-io writer, each compared with QEMU against QEMU."""
     qemu_io = '/usr/bin/qemu-io'
     if not os.access(qemu_io, os.X_OK):
         print('no qemu-io, lock cases skipped')
         return 0
     failures = 0
     results = {}
+    holders = {'qemu-io': [qemu_io, '-f', 'raw', 's.raw']}
+    if our_io:
+        holders['our-io'] = [our_io, '-f', 'raw', 's.raw']
+    for holder_tag, holder in holders.items():
+        for tag, binary in (('ours', ours), ('ref', ref)):
+            if holder_tag == 'our-io' and tag == 'ours':
+                continue
+            cwd = os.path.join(work, f'locked-{holder_tag}-{tag}')
+            os.mkdir(cwd)
+            make_fixtures(cwd)
+            results[holder_tag, tag] = run_while_held(holder, binary, LOCKED_CASES, cwd, 1)
+    failures += compare_held('under a real qemu-io writer, ours vs QEMU', LOCKED_CASES, results['qemu-io', 'ours'],
+                             results['qemu-io', 'ref'])
+    if our_io:
+        failures += compare_held('of real qemu-img, under our qemu-io vs under real qemu-io', LOCKED_CASES,
+                                 results['our-io', 'ref'], results['qemu-io', 'ref'])
+    system = '/usr/bin/qemu-system-x86_64'
+    if not os.access(system, os.X_OK):
+        print('no qemu-system-x86_64, VM lock cases skipped')
+        return failures
+    for fmt in vm_formats(ours):
+        failures += locked_by_vm(ours, ref, system, fmt, work)
+    return failures
+
+
+def vm_formats(ours):
+    """raw and the image formats our qemu-img lists that QEMU can also write."""
+    out = subprocess.run([ours, '--help'], capture_output=True, text=True).stdout
+    listed = next((line.split(':', 1)[1].split() for line in out.splitlines() if line.startswith('Supported formats:')),
+                  [])
+    return [fmt for fmt in ('raw', 'vdi', 'vpc', 'vmdk') if fmt in listed]
+
+
+def locked_by_vm(ours, ref, system, fmt, work):
+    """A q35 VM writing the image through virtio-blk: our tools must answer as QEMU's do. For
+    raw the cases run on s.raw itself; for a format on s.raw converted to it by QEMU."""
+    name = 's.raw' if fmt == 'raw' else f's.{fmt}'
+    cases = [[name if arg == 's.raw' else arg for arg in case] for case in VM_CASES]
+    results = {}
     for tag, binary in (('ours', ours), ('ref', ref)):
-        cwd = os.path.join(work, f'locked-{tag}')
+        cwd = os.path.join(work, f'locked-vm-{fmt}-{tag}')
         os.mkdir(cwd)
         make_fixtures(cwd)
-        holder = subprocess.Popen([qemu_io, '-f', 'raw', 's.raw'], cwd=cwd, stdin=subprocess.PIPE,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            # Wait until its locks are on the file.
-            for _ in range(100):
-                with open('/proc/locks') as f:
-                    if f':{os.stat(os.path.join(cwd, "s.raw")).st_ino} ' in f.read():
-                        break
-                time.sleep(0.05)
-            results[tag] = [run(binary, args, cwd) for args in LOCKED_CASES]
-        finally:
-            holder.stdin.close()
-            holder.wait(timeout=30)
-    for args, mine, theirs in zip(LOCKED_CASES, results['ours'], results['ref']):
-        if mine != theirs:
-            failures += 1
-            print(f'FAIL locked {args}: ours {mine} ref {theirs}')
-    print(f'{len(LOCKED_CASES)} commands on a locked image compared, {failures} differences')
+        if fmt != 'raw':
+            subprocess.run([ref, 'convert', '-f', 'raw', '-O', fmt, 's.raw', name], cwd=cwd, check=True)
+        holder = [system, '-S', '-display', 'none', '-nodefaults', '-M', 'q35', '-accel', 'tcg', '-drive',
+                  f'file={name},format={fmt},if=none,id=d', '-device', 'virtio-blk-pci,drive=d']
+        results[tag] = run_while_held_file(holder, binary, cases, cwd, name, 2)
+    failures = compare_held(f'on {fmt} under a real VM with a virtio-blk writer, ours vs QEMU', cases,
+                            results['ours'], results['ref'])
+    # The conflict must be there at all: a convert of the VM's image is refused.
+    index = cases.index(['convert', name, 'c.raw'])
+    if results['ours'][index][0] != 1 or b'Failed to get shared "write" lock' not in results['ours'][index][2]:
+        failures += 1
+        print(f'FAIL our convert of a {fmt} image a VM writes was not refused: {results["ours"][index]}')
     return failures
 
 
 def main():
     ours, ref = os.path.abspath(sys.argv[1]), sys.argv[2]
+    our_io = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None
     if not os.access(ref, os.X_OK):
         print(f'{ref} not installed, skipping')
         return 77
@@ -390,7 +482,7 @@ def main():
             CASES = [CASES[int(i)] for i in only.split(',') if i]
         failures = run_cases(ours, ref, fixtures, work)
         failures += reference_reads_ours(ours, ref, fixtures, work)
-        failures += locked_by_qemu_io(ours, ref, work)
+        failures += locked_cases(ours, ref, our_io, work)
     return 1 if failures else 0
 
 

@@ -209,6 +209,87 @@ TEST(HmpQemuIo, WritesLandInTheImageAndOutputGoesToStdout)
     EXPECT_TRUE(all_bytes(image.read(0, 1024), 0xab));
 }
 
+TEST(HmpQemuIo, DetectZeroesTurnsZeroWritesIntoHoles)
+{
+    auto allocated = [](const TempImage& image) {
+        struct stat st { };
+        ::stat(image.path().c_str(), &st);
+        return static_cast<int64_t>(st.st_blocks) * 512;
+    };
+    TempImage plain;
+    TempImage detecting;
+    auto qts = QTestState::init(kArgs);
+    EXPECT_EQ(error_of(qts->qmp(add_raw("u", detecting.path(), ", 'detect-zeroes': 'unmap'"))),
+        "setting detect-zeroes to unmap is not allowed without setting discard operation to unmap");
+    qts->qmp_assert_success(add_raw("p", plain.path()));
+    qts->qmp_assert_success(add_raw("d", detecting.path(), ", 'detect-zeroes': 'unmap', 'discard': 'unmap'"));
+    for (const char* node : {"p", "d"}) {
+        EXPECT_EQ(qts->hmp(std::string("qemu-io ") + node + " \"write -P 0xab 0 256k\""), "");
+    }
+    ASSERT_GE(allocated(plain), 256 * 1024);
+    ASSERT_GE(allocated(detecting), 256 * 1024);
+    for (const char* node : {"p", "d"}) {
+        EXPECT_EQ(qts->hmp(std::string("qemu-io ") + node + " \"write -P 0 0 256k\""), "");
+    }
+    // Both read back as zeroes; only the detecting node gave the space back.
+    EXPECT_TRUE(all_bytes(plain.read(0, 256 * 1024), 0));
+    EXPECT_TRUE(all_bytes(detecting.read(0, 256 * 1024), 0));
+    EXPECT_GE(allocated(plain), 256 * 1024);
+    EXPECT_LT(allocated(detecting), 256 * 1024);
+    JsonValue nodes = qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}");
+    for (const JsonValue& node : nodes) {
+        if (node["node-name"] == "d") {
+            EXPECT_EQ(node["detect_zeroes"], "unmap");
+        } else {
+            // Neither the plain node nor either protocol child detects zeroes.
+            EXPECT_EQ(node["detect_zeroes"], "off") << dump(node);
+        }
+    }
+}
+
+TEST(Drive, DeviceKeysAreCheckedAndMediaCdromIsReadOnly)
+{
+    TempImage image;
+    auto qts = QTestState::init(std::string(kArgs) + " -drive if=none,id=d0,format=raw,media=cdrom,werror=enospc," +
+        "rerror=stop,index=3,copy-on-read=off,snapshot=off,file=" + image.path());
+    JsonValue block = qts->qmp_assert_success("{'execute': 'query-block'}");
+    ASSERT_EQ(block.size(), 1u);
+    EXPECT_EQ(block[0]["inserted"]["ro"], true);
+    // A second, bad drive ends the run once the first one has been set up (and warned).
+    auto warned = qtest::run_emulator({"-nodefaults", "-display", "none", "-machine", "none", "-drive",
+        "if=none,format=raw,copy-on-read=on,readonly=on,file=" + image.path(), "-drive", "if=none,media=x"});
+    EXPECT_EQ(warned.exit_code, 1);
+    EXPECT_EQ(warned.err, "qemu-system-x86_64: -drive if=none,format=raw,copy-on-read=on,readonly=on,file=" +
+            image.path() + ": warning: disabling copy-on-read on read-only drive\n" +
+            "qemu-system-x86_64: -drive if=none,media=x: 'x' invalid media\n");
+}
+
+TEST(Drive, SnapshotOnIsRefusedWithoutQcow2)
+{
+    if (qtest::qemu_binary().starts_with("/usr/")) {
+        GTEST_SKIP() << "QEMU puts a qcow2 overlay on the drive";
+    }
+    TempImage image;
+    auto result = qtest::run_emulator(
+        {"-nodefaults", "-display", "none", "-machine", "none", "-drive", "if=none,format=raw,snapshot=on,file=" +
+            image.path()});
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(result.err, "qemu-system-x86_64: -drive if=none,format=raw,snapshot=on,file=" + image.path() +
+            ": snapshot=on needs a qcow2 overlay, and this build has no qcow2 driver\n");
+}
+
+TEST(Drive, DetectZeroesIsADriveOption)
+{
+    TempImage image;
+    // -drive takes unmap without discard=unmap (7.2 does); it then acts as "on".
+    auto qts = QTestState::init(std::string(kArgs) + " -drive if=none,id=d0,format=raw,detect-zeroes=unmap,file=" +
+        image.path());
+    JsonValue block = qts->qmp_assert_success("{'execute': 'query-block'}");
+    ASSERT_EQ(block.size(), 1u);
+    EXPECT_EQ(block[0]["inserted"]["detect_zeroes"], "unmap");
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write -P 0 0 4k\""), "");
+}
+
 TEST(HmpQemuIo, ArgumentAndLookupErrors)
 {
     TempImage image;
@@ -323,7 +404,26 @@ TEST_P(DriveStartupError, PrintsQemuTextAndExitsOne)
 }
 
 INSTANTIATE_TEST_SUITE_P(Qemu72, DriveStartupError,
-    ::testing::Values(StartupErrorCase{"-drive if=ide,file=%s,format=raw",
+    ::testing::Values(StartupErrorCase{"-drive if=none,file=%s,format=raw,media=bad",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,media=bad: 'bad' invalid media\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,werror=bad",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,werror=bad: 'bad' invalid write error action\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,rerror=enospc",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,rerror=enospc: 'enospc' invalid read error action\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,index=x",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,index=x: Parameter 'index' expects a number\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,unit=x",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,unit=x: Parameter 'unit' expects a number\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,index=1,bus=0,unit=0",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,index=1,bus=0,unit=0: index cannot be used with bus and unit\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,copy-on-read=x",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,copy-on-read=x: Parameter 'copy-on-read' expects 'on' or 'off'\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,snapshot=x",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,snapshot=x: Parameter 'snapshot' expects 'on' or 'off'\n"},
+        StartupErrorCase{"-drive if=none,file=%s,format=raw,detect-zeroes=bad",
+                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,detect-zeroes=bad: invalid parameter "
+                          "value: bad\n"},
+        StartupErrorCase{"-drive if=ide,file=%s,format=raw",
                           "qemu-system-x86_64: -drive if=ide,file=%s,format=raw: machine type does not support "
                           "if=ide,bus=0,unit=0\n"},
         StartupErrorCase{"-drive if=virtio,id=d,file=%s,format=raw",
@@ -393,6 +493,69 @@ TEST(BlockResize, GrowsTheImageAndReportsQemuErrors)
         "Cannot find device='nosuch' nor node-name=''");
     EXPECT_EQ(error_of(qts->qmp("{'execute': 'block_resize', 'arguments': {'device': 'empty', 'size': 4096}}")),
         "Device 'empty' has no medium");
+}
+
+TEST(BlockdevReopen, OtherOptionsChangeOrAreRefusedAsInQemu)
+{
+    TempImage image;
+    auto qts = QTestState::init(kArgs);
+    std::string file = "{'driver': 'file', 'node-name': 'f', 'filename': '" + image.path() + "'";
+    auto reopen = [&](const std::string& options) {
+        return qts->qmp("{'execute': 'blockdev-reopen', 'arguments': {'options': [" + options + "]}}");
+    };
+    auto node = [&](const std::string& name) {
+        for (const JsonValue& n : qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}")) {
+            if (n["node-name"] == name) {
+                return n;
+            }
+        }
+        ADD_FAILURE() << "no node " << name;
+        return JsonValue();
+    };
+    auto ok = [](const JsonValue& reply) { EXPECT_TRUE(reply.contains("return")) << dump(reply); };
+    qts->qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', 'node-name': 'n', 'file': " +
+        file + "}}}");
+    ok(reopen("{'driver': 'raw', 'node-name': 'n', 'detect-zeroes': 'on', 'file': 'f'}"));
+    EXPECT_EQ(node("n")["detect_zeroes"], "on");
+    EXPECT_EQ(node("f")["detect_zeroes"], "off");
+    ok(reopen("{'driver': 'raw', 'node-name': 'n', 'discard': 'unmap', 'detect-zeroes': "
+                                     "'unmap', 'cache': {'direct': true}, 'file': 'f'}"));
+    EXPECT_EQ(node("n")["detect_zeroes"], "unmap");
+    EXPECT_EQ(node("n")["cache"]["direct"], true);
+    // The child named by reference follows cache options given explicitly.
+    EXPECT_EQ(node("f")["cache"]["direct"], true);
+    EXPECT_EQ(qts->hmp("qemu-io n \"write -P 0x5a 0 4k\""), "");
+    EXPECT_TRUE(all_bytes(image.read(0, 4096), 0x5a));
+
+    EXPECT_EQ(error_of(reopen("{'driver': 'raw', 'node-name': 'n', 'file': " + file + ", 'locking': 'off'}}")),
+        "Cannot change the option 'locking'");
+    EXPECT_EQ(error_of(reopen("{'driver': 'raw', 'node-name': 'n', 'file': {'driver': 'file', 'node-name': 'f', "
+                              "'filename': '/nonexistent'}}")),
+        "Cannot change the option 'filename'");
+    EXPECT_EQ(error_of(reopen("{'driver': 'file', 'node-name': 'n', 'filename': '" + image.path() + "'}")),
+        "Cannot change the option 'driver'");
+    EXPECT_EQ(error_of(reopen("{'driver': 'raw', 'node-name': 'n', 'force-share': true, 'read-only': true, "
+                              "'file': 'f'}")),
+        "Cannot change the option 'force-share'");
+    EXPECT_EQ(qtest::qmp_expect_error(reopen("{'driver': 'raw', 'node-name': 'n'}"), "GenericError"),
+        "Parameter 'options[0].file' is missing");
+    // A refused reopen changed nothing.
+    EXPECT_EQ(node("n")["detect_zeroes"], "unmap");
+
+    // raw's window may change; options left out go back to their defaults.
+    ok(reopen("{'driver': 'raw', 'node-name': 'n', 'offset': 512, 'file': " + file +
+        ", 'cache': {'direct': true}}}"));
+    JsonValue n = node("n");
+    EXPECT_EQ(n["image"]["virtual-size"], (1 << 20) - 512);
+    EXPECT_EQ(n["detect_zeroes"], "off");
+    EXPECT_EQ(n["cache"]["direct"], false);
+    EXPECT_EQ(node("f")["cache"]["direct"], true);
+    EXPECT_EQ(qts->hmp("qemu-io n \"write -P 0x77 0 512\""), "");
+    EXPECT_TRUE(all_bytes(image.read(512, 512), 0x77));
+    EXPECT_TRUE(all_bytes(image.read(0, 512), 0x5a));
+    EXPECT_EQ(error_of(reopen("{'driver': 'raw', 'node-name': 'n', 'offset': 2097152, 'file': 'f'}")),
+        "Offset (2097152) cannot be greater than size of the containing file (1048576)");
+    EXPECT_EQ(node("n")["image"]["virtual-size"], (1 << 20) - 512);
 }
 
 TEST(BlockdevReopen, ReadOnlyNodeBecomesWritable)

@@ -55,11 +55,15 @@ TEST(ImgOptions, BadCreateOptionsGiveQemusMessages)
 
 TEST(ImgOptions, HelpListsAreSortedAndMerged)
 {
-    auto merged = merged_create_opts("raw");
+    auto merged = merged_create_opts("raw", "a.raw");
     ASSERT_EQ(merged.size(), 4u);
     EXPECT_EQ(merged[0].name, "size");
     EXPECT_EQ(merged[3].name, "extent_size_hint");
-    EXPECT_TRUE(merged_create_opts("nonesuch").empty());
+    EXPECT_TRUE(merged_create_opts("nonesuch", "a").empty());
+    // A device node is created (checked) by host_device, which knows only preallocation.
+    auto device = merged_create_opts("raw", "/dev/null");
+    ASSERT_EQ(device.size(), 2u);
+    EXPECT_EQ(device[1].name, "preallocation");
     CreateRequest request{.filename = "a", .format = "raw"};
     auto unknown = parse_create_options("nocow=on,static=on", request);
     ASSERT_FALSE(unknown);
