@@ -58,8 +58,12 @@ Result<OpenImage> open_image(const ImageRequest& request)
     if (request.aio) {
         options.emplace("file.aio", *request.aio);
     }
-    block::OpenFlags flags{
-        .read_write = request.read_write, .cache_direct = request.cache.direct, .no_flush = request.cache.no_flush};
+    // -U is the node option force-share, inherited by the file child (as QEMU's img_open puts
+    // it in the options), so that a format's metadata child shares writes too.
+    block::OpenFlags flags{.read_write = request.read_write,
+        .cache_direct = request.cache.direct,
+        .no_flush = request.cache.no_flush,
+        .force_share = request.force_share};
     auto fail = [&](Error error) -> Result<OpenImage> {
         error.prepend("Could not open '" + request.name + "': ");
         return std::unexpected(std::move(error));
