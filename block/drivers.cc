@@ -7,9 +7,10 @@ namespace qemu::block {
 
 namespace {
 // Formats first (probe order), then protocols; raw scores 1 so it is the last resort.
-constexpr std::array<const BlockDriver*, 4> kDrivers = {
+constexpr std::array<const BlockDriver*, 5> kDrivers = {
     &kRawDriver,
     &kVdiDriver,
+    &kVpcDriver,
     &kFileDriver,
     &kHostDeviceDriver,
 };

@@ -32,5 +32,6 @@ extern const BlockDriver kFileDriver;
 extern const BlockDriver kHostDeviceDriver;
 extern const BlockDriver kRawDriver;
 extern const BlockDriver kVdiDriver;
+extern const BlockDriver kVpcDriver;
 
 }  // namespace qemu::block

@@ -103,6 +103,9 @@ Result<block::BlockOptions> flatten_blockdev_options(const qapi::BlockdevOptions
     case qapi::BlockdevDriver::vdi:
         TRY_VOID(flatten_ref(options.u.vdi->file, "file", qapi_codec::member_path(path, "file"), out));
         break;
+    case qapi::BlockdevDriver::vpc:
+        TRY_VOID(flatten_ref(options.u.vpc->file, "file", qapi_codec::member_path(path, "file"), out));
+        break;
     }
     return out;
 }

@@ -134,18 +134,29 @@ std::string json_string(std::string_view text)
 std::string image_display_name(block::BlockNode& root, const ImageRequest& request)
 {
     std::string plain = root.filename();
-    if (!request.image_opts || &root.driver() != &block::kRawDriver || !root.file()) {
+    bool is_raw = &root.driver() == &block::kRawDriver;
+    bool is_vpc = &root.driver() == &block::kVpcDriver;
+    if (!request.image_opts || (!is_raw && !is_vpc) || !root.file()) {
         return plain;
     }
     auto parsed = QemuOpts::parse(request.name);
     if (!parsed) {
         return plain;
     }
-    std::vector<std::pair<std::string, std::string>> members{{"driver", json_string("raw")}};
-    // Only raw's offset and size change what the image is; other options do not show.
-    for (std::string_view key : {"offset", "size"}) {
-        if (auto value = parsed->get(key)) {
-            members.emplace_back(std::string(key), json_string(*value));
+    // Only options that change what the image is (QEMU's strong runtime options) show: raw's
+    // offset and size, vpc's force_size_calc. The key order is that of QEMU's QDict.
+    std::vector<std::pair<std::string, std::string>> members;
+    if (is_vpc) {
+        if (auto value = parsed->get("force_size_calc")) {
+            members.emplace_back("force_size_calc", json_string(*value));
+        }
+    }
+    members.emplace_back("driver", json_string(root.driver().format_name));
+    if (is_raw) {
+        for (std::string_view key : {"offset", "size"}) {
+            if (auto value = parsed->get(key)) {
+                members.emplace_back(std::string(key), json_string(*value));
+            }
         }
     }
     if (members.size() == 1) {

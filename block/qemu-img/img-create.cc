@@ -250,17 +250,23 @@ int img_measure(int argc, char** argv)
         error_report("Unknown file format '" + out_format + "'");
         return 1;
     }
-    if (driver != &block::kRawDriver) {
-        error_report("Format driver '" + out_format + "' does not support size measurement");
+    if (!driver->create) {
+        error_report("Format driver '" + out_format + "' does not support image creation");
         return 1;
     }
+    // As in QEMU, the options are checked before the driver is asked to measure.
     CreateRequest request{.format = out_format};
     if (options) {
         auto parsed = parse_create_options(*options, request);
         if (!parsed) {
             error_report(parsed.error().desc);
+            error_report("Invalid options for file format '" + out_format + "'");
             return 1;
         }
+    }
+    if (driver != &block::kRawDriver) {
+        error_report("Block driver '" + out_format + "' does not support size measurement");
+        return 1;
     }
     if (size) {
         required = (*size + block::kSectorSize - 1) / block::kSectorSize * block::kSectorSize;

@@ -1,0 +1,92 @@
+// Big-endian field access, checksums and the size rule of VHD footers (see vpc-format.h).
+#include "block/vpc/vpc-format.h"
+
+#include <cstring>
+
+#include "block/vpc/vpc-geometry.h"
+
+namespace qemu::block::vpc {
+
+uint16_t load_be16(std::span<const uint8_t> buf, size_t at)
+{
+    return static_cast<uint16_t>(buf[at] << 8 | buf[at + 1]);
+}
+
+uint32_t load_be32(std::span<const uint8_t> buf, size_t at)
+{
+    return uint32_t{load_be16(buf, at)} << 16 | load_be16(buf, at + 2);
+}
+
+uint64_t load_be64(std::span<const uint8_t> buf, size_t at)
+{
+    return uint64_t{load_be32(buf, at)} << 32 | load_be32(buf, at + 4);
+}
+
+void store_be16(std::span<uint8_t> buf, size_t at, uint16_t value)
+{
+    buf[at] = static_cast<uint8_t>(value >> 8);
+    buf[at + 1] = static_cast<uint8_t>(value);
+}
+
+void store_be32(std::span<uint8_t> buf, size_t at, uint32_t value)
+{
+    store_be16(buf, at, static_cast<uint16_t>(value >> 16));
+    store_be16(buf, at + 2, static_cast<uint16_t>(value));
+}
+
+void store_be64(std::span<uint8_t> buf, size_t at, uint64_t value)
+{
+    store_be32(buf, at, static_cast<uint32_t>(value >> 32));
+    store_be32(buf, at + 4, static_cast<uint32_t>(value));
+}
+
+uint32_t vhd_checksum(std::span<const uint8_t> buf)
+{
+    uint32_t sum = 0;
+    for (uint8_t byte : buf) {
+        sum += byte;
+    }
+    return ~sum;
+}
+
+bool Footer::has_cookie() const
+{
+    return std::memcmp(bytes.data() + footer::kCookie, "conectix", 8) == 0;
+}
+
+std::string_view Footer::creator_app() const
+{
+    return std::string_view(reinterpret_cast<const char*>(bytes.data() + footer::kCreatorApp), 4);
+}
+
+bool Footer::checksum_ok() const
+{
+    std::array<uint8_t, kFooterSize> copy = bytes;
+    store_be32(copy, footer::kChecksum, 0);
+    return vhd_checksum(copy) == load_be32(bytes, footer::kChecksum);
+}
+
+int64_t footer_total_sectors(const Footer& footer, SizeCalc calc)
+{
+    int64_t chs = int64_t{footer.cylinders()} * footer.heads() * footer.sectors_per_track();
+    // Virtual PC sizes a disk by its geometry; these tools write the exact size in the
+    // footer instead. The tags are compared as 4 bytes, so Disk2vhd's "d2v\0" is not
+    // among them: such images rely on carrying the maximum geometry.
+    static constexpr std::string_view kTrustFooterSize[] = {
+        {"win ", 4}, {"qem2", 4}, {"d2v ", 4}, {"CTXS", 4}, {"tap\0", 4}};
+    bool use_chs = true;
+    for (std::string_view app : kTrustFooterSize) {
+        if (footer.creator_app() == app) {
+            use_chs = false;
+        }
+    }
+    if (calc == SizeCalc::Chs) {
+        use_chs = true;
+    }
+    if (!use_chs || chs == kMaxGeometrySectors || calc == SizeCalc::CurrentSize) {
+        return static_cast<int64_t>(footer.current_size() / 512);
+    }
+    return chs;
+}
+
+}  // namespace qemu::block::vpc
