@@ -1,6 +1,7 @@
 // The `file` protocol driver: opening through qemu_open (so /dev/fdset/N works), its
 // options, and positioned vectored I/O with the O_DIRECT alignment rules handled here by
 // bounce buffers, so the layers above may issue any request.
+#include "block/iov.h"
 #include "block/file-posix.h"
 
 #include <sys/stat.h>
@@ -230,15 +231,6 @@ bool request_aligned(const FileState& s, int64_t offset, std::span<const iovec> 
         }
     }
     return true;
-}
-
-size_t iov_size(std::span<const iovec> iov)
-{
-    size_t total = 0;
-    for (const iovec& v : iov) {
-        total += v.iov_len;
-    }
-    return total;
 }
 
 // O_DIRECT with a misaligned request: go through an aligned buffer that covers it, reading

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "block/block.h"
+#include "block/iov.h"
 
 namespace qemu::block {
 
@@ -56,22 +57,6 @@ std::string_view prealloc_name(Prealloc mode)
     return "off";
 }
 
-namespace {
-
-// qemu_iovec_is_zero.
-bool is_zero(std::span<const iovec> iov)
-{
-    for (const iovec& v : iov) {
-        auto* bytes = static_cast<const uint8_t*>(v.iov_base);
-        if (std::any_of(bytes, bytes + v.iov_len, [](uint8_t b) { return b != 0; })) {
-            return false;
-        }
-    }
-    return true;
-}
-
-}  // namespace
-
 Result<int64_t> BlockNode::length()
 {
     int64_t bytes;
@@ -102,14 +87,10 @@ Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, Requ
     if (!m_driver->pwritev) {
         return errno_error(ENOMEDIUM);
     }
-    if (m_flags.detect_zeroes != DetectZeroes::Off && is_zero(iov)) {
+    if (m_flags.detect_zeroes != DetectZeroes::Off && iov_is_zero(iov)) {
         RequestFlags zero = flags;
         zero.may_unmap = m_flags.detect_zeroes == DetectZeroes::Unmap && m_flags.unmap;
-        size_t bytes = 0;
-        for (const iovec& v : iov) {
-            bytes += v.iov_len;
-        }
-        return pwrite_zeroes(offset, static_cast<int64_t>(bytes), zero);
+        return pwrite_zeroes(offset, static_cast<int64_t>(iov_size(iov)), zero);
     }
     RequestFlags passed = flags;
     passed.fua = flags.fua && m_driver->passes_fua;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "block/iov.h"
 #include "block/block.h"
 #include "block/drivers.h"
 
@@ -68,15 +69,6 @@ Result<int64_t> raw_get_length(BlockNode& node)
     }
     int64_t len = TRY(node.file()->length());
     return std::max<int64_t>(len - static_cast<int64_t>(s.offset), 0);
-}
-
-size_t iov_size(std::span<const iovec> iov)
-{
-    size_t total = 0;
-    for (const iovec& v : iov) {
-        total += v.iov_len;
-    }
-    return total;
 }
 
 Result<void> raw_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags)

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "block/iov.h"
 #include "block/drivers.h"
 #include "block/vdi/vdi.h"
 
@@ -15,29 +16,9 @@ namespace {
 
 constexpr uint32_t kEntriesPerSector = kSectorSize / sizeof(uint32_t);
 
-// The part [skip, skip+len) of an I/O vector, as a vector of its own.
-std::vector<iovec> slice(std::span<const iovec> iov, size_t skip, size_t len)
-{
-    std::vector<iovec> out;
-    for (const iovec& v : iov) {
-        if (len == 0) {
-            break;
-        }
-        if (skip >= v.iov_len) {
-            skip -= v.iov_len;
-            continue;
-        }
-        size_t now = std::min(v.iov_len - skip, len);
-        out.push_back(iovec{static_cast<uint8_t*>(v.iov_base) + skip, now});
-        len -= now;
-        skip = 0;
-    }
-    return out;
-}
-
 void copy_from_iov(std::span<const iovec> iov, size_t skip, uint8_t* dst, size_t len)
 {
-    for (const iovec& v : slice(iov, skip, len)) {
+    for (const iovec& v : iov_slice(iov, skip, len)) {
         std::memcpy(dst, v.iov_base, v.iov_len);
         dst += v.iov_len;
     }
@@ -45,19 +26,9 @@ void copy_from_iov(std::span<const iovec> iov, size_t skip, uint8_t* dst, size_t
 
 void zero_iov(std::span<const iovec> iov, size_t skip, size_t len)
 {
-    for (const iovec& v : slice(iov, skip, len)) {
-        std::memset(v.iov_base, 0, v.iov_len);
-    }
+    iov_zero(iov_slice(iov, skip, len));
 }
 
-size_t iov_size(std::span<const iovec> iov)
-{
-    size_t total = 0;
-    for (const iovec& v : iov) {
-        total += v.iov_len;
-    }
-    return total;
-}
 
 // Requests past the disk never reach a driver through a backend; a node used directly
 // must still not index past the map.
@@ -114,7 +85,7 @@ Result<void> vdi_preadv(BlockNode& node, int64_t offset, std::span<const iovec> 
         if (!is_allocated(entry)) {
             zero_iov(iov, done, now);
         } else {
-            auto part = slice(iov, done, now);
+            auto part = iov_slice(iov, done, now);
             TRY_VOID(node.file()->preadv(data_offset(s, entry) + in_block, part));
         }
         done += now;
@@ -154,7 +125,7 @@ Result<void> vdi_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
         size_t now = std::min<size_t>(total - done, kBlockSize - in_block);
         uint32_t entry = s.bmap[block];
         if (is_allocated(entry)) {
-            auto part = slice(iov, done, now);
+            auto part = iov_slice(iov, done, now);
             TRY_VOID(node.file()->pwritev(data_offset(s, entry) + in_block, part));
         } else {
             // The new block goes after the last one allocated, and is written whole.

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "block/iov.h"
 #include "block/vpc/vpc-state.h"
 
 namespace qemu::block::vpc {
@@ -18,41 +19,6 @@ std::unexpected<Error> errno_error(int err)
     return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
 }
 
-// The part [skip, skip+len) of an I/O vector.
-std::vector<iovec> sub_iov(std::span<const iovec> iov, size_t skip, size_t len)
-{
-    std::vector<iovec> out;
-    for (const iovec& v : iov) {
-        if (len == 0) {
-            break;
-        }
-        if (skip >= v.iov_len) {
-            skip -= v.iov_len;
-            continue;
-        }
-        size_t take = std::min(v.iov_len - skip, len);
-        out.push_back(iovec{static_cast<uint8_t*>(v.iov_base) + skip, take});
-        len -= take;
-        skip = 0;
-    }
-    return out;
-}
-
-void zero_iov(std::span<const iovec> iov)
-{
-    for (const iovec& v : iov) {
-        std::memset(v.iov_base, 0, v.iov_len);
-    }
-}
-
-size_t iov_bytes(std::span<const iovec> iov)
-{
-    size_t total = 0;
-    for (const iovec& v : iov) {
-        total += v.iov_len;
-    }
-    return total;
-}
 
 // bdrv_pwrite_sync: the metadata write is on disk before anything that depends on it.
 Result<void> write_sync(BlockNode& file, int64_t offset, std::span<const uint8_t> bytes)
@@ -132,16 +98,16 @@ Result<void> vpc_preadv(BlockNode& node, int64_t offset, std::span<const iovec> 
     if (s.is_fixed()) {
         return node.file()->preadv(offset, iov);
     }
-    size_t total = iov_bytes(iov);
+    size_t total = iov_size(iov);
     size_t done = 0;
     while (done < total) {
         size_t in_block = s.block_size - static_cast<uint64_t>(offset) % s.block_size;
         size_t now = std::min(total - done, in_block);
-        std::vector<iovec> part = sub_iov(iov, done, now);
+        std::vector<iovec> part = iov_slice(iov, done, now);
         if (auto at = data_offset(s, offset)) {
             TRY_VOID(node.file()->preadv(*at, part));
         } else {
-            zero_iov(part);
+            iov_zero(part);
         }
         done += now;
         offset += static_cast<int64_t>(now);
@@ -155,7 +121,7 @@ Result<void> vpc_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
     if (s.is_fixed()) {
         return node.file()->pwritev(offset, iov);
     }
-    size_t total = iov_bytes(iov);
+    size_t total = iov_size(iov);
     size_t done = 0;
     while (done < total) {
         std::optional<int64_t> at = TRY(data_offset_for_write(node, s, offset));
@@ -164,7 +130,7 @@ Result<void> vpc_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
         if (!at) {
             at = TRY(allocate_block(node, s, offset));
         }
-        TRY_VOID(node.file()->pwritev(*at, sub_iov(iov, done, now)));
+        TRY_VOID(node.file()->pwritev(*at, iov_slice(iov, done, now)));
         done += now;
         offset += static_cast<int64_t>(now);
     }
