@@ -1,4 +1,4 @@
-// I/O vector helpers the drivers share (QEMU's iov_size, qemu_iovec_concat for a part of a
+// Buffer and I/O vector helpers the drivers share (QEMU's buffer_is_zero, iov_size, qemu_iovec_concat for a part of a
 // vector, qemu_iovec_memset and qemu_iovec_is_zero).
 #pragma once
 
@@ -12,6 +12,22 @@
 #include <vector>
 
 namespace qemu::block {
+
+// buffer_is_zero: memcmp against a zero block runs at the C library's vector speed, where a
+// byte loop costs several times the CPU on the buffers qemu-img convert scans.
+inline bool buffer_is_zero(const uint8_t* data, size_t len)
+{
+    static constexpr uint8_t kZeroes[4096] = {};
+    while (len > 0) {
+        size_t now = std::min(len, sizeof kZeroes);
+        if (std::memcmp(data, kZeroes, now) != 0) {
+            return false;
+        }
+        data += now;
+        len -= now;
+    }
+    return true;
+}
 
 inline size_t iov_size(std::span<const iovec> iov)
 {
@@ -52,8 +68,7 @@ inline void iov_zero(std::span<const iovec> iov)
 inline bool iov_is_zero(std::span<const iovec> iov)
 {
     for (const iovec& v : iov) {
-        auto* bytes = static_cast<const uint8_t*>(v.iov_base);
-        if (std::any_of(bytes, bytes + v.iov_len, [](uint8_t b) { return b != 0; })) {
+        if (!buffer_is_zero(static_cast<const uint8_t*>(v.iov_base), v.iov_len)) {
             return false;
         }
     }

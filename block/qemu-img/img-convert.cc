@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "block/drivers.h"
+#include "block/iov.h"
 #include "block/qemu-img/img-commands.h"
 #include "block/qemu-img/img-common.h"
 #include "block/qemu-img/img-report.h"
@@ -75,11 +76,6 @@ Result<Piece> next_piece(Converter& conv, int64_t offset)
     return piece;
 }
 
-bool sector_is_zero(const uint8_t* data, size_t len)
-{
-    return std::all_of(data, data + len, [](uint8_t b) { return b == 0; });
-}
-
 // Writes a buffer, leaving out zero runs of at least min_sparse bytes. Like QEMU, it looks at
 // the buffer in blocks of the largest power of two not above min_sparse (aligned to the
 // image, clipped to the buffer), so data is written in whole blocks.
@@ -93,7 +89,7 @@ Result<void> write_sparse(Converter& conv, int64_t offset, std::span<const uint8
     int64_t end = offset + static_cast<int64_t>(buf.size());
     auto block_end = [&](int64_t at) { return std::min(end, (at / align + 1) * align); };
     auto block_is_zero = [&](int64_t at) {
-        return sector_is_zero(buf.data() + (at - offset), static_cast<size_t>(block_end(at) - at));
+        return block::buffer_is_zero(buf.data() + (at - offset), static_cast<size_t>(block_end(at) - at));
     };
     int64_t at = offset;
     while (at < end) {
