@@ -11,10 +11,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "util/error.h"
@@ -141,6 +144,15 @@ struct DriverState {
     virtual ~DriverState() = default;
 };
 
+// Which of one node's requests may run at the same time on several threads (convert's
+// copy workers). The core serialises the rest around the driver's operations, as QEMU's
+// drivers do with their CoMutex.
+enum class Concurrency {
+    Serial,  // one request at a time
+    SharedReads,  // reads and block status together; anything that changes the image alone
+    Full,  // the driver's state is fixed while it serves requests (file, raw)
+};
+
 // The operations of one driver. Unset entries mean "not supported": the core answers
 // ENOTSUP, or falls back to the generic behaviour QEMU has for that case.
 struct BlockDriver {
@@ -151,6 +163,7 @@ struct BlockDriver {
     // the core need not flush this node after the write; otherwise the core emulates FUA
     // with one flush of this node once the driver has written.
     bool passes_fua = false;
+    Concurrency concurrency = Concurrency::Serial;
 
     // Score 0..100 for the first bytes of an image (formats only).
     int (*probe)(std::span<const uint8_t> buf, std::string_view filename) = nullptr;
@@ -267,6 +280,13 @@ private:
     std::map<const void*, PermUse> m_users;
     uint64_t m_perm = 0;
     uint64_t m_shared = perm::kAll;
+    // Taken around the driver's operations as driver().concurrency asks (block/io.cc).
+    std::shared_mutex m_request_lock;
+
+    using RequestGuard =
+        std::variant<std::monostate, std::shared_lock<std::shared_mutex>, std::unique_lock<std::shared_mutex>>;
+    // What one driver operation holds of m_request_lock while it runs.
+    RequestGuard guard_request(bool changes_image);
 };
 
 // The graph: opens nodes, names them, finds them. An object owned by whoever runs the

@@ -1,8 +1,8 @@
 // The `file` protocol driver: opening through qemu_open (so /dev/fdset/N works), its
 // options, and positioned vectored I/O with the O_DIRECT alignment rules handled here by
 // bounce buffers, so the layers above may issue any request.
-#include "block/iov.h"
 #include "block/file-posix.h"
+#include "block/iov.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -268,9 +268,14 @@ Result<void> bounce(FileState& s, bool is_write, int64_t offset, std::span<const
 Result<void> file_rw(BlockNode& node, bool is_write, int64_t offset, std::span<const iovec> iov)
 {
     FileState& s = state_of(node);
-    if ((s.open_flags & O_DIRECT) && !request_aligned(s, offset, iov)) {
+    if (!(s.open_flags & O_DIRECT)) {
+        return transfer(s.fd.get(), is_write, offset, iov);
+    }
+    if (!request_aligned(s, offset, iov)) {
+        std::unique_lock alone(s.direct_io_lock);
         return bounce(s, is_write, offset, iov);
     }
+    std::shared_lock shared(s.direct_io_lock);
     return transfer(s.fd.get(), is_write, offset, iov);
 }
 
@@ -337,6 +342,7 @@ namespace qemu::block {
 const BlockDriver kFileDriver = {
     .format_name = "file",
     .protocol_name = "file",
+    .concurrency = Concurrency::Full,
     .open = file_posix::file_open,
     .close = file_posix::file_close,
     .preadv = file_posix::file_preadv,
@@ -360,6 +366,7 @@ const BlockDriver kFileDriver = {
 const BlockDriver kHostDeviceDriver = {
     .format_name = "host_device",
     .protocol_name = "host_device",
+    .concurrency = Concurrency::Full,
     .probe_device = file_posix::hdev_probe_device,
     .open = file_posix::hdev_open,
     .close = file_posix::file_close,

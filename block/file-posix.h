@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <shared_mutex>
 #include <string_view>
 
 #include "block/block.h"
@@ -21,6 +22,10 @@ struct FileState : DriverState {
     // Alignment O_DIRECT requires of offsets/lengths and of memory; 1 without O_DIRECT.
     int64_t request_align = 1;
     int64_t buf_align = 1;
+    // A bounced O_DIRECT write rewrites the whole aligned blocks around the request, so it
+    // must not overlap any other request in flight: bounces hold this alone, aligned
+    // requests share it.
+    std::shared_mutex direct_io_lock;
     // The permission bits currently locked on the image, to release on close.
     uint64_t locked_perm = 0;
     uint64_t locked_shared = perm::kAll;

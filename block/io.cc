@@ -57,6 +57,22 @@ std::string_view prealloc_name(Prealloc mode)
     return "off";
 }
 
+BlockNode::RequestGuard BlockNode::guard_request(bool changes_image)
+{
+    switch (m_driver->concurrency) {
+    case Concurrency::Full:
+        return std::monostate{};
+    case Concurrency::SharedReads:
+        if (!changes_image) {
+            return std::shared_lock(m_request_lock);
+        }
+        break;
+    case Concurrency::Serial:
+        break;
+    }
+    return std::unique_lock(m_request_lock);
+}
+
 Result<int64_t> BlockNode::length()
 {
     int64_t bytes;
@@ -76,6 +92,7 @@ Result<void> BlockNode::preadv(int64_t offset, std::span<const iovec> iov, Reque
     if (!m_driver->preadv) {
         return errno_error(ENOMEDIUM);
     }
+    auto guard = guard_request(false);
     return m_driver->preadv(*this, offset, iov, flags);
 }
 
@@ -94,7 +111,10 @@ Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, Requ
     }
     RequestFlags passed = flags;
     passed.fua = flags.fua && m_driver->passes_fua;
-    TRY_VOID(m_driver->pwritev(*this, offset, iov, passed));
+    {
+        auto guard = guard_request(true);
+        TRY_VOID(m_driver->pwritev(*this, offset, iov, passed));
+    }
     if (flags.fua && !passed.fua) {
         TRY_VOID(flush());
     }
@@ -124,7 +144,10 @@ Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlag
     if (m_driver->write_zeroes) {
         RequestFlags passed = flags;
         passed.fua = flags.fua && m_driver->passes_fua;
-        auto done = m_driver->write_zeroes(*this, offset, bytes, passed);
+        auto done = [&] {
+            auto guard = guard_request(true);
+            return m_driver->write_zeroes(*this, offset, bytes, passed);
+        }();
         if (done && flags.fua && !passed.fua) {
             return flush();
         }
@@ -160,7 +183,10 @@ Result<void> BlockNode::discard(int64_t offset, int64_t bytes)
     if (!m_flags.unmap || !m_driver->discard) {
         return {};
     }
-    auto done = m_driver->discard(*this, offset, bytes);
+    auto done = [&] {
+        auto guard = guard_request(true);
+        return m_driver->discard(*this, offset, bytes);
+    }();
     if (!done && done.error().errno_value == ENOTSUP) {
         return {};
     }
@@ -173,6 +199,7 @@ Result<void> BlockNode::flush()
         return {};
     }
     if (m_driver->flush) {
+        auto guard = guard_request(true);
         TRY_VOID(m_driver->flush(*this));
     }
     for (BdrvChild& child : m_children) {
@@ -192,6 +219,7 @@ Result<void> BlockNode::truncate(int64_t offset, Prealloc prealloc)
     if (!m_driver->truncate) {
         return not_supported("Image format driver does not support resize");
     }
+    auto guard = guard_request(true);
     return m_driver->truncate(*this, offset, prealloc);
 }
 
@@ -216,6 +244,7 @@ Result<BlockStatus> BlockNode::block_status(bool want_zero, int64_t offset, int6
             result.file = this;
         }
     } else {
+        auto guard = guard_request(false);
         result = TRY(m_driver->block_status(*this, want_zero, offset, bytes));
         result.bytes = std::min(result.bytes, bytes);
     }

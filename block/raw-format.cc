@@ -183,6 +183,7 @@ const BlockDriver kRawDriver = {
     .format_name = "raw",
     .is_filter_like = true,
     .passes_fua = true,
+    .concurrency = Concurrency::Full,
     .probe = raw_probe,
     .open = raw_open,
     // Opening again over the same child checks and swaps the window, or changes nothing.

@@ -194,6 +194,8 @@ using namespace vdi;
 
 const BlockDriver kVdiDriver = {
     .format_name = "vdi",
+    // Reads only look up the block map; an allocating write changes it and the header.
+    .concurrency = Concurrency::SharedReads,
     .probe = vdi::probe,
     .open = vdi_open,
     .preadv = vdi_preadv,

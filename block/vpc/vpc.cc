@@ -50,6 +50,8 @@ constexpr CreateOptionDesc kVpcCreateOptions[] = {
 
 const BlockDriver kVpcDriver = {
     .format_name = "vpc",
+    // Reads only look up the BAT; writes change it, the bitmaps and the footer's place.
+    .concurrency = Concurrency::SharedReads,
     .probe = vpc_probe,
     .open = vpc::vpc_open,
     .preadv = vpc::vpc_preadv,
