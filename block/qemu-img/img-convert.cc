@@ -1,6 +1,7 @@
 // qemu-img convert and dd: copying one or more images into a new (or, with -n, an existing)
 // target. convert walks the sources' block status so holes stay holes and zero runs of at
-// least the sparse size are not written; dd copies a byte range block by block.
+// least the sparse size are not written; -m workers read at once and write in order (any
+// order with -W); dd copies a byte range block by block.
 #include <getopt.h>
 
 #include <algorithm>
@@ -10,6 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +23,7 @@
 #include "block/qemu-img/img-common.h"
 #include "block/qemu-img/img-report.h"
 #include "block/qemu-img/img-size.h"
+#include "util/thread-pool.h"
 
 namespace qemu::img {
 
@@ -51,6 +55,8 @@ struct Converter {
     int64_t total = 0;
     int64_t min_sparse = 8 * block::kSectorSize;
     bool has_zero_init = false;
+    int workers = 8;  // -m
+    bool in_order = true;  // no -W
 };
 
 // The next piece starting at the given offset of the concatenation.
@@ -111,6 +117,43 @@ Result<void> write_sparse(Converter& conv, int64_t offset, std::span<const uint8
     return {};
 }
 
+// One piece in flight: its place in the target, and the pool's answer for it (its read,
+// and with -W its write too).
+struct InFlight {
+    Piece piece;
+    int64_t offset = 0;
+    std::span<uint8_t> buf;
+    std::future<Result<void>> done;
+};
+
+// Reads a data piece into buf, with "at byte" in the target's terms for the error.
+Result<void> read_piece(Converter& conv, const Piece& piece, int64_t offset, std::span<uint8_t> buf)
+{
+    auto read = conv.sources[piece.source].image.blk->pread(piece.source_offset, buf);
+    if (!read) {
+        return make_error("error while reading at byte " + std::to_string(offset) + ": " + read.error().desc);
+    }
+    return {};
+}
+
+Result<void> write_piece(Converter& conv, const Piece& piece, int64_t offset, std::span<const uint8_t> buf)
+{
+    Result<void> written;
+    if (!piece.zero) {
+        written = write_sparse(conv, offset, buf);
+    } else if (!conv.has_zero_init) {
+        written = conv.target.blk->pwrite_zeroes(offset, piece.bytes, {.may_unmap = true});
+    }
+    if (!written) {
+        return make_error("error while writing at byte " + std::to_string(offset) + ": " + written.error().desc);
+    }
+    return {};
+}
+
+// QEMU's convert runs -m coroutines that each read a piece and then, unless -W, wait for
+// their turn to write it. Here the pool's threads read up to -m pieces ahead while this
+// thread writes them in order, so the order costs no hand-off between threads; with -W
+// the pool's threads write what they read as well.
 int copy_all(Converter& conv, Progress& progress)
 {
     // The first pass counts what will be copied, so that progress is in copied bytes.
@@ -127,39 +170,74 @@ int copy_all(Converter& conv, Progress& progress)
         }
         offset += piece->bytes;
     }
-    std::vector<uint8_t> buf(static_cast<size_t>(kIoBufSize));
+    auto depth = static_cast<size_t>(conv.workers);
+    std::vector<uint8_t> buffers(depth * static_cast<size_t>(kIoBufSize));
+    std::vector<std::span<uint8_t>> free_buffers;
+    for (size_t i = 0; i < depth; ++i) {
+        free_buffers.emplace_back(buffers.data() + i * kIoBufSize, static_cast<size_t>(kIoBufSize));
+    }
+    // Declared after the buffers so that its threads are gone before they are.
+    ThreadPool pool(static_cast<unsigned>(depth));
+    std::deque<InFlight> window;
+    std::optional<std::string> failure;
     int64_t copied = 0;
-    for (int64_t offset = 0; offset < conv.total;) {
-        auto piece = next_piece(conv, offset);
-        if (!piece) {
-            error_report(
-                "error while reading block status at offset " + std::to_string(offset) + ": " + piece.error().desc);
-            return 1;
-        }
-        if (piece->zero) {
-            if (!conv.has_zero_init) {
-                auto done = conv.target.blk->pwrite_zeroes(offset, piece->bytes, {.may_unmap = true});
-                if (!done) {
-                    error_report("error while writing at byte " + std::to_string(offset) + ": " + done.error().desc);
-                    return 1;
+    int64_t next_offset = 0;
+    while (!window.empty() || (next_offset < conv.total && !failure)) {
+        while (window.size() < depth && next_offset < conv.total && !failure) {
+            auto piece = next_piece(conv, next_offset);
+            if (!piece) {
+                failure = "error while reading block status at offset " + std::to_string(next_offset) + ": " +
+                    piece.error().desc;
+                break;
+            }
+            InFlight job{.piece = *piece, .offset = next_offset};
+            next_offset += piece->bytes;
+            if (!job.piece.zero) {
+                job.buf = free_buffers.back().first(static_cast<size_t>(job.piece.bytes));
+                free_buffers.pop_back();
+            }
+            // A hole written in order needs no trip through the pool.
+            if (job.piece.zero && conv.in_order) {
+                window.push_back(std::move(job));
+                continue;
+            }
+            job.done = pool.submit([&conv, piece = job.piece, offset = job.offset, buf = job.buf]() -> Result<void> {
+                if (!piece.zero) {
+                    TRY_VOID(read_piece(conv, piece, offset, buf));
                 }
-            }
-        } else {
-            std::span<uint8_t> chunk(buf.data(), static_cast<size_t>(piece->bytes));
-            auto read = conv.sources[piece->source].image.blk->pread(piece->source_offset, chunk);
-            if (!read) {
-                error_report("error while reading at byte " + std::to_string(offset) + ": " + read.error().desc);
-                return 1;
-            }
-            auto written = write_sparse(conv, offset, chunk);
-            if (!written) {
-                error_report("error while writing at byte " + std::to_string(offset) + ": " + written.error().desc);
-                return 1;
-            }
-            copied += piece->bytes;
+                if (!conv.in_order) {
+                    TRY_VOID(write_piece(conv, piece, offset, buf));
+                }
+                return {};
+            });
+            window.push_back(std::move(job));
+        }
+        if (window.empty()) {
+            break;
+        }
+        InFlight job = std::move(window.front());
+        window.pop_front();
+        Result<void> done = job.done.valid() ? job.done.get() : Result<void>{};
+        if (done && conv.in_order && !failure) {
+            done = write_piece(conv, job.piece, job.offset, job.buf);
+        }
+        if (!job.piece.zero) {
+            free_buffers.push_back(std::span(job.buf.data(), static_cast<size_t>(kIoBufSize)));
+        }
+        if (!done) {
+            // The first failure in target order is the one reported; what is in flight
+            // still completes, since it uses the buffers.
+            failure = failure.value_or(done.error().desc);
+            continue;
+        }
+        if (!job.piece.zero && !failure) {
+            copied += job.piece.bytes;
             progress.print(100.0f * static_cast<float>(copied) / static_cast<float>(to_copy), 0);
         }
-        offset += piece->bytes;
+    }
+    if (failure) {
+        error_report(*failure);
+        return 1;
     }
     auto flushed = conv.target.blk->flush();
     if (!flushed) {
@@ -267,9 +345,11 @@ int img_convert(int argc, char** argv)
                     std::to_string(kMaxCoroutines));
                 return 1;
             }
+            conv.workers = static_cast<int>(n);
             break;
         }
         case 'W':
+            conv.in_order = false;
             break;
         case 'U':
             force_share = true;
