@@ -7,6 +7,7 @@
 
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -282,6 +283,11 @@ private:
     uint64_t m_shared = perm::kAll;
     // Taken around the driver's operations as driver().concurrency asks (block/io.cc).
     std::shared_mutex m_request_lock;
+    // Changes made (write_gen) and the count the last flush covered (bs->write_gen and
+    // flushed_gen): a flush with nothing new since the last one skips the driver.
+    std::atomic<uint64_t> m_write_gen{0};
+    std::atomic<uint64_t> m_flushed_gen{0};
+    void note_change() { ++m_write_gen; }
 
     using RequestGuard =
         std::variant<std::monostate, std::shared_lock<std::shared_mutex>, std::unique_lock<std::shared_mutex>>;

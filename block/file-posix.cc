@@ -180,9 +180,12 @@ Result<int64_t> file_get_length(BlockNode& node)
 
 // Reads or writes the whole iovec at offset, retrying short transfers. A read that meets
 // EOF fills the rest with zeros, which is what the block layer promises past a file's end.
-Result<void> transfer(int fd, bool is_write, int64_t offset, std::span<const iovec> iov_in)
+// A FUA write is made durable by the write itself (RWF_DSYNC: one system call instead of a
+// write and an fdatasync), or by an fdatasync where the kernel refuses the flag.
+Result<void> transfer(int fd, bool is_write, int64_t offset, std::span<const iovec> iov_in, bool fua = false)
 {
     std::vector<iovec> iov(iov_in.begin(), iov_in.end());
+    bool sync_after = false;
     size_t index = 0;
     while (index < iov.size()) {
         if (iov[index].iov_len == 0) {
@@ -190,9 +193,16 @@ Result<void> transfer(int fd, bool is_write, int64_t offset, std::span<const iov
             continue;
         }
         int count = static_cast<int>(std::min<size_t>(iov.size() - index, IOV_MAX));
-        ssize_t done = is_write ? ::pwritev(fd, &iov[index], count, offset) : ::preadv(fd, &iov[index], count, offset);
+        ssize_t done = !is_write ? ::preadv(fd, &iov[index], count, offset)
+            : fua                ? ::pwritev2(fd, &iov[index], count, offset, RWF_DSYNC)
+                                 : ::pwritev(fd, &iov[index], count, offset);
         if (done < 0) {
             if (errno == EINTR) {
+                continue;
+            }
+            if (fua && (errno == EOPNOTSUPP || errno == EINVAL)) {
+                fua = false;
+                sync_after = true;
                 continue;
             }
             return io_error(errno);
@@ -217,6 +227,9 @@ Result<void> transfer(int fd, bool is_write, int64_t offset, std::span<const iov
             iov[index].iov_len -= left;
         }
     }
+    if (sync_after && fdatasync(fd) < 0) {
+        return io_error(errno);
+    }
     return {};
 }
 
@@ -235,7 +248,7 @@ bool request_aligned(const FileState& s, int64_t offset, std::span<const iovec> 
 
 // O_DIRECT with a misaligned request: go through an aligned buffer that covers it, reading
 // the partial head and tail first when writing.
-Result<void> bounce(FileState& s, bool is_write, int64_t offset, std::span<const iovec> iov)
+Result<void> bounce(FileState& s, bool is_write, int64_t offset, std::span<const iovec> iov, bool fua)
 {
     size_t bytes = iov_size(iov);
     int64_t start = offset / s.request_align * s.request_align;
@@ -260,23 +273,23 @@ Result<void> bounce(FileState& s, bool is_write, int64_t offset, std::span<const
         cursor += v.iov_len;
     }
     if (is_write) {
-        TRY_VOID(transfer(s.fd.get(), true, start, std::span(&whole, 1)));
+        TRY_VOID(transfer(s.fd.get(), true, start, std::span(&whole, 1), fua));
     }
     return {};
 }
 
-Result<void> file_rw(BlockNode& node, bool is_write, int64_t offset, std::span<const iovec> iov)
+Result<void> file_rw(BlockNode& node, bool is_write, int64_t offset, std::span<const iovec> iov, bool fua = false)
 {
     FileState& s = state_of(node);
     if (!(s.open_flags & O_DIRECT)) {
-        return transfer(s.fd.get(), is_write, offset, iov);
+        return transfer(s.fd.get(), is_write, offset, iov, fua);
     }
     if (!request_aligned(s, offset, iov)) {
         std::unique_lock alone(s.direct_io_lock);
-        return bounce(s, is_write, offset, iov);
+        return bounce(s, is_write, offset, iov, fua);
     }
     std::shared_lock shared(s.direct_io_lock);
-    return transfer(s.fd.get(), is_write, offset, iov);
+    return transfer(s.fd.get(), is_write, offset, iov, fua);
 }
 
 Result<void> file_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags)
@@ -284,9 +297,9 @@ Result<void> file_preadv(BlockNode& node, int64_t offset, std::span<const iovec>
     return file_rw(node, false, offset, iov);
 }
 
-Result<void> file_pwritev(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags)
+Result<void> file_pwritev(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
-    return file_rw(node, true, offset, iov);
+    return file_rw(node, true, offset, iov, flags.fua);
 }
 
 Result<int64_t> file_get_allocated_file_size(BlockNode& node)
@@ -309,6 +322,14 @@ Result<void> file_flush(BlockNode& node)
         return io_error(errno);
     }
     return {};
+}
+
+// Zeroing through fallocate or an ioctl has no FUA of its own: a flush follows it.
+template <Result<void> (*Zero)(BlockNode&, int64_t, int64_t, RequestFlags)>
+Result<void> write_zeroes_fua(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags)
+{
+    TRY_VOID(Zero(node, offset, bytes, flags));
+    return flags.fua ? file_flush(node) : Result<void>{};
 }
 
 }  // namespace
@@ -342,6 +363,7 @@ namespace qemu::block {
 const BlockDriver kFileDriver = {
     .format_name = "file",
     .protocol_name = "file",
+    .passes_fua = true,
     .concurrency = Concurrency::Full,
     .open = file_posix::file_open,
     .close = file_posix::file_close,
@@ -349,7 +371,7 @@ const BlockDriver kFileDriver = {
     .pwritev = file_posix::file_pwritev,
     .flush = file_posix::file_flush,
     .discard = file_posix::file_discard,
-    .write_zeroes = file_posix::file_write_zeroes,
+    .write_zeroes = file_posix::write_zeroes_fua<file_posix::file_write_zeroes>,
     .block_status = file_posix::file_block_status,
     .truncate = file_posix::file_truncate,
     .get_length = file_posix::file_get_length,
@@ -366,6 +388,7 @@ const BlockDriver kFileDriver = {
 const BlockDriver kHostDeviceDriver = {
     .format_name = "host_device",
     .protocol_name = "host_device",
+    .passes_fua = true,
     .concurrency = Concurrency::Full,
     .probe_device = file_posix::hdev_probe_device,
     .open = file_posix::hdev_open,
@@ -374,7 +397,7 @@ const BlockDriver kHostDeviceDriver = {
     .pwritev = file_posix::file_pwritev,
     .flush = file_posix::file_flush,
     .discard = file_posix::hdev_discard,
-    .write_zeroes = file_posix::hdev_write_zeroes,
+    .write_zeroes = file_posix::write_zeroes_fua<file_posix::hdev_write_zeroes>,
     .truncate = file_posix::hdev_truncate,
     .get_length = file_posix::hdev_get_length,
     .get_info = file_posix::file_get_info,

@@ -427,6 +427,11 @@ BlockNode::BlockNode(BlockGraph& graph, const BlockDriver& driver, std::string n
 
 BlockNode::~BlockNode()
 {
+    // bdrv_close: what a writeback cache holds is written out before the node goes (its
+    // children flush as they go in turn). Like QEMU, a failure here has nobody to go to.
+    if (m_state && !read_only()) {
+        (void)flush();
+    }
     for (BdrvChild& child : m_children) {
         m_graph.drop_perm(*child.node, this);
     }

@@ -104,6 +104,8 @@ Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, Requ
     if (!m_driver->pwritev) {
         return errno_error(ENOMEDIUM);
     }
+    // cache.no-flush: a FUA write is an ordinary one, as the flush it stands for is ignored.
+    flags.fua = flags.fua && !m_flags.no_flush;
     if (m_flags.detect_zeroes != DetectZeroes::Off && iov_is_zero(iov)) {
         RequestFlags zero = flags;
         zero.may_unmap = m_flags.detect_zeroes == DetectZeroes::Unmap && m_flags.unmap;
@@ -114,6 +116,10 @@ Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, Requ
     {
         auto guard = guard_request(true);
         TRY_VOID(m_driver->pwritev(*this, offset, iov, passed));
+    }
+    // A FUA write the driver made durable itself leaves nothing for a flush to do.
+    if (!passed.fua) {
+        note_change();
     }
     if (flags.fua && !passed.fua) {
         TRY_VOID(flush());
@@ -141,6 +147,7 @@ Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlag
     if (!m_flags.unmap) {
         flags.may_unmap = false;
     }
+    flags.fua = flags.fua && !m_flags.no_flush;
     if (m_driver->write_zeroes) {
         RequestFlags passed = flags;
         passed.fua = flags.fua && m_driver->passes_fua;
@@ -148,6 +155,9 @@ Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlag
             auto guard = guard_request(true);
             return m_driver->write_zeroes(*this, offset, bytes, passed);
         }();
+        if (done && !passed.fua) {
+            note_change();
+        }
         if (done && flags.fua && !passed.fua) {
             return flush();
         }
@@ -190,6 +200,7 @@ Result<void> BlockNode::discard(int64_t offset, int64_t bytes)
     if (!done && done.error().errno_value == ENOTSUP) {
         return {};
     }
+    note_change();
     return done;
 }
 
@@ -198,9 +209,11 @@ Result<void> BlockNode::flush()
     if (m_flags.no_flush) {
         return {};
     }
-    if (m_driver->flush) {
+    uint64_t gen = m_write_gen;
+    if (m_driver->flush && gen != m_flushed_gen) {
         auto guard = guard_request(true);
         TRY_VOID(m_driver->flush(*this));
+        m_flushed_gen = gen;
     }
     for (BdrvChild& child : m_children) {
         TRY_VOID(child.node->flush());
@@ -220,6 +233,7 @@ Result<void> BlockNode::truncate(int64_t offset, Prealloc prealloc)
         return not_supported("Image format driver does not support resize");
     }
     auto guard = guard_request(true);
+    note_change();
     return m_driver->truncate(*this, offset, prealloc);
 }
 
