@@ -124,57 +124,105 @@ bool has_write_access(BlockNode& node)
     return true;
 }
 
+FileAccessChange::~FileAccessChange()
+{
+    for (Swap& swap : m_swaps) {
+        file_posix::FileState& s = file_posix::state_of(*swap.file);
+        if (s.use_lock) {
+            // An fd-set duplicate shares its open file description, and so its locks, with
+            // the set's member, which stays open: the locks must go before the fd does.
+            // Unlocking read locks this description holds cannot conflict with anybody.
+            (void)file_posix::apply_lock_bytes(swap.old_fd.get(), 0, 0, true);
+        }
+        // swap.old_fd closes here (an fd-set duplicate goes back to its set).
+    }
+}
+
+void FileAccessChange::undo()
+{
+    for (Swap& swap : m_swaps) {
+        file_posix::FileState& s = file_posix::state_of(*swap.file);
+        std::swap(s.fd, swap.old_fd);
+        s.open_flags = swap.old_flags;
+        file_posix::set_direct_alignment(s);
+    }
+    // The destructor now releases and closes the new descriptors instead.
+}
+
+Result<FileAccessChange> change_file_access(BlockGraph& graph, std::span<const FileAccess> wanted)
+{
+    // Open and lock every new descriptor first, so that a set lacking the mode, or a lock
+    // refused, changes nothing.
+    struct Fresh {
+        BlockNode* file;
+        int flags;
+        QemuFd fd;
+    };
+    std::vector<Fresh> fresh;
+    for (const FileAccess& access : wanted) {
+        file_posix::FileState& s = file_posix::state_of(*access.file);
+        int flags = wanted_flags(s.open_flags, access.read_write, access.direct);
+        if (flags == s.open_flags) {
+            continue;
+        }
+        QemuFd fd = TRY(qemu_open(graph.context(), access.file->filename(), flags));
+        if (s.use_lock) {
+            // QEMU's image locks are read locks, so the old and the new descriptor both
+            // hold them until the change is committed: no other process can slip in.
+            auto locked = file_posix::apply_lock_bytes(fd.get(), s.locked_perm, ~s.locked_shared & perm::kAll, false);
+            if (!locked) {
+                (void)file_posix::apply_lock_bytes(fd.get(), 0, 0, true);
+                return std::unexpected(locked.error());
+            }
+        }
+        fresh.push_back({access.file, flags, std::move(fd)});
+    }
+    FileAccessChange change;
+    for (Fresh& f : fresh) {
+        file_posix::FileState& s = file_posix::state_of(*f.file);
+        change.m_swaps.push_back({f.file, std::move(s.fd), s.open_flags});
+        s.fd = std::move(f.fd);
+        s.open_flags = f.flags;
+        file_posix::set_direct_alignment(s);
+    }
+    return change;
+}
+
 Result<void> reopen_file_access(BlockNode& node, bool read_write, std::optional<bool> direct)
 {
     std::vector<BlockNode*> files;
     collect_file_nodes(node, files);
-
-    // Open every new descriptor first, so that a set lacking the mode changes nothing.
-    std::vector<QemuFd> fresh;
+    std::vector<FileAccess> wanted;
     for (BlockNode* file : files) {
-        file_posix::FileState& s = file_posix::state_of(*file);
-        int flags = wanted_flags(s.open_flags, read_write, direct);
-        if (flags == s.open_flags) {
-            fresh.emplace_back();
-            continue;
-        }
-        fresh.push_back(TRY(qemu_open(node.graph().context(), file->filename(), flags)));
+        wanted.push_back({file, read_write, direct});
     }
-    for (size_t i = 0; i < files.size(); ++i) {
-        if (!fresh[i].valid()) {
-            continue;
-        }
-        file_posix::FileState& s = file_posix::state_of(*files[i]);
-        if (s.use_lock) {
-            // The new descriptor takes over the locks before the old one lets go of them,
-            // so no other process can take a conflicting lock in between.
-            (void)file_posix::apply_lock_bytes(fresh[i].get(), s.locked_perm, ~s.locked_shared & perm::kAll, false);
-            (void)file_posix::apply_lock_bytes(s.fd.get(), 0, 0, true);
-        }
-        s.open_flags = wanted_flags(s.open_flags, read_write, direct);
-        // The old descriptor is closed here (an fd-set duplicate goes back to its set).
-        s.fd = std::move(fresh[i]);
-        file_posix::set_direct_alignment(s);
-    }
-    return {};
+    FileAccessChange change = TRY(change_file_access(node.graph(), wanted));
+    return {};  // committed as the change goes out of scope
 }
 
 Result<void> reopen(BlockNode& node, BlockOptions options)
 {
-    std::vector<Plan> plans;  // children first
+    std::vector<Plan> plans;  // parents before their children
     TRY_VOID(prepare(node, std::move(options), nullptr, plans));
-    const Plan& top = plans.back();
-    bool read_only = !top.flags.read_write;
-    bool want_write = !read_only && !top.flags.auto_read_only;
-    bool old_write = has_write_access(node);
-    bool old_direct = node.flags().cache_direct;
-    std::optional<bool> direct;
-    if (top.flags.cache_direct != old_direct) {
-        direct = top.flags.cache_direct;
+    const Plan& top = plans.front();
+    // Each file node takes the access mode and O_DIRECT of its own plan: a child given
+    // inline may set its own cache mode. One opened by reference follows the top node.
+    std::vector<BlockNode*> files;
+    collect_file_nodes(node, files);
+    std::vector<FileAccess> wanted;
+    for (BlockNode* file : files) {
+        auto plan = std::ranges::find_if(plans, [&](const Plan& p) { return p.node == file; });
+        const OpenFlags& flags = plan != plans.end() ? plan->flags : top.flags;
+        bool direct = (file_posix::state_of(*file).open_flags & O_DIRECT) != 0;
+        if (plan != plans.end() || top.cache_given) {
+            direct = flags.cache_direct;
+        }
+        // auto-read-only keeps what the descriptor has; a writer reopens it when it comes.
+        bool old_write = (file_posix::state_of(*file).open_flags & O_ACCMODE) == O_RDWR;
+        bool read_write = flags.read_write && (!flags.auto_read_only || old_write);
+        wanted.push_back({file, read_write, direct});
     }
-    if (want_write || read_only || direct) {
-        TRY_VOID(reopen_file_access(node, want_write || (!read_only && old_write), direct));
-    }
+    FileAccessChange change = TRY(change_file_access(node.graph(), wanted));
     for (const Plan& plan : plans) {
         if (!plan.node->driver().reopen) {
             continue;
@@ -182,8 +230,8 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         BlockOptions given = plan.driver_options;
         auto done = plan.node->driver().reopen(*plan.node, given, plan.node->graph().context());
         if (!done) {
-            // Give the descriptors back their old mode; the driver changed nothing.
-            (void)reopen_file_access(node, old_write, old_direct);
+            // The driver changed nothing; the old descriptors come back as they were.
+            change.undo();
             return done;
         }
     }

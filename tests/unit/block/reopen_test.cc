@@ -1,0 +1,95 @@
+// block::reopen's handling of file descriptors: each file node takes the cache mode its
+// own options give it, and a reopen the driver refuses after the descriptors were swapped
+// leaves the old ones in place, with nothing leaked.
+#include <fcntl.h>
+
+#include "block/file-posix.h"
+#include "block/reopen.h"
+#include "tests/unit/block/block_test_util.h"
+
+using namespace qemu::block;
+using block_test::BlockTest;
+using block_test::open_fd_count;
+using block_test::rw;
+
+namespace {
+
+int file_flags(BlockNode& raw)
+{
+    return file_posix::state_of(*raw.file()).open_flags;
+}
+
+TEST_F(BlockTest, ReopenGivesAnInlineChildItsOwnCacheMode)
+{
+    std::string p = make_image("img.raw", 1 << 20);
+    auto node = graph().open(p, {{"driver", "raw"}}, rw());
+    ASSERT_TRUE(node) << node.error().desc;
+    BlockOptions both_direct{{"driver", "raw"}, {"cache.direct", "on"}, {"file.driver", "file"}, {"file.filename", p}};
+    auto done = reopen(**node, both_direct);
+    ASSERT_TRUE(done) << done.error().desc;
+    EXPECT_TRUE(file_flags(**node) & O_DIRECT) << "the child inherits the parent's cache.direct";
+
+    BlockOptions child_cached = both_direct;
+    child_cached["file.cache.direct"] = "off";
+    done = reopen(**node, child_cached);
+    ASSERT_TRUE(done) << done.error().desc;
+    EXPECT_FALSE(file_flags(**node) & O_DIRECT) << "the child's own cache.direct wins";
+    EXPECT_TRUE((*node)->flags().cache_direct);
+    EXPECT_FALSE((*node)->file()->flags().cache_direct);
+}
+
+TEST_F(BlockTest, ReopenRefusedByTheDriverKeepsTheOldDescriptors)
+{
+    std::string p = make_image("img.raw", 1 << 20, 0x5a);
+    auto node = graph().open(p, {{"driver", "raw"}}, {});
+    ASSERT_TRUE(node) << node.error().desc;
+    int fd_before = file_posix::state_of(*(*node)->file()).fd.get();
+    int count_before = open_fd_count();
+
+    // Read-write and O_DIRECT would need new descriptors; the offset past the end makes
+    // raw refuse once they are in place.
+    BlockOptions bad{{"driver", "raw"}, {"read-only", "off"}, {"cache.direct", "on"}, {"offset", "2M"},
+        {"file.driver", "file"}, {"file.filename", p}};
+    auto done = reopen(**node, bad);
+    ASSERT_FALSE(done);
+    EXPECT_NE(done.error().desc.find("Offset (2097152)"), std::string::npos) << done.error().desc;
+
+    EXPECT_EQ(file_posix::state_of(*(*node)->file()).fd.get(), fd_before);
+    EXPECT_EQ(file_flags(**node) & (O_ACCMODE | O_DIRECT), O_RDONLY);
+    EXPECT_EQ(open_fd_count(), count_before);
+    EXPECT_TRUE((*node)->read_only());
+    std::vector<uint8_t> buf(512);
+    ASSERT_TRUE((*node)->pread(0, buf));
+    EXPECT_EQ(buf[0], 0x5a);
+}
+
+TEST_F(BlockTest, ReopenRefusedByTheDriverNeedsNoSecondOpen)
+{
+    // The set's read-only member is gone once the node has its duplicate: putting the old
+    // mode back by opening again would find nothing, so the old duplicate must be kept.
+    std::string p = make_image("img.raw", 1 << 20, 0x5a);
+    int read_only_fd = ::open(p.c_str(), O_RDONLY);
+    ASSERT_TRUE(m_registry->add(1, qemu::UniqueFd(read_only_fd), std::nullopt));
+    ASSERT_TRUE(m_registry->add(1, qemu::UniqueFd(::open(p.c_str(), O_RDWR)), std::nullopt));
+    auto node = graph().open("/dev/fdset/1", {{"driver", "raw"}}, {});
+    ASSERT_TRUE(node) << node.error().desc;
+    ASSERT_TRUE(m_registry->remove(1, read_only_fd));
+    int count_before = open_fd_count();
+
+    BlockOptions bad{{"driver", "raw"}, {"read-only", "off"}, {"offset", "2M"}, {"file.driver", "file"},
+        {"file.filename", "/dev/fdset/1"}};
+    ASSERT_FALSE(reopen(**node, bad));
+    EXPECT_EQ(file_flags(**node) & O_ACCMODE, O_RDONLY);
+    EXPECT_EQ(open_fd_count(), count_before);
+    std::vector<uint8_t> buf(512);
+    ASSERT_TRUE((*node)->pread(0, buf));
+    EXPECT_EQ(buf[0], 0x5a);
+
+    // The same reopen without the bad offset takes the read-write member.
+    bad.erase("offset");
+    auto done = reopen(**node, bad);
+    ASSERT_TRUE(done) << done.error().desc;
+    EXPECT_EQ(file_flags(**node) & O_ACCMODE, O_RDWR);
+}
+
+}  // namespace
