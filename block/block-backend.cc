@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "block/iov.h"
+
 namespace qemu::block {
 
 namespace {
@@ -11,15 +13,6 @@ namespace {
 std::unexpected<Error> io_error(int err)
 {
     return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
-}
-
-size_t iov_size(std::span<const iovec> iov)
-{
-    size_t total = 0;
-    for (const iovec& v : iov) {
-        total += v.iov_len;
-    }
-    return total;
 }
 
 }  // namespace

@@ -166,10 +166,14 @@ Result<int64_t> file_get_length(BlockNode& node)
 
 // Reads or writes the whole iovec at offset, retrying short transfers. A read that meets
 // EOF fills the rest with zeros, which is what the block layer promises past a file's end.
-// A FUA write is made durable by the write itself (RWF_DSYNC: one system call instead of a
-// write and an fdatasync), or by an fdatasync where the kernel refuses the flag.
-Result<void> transfer(int fd, bool is_write, int64_t offset, std::span<const iovec> iov_in, bool fua = false)
+// A DurableWrite (FUA) is made durable by the write itself (RWF_DSYNC: one system call
+// instead of a write and an fdatasync), or by an fdatasync where the kernel refuses the flag.
+enum class Direction { Read, Write, DurableWrite };
+
+Result<void> transfer(int fd, Direction direction, int64_t offset, std::span<const iovec> iov_in)
 {
+    bool is_write = direction != Direction::Read;
+    bool fua = direction == Direction::DurableWrite;
     std::vector<iovec> iov(iov_in.begin(), iov_in.end());
     bool sync_after = false;
     size_t index = 0;
@@ -234,8 +238,9 @@ bool request_aligned(const FileState& s, int64_t offset, std::span<const iovec> 
 
 // O_DIRECT with a misaligned request: go through an aligned buffer that covers it, reading
 // the partial head and tail first when writing.
-Result<void> bounce(FileState& s, bool is_write, int64_t offset, std::span<const iovec> iov, bool fua)
+Result<void> bounce(FileState& s, Direction direction, int64_t offset, std::span<const iovec> iov)
 {
+    bool is_write = direction != Direction::Read;
     size_t bytes = iov_size(iov);
     int64_t start = offset / s.request_align * s.request_align;
     int64_t end = (offset + static_cast<int64_t>(bytes) + s.request_align - 1) / s.request_align * s.request_align;
@@ -247,7 +252,7 @@ Result<void> bounce(FileState& s, bool is_write, int64_t offset, std::span<const
     iovec whole{buf.get(), span_len};
     bool partial = start != offset || end != offset + static_cast<int64_t>(bytes);
     if (!is_write || partial) {
-        TRY_VOID(transfer(s.fd.get(), false, start, std::span(&whole, 1)));
+        TRY_VOID(transfer(s.fd.get(), Direction::Read, start, std::span(&whole, 1)));
     }
     uint8_t* cursor = buf.get() + (offset - start);
     for (const iovec& v : iov) {
@@ -259,33 +264,33 @@ Result<void> bounce(FileState& s, bool is_write, int64_t offset, std::span<const
         cursor += v.iov_len;
     }
     if (is_write) {
-        TRY_VOID(transfer(s.fd.get(), true, start, std::span(&whole, 1), fua));
+        TRY_VOID(transfer(s.fd.get(), direction, start, std::span(&whole, 1)));
     }
     return {};
 }
 
-Result<void> file_rw(BlockNode& node, bool is_write, int64_t offset, std::span<const iovec> iov, bool fua = false)
+Result<void> file_rw(BlockNode& node, Direction direction, int64_t offset, std::span<const iovec> iov)
 {
     FileState& s = state_of(node);
     if (!(s.open_flags & O_DIRECT)) {
-        return transfer(s.fd.get(), is_write, offset, iov, fua);
+        return transfer(s.fd.get(), direction, offset, iov);
     }
     if (!request_aligned(s, offset, iov)) {
         std::unique_lock alone(s.direct_io_lock);
-        return bounce(s, is_write, offset, iov, fua);
+        return bounce(s, direction, offset, iov);
     }
     std::shared_lock shared(s.direct_io_lock);
-    return transfer(s.fd.get(), is_write, offset, iov, fua);
+    return transfer(s.fd.get(), direction, offset, iov);
 }
 
 Result<void> file_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags)
 {
-    return file_rw(node, false, offset, iov);
+    return file_rw(node, Direction::Read, offset, iov);
 }
 
 Result<void> file_pwritev(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
-    return file_rw(node, true, offset, iov, flags.fua);
+    return file_rw(node, flags.fua ? Direction::DurableWrite : Direction::Write, offset, iov);
 }
 
 Result<int64_t> file_get_allocated_file_size(BlockNode& node)

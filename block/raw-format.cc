@@ -7,9 +7,9 @@
 #include <cstring>
 #include <vector>
 
-#include "block/iov.h"
 #include "block/block.h"
 #include "block/drivers.h"
+#include "block/iov.h"
 
 namespace qemu::block {
 

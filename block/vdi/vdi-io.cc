@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "block/iov.h"
 #include "block/drivers.h"
+#include "block/iov.h"
 #include "block/vdi/vdi.h"
 
 namespace qemu::block::vdi {
@@ -28,7 +28,6 @@ void zero_iov(std::span<const iovec> iov, size_t skip, size_t len)
 {
     iov_zero(iov_slice(iov, skip, len));
 }
-
 
 // Requests past the disk never reach a driver through a backend; a node used directly
 // must still not index past the map.

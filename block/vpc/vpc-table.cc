@@ -19,7 +19,6 @@ std::unexpected<Error> errno_error(int err)
     return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
 }
 
-
 // bdrv_pwrite_sync: the metadata write is on disk before anything that depends on it.
 Result<void> write_sync(BlockNode& file, int64_t offset, std::span<const uint8_t> bytes)
 {
