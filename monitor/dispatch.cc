@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "monitor/monitor-host.h"
 #include "qapi/qapi-commands.h"
-#include "system/vm.h"
 
 namespace qemu::monitor {
 
@@ -104,7 +104,7 @@ std::optional<JsonValue> qmp_dispatch(qapi::QmpContext& ctx, const JsonValue& re
         if (!info) {
             return make_error(ErrorClass::CommandNotFound, "The command " + name + " has not been found");
         }
-        if (ctx.vm.disabled_commands.contains(name)) {
+        if (ctx.host.command_disabled(name)) {
             return make_error(ErrorClass::CommandNotFound, "Command " + name + " has been disabled");
         }
         if (oob && !info->allow_oob) {

@@ -8,8 +8,8 @@
 #include "block/qemu-io/qemu-io.h"
 #include "block/reopen.h"
 #include "monitor/block-info.h"
+#include "monitor/monitor-host.h"
 #include "qapi/qapi-commands.h"
-#include "system/vm.h"
 
 namespace qemu::monitor {
 
@@ -281,9 +281,9 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
         return "Error: Device '" + **device + "' not found\n";
     }
 
-    BlockDevices& devices = ctx.vm.block();
+    block::BlockDevices& devices = ctx.host.block();
     qemu_io::Session session;
-    Drive* drive = devices.find_drive(**device);
+    block::Drive* drive = devices.find_drive(**device);
     if (drive && drive->blk) {
         // Lent to the session for this one command; it goes back below.
         session.blk = std::move(drive->blk);

@@ -6,8 +6,9 @@
 #include <vector>
 
 #include "monitor/hmp-block.h"
+#include "monitor/monitor-host.h"
+#include "monitor/version.h"
 #include "qapi/qapi-commands.h"
-#include "system/vm.h"
 
 namespace qemu::monitor {
 
@@ -33,9 +34,9 @@ struct HmpCommand {
 
 void info_status(qapi::QmpContext& ctx, std::string_view, HmpOutput& out)
 {
-    qapi::RunState state = ctx.vm.runstate();
-    std::string text = std::string("VM status: ") + (ctx.vm.is_running() ? "running" : "paused");
-    if (!ctx.vm.is_running() && state != qapi::RunState::paused) {
+    qapi::RunState state = ctx.host.runstate();
+    std::string text = std::string("VM status: ") + (ctx.host.is_running() ? "running" : "paused");
+    if (!ctx.host.is_running() && state != qapi::RunState::paused) {
         text += " (" + std::string(qapi::RunState_str(state)) + ")";
     }
     out.line(text);
@@ -50,8 +51,8 @@ void info_version(qapi::QmpContext&, std::string_view, HmpOutput& out)
 
 void info_name(qapi::QmpContext& ctx, std::string_view, HmpOutput& out)
 {
-    if (ctx.vm.name) {
-        out.line(*ctx.vm.name);
+    if (auto name = ctx.host.name()) {
+        out.line(*name);
     }
 }
 
@@ -82,17 +83,17 @@ void do_qemu_io(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
 
 void do_stop(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
 {
-    ctx.vm.stop();
+    ctx.host.stop();
 }
 
 void do_cont(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
 {
-    ctx.vm.start();
+    ctx.host.start();
 }
 
 void do_quit(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
 {
-    ctx.vm.request_shutdown(qapi::ShutdownCause::host_qmp_quit);
+    ctx.host.request_shutdown(qapi::ShutdownCause::host_qmp_quit);
 }
 
 constexpr std::array kInfoCommands = {

@@ -1,13 +1,13 @@
 // QMP commands of the block layer: blockdev-add, blockdev-del, blockdev-reopen,
-// block_resize, query-block and query-named-block-nodes. They decode, call the Vm's
+// block_resize, query-block and query-named-block-nodes. They decode, call the host's
 // BlockDevices and encode; the graph work happens there and in block/.
 #include "block/drivers.h"
 #include "block/reopen.h"
 #include "monitor/block-info.h"
 #include "monitor/block-options.h"
+#include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
 #include "qapi/qapi-commands.h"
-#include "system/vm.h"
 
 namespace qemu::monitor {
 
@@ -70,12 +70,12 @@ namespace qapi {
 qemu::Result<void> qmp_blockdev_add(QmpContext& ctx, const BlockdevOptions& arg)
 {
     auto options = TRY(qemu::monitor::flatten_blockdev_options(arg));
-    return ctx.vm.block().add_node(std::move(options));
+    return ctx.host.block().add_node(std::move(options));
 }
 
 qemu::Result<void> qmp_blockdev_del(QmpContext& ctx, const std::string& node_name)
 {
-    return ctx.vm.block().del_node(node_name);
+    return ctx.host.block().del_node(node_name);
 }
 
 qemu::Result<void> qmp_blockdev_reopen(QmpContext& ctx, const std::vector<BlockdevOptions>& options)
@@ -85,7 +85,7 @@ qemu::Result<void> qmp_blockdev_reopen(QmpContext& ctx, const std::vector<Blockd
             return qemu::make_error("node-name not specified");
         }
         auto flat = TRY(qemu::monitor::flatten_blockdev_options(one));
-        TRY_VOID(ctx.vm.block().reopen_node(std::move(flat)));
+        TRY_VOID(ctx.host.block().reopen_node(std::move(flat)));
     }
     return {};
 }
@@ -93,10 +93,10 @@ qemu::Result<void> qmp_blockdev_reopen(QmpContext& ctx, const std::vector<Blockd
 qemu::Result<void> qmp_block_resize(QmpContext& ctx, const std::optional<std::string>& device,
     const std::optional<std::string>& node_name, int64_t size)
 {
-    qemu::BlockDevices& devices = ctx.vm.block();
+    qemu::block::BlockDevices& devices = ctx.host.block();
     qemu::block::BlockNode* node = nullptr;
     if (device) {
-        if (qemu::Drive* drive = devices.find_drive(*device)) {
+        if (qemu::block::Drive* drive = devices.find_drive(*device)) {
             if (!drive->blk) {
                 return qemu::make_error("Device '" + *device + "' has no medium");
             }
@@ -128,7 +128,7 @@ qemu::Result<void> qmp_block_resize(QmpContext& ctx, const std::optional<std::st
 qemu::Result<std::vector<BlockInfo>> qmp_query_block(QmpContext& ctx)
 {
     std::vector<BlockInfo> result;
-    for (qemu::Drive& drive : ctx.vm.block().drives()) {
+    for (qemu::block::Drive& drive : ctx.host.block().drives()) {
         BlockInfo info{.device = drive.id, .type = "unknown", .removable = true, .locked = false};
         if (drive.blk) {
             info.inserted = qemu::monitor::block_device_info(drive.blk->root(), drive.blk.get());
@@ -142,7 +142,7 @@ qemu::Result<std::vector<BlockDeviceInfo>> qmp_query_named_block_nodes(QmpContex
 {
     // Without backing chains, flat and nested listings are the same.
     std::vector<BlockDeviceInfo> result;
-    qemu::BlockDevices& devices = ctx.vm.block();
+    qemu::block::BlockDevices& devices = ctx.host.block();
     // Like QEMU, the node listing knows no backends, so it reports writeback caching.
     for (qemu::block::BlockNode* node : devices.nodes_in_order()) {
         result.push_back(qemu::monitor::block_device_info(*node, nullptr));

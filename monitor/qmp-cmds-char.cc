@@ -6,10 +6,10 @@
 #include <string>
 
 #include "char/ringbuf.h"
+#include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
 #include "monitor/qmp.h"
 #include "qapi/qapi-commands.h"
-#include "system/vm.h"
 
 namespace qapi {
 
@@ -125,7 +125,7 @@ qemu::Result<qemu::chr::ChardevOptions> chardev_options(QmpContext& ctx, const s
 
 qemu::Result<qemu::chr::RingbufChardev*> find_ringbuf(QmpContext& ctx, const std::string& device)
 {
-    qemu::chr::Chardev* chr = ctx.vm.chardevs().find(device);
+    qemu::chr::Chardev* chr = ctx.host.chardevs().find(device);
     if (!chr) {
         return qemu::make_error("Device '" + device + "' not found");
     }
@@ -141,7 +141,7 @@ qemu::Result<qemu::chr::RingbufChardev*> find_ringbuf(QmpContext& ctx, const std
 qemu::Result<std::vector<ChardevInfo>> qmp_query_chardev(QmpContext& ctx)
 {
     std::vector<ChardevInfo> result;
-    for (qemu::chr::Chardev* chr : ctx.vm.chardevs().list()) {
+    for (qemu::chr::Chardev* chr : ctx.host.chardevs().list()) {
         result.push_back(ChardevInfo{.label = chr->id(), .filename = chr->filename(), .frontend_open = chr->has_frontend()});
     }
     return result;
@@ -162,15 +162,15 @@ qemu::Result<ChardevReturn> qmp_chardev_add(QmpContext& ctx, const std::string& 
     if (!options) {
         return std::unexpected(options.error().prepend("Failed to add chardev '" + id + "': "));
     }
-    TRY(ctx.vm.chardevs().add_for_qmp(*options));
+    TRY(ctx.host.chardevs().add_for_qmp(*options));
     ChardevReturn ret;
-    ret.pty = ctx.vm.chardevs().pty_path(id);
+    ret.pty = ctx.host.chardevs().pty_path(id);
     return ret;
 }
 
 qemu::Result<ChardevReturn> qmp_chardev_change(QmpContext& ctx, const std::string& id, const ChardevBackend&)
 {
-    if (!ctx.vm.chardevs().find(id)) {
+    if (!ctx.host.chardevs().find(id)) {
         return qemu::make_error("Chardev '" + id + "' does not exist");
     }
     return qemu::make_error("Changing the backend of chardev '" + id + "' is not supported by this build");
@@ -178,12 +178,12 @@ qemu::Result<ChardevReturn> qmp_chardev_change(QmpContext& ctx, const std::strin
 
 qemu::Result<void> qmp_chardev_remove(QmpContext& ctx, const std::string& id)
 {
-    return ctx.vm.chardevs().remove(id);
+    return ctx.host.chardevs().remove(id);
 }
 
 qemu::Result<void> qmp_chardev_send_break(QmpContext& ctx, const std::string& id)
 {
-    if (!ctx.vm.chardevs().find(id)) {
+    if (!ctx.host.chardevs().find(id)) {
         return qemu::make_error("Chardev '" + id + "' not found");
     }
     // None of our backends has a line that can carry a break.

@@ -3,9 +3,9 @@
 
 #include "monitor/qmp-context.h"
 #include "monitor/qmp.h"
+#include "monitor/version.h"
 #include "qapi/qapi-commands.h"
 #include "qapi/qapi-introspect.h"
-#include "system/vm.h"
 
 namespace qapi {
 

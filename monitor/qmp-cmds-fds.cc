@@ -3,10 +3,10 @@
 #include <cctype>
 #include <string>
 
+#include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
 #include "monitor/qmp.h"
 #include "qapi/qapi-commands.h"
-#include "system/vm.h"
 
 namespace qapi {
 
@@ -32,19 +32,19 @@ qemu::Result<AddfdInfo> qmp_add_fd(QmpContext& ctx, const std::optional<int64_t>
     qemu::UniqueFd fd = TRY(take_command_fd(ctx));
     int fd_number = fd.get();
     // Ownership of fd moves into the registry (or, on a refused id, it is closed there).
-    int64_t id = TRY(ctx.vm.fdsets().add(fdset_id, std::move(fd), opaque));
+    int64_t id = TRY(ctx.host.fdsets().add(fdset_id, std::move(fd), opaque));
     return AddfdInfo{.fdset_id = id, .fd = fd_number};
 }
 
 qemu::Result<void> qmp_remove_fd(QmpContext& ctx, int64_t fdset_id, const std::optional<int64_t>& fd)
 {
-    return ctx.vm.fdsets().remove(fdset_id, fd);
+    return ctx.host.fdsets().remove(fdset_id, fd);
 }
 
 qemu::Result<std::vector<FdsetInfo>> qmp_query_fdsets(QmpContext& ctx)
 {
     std::vector<FdsetInfo> result;
-    for (const auto& set : ctx.vm.fdsets().query()) {
+    for (const auto& set : ctx.host.fdsets().query()) {
         FdsetInfo info{.fdset_id = set.id, .fds = {}};
         for (const auto& member : set.fds) {
             info.fds.push_back(FdsetFdInfo{.fd = member.fd, .opaque = member.opaque});

@@ -1,13 +1,13 @@
 // The QMP monitor: greeting, negotiation, framing requests and sending replies and events.
 #include "monitor/qmp.h"
 
+#include "monitor/monitor-host.h"
 #include "qapi/qapi-commands.h"
-#include "system/vm.h"
 
 namespace qemu::monitor {
 
-QmpMonitor::QmpMonitor(Vm& vm, chr::Chardev& chardev, QmpMonitorOptions options)
-    : m_vm(vm),
+QmpMonitor::QmpMonitor(MonitorHost& host, chr::Chardev& chardev, QmpMonitorOptions options)
+    : m_host(host),
       m_chardev(chardev),
       m_options(options),
       m_streamer([this](Result<JsonValue> message) { handle_message(std::move(message)); })
@@ -29,7 +29,7 @@ QmpMonitor::~QmpMonitor()
 JsonValue QmpMonitor::greeting() const
 {
     // As QEMU, the version is whatever query-version returns.
-    qapi::QmpContext ctx{m_vm, nullptr};
+    qapi::QmpContext ctx{m_host, nullptr};
     JsonValue version = qapi::qmp_marshal_query_version(ctx, JsonValue::object()).value_or(JsonValue::object());
     JsonValue caps = JsonValue::array();
     if (oob_offered()) {
@@ -61,7 +61,7 @@ void QmpMonitor::handle_message(Result<JsonValue> message)
         send(qmp_error_response(message.error()));
         return;
     }
-    qapi::QmpContext ctx{m_vm, this};
+    qapi::QmpContext ctx{m_host, this};
     auto reply = qmp_dispatch(ctx, *message, DispatchOptions{.mode = m_mode, .oob_enabled = m_oob_enabled});
     if (reply) {
         send(*reply);

@@ -14,11 +14,9 @@
 #include "qobject/json.h"
 #include "util/unique_fd.h"
 
-namespace qemu {
-class Vm;
-}
-
 namespace qemu::monitor {
+
+class MonitorHost;
 
 struct QmpMonitorOptions {
     bool pretty = false;
@@ -26,7 +24,7 @@ struct QmpMonitorOptions {
 
 class QmpMonitor {
 public:
-    QmpMonitor(Vm& vm, chr::Chardev& chardev, QmpMonitorOptions options);
+    QmpMonitor(MonitorHost& host, chr::Chardev& chardev, QmpMonitorOptions options);
     ~QmpMonitor();
     QmpMonitor(const QmpMonitor&) = delete;
     QmpMonitor& operator=(const QmpMonitor&) = delete;
@@ -59,7 +57,7 @@ private:
     void send(const JsonValue& message);
     JsonValue greeting() const;
 
-    Vm& m_vm;
+    MonitorHost& m_host;
     chr::Chardev& m_chardev;
     QmpMonitorOptions m_options;
     QmpMode m_mode = QmpMode::Negotiation;

@@ -103,7 +103,7 @@ Result<JsonValue> parse_keyval(std::string_view text)
 }
 
 // bdrv_parse_cache_mode.
-bool apply_cache_mode(std::string_view mode, block::BlockOptions& options, DriveOpenOptions& how)
+bool apply_cache_mode(std::string_view mode, block::BlockOptions& options, block::DriveOpenOptions& how)
 {
     bool direct = false;
     bool no_flush = false;
@@ -186,14 +186,14 @@ Result<void> check_device_keys(const BlockSpec& spec, const QemuOpts& opts, bloc
     return {};
 }
 
-Result<void> open_drive(BlockDevices& devices, const BlockSpec& spec, int& unnamed)
+Result<void> open_drive(block::BlockDevices& devices, const BlockSpec& spec, int& unnamed)
 {
     auto opts = QemuOpts::parse(spec.value);
     if (!opts) {
         return spec_error(spec, opts.error().desc);
     }
     block::BlockOptions options;
-    DriveOpenOptions how{.flags = block::OpenFlags{.read_write = true, .auto_read_only = true}};
+    block::DriveOpenOptions how{.flags = block::OpenFlags{.read_write = true, .auto_read_only = true}};
     std::optional<std::string> id;
     std::optional<std::string> filename;
     std::string interface = "none";
@@ -251,7 +251,7 @@ Result<void> open_drive(BlockDevices& devices, const BlockSpec& spec, int& unnam
 
 }  // namespace
 
-Result<void> open_blockdev(BlockDevices& devices, const BlockSpec& spec)
+Result<void> open_blockdev(block::BlockDevices& devices, const BlockSpec& spec)
 {
     Result<JsonValue> json = spec.value.starts_with('{') ? json_parse(spec.value) : parse_keyval(spec.value);
     if (!json) {
@@ -267,7 +267,7 @@ Result<void> open_blockdev(BlockDevices& devices, const BlockSpec& spec)
     return {};
 }
 
-Result<void> open_drives(BlockDevices& devices, const std::vector<BlockSpec>& specs)
+Result<void> open_drives(block::BlockDevices& devices, const std::vector<BlockSpec>& specs)
 {
     int unnamed = 0;
     for (const BlockSpec& spec : specs) {

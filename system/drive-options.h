@@ -5,16 +5,16 @@
 
 #include <vector>
 
-#include "system/block-devices.h"
+#include "block/block-devices.h"
 #include "system/options.h"
 #include "util/error.h"
 
 namespace qemu {
 
 // -blockdev: JSON (starting with '{') or dotted keys, as QMP's blockdev-add.
-Result<void> open_blockdev(BlockDevices& devices, const BlockSpec& spec);
+Result<void> open_blockdev(block::BlockDevices& devices, const BlockSpec& spec);
 
 // Every -drive in order. Errors carry the "-drive ARG: " prefix.
-Result<void> open_drives(BlockDevices& devices, const std::vector<BlockSpec>& specs);
+Result<void> open_drives(block::BlockDevices& devices, const std::vector<BlockSpec>& specs);
 
 }  // namespace qemu

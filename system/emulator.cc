@@ -324,7 +324,7 @@ int run_emulator(const EmulatorConfig& config)
     }
 
     Vm vm;
-    vm.name = config.name;
+    vm.set_name(config.name);
     vm.wakeup = [] { g_main_context_wakeup(nullptr); };
     TerminationSignals signals(vm);
 

@@ -1,29 +1,7 @@
-// Run state transitions and the event fan-out to the QMP monitors.
+// Run state transitions, each announced to the QMP monitors.
 #include "system/vm.h"
 
-#include <cstdlib>
-#include <string>
-
-#include "monitor/qmp.h"
-
 namespace qemu {
-
-EmulatorVersion emulator_version()
-{
-    std::string text = QEMU_VERSION;
-    EmulatorVersion version;
-    int64_t* parts[] = {&version.major, &version.minor, &version.micro};
-    size_t start = 0;
-    for (int64_t* part : parts) {
-        size_t end = text.find('.', start);
-        *part = std::strtoll(text.substr(start, end - start).c_str(), nullptr, 10);
-        if (end == std::string::npos) {
-            break;
-        }
-        start = end + 1;
-    }
-    return version;
-}
 
 Vm::Vm()
 {
@@ -43,7 +21,7 @@ void Vm::stop(qapi::RunState new_state)
     // As QEMU's do_vm_stop: only a running VM changes state (so -S's prelaunch stays).
     if (is_running()) {
         m_runstate = new_state;
-        qapi::qapi_event_send_stop(*this);
+        qapi::qapi_event_send_stop(m_monitors);
     }
 }
 
@@ -53,7 +31,7 @@ void Vm::start()
         return;
     }
     m_runstate = qapi::RunState::running;
-    qapi::qapi_event_send_resume(*this);
+    qapi::qapi_event_send_resume(m_monitors);
 }
 
 void Vm::request_shutdown(qapi::ShutdownCause cause)
@@ -63,21 +41,9 @@ void Vm::request_shutdown(qapi::ShutdownCause cause)
     }
     m_shutdown_requested = true;
     m_runstate = qapi::RunState::shutdown;
-    qapi::qapi_event_send_shutdown(*this, false, cause);
+    qapi::qapi_event_send_shutdown(m_monitors, false, cause);
     if (wakeup) {
         wakeup();
-    }
-}
-
-void Vm::add_monitor(std::unique_ptr<monitor::QmpMonitor> monitor)
-{
-    m_monitors.push_back(std::move(monitor));
-}
-
-void Vm::emit(qapi::QAPIEvent, JsonValue message)
-{
-    for (auto& monitor : m_monitors) {
-        monitor->emit_event(message);
     }
 }
 

@@ -1,9 +1,9 @@
 // The emulator's state as one context object: run state, the chardevs, the block devices,
-// the monitors and the event fan-out. Everything a QMP handler needs is reached from here,
-// so the pieces stay testable without process-global state.
+// the monitors and the event fan-out. It is the monitor's host (monitor/monitor-host.h):
+// the QMP and HMP commands reach the emulator through that interface only, so the pieces
+// stay testable without process-global state.
 #pragma once
 
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -11,65 +11,53 @@
 #include <string>
 #include <vector>
 
+#include "block/block-devices.h"
 #include "char/registry.h"
-#include "qapi/qapi-events.h"
+#include "monitor/monitor-host.h"
+#include "monitor/qmp-monitors.h"
+#include "monitor/version.h"
 #include "qapi/qapi-types.h"
-#include "system/block-devices.h"
 #include "util/fdset.h"
 #include "util/osdep.h"
 
-namespace qemu::monitor {
-class QmpMonitor;
-}
-
 namespace qemu {
 
-// What the -version / query-version / greeting report.
-struct EmulatorVersion {
-    int64_t major = 0;
-    int64_t minor = 0;
-    int64_t micro = 0;
-    std::string package;
-};
-EmulatorVersion emulator_version();
-
-class Vm : public qapi::QapiEventSink {
+class Vm final : public monitor::MonitorHost {
 public:
     Vm();
     ~Vm() override;
 
     // ---- run state ----
-    qapi::RunState runstate() const { return m_runstate; }
+    qapi::RunState runstate() const override { return m_runstate; }
     // Before the main loop: running, or prelaunch with -S (no event: nobody listens yet).
     void set_initial_runstate(qapi::RunState state) { m_runstate = state; }
-    bool is_running() const { return m_runstate == qapi::RunState::running; }
     // vm_stop / vm_start: change state and emit STOP / RESUME as QEMU does.
-    void stop(qapi::RunState new_state = qapi::RunState::paused);
-    void start();
+    void stop() override { stop(qapi::RunState::paused); }
+    void stop(qapi::RunState new_state);
+    void start() override;
     // Emits SHUTDOWN now and makes the main loop exit with status 0.
-    void request_shutdown(qapi::ShutdownCause cause);
+    void request_shutdown(qapi::ShutdownCause cause) override;
     bool shutdown_requested() const { return m_shutdown_requested; }
 
-    std::optional<std::string> name;
+    std::optional<std::string> name() const override { return m_name; }
+    void set_name(std::optional<std::string> name) { m_name = std::move(name); }
 
     // Commands that qmp_dispatch refuses with "Command X has been disabled" (as upstream QEMU's
     // qmp_disable_command), e.g. the fuzzer's ban on commands that touch the host.
     std::set<std::string, std::less<>> disabled_commands;
+    bool command_disabled(std::string_view command) const override { return disabled_commands.contains(command); }
 
     // ---- parts ----
     // Declared before everything that may hold one of its duplicates, so it outlives them.
-    FdSetRegistry& fdsets() { return m_fdsets; }
+    FdSetRegistry& fdsets() override { return m_fdsets; }
     OpenContext open_context() { return OpenContext{&m_fdsets}; }
-    chr::ChardevRegistry& chardevs() { return m_chardevs; }
+    chr::ChardevRegistry& chardevs() override { return m_chardevs; }
     // The block graph, the -drive backends and the monitor's nodes; it opens through
     // open_context(), so images can be /dev/fdset/N.
-    BlockDevices& block() { return m_block; }
+    block::BlockDevices& block() override { return m_block; }
 
-    void add_monitor(std::unique_ptr<monitor::QmpMonitor> monitor);
-    const std::vector<std::unique_ptr<monitor::QmpMonitor>>& monitors() const { return m_monitors; }
-
-    // QapiEventSink: sends an event to every QMP monitor in command mode.
-    void emit(qapi::QAPIEvent event, JsonValue message) override;
+    void add_monitor(std::unique_ptr<monitor::QmpMonitor> monitor) { m_monitors.add(std::move(monitor)); }
+    const std::vector<std::unique_ptr<monitor::QmpMonitor>>& monitors() const { return m_monitors.list(); }
 
     // Hook for the main loop: called when the state wants the loop to look again.
     std::function<void()> wakeup;
@@ -77,10 +65,12 @@ public:
 private:
     qapi::RunState m_runstate = qapi::RunState::prelaunch;
     bool m_shutdown_requested = false;
+    std::optional<std::string> m_name;
     FdSetRegistry m_fdsets;
     chr::ChardevRegistry m_chardevs;
-    BlockDevices m_block{open_context()};
-    std::vector<std::unique_ptr<monitor::QmpMonitor>> m_monitors;
+    block::BlockDevices m_block{open_context()};
+    // Where the run state's events go: every QMP monitor in command mode.
+    monitor::QmpMonitors m_monitors;
 };
 
 }  // namespace qemu

@@ -1,5 +1,5 @@
 // The emulator's block devices (see block-devices.h).
-#include "system/block-devices.h"
+#include "block/block-devices.h"
 
 #include <algorithm>
 #include <set>
@@ -7,7 +7,7 @@
 #include "block/drivers.h"
 #include "block/reopen.h"
 
-namespace qemu {
+namespace qemu::block {
 
 namespace {
 
@@ -181,4 +181,4 @@ Result<void> BlockDevices::reopen_node(block::BlockOptions options)
     return block::reopen(*node, std::move(options));
 }
 
-}  // namespace qemu
+}  // namespace qemu::block

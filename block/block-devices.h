@@ -1,6 +1,7 @@
-// The emulator's block devices: the Vm's block graph (opening through the Vm's fd sets, so
+// The emulator's block devices: its block graph (opening through the emulator's fd sets, so
 // /dev/fdset/N works), the drives -drive created (a BlockBackend under a device id), and
 // the nodes the monitor owns (-blockdev, blockdev-add) until blockdev-del drops them.
+// Block-layer state, so the monitor's block commands reach it without the emulator.
 #pragma once
 
 #include <memory>
@@ -14,7 +15,7 @@
 #include "util/error.h"
 #include "util/osdep.h"
 
-namespace qemu {
+namespace qemu::block {
 
 // One -drive: the backend a guest device would use, under its id.
 struct Drive {
@@ -66,4 +67,4 @@ private:
     std::vector<block::BlockNode*> m_roots;
 };
 
-}  // namespace qemu
+}  // namespace qemu::block

@@ -1,0 +1,48 @@
+// The monitor's view of the emulator it runs in. The QMP and HMP commands reach the fd
+// sets, chardevs, block devices and run state only through this interface, so monitor/
+// builds and is tested without system/: the emulator's Vm implements it, and the unit
+// tests implement it with a fake.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "block/block-devices.h"
+#include "char/registry.h"
+#include "qapi/qapi-types.h"
+#include "util/fdset.h"
+
+namespace qemu::monitor {
+
+class MonitorHost {
+public:
+    virtual ~MonitorHost() = default;
+
+    // The parts the commands work on. They are lower layers' objects; the host owns them.
+    virtual FdSetRegistry& fdsets() = 0;
+    virtual chr::ChardevRegistry& chardevs() = 0;
+    virtual block::BlockDevices& block() = 0;
+
+    // Run state, as query-status, stop, cont, quit and their HMP forms see and change it.
+    // The host emits STOP, RESUME and SHUTDOWN itself, as the state changes.
+    virtual qapi::RunState runstate() const = 0;
+    bool is_running() const { return runstate() == qapi::RunState::running; }
+    virtual void stop() = 0;
+    virtual void start() = 0;
+    virtual void request_shutdown(qapi::ShutdownCause cause) = 0;
+
+    // -name, for query-name and `info name`.
+    virtual std::optional<std::string> name() const = 0;
+
+    // Commands that qmp_dispatch refuses with "Command X has been disabled", as upstream
+    // QEMU's qmp_disable_command.
+    virtual bool command_disabled(std::string_view command) const = 0;
+
+protected:
+    MonitorHost() = default;
+    MonitorHost(const MonitorHost&) = default;
+    MonitorHost& operator=(const MonitorHost&) = default;
+};
+
+}  // namespace qemu::monitor
