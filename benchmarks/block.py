@@ -53,13 +53,13 @@ def interleaved(runs, contenders):
 
 def find_tools(build):
     """Our qemu-img/qemu-io from the build directory and Debian's, all checked runnable."""
-    ours = {"img": os.path.join(build, "block", "qemu-img", "qemu-img"),
-            "io": os.path.join(build, "block", "qemu-io", "qemu-io")}
+    ours = {"img": os.path.join(build, "tools", "qemu-img", "qemu-img"),
+            "io": os.path.join(build, "tools", "qemu-io", "qemu-io")}
     qemu = {"img": "/usr/bin/qemu-img", "io": "/usr/bin/qemu-io"}
     for path in list(ours.values()) + list(qemu.values()):
         if not os.access(path, os.X_OK):
-            sys.exit(f"not executable: {path} (build with: ninja -C {build} block/qemu-img/qemu-img "
-                     "block/qemu-io/qemu-io; apt-get install qemu-utils)")
+            sys.exit(f"not executable: {path} (build with: ninja -C {build} tools/qemu-img/qemu-img "
+                     "tools/qemu-io/qemu-io; apt-get install qemu-utils)")
     return ours, qemu
 
 

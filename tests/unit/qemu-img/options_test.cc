@@ -2,7 +2,7 @@
 // create options and the "Formatting" line they produce; and cache-mode names.
 #include <gtest/gtest.h>
 
-#include "block/qemu-img/img-common.h"
+#include "tools/qemu-img/img-common.h"
 
 namespace qemu::img {
 namespace {

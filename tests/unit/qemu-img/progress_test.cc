@@ -2,7 +2,7 @@
 // and closed with a newline; nothing at all when disabled.
 #include <gtest/gtest.h>
 
-#include "block/qemu-img/img-report.h"
+#include "tools/qemu-img/img-report.h"
 
 namespace qemu::img {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <cerrno>
 
-#include "block/qemu-img/img-size.h"
+#include "tools/qemu-img/img-size.h"
 
 namespace qemu::img {
 namespace {

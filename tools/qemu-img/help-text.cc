@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "block/drivers.h"
-#include "block/qemu-img/img-commands.h"
+#include "tools/qemu-img/img-commands.h"
 
 namespace qemu::img {
 

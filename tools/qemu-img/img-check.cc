@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "block/qemu-img/img-commands.h"
-#include "block/qemu-img/img-common.h"
-#include "block/qemu-img/img-report.h"
+#include "tools/qemu-img/img-commands.h"
+#include "tools/qemu-img/img-common.h"
+#include "tools/qemu-img/img-report.h"
 
 namespace qemu::img {
 

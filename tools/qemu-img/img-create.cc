@@ -7,10 +7,10 @@
 #include <string>
 
 #include "block/drivers.h"
-#include "block/qemu-img/img-commands.h"
-#include "block/qemu-img/img-common.h"
-#include "block/qemu-img/img-report.h"
-#include "block/qemu-img/img-size.h"
+#include "tools/qemu-img/img-commands.h"
+#include "tools/qemu-img/img-common.h"
+#include "tools/qemu-img/img-report.h"
+#include "tools/qemu-img/img-size.h"
 
 namespace qemu::img {
 

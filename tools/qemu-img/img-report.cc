@@ -1,5 +1,5 @@
 // Output helpers for qemu-img (see img-report.h).
-#include "block/qemu-img/img-report.h"
+#include "tools/qemu-img/img-report.h"
 
 #include <cstdio>
 #include <string>

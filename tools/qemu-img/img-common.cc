@@ -1,5 +1,5 @@
 // Opening images and handling create options for qemu-img (see img-common.h).
-#include "block/qemu-img/img-common.h"
+#include "tools/qemu-img/img-common.h"
 
 #include <sys/stat.h>
 
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "block/drivers.h"
-#include "block/qemu-img/img-report.h"
+#include "tools/qemu-img/img-report.h"
 #include "util/qemu-option.h"
 
 namespace qemu::img {

@@ -1,5 +1,5 @@
 // Size parsing and printing for qemu-img (see img-size.h).
-#include "block/qemu-img/img-size.h"
+#include "tools/qemu-img/img-size.h"
 
 #include <cctype>
 #include <cerrno>
@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "block/qemu-img/img-report.h"
+#include "tools/qemu-img/img-report.h"
 
 namespace qemu::img {
 

@@ -20,10 +20,10 @@
 
 #include "block/drivers.h"
 #include "block/iov.h"
-#include "block/qemu-img/img-commands.h"
-#include "block/qemu-img/img-common.h"
-#include "block/qemu-img/img-report.h"
-#include "block/qemu-img/img-size.h"
+#include "tools/qemu-img/img-commands.h"
+#include "tools/qemu-img/img-common.h"
+#include "tools/qemu-img/img-report.h"
+#include "tools/qemu-img/img-size.h"
 #include "util/thread-pool.h"
 
 namespace qemu::img {

@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "block/qemu-img/img-commands.h"
-#include "block/qemu-img/img-report.h"
+#include "tools/qemu-img/img-commands.h"
+#include "tools/qemu-img/img-report.h"
 #include "util/qemu-option.h"
 
 namespace qemu::img {

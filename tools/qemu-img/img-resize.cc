@@ -6,10 +6,10 @@
 #include <optional>
 #include <string>
 
-#include "block/qemu-img/img-commands.h"
-#include "block/qemu-img/img-common.h"
-#include "block/qemu-img/img-report.h"
-#include "block/qemu-img/img-size.h"
+#include "tools/qemu-img/img-commands.h"
+#include "tools/qemu-img/img-common.h"
+#include "tools/qemu-img/img-report.h"
+#include "tools/qemu-img/img-size.h"
 
 namespace qemu::img {
 

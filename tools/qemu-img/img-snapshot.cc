@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "block/qemu-img/img-commands.h"
-#include "block/qemu-img/img-common.h"
-#include "block/qemu-img/img-report.h"
+#include "tools/qemu-img/img-commands.h"
+#include "tools/qemu-img/img-common.h"
+#include "tools/qemu-img/img-report.h"
 
 namespace qemu::img {
 
