@@ -1,0 +1,36 @@
+// qemu-img convert's copy engine, shared by the front end (img-convert.cc, options, sources
+// and target) and the copy itself (img-convert-copy.cc).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "block/block.h"
+#include "tools/qemu-img/img-common.h"
+#include "tools/qemu-img/img-report.h"
+
+namespace qemu::img {
+
+struct ConvertSource {
+    std::string name;
+    OpenImage image;
+    int64_t length = 0;
+};
+
+// The sources (copied one after the other), the opened target, and how to copy.
+struct Converter {
+    std::vector<ConvertSource> sources;
+    OpenImage target;
+    int64_t total = 0;
+    int64_t min_sparse = 8 * block::kSectorSize;
+    bool has_zero_init = false;
+    int workers = 8;  // -m
+    bool in_order = true;  // no -W
+};
+
+// Copies the sources' concatenation into the target, holes as holes, and flushes it;
+// reports a failure with QEMU's text and returns the exit status.
+int convert_copy(Converter& conv, Progress& progress);
+
+}  // namespace qemu::img
