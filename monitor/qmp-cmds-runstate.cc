@@ -1,4 +1,5 @@
-// QMP commands about the VM's life: status, stop/cont, quit, name, machines.
+// QMP commands about the VM's life: status, stop/cont, quit, name. The host keeps the run
+// state and emits the events that go with its changes.
 #include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
 #include "qapi/qapi-commands.h"
