@@ -125,8 +125,8 @@ Result<void> posix_open(BlockNode& node, BlockOptions& options, const OpenContex
         return make_error("'file' driver requires '" + node.filename() + "' to be a regular file");
     }
     if (device && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
-        return make_error(
-            "'host_device' driver requires '" + node.filename() + "' to be either a character or block device");
+        return make_error("'" + std::string(node.driver().format_name) + "' driver requires '" + node.filename() +
+            "' to be either a character or block device");
     }
     state->is_block_device = S_ISBLK(st.st_mode);
     // Linux always has OFD locks, so auto means on.
@@ -150,6 +150,7 @@ Result<void> hdev_open(BlockNode& node, BlockOptions& options, const OpenContext
 
 void file_close(BlockNode& node)
 {
+    file_reopen_abort(node);
     FileState& s = state_of(node);
     lock_release(s);
     s.fd.close();
@@ -357,6 +358,10 @@ const BlockDriver kFileDriver = {
     .passes_fua = true,
     .concurrency = Concurrency::Full,
     .open = file_posix::file_open,
+    .reopen_prepare = file_posix::file_reopen_prepare,
+    .reopen_commit = file_posix::file_reopen_commit,
+    .reopen_abort = file_posix::file_reopen_abort,
+    .host_access = file_posix::file_host_access,
     .close = file_posix::file_close,
     .preadv = file_posix::file_preadv,
     .pwritev = file_posix::file_pwritev,
@@ -383,6 +388,10 @@ const BlockDriver kHostDeviceDriver = {
     .concurrency = Concurrency::Full,
     .probe_device = file_posix::hdev_probe_device,
     .open = file_posix::hdev_open,
+    .reopen_prepare = file_posix::file_reopen_prepare,
+    .reopen_commit = file_posix::file_reopen_commit,
+    .reopen_abort = file_posix::file_reopen_abort,
+    .host_access = file_posix::file_host_access,
     .close = file_posix::file_close,
     .preadv = file_posix::file_preadv,
     .pwritev = file_posix::file_pwritev,

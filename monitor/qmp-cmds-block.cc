@@ -1,10 +1,10 @@
 // QMP commands of the block layer: blockdev-add, blockdev-del, blockdev-reopen,
 // block_resize, query-block and query-named-block-nodes. They decode, call the Vm's
 // BlockDevices and encode; the graph work happens there and in block/.
+#include "block/blockdev-options.h"
 #include "block/drivers.h"
 #include "block/reopen.h"
 #include "monitor/block-info.h"
-#include "monitor/block-options.h"
 #include "monitor/qmp-context.h"
 #include "qapi/qapi-commands.h"
 #include "system/vm.h"
@@ -69,7 +69,7 @@ namespace qapi {
 
 qemu::Result<void> qmp_blockdev_add(QmpContext& ctx, const BlockdevOptions& arg)
 {
-    auto options = TRY(qemu::monitor::flatten_blockdev_options(arg));
+    auto options = TRY(qemu::block::flatten_blockdev_options(arg));
     return ctx.vm.block().add_node(std::move(options));
 }
 
@@ -84,7 +84,7 @@ qemu::Result<void> qmp_blockdev_reopen(QmpContext& ctx, const std::vector<Blockd
         if (!one.node_name) {
             return qemu::make_error("node-name not specified");
         }
-        auto flat = TRY(qemu::monitor::flatten_blockdev_options(one));
+        auto flat = TRY(qemu::block::flatten_blockdev_options(one));
         TRY_VOID(ctx.vm.block().reopen_node(std::move(flat)));
     }
     return {};
