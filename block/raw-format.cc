@@ -156,9 +156,11 @@ Result<void> raw_truncate(BlockNode& node, int64_t offset, Prealloc prealloc)
     return node.file()->truncate(offset + static_cast<int64_t>(s.offset), prealloc);
 }
 
-Result<DriverInfo> raw_get_info(BlockNode&)
+// Whatever the file says (QEMU's raw_get_info): a null-co file has no answer, so neither
+// has raw over it.
+Result<DriverInfo> raw_get_info(BlockNode& node)
 {
-    return DriverInfo{};
+    return node.file()->info();
 }
 
 Result<void> raw_create(const OpenContext& context, const CreateOptions& options)

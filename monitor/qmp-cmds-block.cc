@@ -31,14 +31,16 @@ qapi::BlockdevDetectZeroesOptions detect_zeroes_of(const block::BlockNode& node)
 qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk)
 {
     qapi::ImageInfo image{.filename = node.filename(), .format = std::string(node.driver().format_name)};
-    // Both file and raw answer bdrv_get_info, so QEMU always reports a clean image here.
-    image.dirty_flag = false;
     if (auto size = node.allocated_file_size()) {
         image.actual_size = *size;
     }
     image.virtual_size = node.length().value_or(0);
-    if (auto info = node.info(); info && info->cluster_size > 0) {
-        image.cluster_size = info->cluster_size;
+    // Only a node that answers bdrv_get_info (not null-co) reports whether it is dirty.
+    if (auto info = node.info()) {
+        image.dirty_flag = false;
+        if (info->cluster_size > 0) {
+            image.cluster_size = info->cluster_size;
+        }
     }
     return qapi::BlockDeviceInfo{
         .file = node.filename(),
