@@ -13,6 +13,8 @@ constexpr std::array kDrivers = {
     &kVpcDriver,
     &kFileDriver,
     &kHostDeviceDriver,
+    &kNullCoDriver,
+    &kNullAioDriver,
 };
 }  // namespace
 
