@@ -13,6 +13,7 @@ constexpr std::array kDrivers = {
     &kVpcDriver,
     &kFileDriver,
     &kHostDeviceDriver,
+    &kHostCdromDriver,
     &kNullCoDriver,
     &kNullAioDriver,
 };

@@ -77,9 +77,11 @@ void probe_alignment(FileState& s)
     s.buf_align = std::max<int64_t>(s.buf_align, 512);
 }
 
-// raw_open_common: the file and host_device drivers differ only in the kind of file
-// they accept.
-Result<void> posix_open(BlockNode& node, BlockOptions& options, const OpenContext& context, bool device)
+// raw_open_common: the file, host_device and host_cdrom drivers differ only in the kind
+// of file they accept and the flags they add (host_cdrom: O_NONBLOCK, so that an empty
+// drive opens).
+Result<void> posix_open(
+    BlockNode& node, BlockOptions& options, const OpenContext& context, bool device, int extra_flags = 0)
 {
     Locking locking = TRY(parse_locking(take_string(options, "locking")));
     auto aio = take_string(options, "aio");
@@ -98,7 +100,7 @@ Result<void> posix_open(BlockNode& node, BlockOptions& options, const OpenContex
     }
 
     auto state = std::make_unique<FileState>();
-    int flags = node.flags().read_write ? O_RDWR : O_RDONLY;
+    int flags = (node.flags().read_write ? O_RDWR : O_RDONLY) | extra_flags;
     if (node.flags().cache_direct) {
         flags |= O_DIRECT;
     }
@@ -146,6 +148,11 @@ Result<void> file_open(BlockNode& node, BlockOptions& options, const OpenContext
 Result<void> hdev_open(BlockNode& node, BlockOptions& options, const OpenContext& context)
 {
     return posix_open(node, options, context, true);
+}
+
+Result<void> cdrom_open(BlockNode& node, BlockOptions& options, const OpenContext& context)
+{
+    return posix_open(node, options, context, true, O_NONBLOCK);
 }
 
 void file_close(BlockNode& node)
@@ -404,6 +411,33 @@ const BlockDriver kHostDeviceDriver = {
     .get_allocated_file_size = file_posix::file_get_allocated_file_size,
     .create = file_posix::hdev_create,
     .create_opts = file_posix::kHdevCreateOpts,
+    .check_perm = file_posix::lock_check_perm,
+    .set_perm = file_posix::lock_set_perm,
+};
+
+// host_cdrom: host_device for a CD-ROM drive, opened even when it has no disc. It is
+// only ever named: QEMU's probe asks the drive with an ioctl, which would mean opening
+// a path outside qemu_open. Nothing is created on a drive.
+const BlockDriver kHostCdromDriver = {
+    .format_name = "host_cdrom",
+    .protocol_name = "host_cdrom",
+    .passes_fua = true,
+    .concurrency = Concurrency::Full,
+    .open = file_posix::cdrom_open,
+    .reopen_prepare = file_posix::file_reopen_prepare,
+    .reopen_commit = file_posix::file_reopen_commit,
+    .reopen_abort = file_posix::file_reopen_abort,
+    .host_access = file_posix::file_host_access,
+    .close = file_posix::file_close,
+    .preadv = file_posix::file_preadv,
+    .pwritev = file_posix::file_pwritev,
+    .flush = file_posix::file_flush,
+    .discard = file_posix::hdev_discard,
+    .write_zeroes = file_posix::write_zeroes_fua<file_posix::hdev_write_zeroes>,
+    .truncate = file_posix::hdev_truncate,
+    .get_length = file_posix::hdev_get_length,
+    .get_info = file_posix::file_get_info,
+    .get_allocated_file_size = file_posix::file_get_allocated_file_size,
     .check_perm = file_posix::lock_check_perm,
     .set_perm = file_posix::lock_set_perm,
 };
