@@ -31,13 +31,9 @@ Result<std::shared_ptr<block::BlockNode>> open_tree(
         options["read-only"] = "on";
     }
     auto root = TRY(graph.open(std::move(filename), std::move(options), flags));
-    if (deferred_write && root->flags().probed && &root->driver() == &block::kRawDriver) {
+    if (deferred_write && root->flags().probed && root->driver().probed_write_warning) {
         // The graph warns only about read-write images, and this one was opened read-only.
-        graph.warn("WARNING: Image format was not specified for '" + root->filename() +
-            "' and probing guessed raw.\n"
-            "         Automatically detecting the format is dangerous for raw images, write operations on block 0 "
-            "will be restricted.\n"
-            "         Specify the 'raw' format explicitly to remove the restrictions.\n");
+        graph.warn(root->driver().probed_write_warning(root->filename()));
     }
     if (deferred_write) {
         std::vector<block::BlockNode*> pending = {root.get()};
@@ -52,6 +48,24 @@ Result<std::shared_ptr<block::BlockNode>> open_tree(
         }
     }
     return root;
+}
+
+// Whether -drive options without file= still describe an image (QEMU's "driver-specific
+// options"): a file child, or a protocol that opens without a filename (driver=null-co),
+// itself or as the child.
+bool names_an_image(const block::BlockOptions& options)
+{
+    if (options.contains("file.filename") || options.contains("file")) {
+        return true;
+    }
+    for (const char* key : {"driver", "file.driver"}) {
+        auto it = options.find(key);
+        const block::BlockDriver* driver = it == options.end() ? nullptr : block::find_driver(it->second);
+        if (driver && !driver->protocol_name.empty() && !driver->needs_filename) {
+            return true;
+        }
+    }
+    return false;
 }
 
 }  // namespace
@@ -104,7 +118,7 @@ Result<void> BlockDevices::add_drive(
     if (find_drive(id)) {
         return make_error("Duplicate ID '" + id + "' for drive");
     }
-    if (!filename && !options.contains("file.filename") && !options.contains("file")) {
+    if (!filename && !names_an_image(options)) {
         m_drives.push_back(Drive{std::move(id), nullptr});
         return {};
     }

@@ -140,6 +140,19 @@ struct CheckResult {
     std::vector<std::string> messages;
 };
 
+// bdrv_measure's answer: what an image of the format needs on the host.
+struct MeasureInfo {
+    int64_t required = 0;
+    int64_t fully_allocated = 0;
+};
+
+// The host access a reopen asks of a protocol node (the descriptor's mode and O_DIRECT).
+struct HostAccess {
+    bool read_write = false;
+    bool direct = false;
+    friend bool operator==(const HostAccess&, const HostAccess&) = default;
+};
+
 // Per-node state a driver keeps; each driver derives its own.
 struct DriverState {
     virtual ~DriverState() = default;
@@ -159,6 +172,12 @@ enum class Concurrency {
 struct BlockDriver {
     std::string_view format_name;
     std::string_view protocol_name;  // non-empty for protocol drivers ("file")
+    // A protocol that opens a host object by name (file, host_device) cannot open without
+    // a filename; one that has nothing to name (null-co) can.
+    bool needs_filename = true;
+    // The options that change what the image is (QEMU's strong_runtime_opts): given, they
+    // make the node's name a json: filename (raw's offset and size, null's size).
+    std::span<const std::string_view> strong_runtime_opts;
     bool is_filter_like = false;  // passes permissions and info through to `file`
     // Hands a write's FUA flag down to its child (BDRV_REQ_FUA in supported_write_flags), so
     // the core need not flush this node after the write; otherwise the core emulates FUA
@@ -171,6 +190,10 @@ struct BlockDriver {
     // Score 0..100 for a filename without a protocol prefix (protocols only): device
     // drivers claim device nodes this way.
     int (*probe_device)(std::string_view filename) = nullptr;
+    // bdrv_parse_filename: a protocol that takes its "proto:..." filename apart itself (or,
+    // like null-co, only checks it) instead of opening it by name. It moves what it finds
+    // into `options`.
+    Result<void> (*parse_filename)(std::string_view filename, BlockOptions& options) = nullptr;
     // Consumes its options from `options`; left-over keys are the caller's error.
     Result<void> (*open)(BlockNode& node, BlockOptions& options, const OpenContext& context) = nullptr;
     // bdrv_reopen_prepare+commit for the driver's own options: takes the keys it can change
@@ -179,6 +202,16 @@ struct BlockDriver {
     Result<void> (*reopen)(BlockNode& node, BlockOptions& options, const OpenContext& context) = nullptr;
     // The driver options its reopen can change (raw: offset, size).
     std::span<const std::string_view> reopen_keys;
+    // bdrv_reopen_prepare/commit/abort for what a protocol holds on the host (file,
+    // host_device: the descriptor, whose access mode and O_DIRECT a reopen may change).
+    // prepare gets what the new access needs beside the old and may fail; then exactly one
+    // of commit (switch over, release the old) or abort (release the new) follows, and
+    // neither can fail. Nodes without them hold nothing to reopen; their children are asked.
+    Result<void> (*reopen_prepare)(BlockNode& node, HostAccess wanted) = nullptr;
+    void (*reopen_commit)(BlockNode& node) = nullptr;
+    void (*reopen_abort)(BlockNode& node) = nullptr;
+    // What the host access is now (set together with reopen_prepare).
+    HostAccess (*host_access)(BlockNode& node) = nullptr;
     void (*close)(BlockNode& node) = nullptr;
     Result<void> (*preadv)(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags) = nullptr;
     Result<void> (*pwritev)(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags) = nullptr;
@@ -194,6 +227,11 @@ struct BlockDriver {
     Result<void> (*create)(const OpenContext& context, const CreateOptions& options) = nullptr;
     // The options create understands, in QEMU's table order ("size" included).
     std::span<const CreateOptionDesc> create_opts;
+    // bdrv_measure: the host bytes an image of `virtual_size` bytes needs.
+    Result<MeasureInfo> (*measure)(int64_t virtual_size) = nullptr;
+    // The warning a writable image of this format gets when the format was only guessed
+    // (raw: writes to block 0 are restricted); empty for formats that are safe to guess.
+    std::string (*probed_write_warning)(const std::string& filename) = nullptr;
     Result<CheckResult> (*check)(BlockNode& node, bool fix) = nullptr;
     // Permission changes: check first (may refuse), then apply. Protocols lock here.
     Result<void> (*check_perm)(BlockNode& node, uint64_t perm, uint64_t shared) = nullptr;

@@ -7,12 +7,15 @@ namespace qemu::block {
 
 namespace {
 // Formats first (probe order), then protocols; raw scores 1 so it is the last resort.
-constexpr std::array<const BlockDriver*, 5> kDrivers = {
+constexpr std::array kDrivers = {
     &kRawDriver,
     &kVdiDriver,
     &kVpcDriver,
     &kFileDriver,
     &kHostDeviceDriver,
+    &kHostCdromDriver,
+    &kNullCoDriver,
+    &kNullAioDriver,
 };
 }  // namespace
 

@@ -30,6 +30,9 @@ const BlockDriver* probe_format(std::span<const uint8_t> buf, std::string_view f
 // The driver tables themselves, defined beside each driver.
 extern const BlockDriver kFileDriver;
 extern const BlockDriver kHostDeviceDriver;
+extern const BlockDriver kHostCdromDriver;
+extern const BlockDriver kNullCoDriver;
+extern const BlockDriver kNullAioDriver;
 extern const BlockDriver kRawDriver;
 extern const BlockDriver kVdiDriver;
 extern const BlockDriver kVpcDriver;

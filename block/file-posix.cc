@@ -77,9 +77,11 @@ void probe_alignment(FileState& s)
     s.buf_align = std::max<int64_t>(s.buf_align, 512);
 }
 
-// raw_open_common: the file and host_device drivers differ only in the kind of file
-// they accept.
-Result<void> posix_open(BlockNode& node, BlockOptions& options, const OpenContext& context, bool device)
+// raw_open_common: the file, host_device and host_cdrom drivers differ only in the kind
+// of file they accept and the flags they add (host_cdrom: O_NONBLOCK, so that an empty
+// drive opens).
+Result<void> posix_open(
+    BlockNode& node, BlockOptions& options, const OpenContext& context, bool device, int extra_flags = 0)
 {
     Locking locking = TRY(parse_locking(take_string(options, "locking")));
     auto aio = take_string(options, "aio");
@@ -98,7 +100,7 @@ Result<void> posix_open(BlockNode& node, BlockOptions& options, const OpenContex
     }
 
     auto state = std::make_unique<FileState>();
-    int flags = node.flags().read_write ? O_RDWR : O_RDONLY;
+    int flags = (node.flags().read_write ? O_RDWR : O_RDONLY) | extra_flags;
     if (node.flags().cache_direct) {
         flags |= O_DIRECT;
     }
@@ -125,8 +127,8 @@ Result<void> posix_open(BlockNode& node, BlockOptions& options, const OpenContex
         return make_error("'file' driver requires '" + node.filename() + "' to be a regular file");
     }
     if (device && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
-        return make_error(
-            "'host_device' driver requires '" + node.filename() + "' to be either a character or block device");
+        return make_error("'" + std::string(node.driver().format_name) + "' driver requires '" + node.filename() +
+            "' to be either a character or block device");
     }
     state->is_block_device = S_ISBLK(st.st_mode);
     // Linux always has OFD locks, so auto means on.
@@ -148,8 +150,14 @@ Result<void> hdev_open(BlockNode& node, BlockOptions& options, const OpenContext
     return posix_open(node, options, context, true);
 }
 
+Result<void> cdrom_open(BlockNode& node, BlockOptions& options, const OpenContext& context)
+{
+    return posix_open(node, options, context, true, O_NONBLOCK);
+}
+
 void file_close(BlockNode& node)
 {
+    file_reopen_abort(node);
     FileState& s = state_of(node);
     lock_release(s);
     s.fd.close();
@@ -357,6 +365,10 @@ const BlockDriver kFileDriver = {
     .passes_fua = true,
     .concurrency = Concurrency::Full,
     .open = file_posix::file_open,
+    .reopen_prepare = file_posix::file_reopen_prepare,
+    .reopen_commit = file_posix::file_reopen_commit,
+    .reopen_abort = file_posix::file_reopen_abort,
+    .host_access = file_posix::file_host_access,
     .close = file_posix::file_close,
     .preadv = file_posix::file_preadv,
     .pwritev = file_posix::file_pwritev,
@@ -383,6 +395,10 @@ const BlockDriver kHostDeviceDriver = {
     .concurrency = Concurrency::Full,
     .probe_device = file_posix::hdev_probe_device,
     .open = file_posix::hdev_open,
+    .reopen_prepare = file_posix::file_reopen_prepare,
+    .reopen_commit = file_posix::file_reopen_commit,
+    .reopen_abort = file_posix::file_reopen_abort,
+    .host_access = file_posix::file_host_access,
     .close = file_posix::file_close,
     .preadv = file_posix::file_preadv,
     .pwritev = file_posix::file_pwritev,
@@ -395,6 +411,33 @@ const BlockDriver kHostDeviceDriver = {
     .get_allocated_file_size = file_posix::file_get_allocated_file_size,
     .create = file_posix::hdev_create,
     .create_opts = file_posix::kHdevCreateOpts,
+    .check_perm = file_posix::lock_check_perm,
+    .set_perm = file_posix::lock_set_perm,
+};
+
+// host_cdrom: host_device for a CD-ROM drive, opened even when it has no disc. It is
+// only ever named: QEMU's probe asks the drive with an ioctl, which would mean opening
+// a path outside qemu_open. Nothing is created on a drive.
+const BlockDriver kHostCdromDriver = {
+    .format_name = "host_cdrom",
+    .protocol_name = "host_cdrom",
+    .passes_fua = true,
+    .concurrency = Concurrency::Full,
+    .open = file_posix::cdrom_open,
+    .reopen_prepare = file_posix::file_reopen_prepare,
+    .reopen_commit = file_posix::file_reopen_commit,
+    .reopen_abort = file_posix::file_reopen_abort,
+    .host_access = file_posix::file_host_access,
+    .close = file_posix::file_close,
+    .preadv = file_posix::file_preadv,
+    .pwritev = file_posix::file_pwritev,
+    .flush = file_posix::file_flush,
+    .discard = file_posix::hdev_discard,
+    .write_zeroes = file_posix::write_zeroes_fua<file_posix::hdev_write_zeroes>,
+    .truncate = file_posix::hdev_truncate,
+    .get_length = file_posix::hdev_get_length,
+    .get_info = file_posix::file_get_info,
+    .get_allocated_file_size = file_posix::file_get_allocated_file_size,
     .check_perm = file_posix::lock_check_perm,
     .set_perm = file_posix::lock_set_perm,
 };

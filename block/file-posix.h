@@ -1,9 +1,10 @@
 // The `file` protocol driver (QEMU's file-posix): its per-node state, shared by the files
 // that implement it: file-posix.cc (open, I/O), file-ops.cc (zeroes, discard, truncate,
-// block status, create) and file-lock.cc (image locking).
+// block status, create), file-lock.cc (image locking) and file-reopen.cc (reopen).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <shared_mutex>
 #include <string_view>
 
@@ -29,6 +30,13 @@ struct FileState : DriverState {
     // The permission bits currently locked on the image, to release on close.
     uint64_t locked_perm = 0;
     uint64_t locked_shared = perm::kAll;
+    // A reopen under way (file-reopen.cc): the descriptor prepare opened and locked, which
+    // becomes `fd` on commit or is released on abort.
+    struct PendingReopen {
+        QemuFd fd;
+        int open_flags = 0;
+    };
+    std::optional<PendingReopen> pending_reopen;
 };
 
 inline FileState& state_of(BlockNode& node)
@@ -56,6 +64,12 @@ Result<BlockStatus> file_block_status(BlockNode& node, bool want_zero, int64_t o
 Result<void> file_create(const OpenContext& context, const CreateOptions& options);
 // Regular-file resize as QEMU does it (preallocation modes, first-block allocation).
 Result<void> truncate_fd(int fd, int64_t offset, Prealloc prealloc);
+
+// file-reopen.cc: the reopen capability of file and host_device.
+HostAccess file_host_access(BlockNode& node);
+Result<void> file_reopen_prepare(BlockNode& node, HostAccess wanted);
+void file_reopen_commit(BlockNode& node);
+void file_reopen_abort(BlockNode& node);
 
 // file-hdev.cc: what host_device does differently.
 int hdev_probe_device(std::string_view filename);

@@ -6,23 +6,11 @@
 
 #include "block/block.h"
 #include "block/drivers.h"
+#include "block/node-filename.h"
 #include "qobject/json.h"
 #include "util/qemu-option.h"
 
 namespace qemu::block {
-
-namespace {
-
-std::string probed_raw_warning(const std::string& filename)
-{
-    return "WARNING: Image format was not specified for '" + filename +
-        "' and probing guessed raw.\n"
-        "         Automatically detecting the format is dangerous for raw images, write operations on block 0 "
-        "will be restricted.\n"
-        "         Specify the 'raw' format explicitly to remove the restrictions.\n";
-}
-
-}  // namespace
 
 // The options every node takes, whatever its driver; children inherit them unless set.
 Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
@@ -241,12 +229,15 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_node(
     std::string node_name = TRY(take_node_name(options));
     auto node = std::make_shared<BlockNode>(*this, driver, node_name, flags);
     BlockOptions given = options;
-    given["filename"] = filename;
+    if (driver.needs_filename) {
+        given["filename"] = filename;
+    }
     node->set_open_options(std::move(given));
     node->set_filename(std::move(filename));
     m_by_name.emplace(node_name, node.get());
     TRY_VOID(driver.open(*node, options, m_context));
     TRY_VOID(refuse_leftovers(driver, options));
+    refresh_filename(*node);
     return node;
 }
 
@@ -260,6 +251,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(
             return make_error("Unknown driver '" + *name + "'");
         }
     }
+    bool filename_given = filename.has_value();
     if (!filename) {
         filename = take_string(options, "filename");
     } else if (options.contains("filename")) {
@@ -274,7 +266,9 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(
             if (!driver) {
                 return make_error("Unknown protocol '" + std::string(*prefix) + "'");
             }
-            filename = filename->substr(prefix->size() + 1);
+            if (!driver->parse_filename) {
+                filename = filename->substr(prefix->size() + 1);
+            }
         } else {
             driver = protocol_for_filename(*filename);
         }
@@ -282,6 +276,18 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(
     if (driver->protocol_name.empty()) {
         // A format as the protocol layer: open it as a whole node of its own.
         return open(filename, std::move(options), flags);
+    }
+    if (driver->parse_filename && filename_given) {
+        // bdrv_parse_filename: the driver takes the name apart into options.
+        TRY_VOID(driver->parse_filename(*filename, options));
+        filename.reset();
+    }
+    if (!driver->needs_filename) {
+        if (filename) {
+            // Given as an option, a name is one the driver does not know.
+            options.emplace("filename", *filename);
+        }
+        return open_node(*driver, {}, std::move(options), flags);
     }
     if (!filename) {
         return make_error("The '" + std::string(driver->format_name) + "' block driver requires a file name");
@@ -349,9 +355,10 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     m_by_name.emplace(node_name, node.get());
     TRY_VOID(driver->open(*node, options, m_context));
     TRY_VOID(refuse_leftovers(*driver, options));
-    if (probed && driver == &kRawDriver && !node->read_only()) {
-        warn(probed_raw_warning(node->filename()));
+    if (probed && driver->probed_write_warning && !node->read_only()) {
+        warn(driver->probed_write_warning(node->filename()));
     }
+    refresh_filename(*node);
     return node;
 }
 

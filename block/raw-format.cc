@@ -156,9 +156,11 @@ Result<void> raw_truncate(BlockNode& node, int64_t offset, Prealloc prealloc)
     return node.file()->truncate(offset + static_cast<int64_t>(s.offset), prealloc);
 }
 
-Result<DriverInfo> raw_get_info(BlockNode&)
+// Whatever the file says (QEMU's raw_get_info): a null-co file has no answer, so neither
+// has raw over it.
+Result<DriverInfo> raw_get_info(BlockNode& node)
 {
-    return DriverInfo{};
+    return node.file()->info();
 }
 
 Result<void> raw_create(const OpenContext& context, const CreateOptions& options)
@@ -172,6 +174,23 @@ Result<void> raw_create(const OpenContext& context, const CreateOptions& options
 }
 
 constexpr std::string_view kRawReopenKeys[] = {"offset", "size"};
+// The window is what the guest sees, so it is part of the image's name.
+constexpr std::string_view kRawStrongOpts[] = {"offset", "size"};
+
+Result<MeasureInfo> raw_measure(int64_t virtual_size)
+{
+    int64_t required = (virtual_size + kSectorSize - 1) / kSectorSize * kSectorSize;
+    return MeasureInfo{.required = required, .fully_allocated = required};
+}
+
+std::string raw_probed_write_warning(const std::string& filename)
+{
+    return "WARNING: Image format was not specified for '" + filename +
+        "' and probing guessed raw.\n"
+        "         Automatically detecting the format is dangerous for raw images, write operations on block 0 "
+        "will be restricted.\n"
+        "         Specify the 'raw' format explicitly to remove the restrictions.\n";
+}
 
 constexpr CreateOptionDesc kRawCreateOpts[] = {
     {"size", CreateOptType::Size, "Virtual disk size"},
@@ -181,6 +200,7 @@ constexpr CreateOptionDesc kRawCreateOpts[] = {
 
 const BlockDriver kRawDriver = {
     .format_name = "raw",
+    .strong_runtime_opts = kRawStrongOpts,
     .is_filter_like = true,
     .passes_fua = true,
     .concurrency = Concurrency::Full,
@@ -199,6 +219,8 @@ const BlockDriver kRawDriver = {
     .get_info = raw_get_info,
     .create = raw_create,
     .create_opts = kRawCreateOpts,
+    .measure = raw_measure,
+    .probed_write_warning = raw_probed_write_warning,
 };
 
 }  // namespace qemu::block

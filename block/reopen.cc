@@ -1,43 +1,25 @@
-// Reopening nodes: new descriptors through qemu_open for another access mode or O_DIRECT,
-// and blockdev-reopen's checks of what may change.
+// Reopening nodes: new host access through the drivers' reopen capability, and
+// blockdev-reopen's checks of what may change.
 #include "block/reopen.h"
-
-#include <fcntl.h>
 
 #include <algorithm>
 #include <utility>
 #include <vector>
 
-#include "block/drivers.h"
-#include "block/file-posix.h"
-
 namespace qemu::block {
 
 namespace {
 
-void collect_file_nodes(BlockNode& node, std::vector<BlockNode*>& out)
+// The nodes that hold something on the host to reopen; below them there is nothing more.
+void collect_host_nodes(BlockNode& node, std::vector<BlockNode*>& out)
 {
-    if (&node.driver() == &kFileDriver) {
+    if (node.driver().reopen_prepare) {
         out.push_back(&node);
         return;
     }
     for (BdrvChild& child : node.children()) {
-        collect_file_nodes(*child.node, out);
+        collect_host_nodes(*child.node, out);
     }
-}
-
-int access_flags(bool read_write)
-{
-    return read_write ? O_RDWR : O_RDONLY;
-}
-
-int wanted_flags(int current, bool read_write, std::optional<bool> direct)
-{
-    int flags = (current & ~O_ACCMODE) | access_flags(read_write);
-    if (direct) {
-        flags = *direct ? flags | O_DIRECT : flags & ~O_DIRECT;
-    }
-    return flags;
 }
 
 Result<void> cannot_change(const std::string& key)
@@ -114,87 +96,53 @@ Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* par
 
 bool has_write_access(BlockNode& node)
 {
-    std::vector<BlockNode*> files;
-    collect_file_nodes(node, files);
-    for (BlockNode* file : files) {
-        if ((file_posix::state_of(*file).open_flags & O_ACCMODE) != O_RDWR) {
-            return false;
-        }
-    }
-    return true;
+    std::vector<BlockNode*> hosts;
+    collect_host_nodes(node, hosts);
+    return std::ranges::all_of(hosts, [](BlockNode* host) { return host->driver().host_access(*host).read_write; });
 }
 
 FileAccessChange::~FileAccessChange()
 {
-    for (Swap& swap : m_swaps) {
-        file_posix::FileState& s = file_posix::state_of(*swap.file);
-        if (s.use_lock) {
-            // An fd-set duplicate shares its open file description, and so its locks, with
-            // the set's member, which stays open: the locks must go before the fd does.
-            // Unlocking read locks this description holds cannot conflict with anybody.
-            (void)file_posix::apply_lock_bytes(swap.old_fd.get(), 0, 0, true);
-        }
-        // swap.old_fd closes here (an fd-set duplicate goes back to its set).
+    for (BlockNode* node : m_prepared) {
+        node->driver().reopen_commit(*node);
     }
 }
 
 void FileAccessChange::undo()
 {
-    for (Swap& swap : m_swaps) {
-        file_posix::FileState& s = file_posix::state_of(*swap.file);
-        std::swap(s.fd, swap.old_fd);
-        s.open_flags = swap.old_flags;
-        file_posix::set_direct_alignment(s);
+    for (BlockNode* node : m_prepared) {
+        node->driver().reopen_abort(*node);
     }
-    // The destructor now releases and closes the new descriptors instead.
+    m_prepared.clear();
 }
 
-Result<FileAccessChange> change_file_access(BlockGraph& graph, std::span<const FileAccess> wanted)
+Result<FileAccessChange> change_file_access(BlockGraph&, std::span<const FileAccess> wanted)
 {
-    // Open and lock every new descriptor first, so that a set lacking the mode, or a lock
+    // Every node prepares before any commits, so that a set lacking the mode, or a lock
     // refused, changes nothing.
-    struct Fresh {
-        BlockNode* file;
-        int flags;
-        QemuFd fd;
-    };
-    std::vector<Fresh> fresh;
-    for (const FileAccess& access : wanted) {
-        file_posix::FileState& s = file_posix::state_of(*access.file);
-        int flags = wanted_flags(s.open_flags, access.read_write, access.direct);
-        if (flags == s.open_flags) {
-            continue;
-        }
-        QemuFd fd = TRY(qemu_open(graph.context(), access.file->filename(), flags));
-        if (s.use_lock) {
-            // QEMU's image locks are read locks, so the old and the new descriptor both
-            // hold them until the change is committed: no other process can slip in.
-            auto locked = file_posix::apply_lock_bytes(fd.get(), s.locked_perm, ~s.locked_shared & perm::kAll, false);
-            if (!locked) {
-                (void)file_posix::apply_lock_bytes(fd.get(), 0, 0, true);
-                return std::unexpected(locked.error());
-            }
-        }
-        fresh.push_back({access.file, flags, std::move(fd)});
-    }
     FileAccessChange change;
-    for (Fresh& f : fresh) {
-        file_posix::FileState& s = file_posix::state_of(*f.file);
-        change.m_swaps.push_back({f.file, std::move(s.fd), s.open_flags});
-        s.fd = std::move(f.fd);
-        s.open_flags = f.flags;
-        file_posix::set_direct_alignment(s);
+    for (const FileAccess& access : wanted) {
+        BlockNode& node = *access.file;
+        HostAccess target = node.driver().host_access(node);
+        target.read_write = access.read_write;
+        target.direct = access.direct.value_or(target.direct);
+        auto prepared = node.driver().reopen_prepare(node, target);
+        if (!prepared) {
+            change.undo();
+            return std::unexpected(std::move(prepared).error());
+        }
+        change.m_prepared.push_back(&node);
     }
     return change;
 }
 
 Result<void> reopen_file_access(BlockNode& node, bool read_write, std::optional<bool> direct)
 {
-    std::vector<BlockNode*> files;
-    collect_file_nodes(node, files);
+    std::vector<BlockNode*> hosts;
+    collect_host_nodes(node, hosts);
     std::vector<FileAccess> wanted;
-    for (BlockNode* file : files) {
-        wanted.push_back({file, read_write, direct});
+    for (BlockNode* host : hosts) {
+        wanted.push_back({host, read_write, direct});
     }
     FileAccessChange change = TRY(change_file_access(node.graph(), wanted));
     return {};  // committed as the change goes out of scope
@@ -207,20 +155,20 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
     const Plan& top = plans.front();
     // Each file node takes the access mode and O_DIRECT of its own plan: a child given
     // inline may set its own cache mode. One opened by reference follows the top node.
-    std::vector<BlockNode*> files;
-    collect_file_nodes(node, files);
+    std::vector<BlockNode*> hosts;
+    collect_host_nodes(node, hosts);
     std::vector<FileAccess> wanted;
-    for (BlockNode* file : files) {
-        auto plan = std::ranges::find_if(plans, [&](const Plan& p) { return p.node == file; });
+    for (BlockNode* host : hosts) {
+        auto plan = std::ranges::find_if(plans, [&](const Plan& p) { return p.node == host; });
         const OpenFlags& flags = plan != plans.end() ? plan->flags : top.flags;
-        bool direct = (file_posix::state_of(*file).open_flags & O_DIRECT) != 0;
+        HostAccess current = host->driver().host_access(*host);
+        bool direct = current.direct;
         if (plan != plans.end() || top.cache_given) {
             direct = flags.cache_direct;
         }
         // auto-read-only keeps what the descriptor has; a writer reopens it when it comes.
-        bool old_write = (file_posix::state_of(*file).open_flags & O_ACCMODE) == O_RDWR;
-        bool read_write = flags.read_write && (!flags.auto_read_only || old_write);
-        wanted.push_back({file, read_write, direct});
+        bool read_write = flags.read_write && (!flags.auto_read_only || current.read_write);
+        wanted.push_back({host, read_write, direct});
     }
     FileAccessChange change = TRY(change_file_access(node.graph(), wanted));
     for (const Plan& plan : plans) {

@@ -1,7 +1,8 @@
-// Reopening open nodes with other options (QEMU's bdrv_reopen). The file protocol's
-// descriptor is replaced by a new one from qemu_open when the access mode or O_DIRECT
-// changes, so for a /dev/fdset/N name the set member with the wanted mode is duplicated.
-// auto-read-only (read-only until somebody writes) and blockdev-reopen are built on this.
+// Reopening open nodes with other options (QEMU's bdrv_reopen). What a protocol holds on
+// the host (file and host_device: the descriptor) is changed through the driver's reopen
+// capability (BlockDriver::reopen_prepare/commit/abort), so for a /dev/fdset/N name the
+// set member with the wanted mode is duplicated. auto-read-only (read-only until somebody
+// writes) and blockdev-reopen are built on this; nothing here knows a driver by name.
 #pragma once
 
 #include <optional>
@@ -14,20 +15,20 @@
 
 namespace qemu::block {
 
-// Whether the descriptors under `node` are open for writing.
+// Whether the host resources under `node` are open for writing.
 bool has_write_access(BlockNode& node);
 
-// What one file-protocol node's descriptor should become.
+// What the host access of one node with the reopen capability should become.
 struct FileAccess {
     BlockNode* file;
     bool read_write;
     std::optional<bool> direct;  // unchanged when not given
 };
 
-// A change of descriptors under way (bdrv_reopen_prepare/commit/abort): the new ones are in
-// place and locked, the old ones kept and still locked. Destroying it commits (the old
-// descriptors are unlocked and closed); undo() puts the old ones back first, so the new
-// ones go instead. Neither can fail.
+// A change of host access under way: every node's driver has prepared it (the new
+// descriptors are open and locked beside the old ones). Destroying it commits (the new
+// ones take over, the old are unlocked and closed); undo() aborts instead, so the new ones
+// go. Neither can fail.
 class FileAccessChange {
 public:
     FileAccessChange() = default;
@@ -38,19 +39,15 @@ public:
 
 private:
     friend Result<FileAccessChange> change_file_access(BlockGraph& graph, std::span<const FileAccess> wanted);
-    struct Swap {
-        BlockNode* file;
-        QemuFd old_fd;
-        int old_flags;
-    };
-    std::vector<Swap> m_swaps;
+    std::vector<BlockNode*> m_prepared;
 };
 
-// Opens (through qemu_open) and locks a descriptor for every file node whose access mode
-// or O_DIRECT differs from what it wants, then swaps them in; on failure nothing changes.
+// Prepares every node's new access (for file and host_device a descriptor opened through
+// qemu_open and locked, where the access mode or O_DIRECT differs); on failure the ones
+// prepared are aborted and nothing changes.
 Result<FileAccessChange> change_file_access(BlockGraph& graph, std::span<const FileAccess> wanted);
 
-// Reopens every file-protocol descriptor under `node` (the node itself and its children)
+// Reopens every host resource under `node` (the node itself and its children)
 // O_RDWR or O_RDONLY, and with or without O_DIRECT when `direct` is given, keeping the
 // image locks; on failure nothing changes.
 Result<void> reopen_file_access(BlockNode& node, bool read_write, std::optional<bool> direct = std::nullopt);

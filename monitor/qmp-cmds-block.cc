@@ -1,10 +1,10 @@
 // QMP commands of the block layer: blockdev-add, blockdev-del, blockdev-reopen,
 // block_resize, query-block and query-named-block-nodes. They decode, call the host's
 // BlockDevices and encode; the graph work happens there and in block/.
+#include "block/blockdev-options.h"
 #include "block/drivers.h"
 #include "block/reopen.h"
 #include "monitor/block-info.h"
-#include "monitor/block-options.h"
 #include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
 #include "qapi/qapi-commands.h"
@@ -31,14 +31,16 @@ qapi::BlockdevDetectZeroesOptions detect_zeroes_of(const block::BlockNode& node)
 qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk)
 {
     qapi::ImageInfo image{.filename = node.filename(), .format = std::string(node.driver().format_name)};
-    // Both file and raw answer bdrv_get_info, so QEMU always reports a clean image here.
-    image.dirty_flag = false;
     if (auto size = node.allocated_file_size()) {
         image.actual_size = *size;
     }
     image.virtual_size = node.length().value_or(0);
-    if (auto info = node.info(); info && info->cluster_size > 0) {
-        image.cluster_size = info->cluster_size;
+    // Only a node that answers bdrv_get_info (not null-co) reports whether it is dirty.
+    if (auto info = node.info()) {
+        image.dirty_flag = false;
+        if (info->cluster_size > 0) {
+            image.cluster_size = info->cluster_size;
+        }
     }
     return qapi::BlockDeviceInfo{
         .file = node.filename(),
@@ -69,7 +71,7 @@ namespace qapi {
 
 qemu::Result<void> qmp_blockdev_add(QmpContext& ctx, const BlockdevOptions& arg)
 {
-    auto options = TRY(qemu::monitor::flatten_blockdev_options(arg));
+    auto options = TRY(qemu::block::flatten_blockdev_options(arg));
     return ctx.host.block().add_node(std::move(options));
 }
 
@@ -84,7 +86,7 @@ qemu::Result<void> qmp_blockdev_reopen(QmpContext& ctx, const std::vector<Blockd
         if (!one.node_name) {
             return qemu::make_error("node-name not specified");
         }
-        auto flat = TRY(qemu::monitor::flatten_blockdev_options(one));
+        auto flat = TRY(qemu::block::flatten_blockdev_options(one));
         TRY_VOID(ctx.host.block().reopen_node(std::move(flat)));
     }
     return {};

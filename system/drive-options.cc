@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "monitor/block-options.h"
+#include "block/blockdev-options.h"
 #include "qobject/json.h"
 #include "util/qemu-option.h"
 
@@ -257,7 +257,7 @@ Result<void> open_blockdev(block::BlockDevices& devices, const BlockSpec& spec)
     if (!json) {
         return spec_error(spec, json.error().desc);
     }
-    auto options = monitor::blockdev_options_from_json(*json);
+    auto options = block::blockdev_options_from_json(*json);
     if (!options) {
         return spec_error(spec, options.error().desc);
     }

@@ -46,10 +46,14 @@ constexpr CreateOptionDesc kVpcCreateOptions[] = {
         "calculation"},
 };
 
+// How the size is computed changes what the guest sees, so it is part of the image's name.
+constexpr std::string_view kVpcStrongOpts[] = {"force_size_calc"};
+
 }  // namespace
 
 const BlockDriver kVpcDriver = {
     .format_name = "vpc",
+    .strong_runtime_opts = kVpcStrongOpts,
     // Reads only look up the BAT; writes change it, the bitmaps and the footer's place.
     .concurrency = Concurrency::SharedReads,
     .probe = vpc_probe,

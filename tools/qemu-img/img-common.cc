@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <map>
 #include <utility>
 #include <vector>
 
 #include "block/drivers.h"
+#include "block/node-filename.h"
 #include "tools/qemu-img/img-report.h"
+#include "qobject/json.h"
 #include "util/qemu-option.h"
 
 namespace qemu::img {
@@ -95,30 +98,6 @@ Result<OpenImage> open_image(const ImageRequest& request)
     return image;
 }
 
-unsigned qdict_bucket(std::string_view key)
-{
-    uint32_t value = 0x238F13AFu * static_cast<uint32_t>(key.size());
-    for (size_t i = 0; i < key.size(); ++i) {
-        value += static_cast<uint32_t>(static_cast<unsigned char>(key[i])) << (i * 5 % 24);
-    }
-    return (1103515243u * value + 12345u) % 512;
-}
-
-namespace {
-
-std::string json_object(std::vector<std::pair<std::string, std::string>> members)
-{
-    std::stable_sort(members.begin(), members.end(),
-        [](const auto& a, const auto& b) { return qdict_bucket(a.first) < qdict_bucket(b.first); });
-    std::string out = "{";
-    for (size_t i = 0; i < members.size(); ++i) {
-        out += (i ? ", \"" : "\"") + members[i].first + "\": " + members[i].second;
-    }
-    return out + "}";
-}
-
-}  // namespace
-
 std::string json_string(std::string_view text)
 {
     std::string out = "\"";
@@ -131,41 +110,61 @@ std::string json_string(std::string_view text)
     return out + "\"";
 }
 
+namespace {
+
+// The options as given, flattened to dotted keys, each as the JSON text QEMU would print
+// for it: strings from an option list, typed values from a json: name.
+using GivenOptions = std::map<std::string, std::string>;
+
+void flatten_given(const JsonValue& value, const std::string& prefix, GivenOptions& out)
+{
+    if (value.is_object()) {
+        for (const auto& [key, member] : value.items()) {
+            flatten_given(member, prefix.empty() ? key : prefix + "." + key, out);
+        }
+    } else if (value.is_string()) {
+        out.emplace(prefix, json_string(value.get<std::string>()));
+    } else if (!value.is_array()) {
+        out.emplace(prefix, value.dump());
+    }
+}
+
+std::optional<GivenOptions> given_options(const ImageRequest& request)
+{
+    GivenOptions given;
+    if (request.image_opts) {
+        auto parsed = QemuOpts::parse(request.name);
+        if (!parsed) {
+            return std::nullopt;
+        }
+        for (const auto& [key, value] : parsed->entries()) {
+            given[key] = json_string(value);  // the last one counts, as in QemuOpts
+        }
+    } else if (request.name.starts_with("json:")) {
+        auto parsed = json_parse(std::string_view(request.name).substr(5));
+        if (!parsed || !parsed->is_object()) {
+            return std::nullopt;
+        }
+        flatten_given(*parsed, "", given);
+    }
+    return given;
+}
+
+}  // namespace
+
 std::string image_display_name(block::BlockNode& root, const ImageRequest& request)
 {
-    std::string plain = root.filename();
-    bool is_raw = &root.driver() == &block::kRawDriver;
-    bool is_vpc = &root.driver() == &block::kVpcDriver;
-    if (!request.image_opts || (!is_raw && !is_vpc) || !root.file()) {
-        return plain;
+    auto given = given_options(request);
+    if (!given) {
+        return root.filename();
     }
-    auto parsed = QemuOpts::parse(request.name);
-    if (!parsed) {
-        return plain;
-    }
-    // Only options that change what the image is (QEMU's strong runtime options) show: raw's
-    // offset and size, vpc's force_size_calc. The key order is that of QEMU's QDict.
-    std::vector<std::pair<std::string, std::string>> members;
-    if (is_vpc) {
-        if (auto value = parsed->get("force_size_calc")) {
-            members.emplace_back("force_size_calc", json_string(*value));
-        }
-    }
-    members.emplace_back("driver", json_string(root.driver().format_name));
-    if (is_raw) {
-        for (std::string_view key : {"offset", "size"}) {
-            if (auto value = parsed->get(key)) {
-                members.emplace_back(std::string(key), json_string(*value));
-            }
-        }
-    }
-    if (members.size() == 1) {
-        return plain;
-    }
-    block::BlockNode& file = *root.file();
-    members.emplace_back("file",
-        json_object({{"driver", json_string(file.driver().format_name)}, {"filename", json_string(file.filename())}}));
-    return "json:" + json_object(std::move(members));
+    // The values as the user typed them: strings from an option list, typed from json:.
+    auto json =
+        block::json_filename(root, [&](block::BlockNode&, const std::string& key) -> std::optional<std::string> {
+            auto it = given->find(key);
+            return it == given->end() ? std::nullopt : std::optional(it->second);
+        });
+    return json ? "json:" + *json : root.filename();
 }
 
 block::BlockNode& protocol_node(block::BlockNode& node)

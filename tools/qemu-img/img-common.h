@@ -12,6 +12,7 @@
 
 #include "block/block-backend.h"
 #include "block/block.h"
+#include "block/node-filename.h"
 #include "util/error.h"
 
 namespace qemu::img {
@@ -52,13 +53,13 @@ struct OpenImage {
 // img_open: on failure the error text is already "Could not open 'NAME': ...".
 Result<OpenImage> open_image(const ImageRequest& request);
 
-// The name QEMU shows for an opened image: the file's name, unless --image-opts gave raw an
-// offset or size (options a plain filename cannot carry), which makes it a json: name.
+// The name QEMU shows for an opened image: the file's name, unless --image-opts or json:
+// gave a driver's strong options (raw's offset or size, null-co's size: options a plain
+// filename cannot carry), which makes it a json: name.
 std::string image_display_name(block::BlockNode& root, const ImageRequest& request);
 
-// QEMU prints a QDict (a json: name, a check report) from its hash table, bucket by bucket
-// in the order of this hash of the key, so our output lists keys in that order too.
-unsigned qdict_bucket(std::string_view key);
+// QEMU prints a QDict (a json: name, a check report) in its hash order (node-filename.h).
+using block::qdict_bucket;
 
 // The protocol node at the bottom of a node's `file` chain.
 block::BlockNode& protocol_node(block::BlockNode& node);

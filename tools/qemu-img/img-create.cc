@@ -226,7 +226,7 @@ int img_measure(int argc, char** argv)
         error_report("Either --size N or one filename must be specified.");
         return 1;
     }
-    int64_t required = 0;
+    int64_t virtual_size = 0;
     if (filename) {
         if (snapshot) {
             error_report("Failed to load snapshot: This image format does not support snapshots");
@@ -243,7 +243,7 @@ int img_measure(int argc, char** argv)
             error_report(length.error().desc);
             return 1;
         }
-        required = *length;
+        virtual_size = *length;
     }
     const block::BlockDriver* driver = block::find_driver(out_format);
     if (!driver) {
@@ -264,22 +264,26 @@ int img_measure(int argc, char** argv)
             return 1;
         }
     }
-    if (driver != &block::kRawDriver) {
+    if (!driver->measure) {
         error_report("Block driver '" + out_format + "' does not support size measurement");
         return 1;
     }
     if (size) {
-        required = (*size + block::kSectorSize - 1) / block::kSectorSize * block::kSectorSize;
+        virtual_size = *size;
     } else if (!filename) {
-        required = static_cast<int64_t>(
-            (request.size.value_or(0) + block::kSectorSize - 1) / block::kSectorSize * block::kSectorSize);
+        virtual_size = static_cast<int64_t>(request.size.value_or(0));
+    }
+    auto measured = driver->measure(virtual_size);
+    if (!measured) {
+        error_report(measured.error().desc);
+        return 1;
     }
     if (json) {
-        std::printf("{\n    \"required\": %lld,\n    \"fully-allocated\": %lld\n}\n", static_cast<long long>(required),
-            static_cast<long long>(required));
+        std::printf("{\n    \"required\": %lld,\n    \"fully-allocated\": %lld\n}\n",
+            static_cast<long long>(measured->required), static_cast<long long>(measured->fully_allocated));
     } else {
-        std::printf("required size: %lld\nfully allocated size: %lld\n", static_cast<long long>(required),
-            static_cast<long long>(required));
+        std::printf("required size: %lld\nfully allocated size: %lld\n", static_cast<long long>(measured->required),
+            static_cast<long long>(measured->fully_allocated));
     }
     return 0;
 }

@@ -71,6 +71,11 @@ struct MapEntry {
 Result<MapEntry> map_status(block::BlockNode& root, int64_t offset, int64_t bytes)
 {
     block::BlockStatus status = TRY(root.block_status(true, offset, bytes));
+    if (!(status.flags & (block::status::kData | block::status::kZero))) {
+        // Neither data nor zeroes, and no backing file to ask: QEMU's get_block_status
+        // reports nothing at all, an offset the driver gave (null-co's) included.
+        status.flags = 0;
+    }
     MapEntry entry{.start = offset,
         .length = status.bytes,
         .data = (status.flags & block::status::kData) != 0,

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "block/drivers.h"
+#include "block/file-posix.h"
 #include "tests/unit/block/block_test_util.h"
 
 using namespace qemu::block;
@@ -164,4 +165,44 @@ TEST_F(BlockTest, LoopDeviceReadsWritesDiscardsAndKeepsItsSize)
     EXPECT_EQ(file[4096], 0x5a);
     EXPECT_EQ(file[65536], 0);
     EXPECT_EQ(file[0], 0x11);
+}
+
+// host_cdrom: a host_device opened with O_NONBLOCK, with QEMU's texts for what is not a
+// device: a regular file, a directory opened read-only (it opens, then fails the check),
+// and a directory opened read-write (the open itself fails).
+TEST_F(BlockTest, HostCdromRefusesWhatIsNotADeviceWithQemusTexts)
+{
+    std::string file = make_image("img.raw", 4096);
+    auto regular = graph().open(std::nullopt, {{"driver", "host_cdrom"}, {"filename", file}}, ro());
+    ASSERT_FALSE(regular);
+    EXPECT_EQ(
+        regular.error().desc, "'host_cdrom' driver requires '" + file + "' to be either a character or block device");
+
+    auto dir_ro = graph().open(std::nullopt, {{"driver", "host_cdrom"}, {"filename", m_dir}}, ro());
+    ASSERT_FALSE(dir_ro);
+    EXPECT_EQ(
+        dir_ro.error().desc, "'host_cdrom' driver requires '" + m_dir + "' to be either a character or block device");
+    auto dir_rw = graph().open(std::nullopt, {{"driver", "host_cdrom"}, {"filename", m_dir}}, rw());
+    ASSERT_FALSE(dir_rw);
+    EXPECT_EQ(dir_rw.error().desc, "Could not open '" + m_dir + "': Is a directory");
+
+    auto hdev_dir = graph().open(std::nullopt, hdev_options(m_dir), ro());
+    ASSERT_FALSE(hdev_dir);
+    EXPECT_EQ(hdev_dir.error().desc,
+        "'host_device' driver requires '" + m_dir + "' to be either a character or block device");
+}
+
+TEST_F(BlockTest, HostCdromOpensACharacterDeviceNonBlockingAndIsNeverProbed)
+{
+    int before = open_fd_count();
+    {
+        auto node = graph().open(std::nullopt, {{"driver", "host_cdrom"}, {"filename", "/dev/null"}}, ro());
+        ASSERT_TRUE(node) << node.error().desc;
+        EXPECT_EQ(&(*node)->driver(), &kHostCdromDriver);
+        EXPECT_TRUE(file_posix::state_of(**node).open_flags & O_NONBLOCK);
+        EXPECT_EQ((*node)->length().value_or(-1), 0);
+    }
+    EXPECT_EQ(open_fd_count(), before);
+    EXPECT_EQ(protocol_for_filename("host_cdrom:/dev/null"), &kHostCdromDriver);
+    EXPECT_EQ(protocol_for_filename("/dev/null"), &kHostDeviceDriver);
 }

@@ -3,6 +3,7 @@
 // leaves the old ones in place, with nothing leaked.
 #include <fcntl.h>
 
+#include "block/drivers.h"
 #include "block/file-posix.h"
 #include "block/reopen.h"
 #include "tests/unit/block/block_test_util.h"
@@ -90,6 +91,106 @@ TEST_F(BlockTest, ReopenRefusedByTheDriverNeedsNoSecondOpen)
     auto done = reopen(**node, bad);
     ASSERT_TRUE(done) << done.error().desc;
     EXPECT_EQ(file_flags(**node) & O_ACCMODE, O_RDWR);
+}
+
+// The reopen capability itself: prepare opens the new descriptor beside the old one and
+// changes nothing the node uses; commit switches over and closes the old; abort closes
+// the new. file and host_device share it, so both are driven through their tables.
+TEST_F(BlockTest, ReopenPrepareThenCommitSwitchesToTheNewDescriptor)
+{
+    std::string p = make_image("img.raw", 1 << 20, 0x5a);
+    auto node = graph().open(std::nullopt, {{"driver", "file"}, {"filename", p}}, {});
+    ASSERT_TRUE(node) << node.error().desc;
+    BlockNode& file = **node;
+    const BlockDriver& driver = file.driver();
+    ASSERT_NE(driver.reopen_prepare, nullptr);
+    int fd_before = file_posix::state_of(file).fd.get();
+    int count_before = open_fd_count();
+
+    auto prepared = driver.reopen_prepare(file, HostAccess{.read_write = true});
+    ASSERT_TRUE(prepared) << prepared.error().desc;
+    EXPECT_EQ(open_fd_count(), count_before + 1) << "the new descriptor is open beside the old";
+    EXPECT_EQ(file_posix::state_of(file).fd.get(), fd_before) << "and not in use before the commit";
+    EXPECT_EQ(driver.host_access(file), (HostAccess{.read_write = false}));
+
+    driver.reopen_commit(file);
+    EXPECT_EQ(open_fd_count(), count_before);
+    EXPECT_EQ(driver.host_access(file), (HostAccess{.read_write = true}));
+    EXPECT_EQ(file_posix::state_of(file).open_flags & O_ACCMODE, O_RDWR);
+}
+
+TEST_F(BlockTest, ReopenPrepareThenAbortKeepsTheOldDescriptor)
+{
+    std::string p = make_image("img.raw", 1 << 20, 0x5a);
+    auto node = graph().open(std::nullopt, {{"driver", "file"}, {"filename", p}}, {});
+    ASSERT_TRUE(node) << node.error().desc;
+    BlockNode& file = **node;
+    int fd_before = file_posix::state_of(file).fd.get();
+    int count_before = open_fd_count();
+
+    ASSERT_TRUE(file.driver().reopen_prepare(file, HostAccess{.read_write = true, .direct = false}));
+    file.driver().reopen_abort(file);
+    EXPECT_EQ(open_fd_count(), count_before);
+    EXPECT_EQ(file_posix::state_of(file).fd.get(), fd_before);
+    EXPECT_EQ(file.driver().host_access(file), (HostAccess{.read_write = false}));
+    std::vector<uint8_t> buf(512);
+    ASSERT_TRUE(file.pread(0, buf));
+    EXPECT_EQ(buf[0], 0x5a);
+}
+
+TEST_F(BlockTest, ReopenPrepareOfTheSameAccessOpensNothing)
+{
+    std::string p = make_image("img.raw", 1 << 20);
+    auto node = graph().open(std::nullopt, {{"driver", "file"}, {"filename", p}}, {});
+    ASSERT_TRUE(node) << node.error().desc;
+    int count_before = open_fd_count();
+    ASSERT_TRUE((*node)->driver().reopen_prepare(**node, HostAccess{}));
+    EXPECT_EQ(open_fd_count(), count_before);
+    (*node)->driver().reopen_commit(**node);
+    EXPECT_EQ(open_fd_count(), count_before);
+}
+
+TEST_F(BlockTest, ReopenPrepareFailsWhenTheSetLacksTheModeAndChangesNothing)
+{
+    std::string p = make_image("img.raw", 1 << 20);
+    ASSERT_TRUE(m_registry->add(1, qemu::UniqueFd(::open(p.c_str(), O_RDONLY)), std::nullopt));
+    auto node = graph().open(std::nullopt, {{"driver", "file"}, {"filename", "/dev/fdset/1"}}, {});
+    ASSERT_TRUE(node) << node.error().desc;
+    int count_before = open_fd_count();
+    EXPECT_FALSE((*node)->driver().reopen_prepare(**node, HostAccess{.read_write = true}));
+    (*node)->driver().reopen_abort(**node);
+    EXPECT_EQ(open_fd_count(), count_before);
+    EXPECT_FALSE(has_write_access(**node));
+}
+
+// host_device over an fd set holding a character device in both modes: the generic
+// reopen finds it through its driver's capability, as it finds file.
+TEST_F(BlockTest, HostDeviceOverAnFdSetReopensReadWrite)
+{
+    ASSERT_TRUE(m_registry->add(1, qemu::UniqueFd(::open("/dev/zero", O_RDONLY)), std::nullopt));
+    ASSERT_TRUE(m_registry->add(1, qemu::UniqueFd(::open("/dev/zero", O_RDWR)), std::nullopt));
+    auto node = graph().open(std::nullopt,
+        {{"driver", "raw"}, {"read-only", "on"}, {"file.driver", "host_device"}, {"file.filename", "/dev/fdset/1"}},
+        {});
+    ASSERT_TRUE(node) << node.error().desc;
+    EXPECT_EQ(&(*node)->file()->driver(), &kHostDeviceDriver);
+    EXPECT_FALSE(has_write_access(**node));
+
+    BlockOptions writable{
+        {"driver", "raw"}, {"read-only", "off"}, {"file.driver", "host_device"}, {"file.filename", "/dev/fdset/1"}};
+    auto done = reopen(**node, writable);
+    ASSERT_TRUE(done) << done.error().desc;
+    EXPECT_TRUE(has_write_access(**node));
+    EXPECT_FALSE((*node)->read_only());
+    std::vector<uint8_t> buf(512, 0x11);
+    EXPECT_TRUE((*node)->pwrite(0, buf));
+
+    // And back: the read-only member is duplicated again.
+    BlockOptions read_only = writable;
+    read_only["read-only"] = "on";
+    done = reopen(**node, read_only);
+    ASSERT_TRUE(done) << done.error().desc;
+    EXPECT_FALSE(has_write_access(**node));
 }
 
 }  // namespace

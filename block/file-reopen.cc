@@ -1,0 +1,89 @@
+// Reopening the file and host_device protocols (bdrv_reopen_prepare/commit/abort): a new
+// descriptor from qemu_open for another access mode or O_DIRECT, so that for a
+// /dev/fdset/N name the set's member with the wanted mode is duplicated. It is opened and
+// locked beside the old one, which stays in use until the reopen commits.
+#include <fcntl.h>
+
+#include <utility>
+
+#include "block/file-posix.h"
+
+namespace qemu::block::file_posix {
+
+namespace {
+
+int flags_for(int current, HostAccess wanted)
+{
+    int flags = (current & ~(O_ACCMODE | O_DIRECT)) | (wanted.read_write ? O_RDWR : O_RDONLY);
+    return wanted.direct ? flags | O_DIRECT : flags;
+}
+
+// Gives up a descriptor that may hold image locks. An fd-set duplicate shares its open
+// file description, and so its locks, with the set's member, which stays open: the locks
+// must go before the fd does. Unlocking read locks cannot conflict with anybody.
+void release(const FileState& s, QemuFd fd)
+{
+    if (s.use_lock) {
+        (void)apply_lock_bytes(fd.get(), 0, 0, true);
+    }
+    // fd closes here (an fd-set duplicate goes back to its set).
+}
+
+}  // namespace
+
+HostAccess file_host_access(BlockNode& node)
+{
+    const FileState& s = state_of(node);
+    return HostAccess{.read_write = (s.open_flags & O_ACCMODE) == O_RDWR, .direct = (s.open_flags & O_DIRECT) != 0};
+}
+
+Result<void> file_reopen_prepare(BlockNode& node, HostAccess wanted)
+{
+    FileState& s = state_of(node);
+    if (s.pending_reopen) {
+        release(s, std::move(s.pending_reopen->fd));
+        s.pending_reopen.reset();
+    }
+    int flags = flags_for(s.open_flags, wanted);
+    if (flags == s.open_flags) {
+        return {};
+    }
+    QemuFd fd = TRY(qemu_open(node.graph().context(), node.filename(), flags));
+    if (s.use_lock) {
+        // QEMU's image locks are read locks, so the old and the new descriptor both hold
+        // them until the reopen is committed: no other process can slip in between.
+        auto locked = apply_lock_bytes(fd.get(), s.locked_perm, ~s.locked_shared & perm::kAll, false);
+        if (!locked) {
+            release(s, std::move(fd));
+            return std::unexpected(locked.error());
+        }
+    }
+    s.pending_reopen = FileState::PendingReopen{.fd = std::move(fd), .open_flags = flags};
+    return {};
+}
+
+void file_reopen_commit(BlockNode& node)
+{
+    FileState& s = state_of(node);
+    if (!s.pending_reopen) {
+        return;
+    }
+    QemuFd old = std::exchange(s.fd, std::move(s.pending_reopen->fd));
+    s.open_flags = s.pending_reopen->open_flags;
+    s.pending_reopen.reset();
+    set_direct_alignment(s);
+    release(s, std::move(old));
+}
+
+void file_reopen_abort(BlockNode& node)
+{
+    FileState& s = state_of(node);
+    if (!s.pending_reopen) {
+        return;
+    }
+    QemuFd fresh = std::move(s.pending_reopen->fd);
+    s.pending_reopen.reset();
+    release(s, std::move(fresh));
+}
+
+}  // namespace qemu::block::file_posix

@@ -1,0 +1,100 @@
+// bdrv_refresh_filename (see node-filename.h). Nothing here knows a driver: which options
+// count is each driver's strong_runtime_opts.
+#include "block/node-filename.h"
+
+#include <algorithm>
+
+namespace qemu::block {
+
+namespace {
+
+std::string quoted(std::string_view text)
+{
+    std::string out = "\"";
+    for (char ch : text) {
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+        }
+        out += ch;
+    }
+    return out + "\"";
+}
+
+std::optional<std::string> json_of(BlockNode& node, const OptionRenderer& render, const std::string& prefix)
+{
+    std::vector<std::pair<std::string, std::string>> members;
+    for (std::string_view key : node.driver().strong_runtime_opts) {
+        if (auto value = render(node, prefix + std::string(key))) {
+            members.emplace_back(std::string(key), *value);
+        }
+    }
+    std::optional<std::string> child;
+    if (BlockNode* file = node.file()) {
+        child = json_of(*file, render, prefix + "file.");
+        if (!child && !members.empty()) {
+            child = qdict_json_object(
+                {{"driver", quoted(file->driver().format_name)}, {"filename", quoted(file->filename())}});
+        }
+    }
+    if (members.empty() && !child) {
+        return std::nullopt;
+    }
+    members.emplace_back("driver", quoted(node.driver().format_name));
+    if (child) {
+        members.emplace_back("file", *child);
+    }
+    return qdict_json_object(std::move(members));
+}
+
+}  // namespace
+
+unsigned qdict_bucket(std::string_view key)
+{
+    uint32_t value = 0x238F13AFu * static_cast<uint32_t>(key.size());
+    for (size_t i = 0; i < key.size(); ++i) {
+        value += static_cast<uint32_t>(static_cast<unsigned char>(key[i])) << (i * 5 % 24);
+    }
+    return (1103515243u * value + 12345u) % 512;
+}
+
+std::string qdict_json_object(std::vector<std::pair<std::string, std::string>> members)
+{
+    std::stable_sort(members.begin(), members.end(),
+        [](const auto& a, const auto& b) { return qdict_bucket(a.first) < qdict_bucket(b.first); });
+    std::string out = "{";
+    for (size_t i = 0; i < members.size(); ++i) {
+        out += (i ? ", \"" : "\"") + members[i].first + "\": " + members[i].second;
+    }
+    return out + "}";
+}
+
+std::optional<std::string> json_filename(BlockNode& node, const OptionRenderer& render)
+{
+    return json_of(node, render, "");
+}
+
+std::optional<std::string> render_open_option(BlockNode& node, const std::string& dotted_key)
+{
+    std::string key = dotted_key.substr(dotted_key.rfind('.') + 1);
+    auto it = node.open_options().find(key);
+    if (it == node.open_options().end()) {
+        return std::nullopt;
+    }
+    const std::string& value = it->second;
+    if (value == "on" || value == "off") {
+        return value == "on" ? "true" : "false";
+    }
+    if (!value.empty() && std::ranges::all_of(value, [](char ch) { return ch >= '0' && ch <= '9'; })) {
+        return value;
+    }
+    return quoted(value);
+}
+
+void refresh_filename(BlockNode& node)
+{
+    if (auto json = json_filename(node, render_open_option)) {
+        node.set_filename("json:" + *json);
+    }
+}
+
+}  // namespace qemu::block
