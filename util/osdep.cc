@@ -152,9 +152,9 @@ Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags, m
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     long fd;
     int attempts = 0;
+    // EAGAIN: the kernel saw a concurrent rename and could not prove the walk stayed beneath.
     do {
         fd = syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof(how));
-        // EAGAIN: the kernel saw a concurrent rename and could not prove the walk stayed beneath.
     } while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++attempts < 16)));
     if (fd < 0) {
         int err = errno;
