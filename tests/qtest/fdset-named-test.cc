@@ -199,6 +199,28 @@ TEST(FdsetNamedMember, FromTheCommandLine)
     EXPECT_TRUE(tree.holds("disk.img", 0, 512, 0x5a));
 }
 
+// -drive's auto-read-only opens read-only and reopens read-write on the first write: both
+// opens must pick the member called disk.img, never the newer read-write extent.
+TEST(FdsetNamedMember, AutoReadOnlyReopensTheNamedMember)
+{
+    TempTree tree;
+    qemu::UniqueFd ro = tree.open("disk.img", O_RDONLY);
+    qemu::UniqueFd rw = tree.open("disk.img", O_RDWR);
+    qemu::UniqueFd extent = tree.open("disk-s001.img", O_RDWR);
+    InheritedFd inherit[] = {{ro.get(), 3}, {rw.get(), 4}, {extent.get(), 5}};
+    auto qts = QTestState::init(std::string(kArgs) +
+            " -add-fd fd=3,set=2,opaque=disk.img -add-fd fd=4,set=2,opaque=disk.img"
+            " -add-fd fd=5,set=2,opaque=disk-s001.img"
+            " -drive if=none,id=drive0,file=/dev/fdset/2/disk.img,format=raw",
+        inherit);
+    size_t baseline = qts->open_fds().size();
+    EXPECT_EQ(qts->hmp("qemu-io drive0 \"write -P 0x42 0 512\""), "");
+    EXPECT_TRUE(tree.holds("disk.img", 0, 512, 0x42));
+    EXPECT_TRUE(tree.holds("disk-s001.img", 0, 512, 0));
+    // The read-only dup was given back when the read-write one replaced it.
+    EXPECT_EQ(qts->open_fds().size(), baseline);
+}
+
 TEST(FdsetDirectoryMember, OpensNamesBeneathIt)
 {
     TempTree tree;
