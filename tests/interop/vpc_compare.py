@@ -268,6 +268,14 @@ def patched(cwd, source, name, edits, fix_footer=True, truncate=None):
     return name
 
 
+def flipped(cwd, source, offset):
+    """The byte at offset inverted. A fixed replacement for a byte of the random UUID would
+    equal it in 1 run out of 256 and leave the checksum right."""
+    with open(os.path.join(cwd, source), 'rb') as f:
+        f.seek(offset)
+        return bytes([f.read(1)[0] ^ 0xff])
+
+
 def bad_input(t, cwd):
     """Broken and unusual images: both tools say the same, in the same words, with the same code."""
     if t['fixtures']:
@@ -282,7 +290,7 @@ def bad_input(t, cwd):
     be32 = lambda v: struct.pack('>I', v)
     be64 = lambda v: struct.pack('>Q', v)
     images = (['afl5.img'] if t['fixtures'] else []) + ['good.vhd', 'goodfix.vhd',
-              patched(cwd, 'good.vhd', 'badsum.vhd', [(70, b'\x99')], fix_footer=False),
+              patched(cwd, 'good.vhd', 'badsum.vhd', [(70, flipped(cwd, 'good.vhd', 70))], fix_footer=False),
               patched(cwd, 'good.vhd', 'badmagic.vhd', [(512, b'cxsparsX')]),
               patched(cwd, 'good.vhd', 'blocksize-1000.vhd', [(512 + 32, be32(1000))]),
               patched(cwd, 'good.vhd', 'blocksize-256.vhd', [(512 + 32, be32(256))]),
@@ -297,7 +305,8 @@ def bad_input(t, cwd):
               patched(cwd, 'good.vhd', 'too-large.vhd', [(28, b'win '), (48, be64(0xff000001 * 512))]),
               patched(cwd, 'good.vhd', 'not-vhd.vhd', [(0, b'xonectix')], fix_footer=False, truncate=size - 512),
               patched(cwd, 'good.vhd', 'tiny.vhd', [(0, b'x')], fix_footer=False, truncate=300),
-              patched(cwd, 'goodfix.vhd', 'fixbadsum.vhd', [(fixsize - 512 + 70, b'\x99')], fix_footer=False),
+              patched(cwd, 'goodfix.vhd', 'fixbadsum.vhd', [(fixsize - 512 + 70, flipped(cwd, 'goodfix.vhd', fixsize - 512 + 70))],
+                      fix_footer=False),
               patched(cwd, 'goodfix.vhd', 'fixdyn.vhd', [(fixsize - 512 + 60, be32(3))]),
               patched(cwd, 'good.vhd', 'differencing.vhd', [(60, be32(4))]),
               patched(cwd, 'good.vhd', 'type-fixed-at-0.vhd', [(60, be32(2))])]
