@@ -11,6 +11,11 @@
 
 using namespace qemu::block;
 using namespace qemu::block::vpc;
+using qemu::load_be32;
+using qemu::load_be64;
+using qemu::store_be16;
+using qemu::store_be32;
+using qemu::store_be64;
 using block_test::BlockTest;
 using block_test::ro;
 using block_test::rw;
