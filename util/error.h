@@ -29,6 +29,10 @@ struct Error {
 
     // Prepends context the way QEMU's error_prepend() does: "prefix" + desc.
     Error& prepend(std::string_view prefix);
+
+    // The errno to report, or fallback when the failure had none (QEMU's callers print
+    // strerror of a negative return that is never 0).
+    int errno_or(int fallback) const { return errno_value != 0 ? errno_value : fallback; }
 };
 
 template <typename T>
@@ -45,8 +49,14 @@ inline std::unexpected<Error> make_error(ErrorClass cls, std::string desc)
     return std::unexpected(Error{cls, std::move(desc), 0});
 }
 
+// QEMU's wording for a message with an errno behind it: "desc: strerror(err)".
+std::string errno_message(std::string desc, int err);
+
 // error_setg_errno: "msg: strerror(errno)" and the errno kept for callers that branch on it.
 std::unexpected<Error> make_errno_error(int err, std::string desc);
+
+// A bare -errno return as QEMU reports it: the text is strerror(err) alone.
+std::unexpected<Error> make_errno_error(int err);
 
 }  // namespace qemu
 

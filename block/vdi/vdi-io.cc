@@ -35,7 +35,7 @@ void zero_iov(std::span<const iovec> iov, size_t skip, size_t len)
 Result<void> check_range(const VdiState& s, int64_t offset, size_t bytes)
 {
     if (offset < 0 || static_cast<uint64_t>(offset) + bytes > uint64_t{s.header.blocks_in_image} * kBlockSize) {
-        return std::unexpected(Error{ErrorClass::GenericError, std::strerror(EIO), EIO});
+        return make_errno_error(EIO);
     }
     return {};
 }
