@@ -35,8 +35,14 @@ struct Error {
     int errno_or(int fallback) const { return errno_value != 0 ? errno_value : fallback; }
 };
 
+// std::expected that cannot be dropped silently: ignoring a returned Result is a warning,
+// an error under -Werror. Where a failure really does not matter, the call is cast to void
+// beside a comment saying why.
 template <typename T>
-using Result = std::expected<T, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+public:
+    using std::expected<T, Error>::expected;
+};
 
 // GenericError with a message (error_setg).
 inline std::unexpected<Error> make_error(std::string desc)
