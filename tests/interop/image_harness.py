@@ -9,7 +9,7 @@ absent. A format's script (vdi_compare.py, vpc_compare.py, ...) holds only its c
 
 Command line of every script: OUR_IMG OUR_IO REF_IMG REF_IO [format-specific arguments].
 Tool keys are TAG + '_' + KIND: 'ours_img', 'ours_io', 'ref_img', 'ref_io'.
-Set INTEROP_SECTION to a section name to run only that section.
+Set INTEROP_SECTION to a section name to run only that section (after the setup ones).
 """
 import hashlib
 import os
@@ -204,9 +204,10 @@ class Harness:
 
     # -- the script
 
-    def main(self, sections):
+    def main(self, sections, setup=()):
         """Runs each (title, function(harness)) in one scratch directory and reports; the
-        exit code for meson (0, 1, or 77 when the reference tools are missing)."""
+        exit code for meson (0, 1, or 77 when the reference tools are missing). The setup
+        sections make what the others use, so they run even when INTEROP_SECTION names one."""
         for key in ('ref_img', 'ref_io'):
             if not self.tools.get(key) or not os.access(self.tools[key], os.X_OK):
                 print(f'{self.tools.get(key)} not installed, skipping')
@@ -216,8 +217,8 @@ class Harness:
         only = os.environ.get('INTEROP_SECTION')
         with tempfile.TemporaryDirectory(dir='/var/tmp') as cwd:
             self.cwd = cwd
-            for title, section in sections:
-                if only and title != only:
+            for title, section in list(setup) + list(sections):
+                if only and title != only and (title, section) not in setup:
                     continue
                 print(f'== {title}', flush=True)
                 checks, failures = self.checks, self.failures

@@ -210,9 +210,8 @@ def bad_input(h):
 
 if __name__ == '__main__':
     sys.exit(Harness('vdi', sys.argv[1:]).main([
-        ('reference images', make_reference_images),
         ('read compatibility', read_compatibility),
         ('write compatibility', write_compatibility),
         ('cross writing', cross_writing),
         ('bad input', bad_input),
-    ]))
+    ], setup=[('reference images', make_reference_images)]))

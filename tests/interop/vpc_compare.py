@@ -322,8 +322,8 @@ def main():
         h.fixtures = None
     else:
         h.fixtures = os.path.abspath(h.fixtures)
-    return h.main([('make_source', make_source), ('read_compat', read_compat), ('write_compat', write_compat),
-                   ('cross_write', cross_write), ('bad_input', bad_input), ('tool_outputs', tool_outputs)])
+    return h.main([('read_compat', read_compat), ('write_compat', write_compat), ('cross_write', cross_write),
+                   ('bad_input', bad_input), ('tool_outputs', tool_outputs)], setup=[('make_source', make_source)])
 
 
 if __name__ == '__main__':
