@@ -13,8 +13,7 @@ namespace qemu {
 
 enum class ByteOrder { Little, Big };
 
-template <std::unsigned_integral T, ByteOrder order>
-constexpr T load_field(std::span<const uint8_t> buf, size_t at)
+template <std::unsigned_integral T, ByteOrder order> constexpr T load_field(std::span<const uint8_t> buf, size_t at)
 {
     T value = 0;
     for (size_t i = 0; i < sizeof(T); ++i) {
@@ -95,18 +94,15 @@ constexpr void store_be64(std::span<uint8_t> buf, size_t at, uint64_t value)
 
 // A field of a header: its offset, width and byte order in one constant, so a table of
 // them is the layout, and a 32-bit field cannot be read as 64 bits by mistake.
-template <std::unsigned_integral T, ByteOrder order>
-struct Field {
+template <std::unsigned_integral T, ByteOrder order> struct Field {
     size_t offset;
 
     constexpr T load(std::span<const uint8_t> buf) const { return load_field<T, order>(buf, offset); }
     constexpr void store(std::span<uint8_t> buf, T value) const { store_field<T, order>(buf, offset, value); }
 };
 
-template <std::unsigned_integral T>
-using LeField = Field<T, ByteOrder::Little>;
+template <std::unsigned_integral T> using LeField = Field<T, ByteOrder::Little>;
 
-template <std::unsigned_integral T>
-using BeField = Field<T, ByteOrder::Big>;
+template <std::unsigned_integral T> using BeField = Field<T, ByteOrder::Big>;
 
 }  // namespace qemu

@@ -11,14 +11,14 @@
 
 using namespace qemu::block;
 using namespace qemu::block::vpc;
+using block_test::BlockTest;
+using block_test::ro;
+using block_test::rw;
 using qemu::load_be32;
 using qemu::load_be64;
 using qemu::store_be16;
 using qemu::store_be32;
 using qemu::store_be64;
-using block_test::BlockTest;
-using block_test::ro;
-using block_test::rw;
 
 namespace {
 
