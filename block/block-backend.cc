@@ -2,20 +2,10 @@
 #include "block/block-backend.h"
 
 #include <cerrno>
-#include <cstring>
 
 #include "block/iov.h"
 
 namespace qemu::block {
-
-namespace {
-
-std::unexpected<Error> io_error(int err)
-{
-    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
-}
-
-}  // namespace
 
 Result<std::unique_ptr<BlockBackend>> BlockBackend::open(
     BlockGraph& graph, std::optional<std::string> filename, BlockOptions options, const BackendOpenOptions& how)
@@ -70,11 +60,11 @@ Result<int64_t> BlockBackend::length()
 Result<void> BlockBackend::check_request(int64_t offset, int64_t bytes)
 {
     if (bytes < 0 || offset < 0) {
-        return io_error(EIO);
+        return make_errno_error(EIO);
     }
     int64_t len = TRY(length());
     if (offset > len || len - offset < bytes) {
-        return io_error(EIO);
+        return make_errno_error(EIO);
     }
     return {};
 }
@@ -101,7 +91,7 @@ Result<void> BlockBackend::pwritev(int64_t offset, std::span<const iovec> iov, R
 {
     TRY_VOID(check_request(offset, static_cast<int64_t>(iov_size(iov))));
     if (!(m_perm & perm::kWrite)) {
-        return io_error(EPERM);
+        return make_errno_error(EPERM);
     }
     // Without a write cache every write is made durable before it completes.
     flags.fua = flags.fua || !m_write_cache;
@@ -112,7 +102,7 @@ Result<void> BlockBackend::pwrite_zeroes(int64_t offset, int64_t bytes, RequestF
 {
     TRY_VOID(check_request(offset, bytes));
     if (!(m_perm & perm::kWrite)) {
-        return io_error(EPERM);
+        return make_errno_error(EPERM);
     }
     flags.fua = flags.fua || !m_write_cache;
     return m_root->pwrite_zeroes(offset, bytes, flags);
@@ -122,7 +112,7 @@ Result<void> BlockBackend::discard(int64_t offset, int64_t bytes)
 {
     TRY_VOID(check_request(offset, bytes));
     if (!(m_perm & perm::kWrite)) {
-        return io_error(EPERM);
+        return make_errno_error(EPERM);
     }
     return m_root->discard(offset, bytes);
 }

@@ -18,7 +18,7 @@ namespace {
 
 std::unexpected<Error> io_error(int err)
 {
-    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
+    return make_errno_error(err);
 }
 
 // The errnos QEMU folds into ENOTSUP (no such operation on this device).

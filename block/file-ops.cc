@@ -18,7 +18,7 @@ namespace {
 
 std::unexpected<Error> io_error(int err)
 {
-    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
+    return make_errno_error(err);
 }
 
 int do_fallocate(int fd, int mode, int64_t offset, int64_t bytes)

@@ -23,7 +23,7 @@ namespace {
 
 std::unexpected<Error> io_error(int err)
 {
-    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
+    return make_errno_error(err);
 }
 
 Result<Locking> parse_locking(std::optional<std::string> text)

@@ -3,7 +3,6 @@
 // follows a format down to the protocol that knows where the data is.
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <vector>
 
 #include "block/block.h"
@@ -12,11 +11,6 @@
 namespace qemu::block {
 
 namespace {
-
-std::unexpected<Error> errno_error(int err)
-{
-    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
-}
 
 std::unexpected<Error> not_supported(const char* what)
 {
@@ -81,7 +75,7 @@ Result<int64_t> BlockNode::length()
     } else if (BlockNode* f = file()) {
         bytes = TRY(f->length());
     } else {
-        return errno_error(ENOMEDIUM);
+        return make_errno_error(ENOMEDIUM);
     }
     // The block layer counts whole sectors, so a partial last sector reads as zeros.
     return (bytes + kSectorSize - 1) / kSectorSize * kSectorSize;
@@ -90,7 +84,7 @@ Result<int64_t> BlockNode::length()
 Result<void> BlockNode::preadv(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
     if (!m_driver->preadv) {
-        return errno_error(ENOMEDIUM);
+        return make_errno_error(ENOMEDIUM);
     }
     auto guard = guard_request(false);
     return m_driver->preadv(*this, offset, iov, flags);
@@ -99,10 +93,10 @@ Result<void> BlockNode::preadv(int64_t offset, std::span<const iovec> iov, Reque
 Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
     if (read_only()) {
-        return errno_error(EACCES);
+        return make_errno_error(EACCES);
     }
     if (!m_driver->pwritev) {
-        return errno_error(ENOMEDIUM);
+        return make_errno_error(ENOMEDIUM);
     }
     // cache.no-flush: a FUA write is an ordinary one, as the flush it stands for is ignored.
     flags.fua = flags.fua && !m_flags.no_flush;
@@ -142,7 +136,7 @@ Result<void> BlockNode::pwrite(int64_t offset, std::span<const uint8_t> buf, Req
 Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlags flags)
 {
     if (read_only()) {
-        return errno_error(EACCES);
+        return make_errno_error(EACCES);
     }
     if (!m_flags.unmap) {
         flags.may_unmap = false;
@@ -166,7 +160,7 @@ Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlag
         }
     }
     if (flags.no_fallback) {
-        return errno_error(ENOTSUP);
+        return make_errno_error(ENOTSUP);
     }
     // The driver cannot zero cheaply: write zero buffers, a bounded chunk at a time.
     constexpr int64_t kChunk = 1 << 20;
@@ -187,7 +181,7 @@ Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlag
 Result<void> BlockNode::discard(int64_t offset, int64_t bytes)
 {
     if (read_only()) {
-        return errno_error(EACCES);
+        return make_errno_error(EACCES);
     }
     // discard=ignore, or a driver that cannot: the request still succeeds, as in QEMU.
     if (!m_flags.unmap || !m_driver->discard) {

@@ -4,7 +4,6 @@
 // turn its disk into, say, a vmdk that names host files.
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <vector>
 
 #include "block/block.h"
@@ -20,11 +19,6 @@ struct RawState : DriverState {
     uint64_t size = 0;
     bool has_size = false;
 };
-
-std::unexpected<Error> io_error(int err)
-{
-    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
-}
 
 int raw_probe(std::span<const uint8_t>, std::string_view)
 {
@@ -93,7 +87,7 @@ Result<void> check_probed_write(BlockNode& node, int64_t offset, std::span<const
         }
     }
     if (probe_format(sector, node.filename()) != &kRawDriver) {
-        return io_error(EPERM);
+        return make_errno_error(EPERM);
     }
     return {};
 }
@@ -103,7 +97,7 @@ Result<void> raw_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
     RawState& s = node.state<RawState>();
     auto bytes = static_cast<uint64_t>(iov_size(iov));
     if (s.has_size && (static_cast<uint64_t>(offset) > s.size || bytes > s.size - offset)) {
-        return io_error(ENOSPC);
+        return make_errno_error(ENOSPC);
     }
     if (node.flags().probed && offset < static_cast<int64_t>(kProbeBufSize) && bytes > 0) {
         TRY_VOID(check_probed_write(node, offset, iov));
@@ -115,7 +109,7 @@ Result<void> raw_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, Re
 {
     RawState& s = node.state<RawState>();
     if (s.has_size && (static_cast<uint64_t>(offset) > s.size || static_cast<uint64_t>(bytes) > s.size - offset)) {
-        return io_error(ENOSPC);
+        return make_errno_error(ENOSPC);
     }
     if (node.flags().probed && offset < static_cast<int64_t>(kProbeBufSize) && bytes > 0) {
         std::vector<uint8_t> zeroes(std::min<int64_t>(bytes, kProbeBufSize));
@@ -129,7 +123,7 @@ Result<void> raw_discard(BlockNode& node, int64_t offset, int64_t bytes)
 {
     RawState& s = node.state<RawState>();
     if (s.has_size && (static_cast<uint64_t>(offset) > s.size || static_cast<uint64_t>(bytes) > s.size - offset)) {
-        return io_error(ENOSPC);
+        return make_errno_error(ENOSPC);
     }
     return node.file()->discard(offset + s.offset, bytes);
 }

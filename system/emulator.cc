@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -95,14 +94,14 @@ public:
     {
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) < 0) {
-            report(std::string("cannot daemonize: ") + std::strerror(errno));
+            report(errno_message("cannot daemonize", errno));
             std::exit(1);
         }
         UniqueFd read_end(fds[0]);
         m_write_end = UniqueFd(fds[1]);
         pid_t pid = fork();
         if (pid < 0) {
-            report(std::string("cannot daemonize: ") + std::strerror(errno));
+            report(errno_message("cannot daemonize", errno));
             std::exit(1);
         }
         if (pid > 0) {
@@ -184,7 +183,7 @@ void raise_open_file_limit()
 {
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) < 0) {
-        report(std::string("warning: unable to query NOFILE limit: ") + std::strerror(errno));
+        report(errno_message("warning: unable to query NOFILE limit", errno));
         return;
     }
     if (limit.rlim_cur == limit.rlim_max) {
@@ -192,7 +191,7 @@ void raise_open_file_limit()
     }
     limit.rlim_cur = limit.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &limit) < 0) {
-        report(std::string("warning: unable to set NOFILE limit: ") + std::strerror(errno));
+        report(errno_message("warning: unable to set NOFILE limit", errno));
     }
 }
 

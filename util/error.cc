@@ -28,11 +28,21 @@ Error& Error::prepend(std::string_view prefix)
     return *this;
 }
 
-std::unexpected<Error> make_errno_error(int err, std::string desc)
+std::string errno_message(std::string desc, int err)
 {
     desc += ": ";
     desc += std::strerror(err);
-    return std::unexpected(Error{ErrorClass::GenericError, std::move(desc), err});
+    return desc;
+}
+
+std::unexpected<Error> make_errno_error(int err, std::string desc)
+{
+    return std::unexpected(Error{ErrorClass::GenericError, errno_message(std::move(desc), err), err});
+}
+
+std::unexpected<Error> make_errno_error(int err)
+{
+    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
 }
 
 }  // namespace qemu

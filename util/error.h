@@ -29,10 +29,20 @@ struct Error {
 
     // Prepends context the way QEMU's error_prepend() does: "prefix" + desc.
     Error& prepend(std::string_view prefix);
+
+    // The errno to report, or fallback when the failure had none (QEMU's callers print
+    // strerror of a negative return that is never 0).
+    int errno_or(int fallback) const { return errno_value != 0 ? errno_value : fallback; }
 };
 
+// std::expected that cannot be dropped silently: ignoring a returned Result is a warning,
+// an error under -Werror. Where a failure really does not matter, the call is cast to void
+// beside a comment saying why.
 template <typename T>
-using Result = std::expected<T, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+public:
+    using std::expected<T, Error>::expected;
+};
 
 // GenericError with a message (error_setg).
 inline std::unexpected<Error> make_error(std::string desc)
@@ -45,8 +55,14 @@ inline std::unexpected<Error> make_error(ErrorClass cls, std::string desc)
     return std::unexpected(Error{cls, std::move(desc), 0});
 }
 
+// QEMU's wording for a message with an errno behind it: "desc: strerror(err)".
+std::string errno_message(std::string desc, int err);
+
 // error_setg_errno: "msg: strerror(errno)" and the errno kept for callers that branch on it.
 std::unexpected<Error> make_errno_error(int err, std::string desc);
+
+// A bare -errno return as QEMU reports it: the text is strerror(err) alone.
+std::unexpected<Error> make_errno_error(int err);
 
 }  // namespace qemu
 

@@ -2,7 +2,6 @@
 // inside the image's block count, no two entries may share a data block, and the number
 // of mapped entries must match the header's count. Repairs are not offered.
 #include <cerrno>
-#include <cstring>
 
 #include "block/vdi/vdi.h"
 
@@ -11,7 +10,7 @@ namespace qemu::block::vdi {
 Result<CheckResult> check(BlockNode& node, bool fix)
 {
     if (fix) {
-        return std::unexpected(Error{ErrorClass::GenericError, std::strerror(ENOTSUP), ENOTSUP});
+        return make_errno_error(ENOTSUP);
     }
     VdiState& s = node.state<VdiState>();
     const uint32_t blocks = s.header.blocks_in_image;

@@ -6,6 +6,7 @@
 
 #include "block/drivers.h"
 #include "block/vdi/vdi.h"
+#include "util/bswap.h"
 #include "util/qemu-option.h"
 
 namespace qemu::block::vdi {
@@ -68,10 +69,7 @@ Result<void> create(const OpenContext& context, const CreateOptions& options)
     if (map_bytes > 0) {
         std::vector<uint8_t> map(map_bytes);
         for (uint32_t i = 0; i < header.blocks_in_image; ++i) {
-            uint32_t entry = is_static ? i : kUnallocated;
-            for (int b = 0; b < 4; ++b) {
-                map[size_t{i} * 4 + b] = static_cast<uint8_t>(entry >> (8 * b));
-            }
+            store_le32(map, size_t{i} * 4, is_static ? i : kUnallocated);
         }
         TRY_VOID(file->pwrite(header.offset_bmap, map));
     }

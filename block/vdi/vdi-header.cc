@@ -6,54 +6,36 @@
 #include <random>
 
 #include "block/vdi/vdi.h"
+#include "util/bswap.h"
 
 namespace qemu::block::vdi {
 
 namespace {
 
-// Field offsets inside the 512-byte header.
+// The fields inside the 512-byte header.
+namespace field {
+constexpr LeField<uint32_t> kSignature{0x40};
+constexpr LeField<uint32_t> kVersion{0x44};
+constexpr LeField<uint32_t> kHeaderSize{0x48};
+constexpr LeField<uint32_t> kImageType{0x4C};
+constexpr LeField<uint32_t> kImageFlags{0x50};
+constexpr LeField<uint32_t> kOffsetBmap{0x154};
+constexpr LeField<uint32_t> kOffsetData{0x158};
+constexpr LeField<uint32_t> kSectorSize{0x168};
+constexpr LeField<uint64_t> kDiskSize{0x170};
+constexpr LeField<uint32_t> kBlockSize{0x178};
+constexpr LeField<uint32_t> kBlockExtra{0x17C};
+constexpr LeField<uint32_t> kBlocksInImage{0x180};
+constexpr LeField<uint32_t> kBlocksAllocated{0x184};
+}  // namespace field
+
+// The UUIDs are byte arrays, copied as they are.
 enum : size_t {
-    kOffSignature = 0x40,
-    kOffVersion = 0x44,
-    kOffHeaderSize = 0x48,
-    kOffImageType = 0x4C,
-    kOffImageFlags = 0x50,
-    kOffBmap = 0x154,
-    kOffData = 0x158,
-    kOffSectorSize = 0x168,
-    kOffDiskSize = 0x170,
-    kOffBlockSize = 0x178,
-    kOffBlockExtra = 0x17C,
-    kOffBlocksInImage = 0x180,
-    kOffBlocksAllocated = 0x184,
     kOffUuidImage = 0x188,
     kOffUuidLastSnap = 0x198,
     kOffUuidLink = 0x1A8,
     kOffUuidParent = 0x1B8,
 };
-
-uint32_t le32(std::span<const uint8_t> b, size_t at)
-{
-    return uint32_t{b[at]} | uint32_t{b[at + 1]} << 8 | uint32_t{b[at + 2]} << 16 | uint32_t{b[at + 3]} << 24;
-}
-
-uint64_t le64(std::span<const uint8_t> b, size_t at)
-{
-    return uint64_t{le32(b, at)} | uint64_t{le32(b, at + 4)} << 32;
-}
-
-void put_le32(std::span<uint8_t> b, size_t at, uint32_t v)
-{
-    for (int i = 0; i < 4; ++i) {
-        b[at + i] = static_cast<uint8_t>(v >> (8 * i));
-    }
-}
-
-void put_le64(std::span<uint8_t> b, size_t at, uint64_t v)
-{
-    put_le32(b, at, static_cast<uint32_t>(v));
-    put_le32(b, at + 4, static_cast<uint32_t>(v >> 32));
-}
 
 std::array<uint8_t, 16> uuid_at(std::span<const uint8_t> b, size_t at)
 {
@@ -90,19 +72,19 @@ Header parse_header(std::span<const uint8_t, kHeaderBytes> bytes)
 {
     Header h;
     std::memcpy(h.raw.data(), bytes.data(), kHeaderBytes);
-    h.signature = le32(bytes, kOffSignature);
-    h.version = le32(bytes, kOffVersion);
-    h.header_size = le32(bytes, kOffHeaderSize);
-    h.image_type = le32(bytes, kOffImageType);
-    h.image_flags = le32(bytes, kOffImageFlags);
-    h.offset_bmap = le32(bytes, kOffBmap);
-    h.offset_data = le32(bytes, kOffData);
-    h.sector_size = le32(bytes, kOffSectorSize);
-    h.disk_size = le64(bytes, kOffDiskSize);
-    h.block_size = le32(bytes, kOffBlockSize);
-    h.block_extra = le32(bytes, kOffBlockExtra);
-    h.blocks_in_image = le32(bytes, kOffBlocksInImage);
-    h.blocks_allocated = le32(bytes, kOffBlocksAllocated);
+    h.signature = field::kSignature.load(bytes);
+    h.version = field::kVersion.load(bytes);
+    h.header_size = field::kHeaderSize.load(bytes);
+    h.image_type = field::kImageType.load(bytes);
+    h.image_flags = field::kImageFlags.load(bytes);
+    h.offset_bmap = field::kOffsetBmap.load(bytes);
+    h.offset_data = field::kOffsetData.load(bytes);
+    h.sector_size = field::kSectorSize.load(bytes);
+    h.disk_size = field::kDiskSize.load(bytes);
+    h.block_size = field::kBlockSize.load(bytes);
+    h.block_extra = field::kBlockExtra.load(bytes);
+    h.blocks_in_image = field::kBlocksInImage.load(bytes);
+    h.blocks_allocated = field::kBlocksAllocated.load(bytes);
     h.uuid_image = uuid_at(bytes, kOffUuidImage);
     h.uuid_last_snap = uuid_at(bytes, kOffUuidLastSnap);
     h.uuid_link = uuid_at(bytes, kOffUuidLink);
@@ -114,19 +96,19 @@ std::array<uint8_t, kHeaderBytes> serialize_header(const Header& h)
 {
     std::array<uint8_t, kHeaderBytes> out = h.raw;
     std::span<uint8_t> b(out);
-    put_le32(b, kOffSignature, h.signature);
-    put_le32(b, kOffVersion, h.version);
-    put_le32(b, kOffHeaderSize, h.header_size);
-    put_le32(b, kOffImageType, h.image_type);
-    put_le32(b, kOffImageFlags, h.image_flags);
-    put_le32(b, kOffBmap, h.offset_bmap);
-    put_le32(b, kOffData, h.offset_data);
-    put_le32(b, kOffSectorSize, h.sector_size);
-    put_le64(b, kOffDiskSize, h.disk_size);
-    put_le32(b, kOffBlockSize, h.block_size);
-    put_le32(b, kOffBlockExtra, h.block_extra);
-    put_le32(b, kOffBlocksInImage, h.blocks_in_image);
-    put_le32(b, kOffBlocksAllocated, h.blocks_allocated);
+    field::kSignature.store(b, h.signature);
+    field::kVersion.store(b, h.version);
+    field::kHeaderSize.store(b, h.header_size);
+    field::kImageType.store(b, h.image_type);
+    field::kImageFlags.store(b, h.image_flags);
+    field::kOffsetBmap.store(b, h.offset_bmap);
+    field::kOffsetData.store(b, h.offset_data);
+    field::kSectorSize.store(b, h.sector_size);
+    field::kDiskSize.store(b, h.disk_size);
+    field::kBlockSize.store(b, h.block_size);
+    field::kBlockExtra.store(b, h.block_extra);
+    field::kBlocksInImage.store(b, h.blocks_in_image);
+    field::kBlocksAllocated.store(b, h.blocks_allocated);
     std::memcpy(out.data() + kOffUuidImage, h.uuid_image.data(), 16);
     std::memcpy(out.data() + kOffUuidLastSnap, h.uuid_last_snap.data(), 16);
     std::memcpy(out.data() + kOffUuidLink, h.uuid_link.data(), 16);
@@ -191,7 +173,7 @@ int probe(std::span<const uint8_t> buf, std::string_view)
     if (buf.size() < kHeaderBytes) {
         return 0;
     }
-    return le32(buf, kOffSignature) == kSignature ? 100 : 0;
+    return field::kSignature.load(buf) == kSignature ? 100 : 0;
 }
 
 std::array<uint8_t, 16> random_uuid()

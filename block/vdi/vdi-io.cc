@@ -9,6 +9,7 @@
 #include "block/drivers.h"
 #include "block/iov.h"
 #include "block/vdi/vdi.h"
+#include "util/bswap.h"
 
 namespace qemu::block::vdi {
 
@@ -34,7 +35,7 @@ void zero_iov(std::span<const iovec> iov, size_t skip, size_t len)
 Result<void> check_range(const VdiState& s, int64_t offset, size_t bytes)
 {
     if (offset < 0 || static_cast<uint64_t>(offset) + bytes > uint64_t{s.header.blocks_in_image} * kBlockSize) {
-        return std::unexpected(Error{ErrorClass::GenericError, std::strerror(EIO), EIO});
+        return make_errno_error(EIO);
     }
     return {};
 }
@@ -59,8 +60,7 @@ Result<void> vdi_open(BlockNode& node, BlockOptions&, const OpenContext&)
     TRY_VOID(file->pread(state->bmap_offset, bytes));
     state->bmap.resize(map_bytes / 4);
     for (size_t i = 0; i < state->bmap.size(); ++i) {
-        const uint8_t* p = &bytes[i * 4];
-        state->bmap[i] = uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+        state->bmap[i] = load_le32(bytes, i * 4);
     }
     node.set_state(std::move(state));
     return {};
@@ -102,10 +102,7 @@ Result<void> write_map_sectors(BlockNode& node, uint32_t first, uint32_t last)
     size_t count = (last_sector - first_sector + 1) * kEntriesPerSector;
     std::vector<uint8_t> bytes(count * 4);
     for (size_t i = 0; i < count; ++i) {
-        uint32_t v = s.bmap[first_sector * kEntriesPerSector + i];
-        for (int b = 0; b < 4; ++b) {
-            bytes[i * 4 + b] = static_cast<uint8_t>(v >> (8 * b));
-        }
+        store_le32(bytes, i * 4, s.bmap[first_sector * kEntriesPerSector + i]);
     }
     return node.file()->pwrite(s.bmap_offset + int64_t{first_sector} * kSectorSize, bytes);
 }

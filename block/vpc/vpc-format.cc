@@ -1,4 +1,4 @@
-// Big-endian field access, checksums and the size rule of VHD footers (see vpc-format.h).
+// Checksums and the size rule of VHD footers (see vpc-format.h).
 #include "block/vpc/vpc-format.h"
 
 #include <cstring>
@@ -6,39 +6,6 @@
 #include "block/vpc/vpc-geometry.h"
 
 namespace qemu::block::vpc {
-
-uint16_t load_be16(std::span<const uint8_t> buf, size_t at)
-{
-    return static_cast<uint16_t>(buf[at] << 8 | buf[at + 1]);
-}
-
-uint32_t load_be32(std::span<const uint8_t> buf, size_t at)
-{
-    return uint32_t{load_be16(buf, at)} << 16 | load_be16(buf, at + 2);
-}
-
-uint64_t load_be64(std::span<const uint8_t> buf, size_t at)
-{
-    return uint64_t{load_be32(buf, at)} << 32 | load_be32(buf, at + 4);
-}
-
-void store_be16(std::span<uint8_t> buf, size_t at, uint16_t value)
-{
-    buf[at] = static_cast<uint8_t>(value >> 8);
-    buf[at + 1] = static_cast<uint8_t>(value);
-}
-
-void store_be32(std::span<uint8_t> buf, size_t at, uint32_t value)
-{
-    store_be16(buf, at, static_cast<uint16_t>(value >> 16));
-    store_be16(buf, at + 2, static_cast<uint16_t>(value));
-}
-
-void store_be64(std::span<uint8_t> buf, size_t at, uint64_t value)
-{
-    store_be32(buf, at, static_cast<uint32_t>(value >> 32));
-    store_be32(buf, at + 4, static_cast<uint32_t>(value));
-}
 
 uint32_t vhd_checksum(std::span<const uint8_t> buf)
 {

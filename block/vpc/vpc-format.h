@@ -9,6 +9,8 @@
 #include <span>
 #include <string_view>
 
+#include "util/bswap.h"
+
 namespace qemu::block::vpc {
 
 constexpr size_t kFooterSize = 512;
@@ -49,13 +51,6 @@ constexpr size_t kMaxTableEntries = 28;
 constexpr size_t kBlockSize = 32;
 constexpr size_t kChecksum = 36;
 }  // namespace dynheader
-
-uint16_t load_be16(std::span<const uint8_t> buf, size_t at);
-uint32_t load_be32(std::span<const uint8_t> buf, size_t at);
-uint64_t load_be64(std::span<const uint8_t> buf, size_t at);
-void store_be16(std::span<uint8_t> buf, size_t at, uint16_t value);
-void store_be32(std::span<uint8_t> buf, size_t at, uint32_t value);
-void store_be64(std::span<uint8_t> buf, size_t at, uint64_t value);
 
 // One's complement of the byte sum; callers zero the checksum field first.
 uint32_t vhd_checksum(std::span<const uint8_t> buf);

@@ -142,8 +142,7 @@ Result<void> vpc_open(BlockNode& node, BlockOptions& options, const OpenContext&
     s->total_sectors = footer_total_sectors(s->footer, calc);
     if (s->total_sectors > kMaxSectors) {
         // QEMU fails here without a message of its own, so the generic one shows.
-        return std::unexpected(Error{
-            ErrorClass::GenericError, "Could not open '" + node.filename() + "': " + std::strerror(EFBIG), EFBIG});
+        return make_errno_error(EFBIG, "Could not open '" + node.filename() + "'");
     }
     if (!footer_at_end) {
         TRY_VOID(read_dynamic_header(file, *s));

@@ -5,7 +5,6 @@
 // was, the footer moves behind it, then the BAT entry is written.
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "block/iov.h"
 #include "block/vpc/vpc-state.h"
@@ -13,11 +12,6 @@
 namespace qemu::block::vpc {
 
 namespace {
-
-std::unexpected<Error> errno_error(int err)
-{
-    return std::unexpected(Error{ErrorClass::GenericError, std::strerror(err), err});
-}
 
 // bdrv_pwrite_sync: the metadata write is on disk before anything that depends on it.
 Result<void> write_sync(BlockNode& file, int64_t offset, std::span<const uint8_t> bytes)
@@ -57,13 +51,13 @@ Result<std::optional<int64_t>> data_offset_for_write(BlockNode& node, VpcState& 
 Result<int64_t> allocate_block(BlockNode& node, VpcState& s, int64_t offset)
 {
     if (offset < 0 || offset > s.total_sectors * kSectorSize) {
-        return errno_error(EINVAL);
+        return make_errno_error(EINVAL);
     }
     uint64_t index = static_cast<uint64_t>(offset) / s.block_size;
     // The open checks make the table cover the disk and keep blocks inside a file of at most
     // 2 TiB worth of sector numbers; stay safe if either ever does not hold.
     if (index >= s.max_table_entries || s.free_data_block_offset / 512 >= kUnallocated) {
-        return errno_error(EINVAL);
+        return make_errno_error(EINVAL);
     }
     BlockNode& file = *node.file();
     int64_t block_start = s.free_data_block_offset;

@@ -13,6 +13,7 @@
 
 #include "block/block.h"
 #include "block/drivers.h"
+#include "util/bswap.h"
 #include "util/unique_fd.h"
 
 namespace {
@@ -21,12 +22,7 @@ using namespace qemu::block;
 
 uint32_t le32_at(const uint8_t* data, size_t size, size_t at)
 {
-    if (at + 4 > size) {
-        return 0;
-    }
-    uint32_t v;
-    std::memcpy(&v, data + at, 4);
-    return v;
+    return at + 4 > size ? 0 : qemu::load_le32({data, size}, at);
 }
 
 int open_fd_count()

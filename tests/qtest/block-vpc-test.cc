@@ -13,6 +13,7 @@
 #include "block/block-backend.h"
 #include "block/drivers.h"
 #include "tests/qtest/libqtest.h"
+#include "util/bswap.h"
 
 namespace {
 
@@ -68,11 +69,6 @@ private:
     std::string m_path;
 };
 
-uint32_t be32_at(const std::vector<uint8_t>& bytes, size_t at)
-{
-    return uint32_t{bytes[at]} << 24 | uint32_t{bytes[at + 1]} << 16 | uint32_t{bytes[at + 2]} << 8 | bytes[at + 3];
-}
-
 TEST(BlockVpc, BlockdevAddOverFdsetAllocatesBlocksThroughQemuIo)
 {
     VpcImage image(64 * MiB);
@@ -102,8 +98,8 @@ TEST(BlockVpc, BlockdevAddOverFdsetAllocatesBlocksThroughQemuIo)
 
     auto bytes = image.bytes();
     ASSERT_EQ(bytes.size(), 2560u + 2 * (512 + 2 * MiB));
-    EXPECT_EQ(be32_at(bytes, 1536 + 4), 0x4u);
-    EXPECT_EQ(be32_at(bytes, 1536), 0x1005u);
+    EXPECT_EQ(qemu::load_be32(bytes, 1536 + 4), 0x4u);
+    EXPECT_EQ(qemu::load_be32(bytes, 1536), 0x1005u);
     EXPECT_EQ(
         std::vector<uint8_t>(bytes.end() - 512, bytes.end()), std::vector<uint8_t>(bytes.begin(), bytes.begin() + 512));
     EXPECT_EQ(image.guest_read(2 * MiB, 4096), std::vector<uint8_t>(4096, 0x42));

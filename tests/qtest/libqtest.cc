@@ -25,6 +25,8 @@
 #include <thread>
 #include <utility>
 
+#include "util/error.h"
+
 namespace qtest {
 
 namespace {
@@ -46,7 +48,7 @@ constexpr size_t kMaxFds = 16;
 
 std::string errno_text(const char* what)
 {
-    return std::string(what) + ": " + std::strerror(errno);
+    return qemu::errno_message(what, errno);
 }
 
 bool env_set(const char* name)

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -97,7 +96,7 @@ std::string check_human(const block::CheckResult& r)
 Result<block::CheckResult> run_check(block::BlockNode& root, bool fix)
 {
     if (!root.driver().check) {
-        return std::unexpected(Error{ErrorClass::GenericError, std::strerror(ENOTSUP), ENOTSUP});
+        return make_errno_error(ENOTSUP);
     }
     auto result = root.driver().check(root, fix);
     if (result) {
@@ -215,8 +214,7 @@ int img_check(int argc, char** argv)
         }
     }
     if (!result) {
-        int err = result.error().errno_value ? result.error().errno_value : EIO;
-        error_report(std::string("Check failed: ") + std::strerror(err));
+        error_report(errno_message("Check failed", result.error().errno_or(EIO)));
         return 1;
     }
     qprintf(quiet, json ? check_json(*result, request.name, format) : check_human(*result));

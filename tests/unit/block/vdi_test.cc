@@ -7,39 +7,20 @@
 
 #include "block/drivers.h"
 #include "tests/unit/block/block_test_util.h"
+#include "util/bswap.h"
 
 using namespace qemu::block;
 using block_test::BlockTest;
 using block_test::ro;
 using block_test::rw;
+using qemu::load_le32;
+using qemu::load_le64;
+using qemu::store_le32;
+using qemu::store_le64;
 
 namespace {
 
 constexpr uint32_t MiB = 1024 * 1024;
-
-uint32_t get32(const std::vector<uint8_t>& b, size_t at)
-{
-    uint32_t v;
-    std::memcpy(&v, &b[at], 4);
-    return v;
-}
-
-uint64_t get64(const std::vector<uint8_t>& b, size_t at)
-{
-    uint64_t v;
-    std::memcpy(&v, &b[at], 8);
-    return v;
-}
-
-void put32(std::vector<uint8_t>& b, size_t at, uint32_t v)
-{
-    std::memcpy(&b[at], &v, 4);
-}
-
-void put64(std::vector<uint8_t>& b, size_t at, uint64_t v)
-{
-    std::memcpy(&b[at], &v, 8);
-}
 
 // A dynamic image of `blocks` 1 MiB blocks, all unmapped, laid out as QEMU creates it.
 std::vector<uint8_t> dynamic_image(uint32_t blocks, uint64_t disk_size = 0)
@@ -48,20 +29,20 @@ std::vector<uint8_t> dynamic_image(uint32_t blocks, uint64_t disk_size = 0)
     std::vector<uint8_t> img(512 + map_bytes);
     const char banner[] = "<<< Sun VirtualBox Disk Image >>>\n";
     std::memcpy(img.data(), banner, sizeof(banner) - 1);
-    put32(img, 0x40, 0xBEDA107F);
-    put32(img, 0x44, 0x00010001);
-    put32(img, 0x48, 0x190);
-    put32(img, 0x4C, 1);
+    store_le32(img, 0x40, 0xBEDA107F);
+    store_le32(img, 0x44, 0x00010001);
+    store_le32(img, 0x48, 0x190);
+    store_le32(img, 0x4C, 1);
     img[0x54] = 'd';  // a description, which must survive header rewrites
-    put32(img, 0x154, 0x200);
-    put32(img, 0x158, 0x200 + map_bytes);
-    put32(img, 0x168, 512);
-    put64(img, 0x170, disk_size ? disk_size : uint64_t{blocks} * MiB);
-    put32(img, 0x178, MiB);
-    put32(img, 0x180, blocks);
+    store_le32(img, 0x154, 0x200);
+    store_le32(img, 0x158, 0x200 + map_bytes);
+    store_le32(img, 0x168, 512);
+    store_le64(img, 0x170, disk_size ? disk_size : uint64_t{blocks} * MiB);
+    store_le32(img, 0x178, MiB);
+    store_le32(img, 0x180, blocks);
     img[0x188] = 0x42;  // image UUID
     for (uint32_t i = 0; i < blocks; ++i) {
-        put32(img, 0x200 + i * 4, 0xFFFFFFFF);
+        store_le32(img, 0x200 + i * 4, 0xFFFFFFFF);
     }
     return img;
 }
@@ -98,17 +79,17 @@ TEST_F(VdiTest, CreateDynamicWritesHeaderAndOneMapSectorOnly)
     auto b = file_bytes(p);
     ASSERT_EQ(b.size(), 1024u);
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data())), "<<< QEMU VM Virtual Disk Image >>>\n");
-    EXPECT_EQ(get32(b, 0x40), 0xBEDA107Fu);
-    EXPECT_EQ(get32(b, 0x44), 0x00010001u);
-    EXPECT_EQ(get32(b, 0x48), 0x180u);
-    EXPECT_EQ(get32(b, 0x4C), 1u);
-    EXPECT_EQ(get32(b, 0x154), 0x200u);
-    EXPECT_EQ(get32(b, 0x158), 0x400u);
-    EXPECT_EQ(get32(b, 0x168), 512u);
-    EXPECT_EQ(get64(b, 0x170), 64u * MiB);
-    EXPECT_EQ(get32(b, 0x178), MiB);
-    EXPECT_EQ(get32(b, 0x180), 64u);
-    EXPECT_EQ(get32(b, 0x184), 0u);
+    EXPECT_EQ(load_le32(b, 0x40), 0xBEDA107Fu);
+    EXPECT_EQ(load_le32(b, 0x44), 0x00010001u);
+    EXPECT_EQ(load_le32(b, 0x48), 0x180u);
+    EXPECT_EQ(load_le32(b, 0x4C), 1u);
+    EXPECT_EQ(load_le32(b, 0x154), 0x200u);
+    EXPECT_EQ(load_le32(b, 0x158), 0x400u);
+    EXPECT_EQ(load_le32(b, 0x168), 512u);
+    EXPECT_EQ(load_le64(b, 0x170), 64u * MiB);
+    EXPECT_EQ(load_le32(b, 0x178), MiB);
+    EXPECT_EQ(load_le32(b, 0x180), 64u);
+    EXPECT_EQ(load_le32(b, 0x184), 0u);
     // Version 4 UUIDs stored GUID-style: the version nibble lands in byte 7 of each.
     EXPECT_EQ(b[0x18F] >> 4, 4);
     EXPECT_EQ(b[0x19F] >> 4, 4);
@@ -129,14 +110,14 @@ TEST_F(VdiTest, CreateStaticMapsBlockIToDataBlockIAndSizesTheFile)
     ASSERT_TRUE(create(p, 3 * MiB - 1000, {{"static", "on"}}));
     auto b = file_bytes(p);
     ASSERT_EQ(b.size(), 1024u + 3 * MiB);
-    EXPECT_EQ(get32(b, 0x4C), 2u);
-    EXPECT_EQ(get64(b, 0x170), 3u * MiB - 512);
-    EXPECT_EQ(get32(b, 0x180), 3u);
-    EXPECT_EQ(get32(b, 0x184), 3u);
-    EXPECT_EQ(get32(b, 0x200), 0u);
-    EXPECT_EQ(get32(b, 0x204), 1u);
-    EXPECT_EQ(get32(b, 0x208), 2u);
-    EXPECT_EQ(get32(b, 0x20C), 0u);
+    EXPECT_EQ(load_le32(b, 0x4C), 2u);
+    EXPECT_EQ(load_le64(b, 0x170), 3u * MiB - 512);
+    EXPECT_EQ(load_le32(b, 0x180), 3u);
+    EXPECT_EQ(load_le32(b, 0x184), 3u);
+    EXPECT_EQ(load_le32(b, 0x200), 0u);
+    EXPECT_EQ(load_le32(b, 0x204), 1u);
+    EXPECT_EQ(load_le32(b, 0x208), 2u);
+    EXPECT_EQ(load_le32(b, 0x20C), 0u);
 }
 
 TEST_F(VdiTest, CreateOfAnEmptyDiskIsAHeaderAlone)
@@ -202,9 +183,9 @@ TEST_F(VdiTest, OpenChecksEveryHeaderFieldWithQemusWords)
     for (const Case& c : cases) {
         auto img = dynamic_image(2);
         if (c.wide) {
-            put64(img, c.at, c.value);
+            store_le64(img, c.at, c.value);
         } else {
-            put32(img, c.at, static_cast<uint32_t>(c.value));
+            store_le32(img, c.at, static_cast<uint32_t>(c.value));
         }
         EXPECT_EQ(open_error(img), c.message);
     }
@@ -219,13 +200,13 @@ TEST_F(VdiTest, OddDiskSizeIsRoundedUpToASector)
     std::vector<uint8_t> data(512, 0x77);
     ASSERT_TRUE(node->pwrite(512, data));
     // The header written back carries the rounded size, as QEMU's does.
-    EXPECT_EQ(get64(file_bytes(p), 0x170), 1024u);
+    EXPECT_EQ(load_le64(file_bytes(p), 0x170), 1024u);
 }
 
 TEST_F(VdiTest, UnmappedAndDiscardedBlocksReadAsZeros)
 {
     auto img = dynamic_image(3);
-    put32(img, 0x204, 0xFFFFFFFE);
+    store_le32(img, 0x204, 0xFFFFFFFE);
     img.resize(img.size() + MiB, 0x99);  // stale data nobody maps
     std::string p = make_image("z.vdi", img);
     auto node = open_ok(p, ro());
@@ -247,13 +228,13 @@ TEST_F(VdiTest, WritesAppendBlocksInAllocationOrderAndRewriteHeaderAndMap)
     auto b = file_bytes(p);
     uint32_t data = 0x200 + 1024;
     ASSERT_EQ(b.size(), data + 2u * MiB);
-    EXPECT_EQ(get32(b, 0x184), 2u);
-    EXPECT_EQ(get32(b, 0x200 + 150 * 4), 0u);
-    EXPECT_EQ(get32(b, 0x200 + 1 * 4), 1u);
-    EXPECT_EQ(get32(b, 0x200 + 0 * 4), 0xFFFFFFFFu);
+    EXPECT_EQ(load_le32(b, 0x184), 2u);
+    EXPECT_EQ(load_le32(b, 0x200 + 150 * 4), 0u);
+    EXPECT_EQ(load_le32(b, 0x200 + 1 * 4), 1u);
+    EXPECT_EQ(load_le32(b, 0x200 + 0 * 4), 0xFFFFFFFFu);
     EXPECT_EQ(b[0x54], 'd');
     EXPECT_EQ(b[0x188], 0x42);
-    EXPECT_EQ(get32(b, 0x48), 0x190u);
+    EXPECT_EQ(load_le32(b, 0x48), 0x190u);
     // Whole blocks: the written bytes in place, zeros around them.
     EXPECT_EQ(b[data + 8191], 0);
     EXPECT_EQ(b[data + 8192], 0xA1);
@@ -279,11 +260,11 @@ TEST_F(VdiTest, OneWriteAcrossBlocksAllocatesEachInOrder)
     std::vector<uint8_t> data(MiB + 1024, 0x5A);
     ASSERT_TRUE(node->pwrite(2 * int64_t{MiB} - 512, data));
     auto b = file_bytes(p);
-    EXPECT_EQ(get32(b, 0x184), 3u);
-    EXPECT_EQ(get32(b, 0x200), 0xFFFFFFFFu);
-    EXPECT_EQ(get32(b, 0x204), 0u);
-    EXPECT_EQ(get32(b, 0x208), 1u);
-    EXPECT_EQ(get32(b, 0x20C), 2u);
+    EXPECT_EQ(load_le32(b, 0x184), 3u);
+    EXPECT_EQ(load_le32(b, 0x200), 0xFFFFFFFFu);
+    EXPECT_EQ(load_le32(b, 0x204), 0u);
+    EXPECT_EQ(load_le32(b, 0x208), 1u);
+    EXPECT_EQ(load_le32(b, 0x20C), 2u);
     std::vector<uint8_t> back(data.size());
     ASSERT_TRUE(node->pread(2 * int64_t{MiB} - 512, back));
     EXPECT_EQ(back, data);
@@ -351,10 +332,10 @@ TEST_F(VdiTest, CheckFindsBadIndexesSharedBlocksAndAMiscount)
     ASSERT_FALSE(fix);
     EXPECT_EQ(fix.error().errno_value, ENOTSUP);
 
-    put32(img, 0x200, 1);
-    put32(img, 0x204, 1);
-    put32(img, 0x208, 80);
-    put32(img, 0x184, 1);
+    store_le32(img, 0x200, 1);
+    store_le32(img, 0x204, 1);
+    store_le32(img, 0x208, 80);
+    store_le32(img, 0x184, 1);
     std::string bad = make_image("b.vdi", img);
     auto broken = open_ok(bad, ro());
     ASSERT_TRUE(broken);
@@ -370,8 +351,8 @@ TEST_F(VdiTest, CheckFindsBadIndexesSharedBlocksAndAMiscount)
 TEST_F(VdiTest, TruncatedFilesReadZerosWhereTheFileEnds)
 {
     auto img = dynamic_image(2);
-    put32(img, 0x200, 0);
-    put32(img, 0x184, 1);
+    store_le32(img, 0x200, 0);
+    store_le32(img, 0x184, 1);
     img.resize(img.size() + 4096, 0x31);  // block 0's data, cut short
     std::string p = make_image("t.vdi", img);
     auto node = open_ok(p, ro());
@@ -400,5 +381,5 @@ TEST_F(VdiTest, RequestsPastTheMapFailInsteadOfIndexingBeyondIt)
     EXPECT_EQ(read.error().errno_value, EIO);
     auto write = node->pwrite(MiB - 256, buf);
     ASSERT_FALSE(write);
-    EXPECT_EQ(get32(file_bytes(p), 0x184), 0u);
+    EXPECT_EQ(load_le32(file_bytes(p), 0x184), 0u);
 }

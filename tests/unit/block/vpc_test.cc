@@ -14,6 +14,11 @@ using namespace qemu::block::vpc;
 using block_test::BlockTest;
 using block_test::ro;
 using block_test::rw;
+using qemu::load_be32;
+using qemu::load_be64;
+using qemu::store_be16;
+using qemu::store_be32;
+using qemu::store_be64;
 
 namespace {
 
@@ -360,7 +365,11 @@ TEST_F(VpcTest, WritingIntoAnotherToolsBlockSetsItsBitmapToAllOnes)
 TEST_F(VpcTest, OpenErrorsAreQemus)
 {
     std::string good = create("good.vhd", 8 * MiB);
-    EXPECT_EQ(open_error(patch(good, "sum.vhd", {{70, {0x99}}}, false)), "Incorrect header checksum");
+    // A footer UUID byte changed without fixing the checksum. The UUID is random, so the new
+    // value is the old one inverted: any fixed value would equal it in 1 run out of 256.
+    const size_t uuid_byte = footer::kUuid + 2;
+    const auto flipped = static_cast<uint8_t>(file_bytes(good)[uuid_byte] ^ 0xff);
+    EXPECT_EQ(open_error(patch(good, "sum.vhd", {{uuid_byte, {flipped}}}, false)), "Incorrect header checksum");
     EXPECT_EQ(open_error(patch(good, "magic.vhd", {{512, {'x'}}})), "Invalid header magic");
     EXPECT_EQ(open_error(patch(good, "bs.vhd", {{512 + 32, be32_bytes(1000)}})), "Invalid block size 1000");
     EXPECT_EQ(open_error(patch(good, "bs2.vhd", {{512 + 32, be32_bytes(256)}})), "Invalid block size 256");
