@@ -21,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "qobject/json.h"
 #include "util/error.h"
 #include "util/osdep.h"
 
@@ -179,6 +180,11 @@ struct BlockDriver {
     // make the node's name a json: filename (raw's offset and size, null's size).
     std::span<const std::string_view> strong_runtime_opts;
     bool is_filter_like = false;  // passes permissions and info through to `file`
+    // A copy-on-write format (vmdk): after open, the graph opens the backing file the driver
+    // named with BlockNode::set_backing_file (or the node the "backing" option names, or
+    // none for backing=null) as the child "backing". Reads of what this layer does not
+    // hold are the driver's to forward there.
+    bool supports_backing = false;
     // Hands a write's FUA flag down to its child (BDRV_REQ_FUA in supported_write_flags), so
     // the core need not flush this node after the write; otherwise the core emulates FUA
     // with one flush of this node once the driver has written.
@@ -222,6 +228,9 @@ struct BlockDriver {
     Result<void> (*truncate)(BlockNode& node, int64_t offset, Prealloc prealloc) = nullptr;
     Result<int64_t> (*get_length)(BlockNode& node) = nullptr;
     Result<DriverInfo> (*get_info)(BlockNode& node) = nullptr;
+    // bdrv_get_specific_info: QEMU's ImageInfoSpecific as JSON in QAPI member order,
+    // {"type": "vmdk", "data": {...}}; nullopt when the format has nothing to add.
+    Result<std::optional<JsonValue>> (*get_specific_info)(BlockNode& node) = nullptr;
     // Bytes the node occupies on the host (protocols; formats add up their children).
     Result<int64_t> (*get_allocated_file_size)(BlockNode& node) = nullptr;
     Result<void> (*create)(const OpenContext& context, const CreateOptions& options) = nullptr;
@@ -272,6 +281,17 @@ public:
     template <typename T> T& state() { return static_cast<T&>(*m_state); }
     void set_state(std::unique_ptr<DriverState> state) { m_state = std::move(state); }
 
+    // The backing file the image itself names (bs->backing_file and bs->backing_format), as
+    // written in the image; empty when it names none. Set by the driver's open.
+    const std::string& backing_file() const { return m_backing_file; }
+    const std::string& backing_format() const { return m_backing_format; }
+    void set_backing_file(std::string name, std::string format)
+    {
+        m_backing_file = std::move(name);
+        m_backing_format = std::move(format);
+    }
+    BlockNode* backing() const { return child("backing"); }
+
     std::span<BdrvChild> children() { return m_children; }
     BlockNode* child(std::string_view name) const;
     BlockNode* file() const { return child("file"); }
@@ -308,6 +328,8 @@ private:
     std::string m_node_name;
     std::string m_filename;
     BlockOptions m_open_options;
+    std::string m_backing_file;
+    std::string m_backing_format;
     OpenFlags m_flags;
     std::unique_ptr<DriverState> m_state;
     std::vector<BdrvChild> m_children;
@@ -354,6 +376,15 @@ public:
     Result<void> set_perm(BlockNode& node, const void* user, uint64_t perm, uint64_t shared);
     // The user is gone: its permissions no longer count.
     void drop_perm(BlockNode& node, const void* user);
+
+    // bdrv_open_child: the child called `name` (QEMU's child names: "file", "extents.0", ...)
+    // that `options` give, a reference to an existing node under the key `name` or a
+    // subtree of options "name.*" (both taken out of options); without either, the protocol
+    // node for `filename`. With neither options nor a filename: nullptr if allow_none,
+    // else QEMU's "A block device must be specified for \"NAME\"". The caller adds it with
+    // add_child.
+    Result<std::shared_ptr<BlockNode>> open_child(BlockOptions& options, std::string_view name,
+        std::optional<std::string> filename, OpenFlags flags, bool allow_none);
 
     BlockNode* find_node(std::string_view node_name) const;
     std::vector<BlockNode*> nodes() const;

@@ -295,6 +295,32 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(
     return open_node(*driver, *filename, std::move(options), flags);
 }
 
+Result<std::shared_ptr<BlockNode>> BlockGraph::open_child(BlockOptions& options, std::string_view name,
+    std::optional<std::string> filename, OpenFlags flags, bool allow_none)
+{
+    BlockOptions child_options = extract_subtree(options, name);
+    if (auto reference = take_string(options, name)) {
+        if (!child_options.empty()) {
+            return make_error("Cannot reference an existing block device with additional options or a new filename");
+        }
+        BlockNode* existing = find_node(*reference);
+        if (!existing) {
+            return make_error("Cannot find device='" + *reference + "' nor node-name='" + *reference + "'");
+        }
+        return existing->shared_from_this();
+    }
+    if (child_options.empty() && !filename) {
+        if (allow_none) {
+            return std::shared_ptr<BlockNode>();
+        }
+        return make_error("A block device must be specified for \"" + std::string(name) + "\"");
+    }
+    OpenFlags child_flags = flags;
+    child_flags.probed = false;
+    child_flags.detect_zeroes = DetectZeroes::Off;
+    return open_protocol(std::move(filename), std::move(child_options), child_flags);
+}
+
 Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     std::optional<std::string> filename, BlockOptions options, OpenFlags flags)
 {
@@ -315,20 +341,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     TRY_VOID(take_common_flags(options, flags));
     TRY_VOID(check_force_share(flags));
 
-    BlockOptions file_options = extract_subtree(options, "file");
-    std::shared_ptr<BlockNode> file;
-    if (auto reference = take_string(options, "file")) {
-        BlockNode* existing = find_node(*reference);
-        if (!existing) {
-            return make_error("Cannot find device='" + *reference + "' nor node-name='" + *reference + "'");
-        }
-        file = existing->shared_from_this();
-    } else {
-        OpenFlags file_flags = flags;
-        file_flags.probed = false;
-        file_flags.detect_zeroes = DetectZeroes::Off;
-        file = TRY(open_protocol(filename, std::move(file_options), file_flags));
-    }
+    std::shared_ptr<BlockNode> file = TRY(open_child(options, "file", filename, flags, false));
 
     bool probed = false;
     if (!driver) {

@@ -8,7 +8,7 @@ namespace qemu::block {
 
 namespace {
 
-std::string quoted(std::string_view text)
+std::string json_quoted(std::string_view text)
 {
     std::string out = "\"";
     for (char ch : text) {
@@ -33,13 +33,13 @@ std::optional<std::string> json_of(BlockNode& node, const OptionRenderer& render
         child = json_of(*file, render, prefix + "file.");
         if (!child && !members.empty()) {
             child = qdict_json_object(
-                {{"driver", quoted(file->driver().format_name)}, {"filename", quoted(file->filename())}});
+                {{"driver", json_quoted(file->driver().format_name)}, {"filename", json_quoted(file->filename())}});
         }
     }
     if (members.empty() && !child) {
         return std::nullopt;
     }
-    members.emplace_back("driver", quoted(node.driver().format_name));
+    members.emplace_back("driver", json_quoted(node.driver().format_name));
     if (child) {
         members.emplace_back("file", *child);
     }
@@ -87,7 +87,7 @@ std::optional<std::string> render_open_option(BlockNode& node, const std::string
     if (!value.empty() && std::ranges::all_of(value, [](char ch) { return ch >= '0' && ch <= '9'; })) {
         return value;
     }
-    return quoted(value);
+    return json_quoted(value);
 }
 
 void refresh_filename(BlockNode& node)
