@@ -69,8 +69,8 @@ Result<Extent*> add_extent(VmdkState& s, BlockNode& file, bool flat, int64_t sec
         return make_error("L1 entry size is invalid");
     }
     int64_t begin = s.extents.empty() ? 0 : s.extents.back().end_sector;
-    if (sectors < 0 || sectors > (INT64_MAX / 512) - begin) {
-        return make_errno_error(EFBIG);
+    if (sectors < 0 || sectors > INT64_MAX / 512 - begin) {
+        return make_errno_error(EFBIG, "Could not refresh total sector count");
     }
     int64_t length = TRY(file.length());
     int64_t nb_sectors = (length + 511) / 512;
@@ -159,12 +159,11 @@ Result<void> open_vmdk4(OpenState& st, BlockNode& file, int depth)
     }
     if (load_le64(header, 56) == kGdAtEnd) {
         int64_t length = TRY(file.length());
-        int64_t at = (length + 511) / 512 * 512 - 1536;
-        std::array<uint8_t, 1536> tail{};
-        if (at < 0) {
-            return make_errno_error(EIO, "Failed to read footer");
-        }
-        if (auto read = file.pread(at, tail); !read) {
+        int64_t end = (length + 511) / 512 * 512;
+        // A file shorter than the footer gives the codec a short tail, which it refuses as
+        // QEMU's read at a negative offset fails.
+        std::vector<uint8_t> tail(static_cast<size_t>(std::min<int64_t>(end, 1536)));
+        if (auto read = file.pread(end - static_cast<int64_t>(tail.size()), tail); !read) {
             return make_errno_error(read.error().errno_or(EIO), "Failed to read footer");
         }
         header = TRY(parse_stream_footer(tail));
@@ -189,12 +188,12 @@ Result<void> open_vmdk4(OpenState& st, BlockNode& file, int depth)
     if (gtes_per_gt > 512) {
         return make_error("L2 table size too big");
     }
-    // Unsigned arithmetic that wraps as QEMU's does; add_extent bounds what comes out.
-    uint64_t l1_entry_sectors = uint64_t{gtes_per_gt} * granularity;
+    // QEMU keeps both in 32 bits; wrapping the same way gives the same checks and sizes.
+    auto l1_entry_sectors = static_cast<uint32_t>(uint64_t{gtes_per_gt} * granularity);
     if (l1_entry_sectors == 0) {
         return make_error("L1 entry size is invalid");
     }
-    uint64_t l1_size = (capacity + l1_entry_sectors - 1) / l1_entry_sectors;
+    auto l1_size = static_cast<uint32_t>((capacity + l1_entry_sectors - 1) / l1_entry_sectors);
     uint64_t l1_backup_offset = 0;
     if (flags & kFlagRgd) {
         if (rgd_offset > kMaxFileOffset / 512) {
@@ -208,7 +207,7 @@ Result<void> open_vmdk4(OpenState& st, BlockNode& file, int depth)
             std::to_string(static_cast<int64_t>(grain_offset * 512)) + " bytes");
     }
     if (capacity > static_cast<uint64_t>(INT64_MAX / 512)) {
-        return make_errno_error(EFBIG);
+        return make_errno_error(EFBIG, "Could not refresh total sector count");
     }
     if (gd_offset > kMaxFileOffset / 512) {
         return make_errno_error(EIO, "Could not read l1 table from extent '" + file.filename() + "'");
@@ -393,6 +392,10 @@ Result<void> vmdk_open(BlockNode& node, BlockOptions& options, const OpenContext
     }
     s.cid = *cid;
     s.parent_cid = *parent_cid;
+    // QEMU opens such a disk, then fails on its size.
+    if (static_cast<uint64_t>(s.total_sectors) > kMaxFileOffset / 512) {
+        return make_errno_error(EFBIG, "Could not refresh total sector count");
+    }
     node.set_state(std::move(state));
     return {};
 }
