@@ -52,6 +52,16 @@ def normalise_descriptor(text):
     return CID_LINE.sub(rb'\1=X', text)
 
 
+def descriptor_area(area):
+    """The descriptor text of an area, CIDs masked. The text ends at the first NUL: when QEMU
+    rewrites the CID with fewer hex digits it moves the text up in its buffer and writes the
+    whole buffer back, so the last bytes of the old text stay behind the new NUL (residue
+    that depends on two random numbers). Anything longer than such a residue still counts."""
+    text, _, rest = area.partition(b'\0')
+    residue = rest.strip(b'\0')
+    return normalise_descriptor(text), residue if len(residue) > 8 else b''
+
+
 def vmdk_view(h, path):
     """What must be equal between ours and QEMU's copy of one file: see the module comment."""
     with open(h.path(path), 'rb') as f:
@@ -66,13 +76,13 @@ def vmdk_view(h, path):
         head, tail = normalise_descriptor(data[:min(start, 0x2a00)]) + data[min(start, 0x2a00):start], data[stop:]
         if stop < 0x2a00:
             tail = normalise_descriptor(tail[:0x2a00 - stop]) + tail[0x2a00 - stop:]
-        return ('sparse', size, head, stop - start, normalise_descriptor(area.rstrip(b'\0')),
+        return ('sparse', size, head, stop - start, descriptor_area(area),
                 tail)
     if size < 1 * MiB and (b'createType' in head or b'# Disk DescriptorFile' in head):
         data = h.read(path)
-        text = data.rstrip(b'\0')
-        return ('descriptor', normalise_descriptor(text), 'padded to 512' if len(data) != len(text) else 'unpadded',
-                size % 512 == 0 if len(data) != len(text) else None)
+        padded = b'\0' in data
+        return ('descriptor', descriptor_area(data), 'padded' if padded else 'unpadded',
+                size % 512 == 0 if padded else None)
     return ('data', size, content_digest(h.path(path)))
 
 
@@ -81,7 +91,7 @@ def descriptor_text(h, path):
     if data[:4] == b'KDMV':
         start = struct.unpack_from('<Q', data, 28)[0] * 512
         data = data[start:start + 20 * 512]
-    return data.rstrip(b'\0').decode(errors='replace')
+    return data.partition(b'\0')[0].decode(errors='replace')
 
 
 def cid_of(text, name):
@@ -175,8 +185,6 @@ def create_compat(h):
                 args += opts
             else:
                 args += ['-b', 'base.vmdk'] + (opts if '-F' in opts else ['-F', 'vmdk'] + opts)
-            if 'size=' not in ' '.join(args):
-                pass
             code, out, err = h.run_text(f'{tag}_img', args + ['ov.vmdk'], dirs[tag])
             results[tag] = (code, out, err, tree_view(h, dirs[tag]))
             if code == 0:
@@ -419,7 +427,7 @@ def same_or_no_crash(h, what, ours, ref):
     reported, since no output of QEMU's can be matched."""
     if isinstance(ref[0], int) and ref[0] < 0:
         print(f'  note: QEMU 7.2 dies of signal {-ref[0]} on {what[5:]}')
-        h.check(isinstance(ours[0], int) and ours[0] in (0, 1) and ours[2].startswith(('qemu-img: ', 'qemu-io: ', '')),
+        h.check(ours[0] == 0 or (ours[0] == 1 and ours[2].startswith(('qemu-img: ', 'qemu-io: '))),
                 f'{what}: QEMU 7.2 dies of signal {-ref[0]}; ours must not, and gave {ours[:3]}')
         return
     h.same(what, ours, ref)
@@ -466,7 +474,8 @@ def bad_images(h):
     images = [
         patch('truncated-header.vmdk', truncate=100), patch('truncated-0.vmdk', truncate=0),
         patch('truncated-desc.vmdk', truncate=1024), patch('short.vmdk', truncate=size - 512),
-        patch('short-grain.vmdk', truncate=size - 32768),
+        patch('short-grain.vmdk', truncate=size - 32768), patch('below-overhead.vmdk', truncate=32768),
+        patch('below-gd.vmdk', truncate=gd_offset * 512 + 100),
         patch('bad-magic.vmdk', [(0, b'KDMX')]), patch('cowd-magic.vmdk', [(0, b'COWD')]),
         patch('version-0.vmdk', [(4, le32(0))]), patch('version-2.vmdk', [(4, le32(2))]),
         patch('version-3.vmdk', [(4, le32(3))]), patch('version-4.vmdk', [(4, le32(4))]),

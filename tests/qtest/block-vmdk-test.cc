@@ -59,8 +59,8 @@ int run_tool(const std::vector<std::string>& argv, std::string* out = nullptr)
     gchar* stderr_text = nullptr;
     gint status = -1;
     GError* error = nullptr;
-    bool spawned = g_spawn_sync(nullptr, args.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &stdout_text,
-        &stderr_text, &status, &error);
+    bool spawned = g_spawn_sync(
+        nullptr, args.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &stdout_text, &stderr_text, &status, &error);
     if (!spawned) {
         ADD_FAILURE() << "cannot run " << argv[0] << ": " << error->message;
         g_error_free(error);
@@ -342,8 +342,7 @@ TEST_F(BlockVmdk, ExtentsListGivesEachExtentItsOwnFdSetAndGivesEveryFdBack)
     qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'v0'}}");
     EXPECT_EQ(qts.open_fds().size(), baseline + 4);
     for (int set : {10, 11, 12, 13}) {
-        qts.qmp_assert_success(
-            "{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
+        qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
     }
     EXPECT_TRUE(qts.wait_open_fd_count(baseline));
     expect_no_fdsets(qts);
@@ -373,8 +372,7 @@ TEST_F(BlockVmdk, ExtentsListTakesNodeNamesOfFileNodes)
     EXPECT_FALSE(qts.qmp("{'execute': 'blockdev-del', 'arguments': {'node-name': 'e2'}}").contains("return"));
     qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'v0'}}");
     for (int i = 1; i <= 3; ++i) {
-        qts.qmp_assert_success(
-            "{'execute': 'blockdev-del', 'arguments': {'node-name': 'e" + std::to_string(i) + "'}}");
+        qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'e" + std::to_string(i) + "'}}");
     }
     qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': 1}}");
     EXPECT_TRUE(qts.wait_open_fd_count(baseline));
@@ -417,8 +415,7 @@ TEST_F(BlockVmdk, ExtentInNoFdSetFailsBlockdevAddClearlyAndLeaksNoFd)
     EXPECT_EQ(qts.qmp_assert_success("{'execute': 'query-named-block-nodes'}").size(), 0u);
 
     for (int set : {1, 11, 12}) {
-        qts.qmp_assert_success(
-            "{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
+        qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
     }
     EXPECT_TRUE(qts.wait_open_fd_count(baseline));
     expect_no_fdsets(qts);
