@@ -22,14 +22,25 @@ constexpr size_t kGrainMarkerSize = 12;
 
 // One grain as QEMU's vmdk_write_extent stores it compressed: the marker (when has_marker,
 // i.e. the extent has the markers flag) then `data` deflated as an RFC 1950 zlib stream at
-// zlib's default level, zero-padded to a multiple of 512 bytes. data.size() is at most one
-// grain (the last grain of a disk may be short).
+// zlib's default level (zlib's compress(), byte for byte what QEMU 7.2 writes), zero-padded
+// to a multiple of 512 bytes. data.size() is at most one grain (the last grain of a disk
+// may be short). QEMU's own write path refuses compressed writes to an extent without the
+// markers flag; that refusal is the driver's. Empty data or more than 1 GiB -> EINVAL.
 Result<std::vector<uint8_t>> compress_grain(uint64_t lba_sectors, std::span<const uint8_t> data, bool has_marker);
 
 // The grain stored at the start of `stored` (what was read at the grain's offset: QEMU
-// reads two grains' worth plus a sector, cut at the end of the file), inflated into `out`,
-// which is one whole grain. A bad stream, a marker length of 0 or beyond `stored`, or a
-// result shorter than `out` -> EINVAL (QEMU's vmdk_read_extent).
+// reads two grains' worth, cut at the end of the file), inflated into `out`, which is one
+// whole grain (at most 1 GiB). As in QEMU's vmdk_read_extent: the stream length is the
+// marker's (without markers: one grain); 0 or more than two grains -> EINVAL. Bytes of
+// the stream beyond `stored` are taken as zeros, as QEMU's read past EOF gives them. A bad
+// stream, or one that inflates to more than `out` -> EINVAL. Nothing outside `stored` is
+// read and nothing outside `out` written.
+// Returns how many bytes the stream inflated to (<= out.size()): the disk's last grain may
+// be short, and QEMU only fails a read that reaches past the inflated length.
+Result<size_t> inflate_grain(std::span<const uint8_t> stored, std::span<uint8_t> out, bool has_marker);
+
+// inflate_grain that also requires the whole of `out` to be filled (EINVAL otherwise): for
+// every grain but a short last one.
 Result<void> decompress_grain(std::span<const uint8_t> stored, std::span<uint8_t> out, bool has_marker);
 
 // How many bytes decompress_grain may need for one grain of grain_bytes: the buffer the
@@ -40,8 +51,11 @@ constexpr size_t compressed_read_size(size_t grain_bytes)
 }
 
 // The footer of a VMware stream-optimized extent whose header says "GD at end"
-// (gd_offset 0xFFFFFFFFFFFFFFFF): given the 1536 bytes at EOF-1536, the 512-byte header
-// copy the footer holds (magic first), else "Invalid footer" (EINVAL).
+// (gd_offset 0xFFFFFFFFFFFFFFFF): given the 1536 bytes QEMU reads at
+// round_up(file size, 512) - 1536 (bytes past EOF as zeros), the 512-byte header copy the
+// footer holds (magic first), else "Invalid footer" (EINVAL). A tail of another size (the
+// file is shorter than that) -> "Failed to read footer: Input/output error" (EIO), what
+// QEMU's read at a negative offset gives.
 Result<std::array<uint8_t, 512>> parse_stream_footer(std::span<const uint8_t> tail);
 
 // ---- seSparse (read-only) ----------------------------------------------------------------
@@ -76,8 +90,13 @@ Result<SeSparseHeader> parse_sesparse_const_header(std::span<const uint8_t, 512>
 Result<void> check_sesparse_volatile_header(std::span<const uint8_t, 512> sector);
 
 // A grain directory entry: the grain table index it points to, nullopt for unallocated;
-// an entry whose top 32 bits are not 0x10000000 -> EIO as in QEMU.
+// an entry whose top 32 bits are not 0x10000000 -> EIO. (QEMU's get_cluster_offset
+// returns VMDK_ERROR: block status fails with EIO, while its read path zero-fills.)
 Result<std::optional<uint64_t>> decode_sesparse_gd_entry(uint64_t entry);
+
+// The sector of grain table gt_index: grain_tables_offset + gt_index * 64; EIO when that
+// does not fit 32 bits (QEMU's check in get_cluster_offset).
+Result<uint64_t> sesparse_gt_sector(uint64_t grain_tables_offset, uint64_t gt_index);
 
 enum class SeSparseGrain { Unallocated, Zero, Allocated };
 struct SeSparseGte {
@@ -103,8 +122,11 @@ struct CowdHeader {
 };
 // Grain tables of a COWD extent hold this many entries.
 constexpr uint32_t kCowdGtEntries = 4096;
-// The header at sector 0 (magic "COWD" first), with the checks QEMU's vmdk_open_vmfs_sparse
-// makes on it; errors as QEMU's.
+// The header at sector 0 (magic "COWD" first, else "Image not in VMDK format"), with the
+// checks vmdk_add_extent makes on what vmdk_open_vmfs_sparse passes it, errors as QEMU's:
+// granularity > 0x200000 -> "Invalid granularity, image may be corrupt" (EFBIG),
+// l1dir_size > 32 Mi -> "L1 size too big" (EFBIG). A granularity of 0, on which QEMU would
+// divide by zero, -> "L1 entry size is invalid" (EINVAL).
 Result<CowdHeader> parse_cowd_header(std::span<const uint8_t, 512> sector);
 
 }  // namespace qemu::block::vmdk
