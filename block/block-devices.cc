@@ -43,7 +43,10 @@ Result<std::shared_ptr<block::BlockNode>> open_tree(
             node->mutable_flags().read_write = true;
             node->mutable_flags().auto_read_only = true;
             for (block::BdrvChild& child : node->children()) {
-                pending.push_back(child.node.get());
+                // Backing files stay read-only (auto-read-only is not passed to them).
+                if (child.name != "backing") {
+                    pending.push_back(child.node.get());
+                }
             }
         }
     }

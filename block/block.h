@@ -64,6 +64,9 @@ struct OpenFlags {
     bool probed = false;  // the format was guessed, not given
     bool force_share = false;  // share every permission, whatever users ask (-U)
     DetectZeroes detect_zeroes = DetectZeroes::Off;  // this node only; children do not inherit it
+    // BDRV_O_NO_BACKING: the backing file the image names is not opened (qemu-img info,
+    // "backing": null); this node only.
+    bool no_backing = false;
 };
 
 // Request flags (BDRV_REQ_*).
@@ -395,6 +398,13 @@ public:
 
 private:
     friend class BlockNode;
+    // What the "backing" option of a copy-on-write node gave: a node name or options.
+    struct BackingRequest {
+        BlockOptions options;
+        std::optional<std::string> reference;
+    };
+    // bdrv_open_backing_file: the child "backing" of a freshly opened node.
+    Result<void> open_backing(BlockNode& node, BackingRequest request);
     Result<std::shared_ptr<BlockNode>> open_protocol(
         std::optional<std::string> filename, BlockOptions options, OpenFlags flags);
     Result<std::shared_ptr<BlockNode>> open_node(
@@ -407,6 +417,22 @@ private:
     uint64_t m_next_auto_name = 0;
     std::function<void(const std::string&)> m_warn;
 };
+
+// bdrv_co_block_status_above with base excluded: the status of the first layer from `top`
+// down the backing chain (stopping above `base`, nullptr for the whole chain) that holds
+// the range, or the last one asked. `depth` counts the layers asked (1: top answered).
+struct BlockStatusAbove {
+    BlockStatus status;
+    int depth = 0;
+    BlockNode* layer = nullptr;
+};
+Result<BlockStatusAbove> block_status_above(
+    BlockNode& top, const BlockNode* base, bool want_zero, int64_t offset, int64_t bytes);
+
+// bdrv_get_full_backing_filename: the backing file the node names, relative to the
+// directory of the image's file (qemu_path_combine, so /dev/fdset/N/NAME names stay in
+// set N); absolute names and "proto:" names as they are. Fails when the node names none.
+Result<std::string> full_backing_filename(BlockNode& node);
 
 // Takes the options every node has (read-only, auto-read-only, cache.*, force-share,
 // discard, detect-zeroes) into flags.

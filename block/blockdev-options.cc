@@ -6,7 +6,6 @@
 #include "block/blockdev-options.h"
 
 #include <map>
-#include <set>
 
 #include "qapi/codec.h"
 #include "qapi/qapi-introspect.h"
@@ -16,7 +15,8 @@ namespace qemu::block {
 
 namespace {
 
-using RefMembers = std::map<std::string, std::set<std::string>, std::less<>>;
+// For each BlockdevRef member, whether it is a list of them ('[any]', vmdk's extents).
+using RefMembers = std::map<std::string, std::map<std::string, bool>, std::less<>>;
 
 const JsonValue* find_entity(const JsonValue& schema, const std::string& name)
 {
@@ -40,24 +40,25 @@ RefMembers collect_ref_members()
         return refs;
     }
     for (const JsonValue& variant : (*options)["variants"]) {
-        std::set<std::string>& names = refs[variant.value("case", "")];
+        std::map<std::string, bool>& names = refs[variant.value("case", "")];
         const JsonValue* branch = find_entity(schema, variant.value("type", ""));
         if (!branch) {
             continue;
         }
         for (const JsonValue& member : (*branch)["members"]) {
-            if (member.value("type", "") == "any") {
-                names.insert(member.value("name", ""));
+            std::string type = member.value("type", "");
+            if (type == "any" || type == "[any]") {
+                names.emplace(member.value("name", ""), type == "[any]");
             }
         }
     }
     return refs;
 }
 
-const std::set<std::string>& ref_members(std::string_view driver)
+const std::map<std::string, bool>& ref_members(std::string_view driver)
 {
     static const RefMembers refs = collect_ref_members();
-    static const std::set<std::string> none;
+    static const std::map<std::string, bool> none;
     auto it = refs.find(driver);
     return it == refs.end() ? none : it->second;
 }
@@ -87,12 +88,19 @@ void flatten_value(const JsonValue& value, const std::string& key, BlockOptions&
 // of an existing node.
 Result<void> flatten_ref(const JsonValue& ref, const std::string& key, const std::string& path, BlockOptions& out)
 {
+    // "backing" is QEMU's BlockdevRefOrNull: null means no backing file, which the graph
+    // takes as the empty name (as QEMU takes "backing": "").
+    bool or_null = key == "backing";
+    if (ref.is_null() && or_null) {
+        out[key] = "";
+        return {};
+    }
     if (ref.is_string()) {
         out[key] = ref.get<std::string>();
         return {};
     }
     if (!ref.is_object()) {
-        return qapi_codec::invalid_type(path, "BlockdevRef");
+        return qapi_codec::invalid_type(path, or_null ? "BlockdevRefOrNull" : "BlockdevRef");
     }
     auto nested = TRY(blockdev_options_from_json(ref, path));
     for (auto& [name, value] : nested) {
@@ -112,10 +120,21 @@ Result<BlockOptions> flatten_blockdev_options(const qapi::BlockdevOptions& optio
     }
     JsonValue encoded = qapi::BlockdevOptions_to_json(options);
     std::string driver = encoded.value("driver", "");
-    const std::set<std::string>& refs = ref_members(driver);
+    const std::map<std::string, bool>& refs = ref_members(driver);
     BlockOptions out;
     for (const auto& [key, value] : encoded.items()) {
-        if (refs.contains(key)) {
+        auto ref = refs.find(key);
+        if (ref != refs.end() && ref->second) {
+            // A list of BlockdevRefs becomes the numbered children "key.0", "key.1", ...
+            std::string member = qapi_codec::member_path(path, key);
+            if (!value.is_array()) {
+                return qapi_codec::invalid_type(member, "array");
+            }
+            for (size_t i = 0; i < value.size(); ++i) {
+                TRY_VOID(flatten_ref(
+                    value[i], key + "." + std::to_string(i), member + "[" + std::to_string(i) + "]", out));
+            }
+        } else if (ref != refs.end()) {
             TRY_VOID(flatten_ref(value, key, qapi_codec::member_path(path, key), out));
         } else {
             flatten_value(value, key, out);

@@ -75,6 +75,9 @@ Result<void> flatten_json(const JsonValue& value, const std::string& prefix, Blo
         out.emplace(prefix, value.dump());
     } else if (value.is_number_float()) {
         out.emplace(prefix, std::to_string(value.get<double>()));
+    } else if (value.is_null() && (prefix == "backing" || prefix.ends_with(".backing"))) {
+        // "backing": null asks for no backing file at all (BlockdevRefOrNull).
+        out.emplace(prefix, "");
     } else {
         return make_error("Invalid parameter type for '" + prefix + "', expected: string");
     }
@@ -318,6 +321,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_child(BlockOptions& options,
     OpenFlags child_flags = flags;
     child_flags.probed = false;
     child_flags.detect_zeroes = DetectZeroes::Off;
+    child_flags.no_backing = false;
     return open_protocol(std::move(filename), std::move(child_options), child_flags);
 }
 
@@ -360,6 +364,16 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     }
     flags.probed = probed;
 
+    // The backing child's options are the graph's, not the driver's (bdrv_open_backing_file
+    // takes them out of the parent's options after the driver has had its own).
+    BackingRequest backing{.options = extract_subtree(options, "backing"), .reference = take_string(options, "backing")};
+    if (backing.reference && backing.reference->empty()) {
+        // "backing": null (flattened to ""): no backing file, whatever the image names.
+        backing.reference.reset();
+        backing.options.clear();
+        flags.no_backing = true;
+    }
+
     std::string node_name = TRY(take_node_name(options));
     auto node = std::make_shared<BlockNode>(*this, *driver, node_name, flags);
     node->set_filename(file->filename());
@@ -368,11 +382,85 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     m_by_name.emplace(node_name, node.get());
     TRY_VOID(driver->open(*node, options, m_context));
     TRY_VOID(refuse_leftovers(*driver, options));
+    if (!flags.no_backing) {
+        TRY_VOID(open_backing(*node, std::move(backing)));
+    }
     if (probed && driver->probed_write_warning && !node->read_only()) {
         warn(driver->probed_write_warning(node->filename()));
     }
     refresh_filename(*node);
     return node;
+}
+
+Result<void> BlockGraph::open_backing(BlockNode& node, BackingRequest request)
+{
+    std::optional<std::string> filename;
+    if (!request.reference && !request.options.contains("file.filename")) {
+        if (node.backing_file().empty() && request.options.empty()) {
+            return {};
+        }
+        filename = TRY(full_backing_filename(node));
+    }
+    if (!node.driver().supports_backing) {
+        return make_error("Driver doesn't support backing files");
+    }
+    std::shared_ptr<BlockNode> backing;
+    if (request.reference) {
+        if (!request.options.empty()) {
+            return make_error("Cannot reference an existing block device with additional options or a new filename");
+        }
+        BlockNode* existing = find_node(*request.reference);
+        if (!existing) {
+            return make_error("Could not open backing file: Cannot find device='" + *request.reference +
+                              "' nor node-name='" + *request.reference + "'");
+        }
+        if (existing == &node) {
+            return make_error("Making '" + node.node_name() + "' a backing child of '" + node.node_name() +
+                              "' would create a cycle");
+        }
+        backing = existing->shared_from_this();
+    } else {
+        if (!node.backing_format().empty() && !request.options.contains("driver")) {
+            request.options.emplace("driver", node.backing_format());
+        }
+        // bdrv_backing_options: the cache mode and force-share are inherited, the backing
+        // file is read-only unless its own options say otherwise, and nothing else is.
+        OpenFlags child_flags{.read_write = false,
+            .auto_read_only = false,
+            .cache_direct = node.flags().cache_direct,
+            .no_flush = node.flags().no_flush,
+            .unmap = node.flags().unmap,
+            .force_share = node.flags().force_share};
+        auto opened = open(std::move(filename), std::move(request.options), child_flags);
+        if (!opened) {
+            return std::unexpected(std::move(opened.error().prepend("Could not open backing file: ")));
+        }
+        backing = std::move(*opened);
+    }
+    node.add_child("backing", std::move(backing));
+    return {};
+}
+
+Result<std::string> full_backing_filename(BlockNode& node)
+{
+    const std::string& name = node.backing_file();
+    if (name.empty()) {
+        return make_error("The node names no backing file");
+    }
+    size_t stop = name.find_first_of(":/");
+    if (name.starts_with('/') || (stop != std::string::npos && name[stop] == ':')) {
+        return name;  // absolute, or with a protocol prefix
+    }
+    // bdrv_dirname: the directory of the file at the bottom of the `file` chain.
+    BlockNode* bottom = &node;
+    while (bottom->driver().protocol_name.empty() && bottom->file()) {
+        bottom = bottom->file();
+    }
+    if (bottom->filename().empty() || bottom->filename().starts_with("json:")) {
+        return make_error(
+            "Cannot generate a base directory for " + std::string(bottom->driver().format_name) + " nodes");
+    }
+    return qemu_path_combine(bottom->filename(), name);
 }
 
 Result<void> BlockGraph::refresh_perm(BlockNode& node)
@@ -392,7 +480,13 @@ Result<void> BlockGraph::refresh_perm(BlockNode& node)
     for (BdrvChild& child : node.children()) {
         uint64_t child_perm = wanted;
         uint64_t child_shared = shared;
-        if (!node.driver().is_filter_like) {
+        if (child.name == "backing") {
+            // bdrv_default_perms_for_cow: only reads go to a backing file, and others may
+            // change it only if this node's users can live with changing data.
+            child_perm = wanted & perm::kConsistentRead;
+            child_shared = (shared & perm::kWrite) ? (perm::kWrite | perm::kResize) : 0;
+            child_shared |= perm::kConsistentRead | perm::kWriteUnchanged;
+        } else if (!node.driver().is_filter_like) {
             // A format reads its metadata and grows its file when it may write.
             child_perm |= perm::kConsistentRead;
             if (wanted & perm::kWrite) {

@@ -279,11 +279,61 @@ Result<BlockStatus> BlockNode::block_status(bool want_zero, int64_t offset, int6
         result = inner;
     } else if (result.flags & (status::kData | status::kZero)) {
         result.flags |= status::kAllocated;
+    } else if (m_driver->supports_backing) {
+        // What this layer does not hold reads from the backing file, or as zeros without
+        // one, or past the backing file's end.
+        BlockNode* cow = backing();
+        if (!cow) {
+            result.flags |= status::kZero;
+        } else if (want_zero) {
+            auto cow_length = cow->length();
+            if (cow_length && offset >= *cow_length) {
+                result.flags |= status::kZero;
+            }
+        }
     }
     if (offset + result.bytes == total) {
         result.flags |= status::kEof;
     }
     return result;
+}
+
+Result<BlockStatusAbove> block_status_above(
+    BlockNode& top, const BlockNode* base, bool want_zero, int64_t offset, int64_t bytes)
+{
+    BlockStatusAbove answer;
+    answer.status = TRY(top.block_status(want_zero, offset, bytes));
+    answer.depth = 1;
+    answer.layer = &top;
+    BlockStatus& result = answer.status;
+    if (result.bytes == 0 || (result.flags & status::kAllocated) || &top == base) {
+        return answer;
+    }
+    std::optional<int64_t> eof;
+    if (result.flags & status::kEof) {
+        eof = offset + result.bytes;
+    }
+    bytes = result.bytes;
+    for (BlockNode* layer = top.backing(); layer && layer != base; layer = layer->backing()) {
+        result = TRY(layer->block_status(want_zero, offset, bytes));
+        answer.depth++;
+        answer.layer = layer;
+        if (result.bytes == 0) {
+            // The layer ends before the range: what the upper layer left to it reads as
+            // zeros, allocated here.
+            result = BlockStatus{.flags = status::kZero | status::kAllocated, .bytes = bytes, .file = layer};
+            break;
+        }
+        if (result.flags & status::kAllocated) {
+            result.flags &= ~status::kEof;  // the layer's end, not necessarily the top's
+            break;
+        }
+        bytes = result.bytes;
+    }
+    if (eof && offset + result.bytes == *eof) {
+        result.flags |= status::kEof;
+    }
+    return answer;
 }
 
 Result<bool> BlockNode::is_allocated(int64_t offset, int64_t bytes, int64_t* pnum)
@@ -314,7 +364,10 @@ Result<int64_t> BlockNode::allocated_file_size()
     }
     int64_t total = 0;
     for (BdrvChild& child : m_children) {
-        total += TRY(child.node->allocated_file_size());
+        // A backing file is another image, not part of this one.
+        if (child.name != "backing") {
+            total += TRY(child.node->allocated_file_size());
+        }
     }
     return total;
 }

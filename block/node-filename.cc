@@ -97,4 +97,84 @@ void refresh_filename(BlockNode& node)
     }
 }
 
+JsonValue qdict_ordered(const JsonValue& value)
+{
+    if (value.is_array()) {
+        JsonValue out = JsonValue::array();
+        for (const JsonValue& element : value) {
+            out.push_back(qdict_ordered(element));
+        }
+        return out;
+    }
+    if (!value.is_object()) {
+        return value;
+    }
+    std::vector<std::pair<std::string, const JsonValue*>> members;
+    for (const auto& [key, member] : value.items()) {
+        members.emplace_back(key, &member);
+    }
+    // A bucket lists its newest key first.
+    std::reverse(members.begin(), members.end());
+    std::stable_sort(members.begin(), members.end(),
+        [](const auto& a, const auto& b) { return block::qdict_bucket(a.first) < block::qdict_bucket(b.first); });
+    JsonValue out = JsonValue::object();
+    for (const auto& [key, member] : members) {
+        out[key] = qdict_ordered(*member);
+    }
+    return out;
+}
+
+namespace {
+
+std::string scalar_text(const JsonValue& value)
+{
+    if (value.is_string()) {
+        return value.get<std::string>();
+    }
+    if (value.is_boolean()) {
+        return value.get<bool>() ? "true" : "false";
+    }
+    return json_to_string(value);
+}
+
+void dump_value(int indent, const JsonValue& value, std::string& out);
+
+void dump_object(int indent, const JsonValue& object, std::string& out)
+{
+    for (const auto& [key, member] : object.items()) {
+        std::string shown = key;
+        std::ranges::replace(shown, '-', ' ');
+        bool composite = member.is_object() || member.is_array();
+        out += std::string(static_cast<size_t>(indent) * 4, ' ') + shown + ":" + (composite ? "\n" : " ");
+        dump_value(indent + 1, member, out);
+    }
+}
+
+void dump_value(int indent, const JsonValue& value, std::string& out)
+{
+    if (value.is_object()) {
+        dump_object(indent, value, out);
+    } else if (value.is_array()) {
+        for (size_t i = 0; i < value.size(); ++i) {
+            bool composite = value[i].is_object() || value[i].is_array();
+            out += std::string(static_cast<size_t>(indent) * 4, ' ') + "[" + std::to_string(i) + "]:" +
+                   (composite ? "\n" : " ");
+            dump_value(indent + 1, value[i], out);
+        }
+    } else {
+        out += scalar_text(value) + "\n";
+    }
+}
+
+}  // namespace
+
+std::string dump_format_specific(const JsonValue& specific)
+{
+    std::string out;
+    if (specific.is_object() && specific.contains("data")) {
+        dump_value(1, qdict_ordered(specific["data"]), out);
+    }
+    return out;
+}
+
 }  // namespace qemu::block

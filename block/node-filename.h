@@ -18,6 +18,13 @@ namespace qemu::block {
 // in the order of this hash of the key, so our output lists keys in that order too.
 unsigned qdict_bucket(std::string_view key);
 
+// A JSON value with every object's members reordered as a QDict lists them.
+JsonValue qdict_ordered(const JsonValue& value);
+
+// bdrv_image_info_specific_dump: the "data" of an ImageInfoSpecific, one member a line,
+// '-' in keys shown as ' ', nested values indented by 4 per level.
+std::string dump_format_specific(const JsonValue& specific);
+
 // {"key": value, ...} with the members (values already JSON text) in QDict order.
 std::string qdict_json_object(std::vector<std::pair<std::string, std::string>> members);
 

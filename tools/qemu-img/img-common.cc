@@ -66,7 +66,8 @@ Result<OpenImage> open_image(const ImageRequest& request)
     block::OpenFlags flags{.read_write = request.read_write,
         .cache_direct = request.cache.direct,
         .no_flush = request.cache.no_flush,
-        .force_share = request.force_share && !request.read_write};
+        .force_share = request.force_share && !request.read_write,
+        .no_backing = request.no_backing};
     auto fail = [&](Error error) -> Result<OpenImage> {
         error.prepend("Could not open '" + request.name + "': ");
         return std::unexpected(std::move(error));

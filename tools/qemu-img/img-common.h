@@ -36,6 +36,8 @@ struct ImageRequest {
     bool resize = false;
     // info only looks at metadata: it takes no permission on the image.
     bool no_io = false;
+    // BDRV_O_NO_BACKING: leave the backing file the image names closed (info, create -u).
+    bool no_backing = false;
     // Refuse others writing meanwhile (only convert's sources do; BDRV_O_NO_SHARE).
     bool no_share = false;
     CacheMode cache;

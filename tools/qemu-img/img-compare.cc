@@ -17,6 +17,12 @@ namespace qemu::img {
 
 namespace {
 
+// bdrv_block_status_above over the whole backing chain.
+Result<block::BlockStatus> chain_status(block::BlockNode& node, int64_t offset, int64_t bytes)
+{
+    return TRY(block::block_status_above(node, nullptr, true, offset, bytes)).status;
+}
+
 constexpr int64_t kIoBufSize = 2 * 1024 * 1024;
 
 // Exit statuses of compare.
@@ -78,12 +84,12 @@ int compare_images(Side& one, Side& two, bool strict, bool quiet, Progress& prog
         return kDiffer;
     }
     for (int64_t offset = 0; offset < common;) {
-        auto status1 = one.image.root().block_status(true, offset, one.length - offset);
+        auto status1 = chain_status(one.image.root(), offset, one.length - offset);
         if (!status1) {
             error_report("Sector allocation test failed for " + one.name);
             return kStatusError;
         }
-        auto status2 = two.image.root().block_status(true, offset, two.length - offset);
+        auto status2 = chain_status(two.image.root(), offset, two.length - offset);
         if (!status2) {
             error_report("Sector allocation test failed for " + two.name);
             return kStatusError;
@@ -129,7 +135,7 @@ int compare_images(Side& one, Side& two, bool strict, bool quiet, Progress& prog
         Side& over = one.length > two.length ? one : two;
         qprintf(quiet, "Warning: Image size mismatch!\n");
         for (int64_t offset = common; offset < base;) {
-            auto status = over.image.root().block_status(true, offset, base - offset);
+            auto status = chain_status(over.image.root(), offset, base - offset);
             if (!status) {
                 error_report("Sector allocation test failed for " + over.name);
                 return kStatusError;

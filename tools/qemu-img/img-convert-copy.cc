@@ -45,7 +45,8 @@ Result<Piece> next_piece(Converter& conv, int64_t offset)
     }
     ConvertSource& src = conv.sources[piece.source];
     int64_t limit = std::min(src.length - offset, block::kRequestMaxBytes);
-    block::BlockStatus status = TRY(src.image.root().block_status(true, offset, limit));
+    // bdrv_block_status_above down the whole chain: what only a backing file holds is copied.
+    block::BlockStatus status = TRY(block::block_status_above(src.image.root(), nullptr, true, offset, limit)).status;
     piece.source_offset = offset;
     piece.bytes = std::max<int64_t>(status.bytes, block::kSectorSize);
     piece.bytes = std::min(piece.bytes, limit);

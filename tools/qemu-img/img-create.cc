@@ -2,6 +2,7 @@
 // size, not an open image (measure may look at one).
 #include <getopt.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -13,6 +14,76 @@
 #include "tools/qemu-img/img-size.h"
 
 namespace qemu::img {
+
+namespace {
+
+// bdrv_img_create's look at the backing file: it must open (read-only, sharing everything,
+// with its own backing chain), its format must be given, and it gives the size when none
+// was. -u skips the open. Returns the exit status after reporting, 0 to go on.
+int check_backing(CreateRequest& request, bool unsafe)
+{
+    auto fail = [&](std::string_view message) {
+        error_report(request.filename + ": " + std::string(message));
+        return 1;
+    };
+    auto backing_file = request.opts.find("backing_file");
+    if (backing_file == request.opts.end()) {
+        return 0;
+    }
+    const std::string& backing = backing_file->second;
+    if (backing == request.filename) {
+        return fail("Error: Trying to create an image with the same filename as the backing file");
+    }
+    if (backing.empty()) {
+        return fail("Expected backing file name, got empty string");
+    }
+    std::optional<std::string> backing_format;
+    if (auto it = request.opts.find("backing_fmt"); it != request.opts.end()) {
+        backing_format = it->second;
+    }
+    if (unsafe) {
+        if (!backing_format) {
+            return fail("Backing file specified without backing format");
+        }
+        return 0;
+    }
+    // bdrv_get_full_backing_filename_from_filename.
+    std::string full = backing;
+    size_t stop = backing.find_first_of(":/");
+    bool plain_relative = !backing.starts_with('/') && (stop == std::string::npos || backing[stop] != ':');
+    if (plain_relative) {
+        if (request.filename.empty() || request.filename.starts_with("json:")) {
+            return fail("Cannot use relative backing file names for '" + request.filename + "'");
+        }
+        full = qemu_path_combine(request.filename, backing);
+    }
+    block::BlockGraph graph;
+    block::BlockOptions options{{"force-share", "on"}};
+    if (backing_format) {
+        options.emplace("driver", *backing_format);
+    }
+    auto opened = graph.open(full, std::move(options), block::OpenFlags{.force_share = true});
+    if (!opened) {
+        error_report(request.filename + ": " + opened.error().desc);
+        std::fputs("Could not open backing image.\n", stderr);
+        return 1;
+    }
+    if (!backing_format) {
+        error_report(request.filename + ": Backing file specified without backing format");
+        std::fprintf(stderr, "Detected format of %s.", std::string((*opened)->driver().format_name).c_str());
+        return 1;
+    }
+    if (!request.size) {
+        auto length = (*opened)->length();
+        if (!length) {
+            return fail("Could not get size of '" + backing + "': " + length.error().desc);
+        }
+        request.size = static_cast<uint64_t>(*length);
+    }
+    return 0;
+}
+
+}  // namespace
 
 int img_create(int argc, char** argv)
 {
@@ -26,6 +97,7 @@ int img_create(int argc, char** argv)
     std::optional<std::string> backing;
     std::optional<std::string> backing_format;
     bool quiet = false;
+    bool unsafe = false;
     int c;
     while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", kLongOptions, nullptr)) != -1) {
         switch (c) {
@@ -55,6 +127,7 @@ int img_create(int argc, char** argv)
             quiet = true;
             break;
         case 'u':
+            unsafe = true;
             break;
         case kOptObject:
             error_report("--object is not supported");
@@ -112,11 +185,24 @@ int img_create(int argc, char** argv)
     } else if (size) {
         return fail("The image size must be specified only once");
     }
+    auto descs = merged_create_opts(format, *filename);
+    auto knows = [&](std::string_view name) {
+        return std::ranges::any_of(descs, [&](const block::CreateOptionDesc& d) { return d.name == name; });
+    };
     if (backing) {
-        return fail("Backing file not supported for file format '" + format + "'");
+        if (!knows("backing_file")) {
+            return fail("Backing file not supported for file format '" + format + "'");
+        }
+        request.opts["backing_file"] = *backing;
     }
     if (backing_format) {
-        return fail("Backing file format not supported for file format '" + format + "'");
+        if (!knows("backing_fmt")) {
+            return fail("Backing file format not supported for file format '" + format + "'");
+        }
+        request.opts["backing_fmt"] = *backing_format;
+    }
+    if (int status = check_backing(request, unsafe); status != 0) {
+        return status;
     }
     // QEMU reads the size back as a signed number where -1 means "none given".
     if (!request.size || *request.size == UINT64_MAX) {

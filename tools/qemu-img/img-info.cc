@@ -5,11 +5,13 @@
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "tools/qemu-img/img-commands.h"
 #include "tools/qemu-img/img-common.h"
+#include "tools/qemu-img/img-image-info.h"
 #include "tools/qemu-img/img-report.h"
 #include "tools/qemu-img/img-size.h"
 
@@ -31,35 +33,10 @@ std::optional<bool> parse_output_json(const char* text)
     return std::nullopt;
 }
 
-// One image's ImageInfo, as JSON lines with the given indent in front of each.
-std::string info_json(const std::string& filename, const std::string& format, int64_t virtual_size,
-    std::optional<int64_t> actual_size, const std::optional<block::DriverInfo>& driver_info, std::string_view indent)
-{
-    std::string out = std::string(indent) + "{\n";
-    std::string inner = std::string(indent) + "    ";
-    out += inner + "\"virtual-size\": " + std::to_string(virtual_size) + ",\n";
-    out += inner + "\"filename\": " + json_string(filename) + ",\n";
-    if (driver_info && driver_info->cluster_size != 0) {
-        out += inner + "\"cluster-size\": " + std::to_string(driver_info->cluster_size) + ",\n";
-    }
-    out += inner + "\"format\": \"" + format + "\",\n";
-    if (actual_size) {
-        out += inner + "\"actual-size\": " + std::to_string(*actual_size) + ",\n";
-    }
-    // Only drivers that answer bdrv_get_info report a dirty flag.
-    if (driver_info) {
-        out += inner + "\"dirty-flag\": false\n";
-    } else if (out.ends_with(",\n")) {
-        out.resize(out.size() - 2);
-        out += "\n";
-    }
-    out += std::string(indent) + "}";
-    return out;
-}
-
 struct MapEntry {
     int64_t start = 0;
     int64_t length = 0;
+    int depth = 0;
     bool data = false;
     bool zero = false;
     bool present = false;
@@ -70,14 +47,31 @@ struct MapEntry {
 
 Result<MapEntry> map_status(block::BlockNode& root, int64_t offset, int64_t bytes)
 {
-    block::BlockStatus status = TRY(root.block_status(true, offset, bytes));
-    if (!(status.flags & (block::status::kData | block::status::kZero))) {
-        // Neither data nor zeroes, and no backing file to ask: QEMU's get_block_status
-        // reports nothing at all, an offset the driver gave (null-co's) included.
-        status.flags = 0;
+    // Down the backing chain to the first layer that has data or zeroes for the range.
+    block::BlockNode* layer = &root;
+    int depth = 0;
+    block::BlockStatus status;
+    for (;;) {
+        status = TRY(layer->block_status(true, offset, bytes));
+        if (status.bytes == 0) {
+            return make_error("Invalid argument");
+        }
+        bytes = status.bytes;
+        if (status.flags & (block::status::kData | block::status::kZero)) {
+            break;
+        }
+        layer = layer->backing();
+        if (!layer) {
+            // Neither data nor zeroes, and no backing file to ask: QEMU's get_block_status
+            // reports nothing at all, an offset the driver gave (null-co's) included.
+            status.flags = 0;
+            break;
+        }
+        depth++;
     }
     MapEntry entry{.start = offset,
         .length = status.bytes,
+        .depth = depth,
         .data = (status.flags & block::status::kData) != 0,
         .zero = (status.flags & block::status::kZero) != 0,
         .present = (status.flags & block::status::kAllocated) != 0,
@@ -94,7 +88,7 @@ bool mergeable(const MapEntry& curr, const MapEntry& next)
     if (curr.length == 0) {
         return false;
     }
-    if (curr.zero != next.zero || curr.data != next.data || curr.present != next.present ||
+    if (curr.depth != next.depth || curr.zero != next.zero || curr.data != next.data || curr.present != next.present ||
         curr.has_offset != next.has_offset || curr.filename != next.filename) {
         return false;
     }
@@ -104,9 +98,9 @@ bool mergeable(const MapEntry& curr, const MapEntry& next)
 bool dump_map_entry(bool json, const MapEntry& entry, bool last)
 {
     if (json) {
-        std::printf("{ \"start\": %" PRId64 ", \"length\": %" PRId64 ", \"depth\": 0, \"present\": %s, \"zero\": %s, "
+        std::printf("{ \"start\": %" PRId64 ", \"length\": %" PRId64 ", \"depth\": %d, \"present\": %s, \"zero\": %s, "
                     "\"data\": %s",
-            entry.start, entry.length, entry.present ? "true" : "false", entry.zero ? "true" : "false",
+            entry.start, entry.length, entry.depth, entry.present ? "true" : "false", entry.zero ? "true" : "false",
             entry.data ? "true" : "false");
         if (entry.has_offset) {
             std::printf(", \"offset\": %" PRId64, entry.offset);
@@ -182,41 +176,62 @@ int img_info(int argc, char** argv)
     if (!json) {
         return 1;
     }
-    auto image = open_image(request);
-    if (!image) {
-        error_report(image.error().desc);
-        return 1;
-    }
-    block::BlockNode& root = image->root();
-    auto length = image->blk->length();
-    if (!length) {
-        error_report(length.error().desc);
-        return 1;
-    }
-    std::string filename = image_display_name(root, request);
-    std::string format(root.driver().format_name);
-    std::optional<int64_t> actual;
-    if (auto size = root.allocated_file_size()) {
-        actual = *size;
-    }
-    // bdrv_query_image_info ignores a failing bdrv_get_info: no cluster size, no dirty flag.
-    std::optional<block::DriverInfo> driver_info;
-    if (auto got = root.info()) {
-        driver_info = *got;
+    request.no_backing = true;
+    // collect_image_info_list: each image of the chain is opened on its own, without its
+    // backing file, by the full name the one above gives and with the format it names.
+    std::vector<ImageInfo> infos;
+    std::set<std::string> seen;
+    for (;;) {
+        if (!seen.insert(request.name).second) {
+            error_report("Backing file '" + request.name + "' creates an infinite loop.");
+            return 1;
+        }
+        auto image = open_image(request);
+        if (!image) {
+            error_report(image.error().desc);
+            return 1;
+        }
+        block::BlockNode& root = image->root();
+        auto length = image->blk->length();
+        if (!length) {
+            error_report(length.error().desc);
+            return 1;
+        }
+        auto info = query_image_info(root, image_display_name(root, request), *length);
+        if (!info) {
+            error_report(info.error().desc);
+            return 1;
+        }
+        infos.push_back(std::move(*info));
+        const ImageInfo& last = infos.back();
+        if (!chain || !last.backing_filename) {
+            break;
+        }
+        if (!last.full_backing_filename) {
+            error_report("Could not determine absolute backing filename, but backing filename '" +
+                         *last.backing_filename + "' present");
+            return 1;
+        }
+        request.name = *last.full_backing_filename;
+        request.image_opts = false;
+        if (last.backing_filename_format) {
+            request.format = *last.backing_filename_format;
+        }
     }
     if (*json) {
         if (chain) {
-            std::printf("[\n%s\n]\n", info_json(filename, format, *length, actual, driver_info, "    ").c_str());
+            JsonValue list = JsonValue::array();
+            for (const ImageInfo& info : infos) {
+                list.push_back(image_info_json(info));
+            }
+            std::printf("%s\n", json_pretty(list).c_str());
         } else {
-            std::printf("%s\n", info_json(filename, format, *length, actual, driver_info, "").c_str());
+            std::printf("%s\n", json_pretty(image_info_json(infos.front())).c_str());
         }
         return 0;
     }
-    std::printf("image: %s\nfile format: %s\nvirtual size: %s (%" PRId64 " bytes)\ndisk size: %s\n", filename.c_str(),
-        format.c_str(), size_to_str(static_cast<uint64_t>(*length)).c_str(), *length,
-        actual ? size_to_str(static_cast<uint64_t>(*actual)).c_str() : "unavailable");
-    if (driver_info && driver_info->cluster_size != 0) {
-        std::printf("cluster_size: %" PRId64 "\n", driver_info->cluster_size);
+    for (size_t i = 0; i < infos.size(); ++i) {
+        std::printf("%s%s", i ? "\n" : "", image_info_human(infos[i]).c_str());
     }
     return 0;
 }
