@@ -275,6 +275,21 @@ void expect_vmdk_node(QTestState& qts, const std::string& node, int64_t size)
     EXPECT_EQ(info["image"]["format"], "vmdk") << dump(info);
 }
 
+// The extents query-named-block-nodes reports: one SPARSE extent per file, by the name it
+// was opened under.
+void expect_extent_files(QTestState& qts, const std::string& node, const std::vector<std::string>& filenames)
+{
+    JsonValue info = node_info(qts, node);
+    const JsonValue& extents = info["image"]["format-specific"]["data"]["extents"];
+    ASSERT_EQ(extents.size(), filenames.size()) << dump(info);
+    for (size_t i = 0; i < filenames.size(); ++i) {
+        EXPECT_EQ(extents[i]["filename"], filenames[i]) << dump(extents[i]);
+        EXPECT_EQ(extents[i]["format"], "SPARSE") << dump(extents[i]);
+        EXPECT_EQ(extents[i]["cluster-size"], 65536) << dump(extents[i]);
+    }
+    EXPECT_EQ(info["image"]["format-specific"]["data"]["create-type"], "twoGbMaxExtentSparse") << dump(info);
+}
+
 class BlockVmdk : public ::testing::Test {
 protected:
     void SetUp() override
@@ -298,6 +313,8 @@ TEST_F(BlockVmdk, SplitSparseImageOpensFromNamedMembersOfOneFdSetAndGivesEveryFd
     qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'v0', "
                            "'file': {'driver': 'file', 'filename': '/dev/fdset/1/disk.vmdk'}}}");
     expect_vmdk_node(qts, "v0", 5 * GiB);
+    expect_extent_files(
+        qts, "v0", {"/dev/fdset/1/disk-s001.vmdk", "/dev/fdset/1/disk-s002.vmdk", "/dev/fdset/1/disk-s003.vmdk"});
     // Every extent is a dup of its member, opened beside the descriptor's name.
     for (const std::string& name : kSplitFiles) {
         EXPECT_EQ(qts.open_fd_targets().count(dir.path(name)), 2u) << name;
@@ -334,6 +351,7 @@ TEST_F(BlockVmdk, ExtentsListGivesEachExtentItsOwnFdSetAndGivesEveryFdBack)
                               "{'driver': 'file', 'filename': '/dev/fdset/13'}]}}");
     ASSERT_TRUE(reply.contains("return")) << dump(reply);
     expect_vmdk_node(qts, "v0", 5 * GiB);
+    expect_extent_files(qts, "v0", {"/dev/fdset/11", "/dev/fdset/12", "/dev/fdset/13"});
     for (const std::string& name : kSplitFiles) {
         EXPECT_EQ(qts.open_fd_targets().count(dir.path(name)), 2u) << name;
     }
