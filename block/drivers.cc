@@ -11,6 +11,7 @@ constexpr std::array kDrivers = {
     &kRawDriver,
     &kVdiDriver,
     &kVpcDriver,
+    &kVmdkDriver,
     &kFileDriver,
     &kHostDeviceDriver,
     &kHostCdromDriver,

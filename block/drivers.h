@@ -36,5 +36,6 @@ extern const BlockDriver kNullAioDriver;
 extern const BlockDriver kRawDriver;
 extern const BlockDriver kVdiDriver;
 extern const BlockDriver kVpcDriver;
+extern const BlockDriver kVmdkDriver;
 
 }  // namespace qemu::block
