@@ -368,33 +368,46 @@ TEST_F(BlockVmdk, ExtentsListGivesEachExtentItsOwnFdSetAndGivesEveryFdBack)
     expect_split_writes_landed(dir);
 }
 
-TEST_F(BlockVmdk, ExtentsListTakesNodeNamesOfFileNodes)
+// The same as above with each extent a file node added first (on its own set) and named in
+// the list, as QEMU 7.2's dotted options allow with extents.N=NODE.
+TEST_F(BlockVmdk, ExtentsListOfFileNodeNamesGivesEachExtentItsOwnFdSetAndGivesEveryFdBack)
 {
     ImageDir dir;
     make_split_image(dir);
     Emulator vm;
     QTestState& qts = *vm.qts;
     size_t baseline = qts.open_fds().size();
-    add_files(qts, dir, 1, kSplitFiles, O_RDWR);
+    add_files(qts, dir, 10, {"disk.vmdk"}, O_RDWR);
     for (int i = 1; i <= 3; ++i) {
+        add_files(qts, dir, 10 + i, {"disk-s00" + std::to_string(i) + ".vmdk"}, O_RDWR);
         qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'file', 'node-name': 'e" +
-            std::to_string(i) + "', 'filename': '/dev/fdset/1/disk-s00" + std::to_string(i) + ".vmdk'}}");
+            std::to_string(i) + "', 'filename': '/dev/fdset/" + std::to_string(10 + i) + "'}}");
     }
     JsonValue reply = qts.qmp("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'v0', "
-                              "'file': {'driver': 'file', 'filename': '/dev/fdset/1/disk.vmdk'}, "
+                              "'file': {'driver': 'file', 'filename': '/dev/fdset/10'}, "
                               "'extents': ['e1', 'e2', 'e3']}}");
     ASSERT_TRUE(reply.contains("return")) << dump(reply);
     expect_vmdk_node(qts, "v0", 5 * GiB);
-    EXPECT_EQ(vm.qemu_io("v0", "read -q -P 0x33 " + std::to_string(4 * GiB + MiB) + " 64k"), "");
+    expect_extent_files(qts, "v0", {"/dev/fdset/11", "/dev/fdset/12", "/dev/fdset/13"});
+    for (const std::string& name : kSplitFiles) {
+        EXPECT_EQ(qts.open_fd_targets().count(dir.path(name)), 2u) << name;
+    }
+    read_and_write_split_image(vm, "v0");
     // An extent node in use by the image cannot go first.
     EXPECT_FALSE(qts.qmp("{'execute': 'blockdev-del', 'arguments': {'node-name': 'e2'}}").contains("return"));
+
     qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'v0'}}");
     for (int i = 1; i <= 3; ++i) {
         qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'e" + std::to_string(i) + "'}}");
     }
-    qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': 1}}");
+    EXPECT_EQ(qts.open_fds().size(), baseline + 4);
+    for (int set : {10, 11, 12, 13}) {
+        qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
+    }
     EXPECT_TRUE(qts.wait_open_fd_count(baseline));
     expect_no_fdsets(qts);
+    vm.qts.reset();
+    expect_split_writes_landed(dir);
 }
 
 TEST_F(BlockVmdk, ExtentInNoFdSetFailsBlockdevAddClearlyAndLeaksNoFd)
