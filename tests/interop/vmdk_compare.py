@@ -73,7 +73,11 @@ def vmdk_view(h, path):
         start, stop = desc_start * 512, (desc_start + desc_len) * 512
         area = data[start:stop]
         # QEMU rewrites the CID at 0x200 whatever the header's descriptor offset says.
-        head, tail = normalise_descriptor(data[:min(start, 0x2a00)]) + data[min(start, 0x2a00):start], data[stop:]
+        if start >= 0x2a00:
+            head = (data[:512], descriptor_area(data[512:0x2a00]), data[0x2a00:start])
+        else:
+            head = normalise_descriptor(data[:start])
+        tail = data[stop:]
         if stop < 0x2a00:
             tail = normalise_descriptor(tail[:0x2a00 - stop]) + tail[0x2a00 - stop:]
         return ('sparse', size, head, stop - start, descriptor_area(area),
@@ -559,12 +563,23 @@ def bad_images(h):
         for args in (['-f', 'vmdk', '-r', '-c', 'read 0 64k', '-c', 'read 1M 64k', image],
                      ['-f', 'vmdk', '-c', 'write -P 0x99 2M 64k', '-c', 'read -P 0x99 2M 64k', image]):
             results = []
+            headers = []
             for tool in ('ours_io', 'ref_io'):
                 copy = f'{d}/w-{image}'
                 shutil.copyfile(h.path(f'{d}/{image}'), h.path(copy))
                 got = untimed(h.run_text(tool, args[:-1] + [f'w-{image}'], d, timeout=TIMEOUT))
                 results.append(got + (vmdk_view(h, copy),))
+                headers.append(h.read(copy)[:512])
                 os.unlink(h.path(copy))
+            original = h.read(f'{d}/{image}')[:512]
+            if headers[1] != original and original[:4] == b'KDMV':
+                # QEMU 7.2 wrote guest data or a table entry over its own header (a GD entry of
+                # 0, a redundant GD past the end: it takes sector 0 for the table). Ours must
+                # leave the header alone; the messages must still be QEMU's.
+                print(f'  note: QEMU 7.2 overwrites the header of {image} on {args[1:-1]}')
+                h.check(headers[0] == original, f'bad: qemu-io {args}: ours changed the header of {image} too')
+                same_or_no_crash(h, f'bad: qemu-io {args}', results[0][:3], results[1][:3])
+                continue
             same_or_no_crash(h, f'bad: qemu-io {args}', results[0], results[1])
 
 
