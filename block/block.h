@@ -101,6 +101,9 @@ struct BlockStatus {
 struct DriverInfo {
     int64_t cluster_size = 0;
     int64_t vm_state_offset = 0;
+    // Writes must be whole compressed clusters (vmdk streamOptimized): qemu-img convert
+    // then copies one cluster at a time, as with -c.
+    bool needs_compressed_writes = false;
 };
 
 enum class Prealloc { Off, Metadata, Falloc, Full };

@@ -23,6 +23,7 @@ Result<DriverInfo> vmdk_get_info(BlockNode& node)
         }
     }
     DriverInfo info;
+    info.needs_compressed_writes = first.compressed;
     if (!first.flat) {
         info.cluster_size = first.cluster_bytes();
     }

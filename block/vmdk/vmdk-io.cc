@@ -27,6 +27,20 @@ namespace qemu::block::vmdk {
 
 namespace {
 
+// error_report: QEMU's driver prints these itself, prefixed with the program's name.
+void report(const char* text)
+{
+    std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, text);
+}
+
+void report_wrong_offset(int64_t offset, int64_t total_sectors)
+{
+    char text[128];
+    std::snprintf(text, sizeof text, "Wrong offset: offset=0x%" PRIx64 " total_sectors=0x%" PRIx64,
+        static_cast<uint64_t>(offset), static_cast<uint64_t>(total_sectors));
+    report(text);
+}
+
 // vmdk_is_cid_valid: once per open, the overlay's parentCID must be its parent's CID.
 bool cid_valid(BlockNode& node, VmdkState& s)
 {
@@ -82,20 +96,18 @@ Result<void> read_compressed(Extent& e, uint64_t cluster_offset, int64_t offset,
 {
     int64_t cluster_bytes = e.cluster_bytes();
     int64_t in_cluster = e.offset_in_cluster(offset);
-    // The last grain of a disk may be short: it inflates to what is left of the extent.
-    int64_t grain_start = offset - in_cluster;
-    int64_t grain_bytes = std::min(cluster_bytes, e.end_sector * 512 - grain_start);
     auto size = static_cast<int64_t>(iov_size(iov));
-    if (in_cluster + size > grain_bytes) {
-        return make_errno_error(EINVAL);
-    }
     std::vector<uint8_t> stored(compressed_read_size(static_cast<size_t>(cluster_bytes)));
     if (cluster_offset > kMaxFileOffset - stored.size()) {
         return make_errno_error(EIO);
     }
     TRY_VOID(e.file->pread(static_cast<int64_t>(cluster_offset), stored));
-    std::vector<uint8_t> grain(static_cast<size_t>(grain_bytes));
-    TRY_VOID(decompress_grain(stored, grain, e.has_marker));
+    std::vector<uint8_t> grain(static_cast<size_t>(cluster_bytes));
+    size_t produced = TRY(inflate_grain(stored, grain, e.has_marker));
+    // A short grain (the disk's last) only fails a read that reaches past its end.
+    if (in_cluster + size > static_cast<int64_t>(produced)) {
+        return make_errno_error(EINVAL);
+    }
     copy_to_iov(iov, std::span(grain).subspan(static_cast<size_t>(in_cluster), static_cast<size_t>(size)));
     return {};
 }
@@ -302,7 +314,7 @@ Result<void> write_data(BlockNode& node, VmdkState& s, int64_t offset, std::span
         auto part = iov_slice(iov, done, static_cast<size_t>(n));
         if (e->compressed) {
             if (ref.result == Lookup::Ok) {
-                std::fprintf(stderr, "Could not write to allocated cluster for streamOptimized\n");
+                report("Could not write to allocated cluster for streamOptimized");
                 return make_errno_error(EIO);
             }
         }
@@ -363,8 +375,7 @@ Result<void> vmdk_pwritev(BlockNode& node, int64_t offset, std::span<const iovec
 {
     auto& s = node.state<VmdkState>();
     if ((offset + 511) / 512 > s.total_sectors) {
-        std::fprintf(stderr, "Wrong offset: offset=0x%" PRIx64 " total_sectors=0x%" PRIx64 "\n",
-            static_cast<uint64_t>(offset), static_cast<uint64_t>(s.total_sectors));
+        report_wrong_offset(offset, s.total_sectors);
         return make_errno_error(EIO);
     }
     auto written = write_data(node, s, offset, iov);
@@ -396,7 +407,7 @@ Result<void> write_zeroed(BlockNode& node, VmdkState& s, int64_t offset, int64_t
         int64_t n = std::min(bytes, e->cluster_bytes() - in_cluster);
         GrainRef ref = TRY(lookup_grain(*e, offset));
         if (e->compressed && ref.result == Lookup::Ok) {
-            std::fprintf(stderr, "Could not write to allocated cluster for streamOptimized\n");
+            report("Could not write to allocated cluster for streamOptimized");
             return make_errno_error(EIO);
         }
         if (ref.result == Lookup::Error) {
@@ -457,8 +468,7 @@ Result<void> vmdk_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, R
             num -= tail;
         }
         if ((offset + 511) / 512 > s.total_sectors) {
-            std::fprintf(stderr, "Wrong offset: offset=0x%" PRIx64 " total_sectors=0x%" PRIx64 "\n",
-                static_cast<uint64_t>(offset), static_cast<uint64_t>(s.total_sectors));
+            report_wrong_offset(offset, s.total_sectors);
             return make_errno_error(EIO);
         }
         auto tried = write_zeroed(node, s, offset, num, true);

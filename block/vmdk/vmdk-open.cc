@@ -159,12 +159,11 @@ Result<void> open_vmdk4(OpenState& st, BlockNode& file, int depth)
     }
     if (load_le64(header, 56) == kGdAtEnd) {
         int64_t length = TRY(file.length());
-        int64_t at = (length + 511) / 512 * 512 - 1536;
-        std::array<uint8_t, 1536> tail{};
-        if (at < 0) {
-            return make_errno_error(EIO, "Failed to read footer");
-        }
-        if (auto read = file.pread(at, tail); !read) {
+        int64_t end = (length + 511) / 512 * 512;
+        // A file shorter than the footer gives the codec a short tail, which it refuses as
+        // QEMU's read at a negative offset fails.
+        std::vector<uint8_t> tail(static_cast<size_t>(std::min<int64_t>(end, 1536)));
+        if (auto read = file.pread(end - static_cast<int64_t>(tail.size()), tail); !read) {
             return make_errno_error(read.error().errno_or(EIO), "Failed to read footer");
         }
         header = TRY(parse_stream_footer(tail));

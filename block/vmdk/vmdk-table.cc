@@ -47,11 +47,11 @@ std::optional<uint64_t> table_offset(const Extent& e, uint64_t l1_index)
     if (!*index) {
         return 0;
     }
-    uint64_t offset = e.sesparse_l2_tables_offset + **index * (e.l2_size * e.entry_size) / 512;
-    if (offset > 0xffffffffull) {
+    auto sector = sesparse_gt_sector(e.sesparse_l2_tables_offset, **index);
+    if (!sector) {
         return std::nullopt;
     }
-    return offset;
+    return *sector;
 }
 
 Result<void> write_entries(Extent& e, uint64_t l2_offset, uint64_t first, std::span<const uint64_t> values)

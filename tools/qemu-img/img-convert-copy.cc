@@ -56,6 +56,18 @@ Result<Piece> next_piece(Converter& conv, int64_t offset)
         piece.zero = false;
         piece.bytes = std::min(piece.bytes, kIoBufSize);
     }
+    // Compressed targets take whole clusters: a hole shorter than one is copied with it.
+    if (int64_t cluster = conv.compressed_cluster) {
+        int64_t to_boundary = cluster - (offset % cluster);
+        if (piece.bytes < to_boundary) {
+            piece.zero = false;
+            piece.bytes = std::min(to_boundary, limit);
+        } else if (piece.zero) {
+            piece.bytes = std::max(to_boundary, (offset + piece.bytes) / cluster * cluster - offset);
+        } else {
+            piece.bytes = to_boundary;
+        }
+    }
     return piece;
 }
 
@@ -116,7 +128,13 @@ Result<void> read_piece(Converter& conv, const Piece& piece, int64_t offset, std
 Result<void> write_piece(Converter& conv, const Piece& piece, int64_t offset, std::span<const uint8_t> buf)
 {
     Result<void> written;
-    if (!piece.zero) {
+    if (!piece.zero && conv.compressed_cluster) {
+        // A compressed cluster is written whole, or skipped only when all of it is zero.
+        bool skip = conv.min_sparse && conv.has_zero_init && block::buffer_is_zero(buf.data(), buf.size());
+        if (!skip) {
+            written = conv.target.blk->pwrite(offset, buf);
+        }
+    } else if (!piece.zero) {
         written = write_sparse(conv, offset, buf);
     } else if (!conv.has_zero_init) {
         written = conv.target.blk->pwrite_zeroes(offset, piece.bytes, {.may_unmap = true});

@@ -281,6 +281,13 @@ Result<void> open_target(Converter& conv, const ConvertRequest& req)
     }
     // A file the block layer has just created reads as zeros; an existing one may not.
     conv.has_zero_init = !req.skip_create || req.target_is_zero;
+    // QEMU's convert goes compressed when the target's driver needs it (vmdk stream).
+    if (auto info = conv.target.blk->root().info(); info && info->needs_compressed_writes) {
+        if (info->cluster_size <= 0 || info->cluster_size > 2 * 1024 * 1024) {
+            return make_error("invalid cluster size");
+        }
+        conv.compressed_cluster = info->cluster_size;
+    }
     return {};
 }
 

@@ -27,6 +27,8 @@ struct Converter {
     bool has_zero_init = false;
     int workers = 8;  // -m
     bool in_order = true;  // no -W
+    // The target takes only whole compressed clusters of this size (0: any write).
+    int64_t compressed_cluster = 0;
 };
 
 // Copies the sources' concatenation into the target, holes as holes, and flushes it;
