@@ -18,7 +18,10 @@ void collect_host_nodes(BlockNode& node, std::vector<BlockNode*>& out)
         return;
     }
     for (BdrvChild& child : node.children()) {
-        collect_host_nodes(*child.node, out);
+        // A backing file keeps its own (read-only) access whatever its overlay becomes.
+        if (child.name != "backing") {
+            collect_host_nodes(*child.node, out);
+        }
     }
 }
 
@@ -73,6 +76,14 @@ Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* par
         }
         if (!file_options.empty()) {
             TRY_VOID(prepare(*file, std::move(file_options), &flags, plans));
+        }
+    }
+    // The backing child may be named again as it is (or null again for none); changing it
+    // is not supported here.
+    if (auto backing = take_string(options, "backing")) {
+        BlockNode* current = node.backing();
+        if (current ? *backing != current->node_name() : !backing->empty()) {
+            return cannot_change("backing");
         }
     }
     // What the driver cannot take must keep the value it was opened with; what it can
@@ -197,7 +208,9 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
     // and cache settings given explicitly, as QEMU's inherited options do.
     std::vector<BlockNode*> pending;
     for (BdrvChild& child : node.children()) {
-        pending.push_back(child.node.get());
+        if (child.name != "backing") {
+            pending.push_back(child.node.get());
+        }
     }
     while (!pending.empty()) {
         BlockNode* current = pending.back();
@@ -212,7 +225,9 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
             }
         }
         for (BdrvChild& child : current->children()) {
-            pending.push_back(child.node.get());
+            if (child.name != "backing") {
+                pending.push_back(child.node.get());
+            }
         }
     }
     return {};

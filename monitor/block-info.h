@@ -8,8 +8,12 @@
 
 namespace qemu::monitor {
 
+// bdrv_query_image_info: one node's ImageInfo, its format-specific part and the backing
+// file it names included.
+qapi::ImageInfo image_info(block::BlockNode& node);
+
 // bdrv_block_device_info: `blk` is the backend above the node, if any (its write cache
-// setting is the one reported).
-qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk);
+// setting is the one reported); `flat` leaves the backing chain out of the count.
+qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk, bool flat = false);
 
 }  // namespace qemu::monitor

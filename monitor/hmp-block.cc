@@ -5,11 +5,13 @@
 #include <optional>
 #include <vector>
 
+#include "block/node-filename.h"
 #include "block/qemu-io/qemu-io.h"
 #include "block/reopen.h"
 #include "monitor/block-info.h"
 #include "monitor/monitor-host.h"
 #include "qapi/qapi-commands.h"
+#include "qapi/qapi-visit.h"
 
 namespace qemu::monitor {
 
@@ -126,6 +128,24 @@ void print_image_info(const qapi::ImageInfo& image, std::string& out)
     out += "disk size: " + (image.actual_size ? size_text(*image.actual_size) : std::string("unavailable")) + "\n";
     if (image.cluster_size) {
         out += "cluster_size: " + std::to_string(*image.cluster_size) + "\n";
+    }
+    if (image.dirty_flag.value_or(false)) {
+        out += "cleanly shut down: no\n";
+    }
+    if (image.backing_filename) {
+        out += "backing file: " + *image.backing_filename;
+        if (!image.full_backing_filename) {
+            out += " (cannot determine actual path)";
+        } else if (*image.full_backing_filename != *image.backing_filename) {
+            out += " (actual path: " + *image.full_backing_filename + ")";
+        }
+        out += "\n";
+        if (image.backing_filename_format) {
+            out += "backing file format: " + *image.backing_filename_format + "\n";
+        }
+    }
+    if (image.format_specific) {
+        out += "Format specific information:\n" + block::dump_format_specific(qapi::to_json(*image.format_specific));
     }
 }
 

@@ -8,6 +8,7 @@
 #include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
 #include "qapi/qapi-commands.h"
+#include "qapi/qapi-visit.h"
 
 namespace qemu::monitor {
 
@@ -28,7 +29,7 @@ qapi::BlockdevDetectZeroesOptions detect_zeroes_of(const block::BlockNode& node)
 
 }  // namespace
 
-qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk)
+qapi::ImageInfo image_info(block::BlockNode& node)
 {
     qapi::ImageInfo image{.filename = node.filename(), .format = std::string(node.driver().format_name)};
     if (auto size = node.allocated_file_size()) {
@@ -42,13 +43,44 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
             image.cluster_size = info->cluster_size;
         }
     }
+    if (node.driver().get_specific_info) {
+        // The driver's JSON goes through the schema's decoder, so what it reports is what
+        // the schema says ImageInfoSpecific is; what does not fit is left out.
+        if (auto specific = node.driver().get_specific_info(node); specific && *specific) {
+            if (auto decoded = qapi::from_json<qapi::ImageInfoSpecific>(**specific, "format-specific")) {
+                image.format_specific = std::move(*decoded);
+            }
+        }
+    }
+    if (!node.backing_file().empty()) {
+        image.backing_filename = node.backing_file();
+        if (auto full = block::full_backing_filename(node)) {
+            image.full_backing_filename = *full;
+        }
+        if (!node.backing_format().empty()) {
+            image.backing_filename_format = node.backing_format();
+        }
+    }
+    return image;
+}
+
+qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk, bool flat)
+{
+    int64_t depth = 0;
+    if (!flat) {
+        // QEMU nests each backing image's ImageInfo as backing-image (not in our schema:
+        // the generator refuses a struct that contains itself) and counts the chain.
+        for (block::BlockNode* at = node.backing(); at; at = at->backing()) {
+            depth++;
+        }
+    }
     return qapi::BlockDeviceInfo{
         .file = node.filename(),
         .node_name = node.node_name(),
         .ro = node.read_only(),
         .drv = std::string(node.driver().format_name),
-        .backing_file = std::nullopt,
-        .backing_file_depth = 0,
+        .backing_file = node.backing_file().empty() ? std::nullopt : std::optional(node.backing_file()),
+        .backing_file_depth = depth,
         .encrypted = false,
         .detect_zeroes = detect_zeroes_of(node),
         .bps = 0,
@@ -57,7 +89,7 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
         .iops = 0,
         .iops_rd = 0,
         .iops_wr = 0,
-        .image = std::move(image),
+        .image = image_info(node),
         .cache = qapi::BlockdevCacheInfo{.writeback = blk ? blk->write_cache_enabled() : true,
             .direct = node.flags().cache_direct,
             .no_flush = node.flags().no_flush},
@@ -140,14 +172,13 @@ qemu::Result<std::vector<BlockInfo>> qmp_query_block(QmpContext& ctx)
     return result;
 }
 
-qemu::Result<std::vector<BlockDeviceInfo>> qmp_query_named_block_nodes(QmpContext& ctx, const std::optional<bool>&)
+qemu::Result<std::vector<BlockDeviceInfo>> qmp_query_named_block_nodes(QmpContext& ctx, const std::optional<bool>& flat)
 {
-    // Without backing chains, flat and nested listings are the same.
     std::vector<BlockDeviceInfo> result;
     qemu::block::BlockDevices& devices = ctx.host.block();
     // Like QEMU, the node listing knows no backends, so it reports writeback caching.
     for (qemu::block::BlockNode* node : devices.nodes_in_order()) {
-        result.push_back(qemu::monitor::block_device_info(*node, nullptr));
+        result.push_back(qemu::monitor::block_device_info(*node, nullptr, flat.value_or(false)));
     }
     return result;
 }

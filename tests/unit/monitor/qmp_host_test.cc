@@ -148,5 +148,56 @@ TEST_F(QmpHostTest, BlockdevAddAndDelWorkOnTheHostsBlockDevices)
     unlink(path.c_str());
 }
 
+TEST_F(QmpHostTest, QueriesReportTheBackingFileANodeNamesAndItsChain)
+{
+    std::string path = ::testing::TempDir() + "monitor-backing-XXXXXX";
+    int fd = mkstemp(path.data());
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(ftruncate(fd, 1 << 20), 0);
+    close(fd);
+    negotiate();
+    for (const char* name : {"base", "top"}) {
+        JsonValue add = JsonValue{{"execute", "blockdev-add"},
+            {"arguments", {{"driver", "raw"}, {"node-name", name}, {"read-only", true},
+                              {"file", {{"driver", "file"}, {"filename", path}}}}}};
+        ASSERT_EQ(json_to_string(only_reply(json_to_string(add))), R"({"return": {}})");
+    }
+    // No format here has backing files yet; give the top node one as a COW driver would.
+    block::BlockNode* top = host.block().graph().find_node("top");
+    block::BlockNode* base = host.block().graph().find_node("base");
+    top->set_backing_file("base.img", "vmdk");
+    top->add_child("backing", base->shared_from_this());
+
+    auto find = [](const JsonValue& list, const char* name) {
+        for (const JsonValue& node : list) {
+            if (node["node-name"] == name) {
+                return node;
+            }
+        }
+        return JsonValue();
+    };
+    JsonValue nested = find(only_reply(R"({"execute": "query-named-block-nodes"})")["return"], "top");
+    EXPECT_EQ(nested["backing_file"], "base.img");
+    EXPECT_EQ(nested["backing_file_depth"], 1);
+    EXPECT_EQ(nested["image"]["backing-filename"], "base.img");
+    std::string dir = path.substr(0, path.rfind('/') + 1);
+    EXPECT_EQ(nested["image"]["full-backing-filename"], dir + "base.img");
+    EXPECT_EQ(nested["image"]["backing-filename-format"], "vmdk");
+    JsonValue flat =
+        find(only_reply(R"({"execute": "query-named-block-nodes", "arguments": {"flat": true}})")["return"], "top");
+    EXPECT_EQ(flat["backing_file_depth"], 0);
+    EXPECT_FALSE(find(only_reply(R"({"execute": "query-named-block-nodes"})")["return"], "base").contains(
+        "backing_file"));
+
+    // The base is the top's child now: it cannot go first, and goes with the top.
+    JsonValue del_base = only_reply(R"({"execute": "blockdev-del", "arguments": {"node-name": "base"}})");
+    EXPECT_EQ(del_base["error"]["desc"], "Block device base is in use");
+    EXPECT_EQ(json_to_string(only_reply(R"({"execute": "blockdev-del", "arguments": {"node-name": "top"}})")),
+        R"({"return": {}})");
+    EXPECT_EQ(json_to_string(only_reply(R"({"execute": "blockdev-del", "arguments": {"node-name": "base"}})")),
+        R"({"return": {}})");
+    unlink(path.c_str());
+}
+
 }  // namespace
 }  // namespace qemu::monitor
