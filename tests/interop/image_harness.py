@@ -141,19 +141,24 @@ class Harness:
 
     # -- running the tools
 
-    def run(self, tool, args):
+    def run(self, tool, args, subdir=None, timeout=TIMEOUT):
         """(exit code, stdout bytes, stderr bytes) of tool (a key of self.tools) in the
-        scratch directory."""
-        proc = subprocess.run([self.tools[tool]] + args, cwd=self.cwd, capture_output=True, timeout=TIMEOUT)
+        scratch directory, or in its subdirectory subdir. Past timeout seconds the tool is
+        killed and the exit code is 'timeout', so a hang is one failed check, not a stop."""
+        cwd = self.cwd if subdir is None else self.path(subdir)
+        try:
+            proc = subprocess.run([self.tools[tool]] + args, cwd=cwd, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            return 'timeout', e.stdout or b'', e.stderr or b''
         return proc.returncode, proc.stdout, proc.stderr
 
-    def run_text(self, tool, args):
-        code, out, err = self.run(tool, args)
+    def run_text(self, tool, args, subdir=None, timeout=TIMEOUT):
+        code, out, err = self.run(tool, args, subdir, timeout)
         return code, out.decode(errors='replace'), err.decode(errors='replace')
 
-    def must(self, tool, args):
+    def must(self, tool, args, subdir=None):
         """Runs a step that has to succeed; returns its stdout as text."""
-        code, out, err = self.run_text(tool, args)
+        code, out, err = self.run_text(tool, args, subdir)
         if code != 0:
             raise HarnessError(f'{tool} {args} failed ({code}): {out}{err}')
         return out
@@ -181,8 +186,9 @@ class Harness:
 
     def same(self, what, ours, ref, labels=('exit', 'stdout', 'stderr', 'file')):
         """One check that two results (tuples of exit code, output, ...) are equal; on a
-        difference, shows each field that differs."""
-        if not self.check(ours == ref, what):
+        difference, shows each field that differs. A run that timed out never passes."""
+        timed_out = any(isinstance(r, tuple) and r and r[0] == 'timeout' for r in (ours, ref))
+        if not self.check(ours == ref and not timed_out, what):
             if isinstance(ours, tuple) and isinstance(ref, tuple) and len(ours) == len(ref):
                 for i, (a, b) in enumerate(zip(ours, ref)):
                     if a != b:
