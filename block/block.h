@@ -191,6 +191,10 @@ struct BlockDriver {
     // none for backing=null) as the child "backing". Reads of what this layer does not
     // hold are the driver's to forward there.
     bool supports_backing = false;
+    // Takes compressed writes (qemu-io write -c, qemu-img convert -c) as QEMU's
+    // bdrv_co_pwritev_compressed does for it: vmdk's are ordinary writes, compressed only
+    // where its extent is (stream-optimized). Others answer ENOTSUP.
+    bool supports_compressed_writes = false;
     // Hands a write's FUA flag down to its child (BDRV_REQ_FUA in supported_write_flags), so
     // the core need not flush this node after the write; otherwise the core emulates FUA
     // with one flush of this node once the driver has written.

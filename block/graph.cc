@@ -258,7 +258,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_protocol(
     if (!filename) {
         filename = take_string(options, "filename");
     } else if (options.contains("filename")) {
-        return make_error("Cannot specify both 'filename' and a filename option");
+        return make_error("Can't specify 'file' and 'filename' options at the same time");
     }
     if (!driver) {
         if (!filename) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "block/node-filename.h"
 #include "block/qemu-io/qemu-io-cmds.h"
 
 namespace qemu::qemu_io {
@@ -148,6 +149,16 @@ int info_f(Session& s, const Command&, int, char**)
     }
     std::printf("cluster size: %s\n", cvtstr(static_cast<double>(info->cluster_size)).c_str());
     std::printf("vm state offset: %s\n", cvtstr(static_cast<double>(info->vm_state_offset)).c_str());
+    if (root.driver().get_specific_info) {
+        auto specific = root.driver().get_specific_info(root);
+        if (!specific) {
+            error_report(specific.error().desc);
+            return error_code(specific.error());
+        }
+        if (*specific) {
+            std::printf("Format specific information:\n%s", block::dump_format_specific(**specific).c_str());
+        }
+    }
     return 0;
 }
 

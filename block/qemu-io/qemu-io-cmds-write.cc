@@ -138,8 +138,8 @@ int write_f(Session& s, const Command& cmd, int argc, char** argv)
     }
     timespec t1 = now();
     Result<void> done;
-    if (bflag || cflag) {
-        // Neither raw nor file keeps VM state or compresses.
+    if (bflag || (cflag && !s.blk->root().driver().supports_compressed_writes)) {
+        // No driver here keeps VM state; only some take compressed writes.
         done = std::unexpected(Error{ErrorClass::GenericError, "", ENOTSUP});
     } else if (zflag) {
         done = s.blk->pwrite_zeroes(offset, count, flags);

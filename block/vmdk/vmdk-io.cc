@@ -324,7 +324,7 @@ Result<void> write_data(BlockNode& node, VmdkState& s, int64_t offset, std::span
             if (ref.l2_offset == 0) {
                 // QEMU "succeeds" here and writes the data over the header at offset 0.
                 return std::unexpected(Error{ErrorClass::GenericError,
-                    "Cannot allocate a grain without a grain table (grain directory entry is 0)", ENOTSUP});
+                    "Cannot allocate a grain without a grain table (grain directory entry is 0)", EINVAL});
             }
             cluster_offset = TRY(allocate_grain(*e));
             TRY_VOID(pending.flush());
@@ -419,7 +419,7 @@ Result<void> write_zeroed(BlockNode& node, VmdkState& s, int64_t offset, int64_t
         if (!dry_run && ref.result != Lookup::Zeroed) {
             if (ref.l2_offset == 0) {
                 return std::unexpected(Error{ErrorClass::GenericError,
-                    "Cannot write a zero grain without a grain table (grain directory entry is 0)", ENOTSUP});
+                    "Cannot write a zero grain without a grain table (grain directory entry is 0)", EINVAL});
             }
             set_grain_entry(*e, ref, static_cast<uint32_t>(kGteZeroed));
         }

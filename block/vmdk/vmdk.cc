@@ -80,6 +80,7 @@ constexpr CreateOptionDesc kVmdkCreateOptions[] = {
 const BlockDriver kVmdkDriver = {
     .format_name = "vmdk",
     .supports_backing = true,
+    .supports_compressed_writes = true,
     // Every request may read or change the cached grain tables: one at a time, as QEMU's
     // driver lock has it.
     .concurrency = Concurrency::Serial,

@@ -246,7 +246,7 @@ Result<void> create_target(const Converter& conv, const ConvertRequest& req)
         }
         create.size = static_cast<uint64_t>(conv.total);
     }
-    if (req.compressed) {
+    if (req.compressed && !driver->supports_compressed_writes) {
         return make_error("Compression not supported for this file format");
     }
     if (!req.skip_create) {
@@ -282,7 +282,8 @@ Result<void> open_target(Converter& conv, const ConvertRequest& req)
     // A file the block layer has just created reads as zeros; an existing one may not.
     conv.has_zero_init = !req.skip_create || req.target_is_zero;
     // QEMU's convert goes compressed when the target's driver needs it (vmdk stream).
-    if (auto info = conv.target.blk->root().info(); info && info->needs_compressed_writes) {
+    // With -c, every target cluster is written whole through the compressed path.
+    if (auto info = conv.target.blk->root().info(); info && (info->needs_compressed_writes || req.compressed)) {
         if (info->cluster_size <= 0 || info->cluster_size > 2 * 1024 * 1024) {
             return make_error("invalid cluster size");
         }
