@@ -70,7 +70,10 @@ def vmdk_view(h, path):
     if head[:4] == b'KDMV':
         data = h.read(path)
         desc_start, desc_len = struct.unpack_from('<QQ', data, 28)
-        start, stop = desc_start * 512, (desc_start + desc_len) * 512
+        # QEMU reads and rewrites at most 20 sectors of descriptor whatever the header's size
+        # says; past them is ordinary file data (a hostile size would otherwise sweep the
+        # random CID residue into the compared bytes).
+        start, stop = desc_start * 512, (desc_start + min(desc_len, 20)) * 512
         area = data[start:stop]
         # QEMU rewrites the CID at 0x200 whatever the header's descriptor offset says.
         if start >= 0x2a00:
