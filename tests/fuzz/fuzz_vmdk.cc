@@ -11,7 +11,6 @@
 // file, are only given to the codecs, never opened: only extent files the harness controls
 // are opened. Nothing may crash, touch memory outside its buffers, or leak memory or
 // descriptors.
-#include <dirent.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 
 #include "block/block.h"
 #include "block/vmdk/vmdk-codec.h"
+#include "tests/fuzz/fuzz-support.h"
 #include "util/bswap.h"
 #include "util/unique_fd.h"
 
@@ -33,24 +33,8 @@ namespace {
 using namespace qemu::block;
 namespace vmdk = qemu::block::vmdk;
 
-void check(bool ok)
-{
-    if (!ok) {
-        __builtin_trap();
-    }
-}
-
-int open_fd_count()
-{
-    int count = 0;
-    DIR* dir = opendir("/proc/self/fd");
-    check(dir != nullptr);
-    while (dirent* entry = readdir(dir)) {
-        count += entry->d_name[0] != '.';
-    }
-    closedir(dir);
-    return count;
-}
+using qemu::fuzz::check;
+using qemu::fuzz::open_fd_count;
 
 uint64_t le_at(std::span<const uint8_t> in, size_t at, size_t width)
 {

@@ -3,7 +3,6 @@
 // footer); a few reads, a write and block-status queries follow. Checked for every input:
 // nothing crashes or trips a sanitizer (ASan's leak check included), the memfd is the only
 // fd and is closed, block status always makes progress, and every failure has a message.
-#include <dirent.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -14,29 +13,14 @@
 
 #include "block/block-backend.h"
 #include "block/block.h"
+#include "tests/fuzz/fuzz-support.h"
 
 namespace {
 
 using namespace qemu::block;
 
-void check(bool ok)
-{
-    if (!ok) {
-        __builtin_trap();
-    }
-}
-
-int open_fd_count()
-{
-    int count = 0;
-    DIR* dir = opendir("/proc/self/fd");
-    check(dir != nullptr);
-    while (dirent* entry = readdir(dir)) {
-        count += entry->d_name[0] != '.';
-    }
-    closedir(dir);
-    return count;
-}
+using qemu::fuzz::check;
+using qemu::fuzz::open_fd_count;
 
 // Block sizes up to 2 GiB are legal, and each allocation grows the (sparse) memfd by one;
 // past this size the write is skipped to keep runs fast.
