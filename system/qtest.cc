@@ -15,6 +15,7 @@
 
 #include "system/guest-memory.h"
 #include "system/qtest-clock.h"
+#include "util/hex.h"
 
 namespace qemu {
 
@@ -117,20 +118,6 @@ std::optional<std::string> numeric_args(const Words& words, size_t min_words, st
         out[i] = *value;
     }
     return std::nullopt;
-}
-
-int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 // "readq" -> 8, "outw" -> 2: the access width is the verb's last letter.
@@ -446,8 +433,8 @@ std::string QtestServer::cmd_write(const Words& words)
     uint64_t given = (hex.size() - 2) / 2;
     std::vector<uint8_t> data(std::min(given, len));
     for (size_t i = 0; i < data.size(); i++) {
-        int high = hex_nibble(hex[2 + 2 * i]);
-        int low = hex_nibble(hex[3 + 2 * i]);
+        int high = hex_digit_value(hex[2 + 2 * i]);
+        int low = hex_digit_value(hex[3 + 2 * i]);
         if (high < 0 || low < 0) {
             return fail(words[0], "invalid hex digit in data");
         }

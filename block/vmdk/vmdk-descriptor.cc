@@ -6,6 +6,8 @@
 #include <climits>
 #include <cstdio>
 
+#include "util/hex.h"
+
 namespace qemu::block::vmdk {
 
 namespace {
@@ -195,18 +197,7 @@ std::optional<uint32_t> parse_cid(std::string_view desc, bool parent)
         negative = desc[in.pos] == '-';
         ++in.pos;
     }
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'a' && c <= 'f') {
-            return c - 'a' + 10;
-        }
-        if (c >= 'A' && c <= 'F') {
-            return c - 'A' + 10;
-        }
-        return -1;
-    };
+    auto hex = hex_digit_value;
     if (in.pos + 1 < desc.size() && desc[in.pos] == '0' && (desc[in.pos + 1] == 'x' || desc[in.pos + 1] == 'X') &&
         in.pos + 2 < desc.size() && hex(desc[in.pos + 2]) >= 0) {
         in.pos += 2;
