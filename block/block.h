@@ -69,11 +69,23 @@ struct OpenFlags {
     bool no_backing = false;
 };
 
+// A write's payload worked out ahead of its turn, on another thread: vmdk compresses a
+// stream-optimized grain this way while convert's writer appends the previous one.
+struct PreparedWrite {
+    int64_t offset = 0;  // the write it was made for
+    int64_t bytes = 0;
+    std::vector<uint8_t> payload;  // kept between uses, so it is allocated once
+    size_t payload_bytes = 0;
+};
+
 // Request flags (BDRV_REQ_*).
 struct RequestFlags {
     bool fua = false;
     bool may_unmap = false;
     bool no_fallback = false;
+    // From BlockNode::prepare_write for exactly this write; a driver that finds it does not
+    // match the request (or knows nothing of it) does the work itself.
+    const PreparedWrite* prepared = nullptr;
 };
 
 // Block status bits (BDRV_BLOCK_*).
@@ -231,6 +243,10 @@ struct BlockDriver {
     void (*close)(BlockNode& node) = nullptr;
     Result<void> (*preadv)(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags) = nullptr;
     Result<void> (*pwritev)(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags) = nullptr;
+    // Works out a write's payload ahead of the write (RequestFlags::prepared); false when
+    // the driver has nothing to prepare for it. Runs on any thread while the node serves
+    // other requests, so it reads only what open fixed.
+    bool (*prepare_write)(BlockNode& node, int64_t offset, std::span<const uint8_t> data, PreparedWrite& out) = nullptr;
     Result<void> (*flush)(BlockNode& node) = nullptr;
     Result<void> (*discard)(BlockNode& node, int64_t offset, int64_t bytes) = nullptr;
     Result<void> (*write_zeroes)(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags) = nullptr;
@@ -318,6 +334,8 @@ public:
     Result<void> pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags = {});
     Result<void> pread(int64_t offset, std::span<uint8_t> buf);
     Result<void> pwrite(int64_t offset, std::span<const uint8_t> buf, RequestFlags flags = {});
+    // The driver's prepare_write (false without one); safe beside the node's requests.
+    bool prepare_write(int64_t offset, std::span<const uint8_t> data, PreparedWrite& out);
     Result<void> pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlags flags = {});
     Result<void> discard(int64_t offset, int64_t bytes);
     Result<void> flush();

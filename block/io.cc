@@ -127,6 +127,11 @@ Result<void> BlockNode::pread(int64_t offset, std::span<uint8_t> buf)
     return preadv(offset, std::span(&one, 1));
 }
 
+bool BlockNode::prepare_write(int64_t offset, std::span<const uint8_t> data, PreparedWrite& out)
+{
+    return m_driver->prepare_write && m_driver->prepare_write(*this, offset, data, out);
+}
+
 Result<void> BlockNode::pwrite(int64_t offset, std::span<const uint8_t> buf, RequestFlags flags)
 {
     iovec one{const_cast<uint8_t*>(buf.data()), buf.size()};

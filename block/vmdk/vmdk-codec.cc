@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "util/bswap.h"
@@ -54,40 +55,139 @@ constexpr uint64_t kSeSparseVersion = 0x0000000200000001ULL;
 
 // ---- Stream-optimized grains -------------------------------------------------------------
 
-Result<std::vector<uint8_t>> compress_grain(uint64_t lba_sectors, std::span<const uint8_t> data, bool has_marker)
+namespace {
+
+// zlib's state for one thread, kept between grains: deflateInit and inflateInit allocate
+// about 300 KiB each, which compress()/uncompress() would allocate and free per grain.
+// deflateReset gives the state a fresh stream's exact parameters, so the bytes are those
+// of compress() at the default level.
+class ZlibStreams {
+public:
+    ZlibStreams() = default;
+    ZlibStreams(const ZlibStreams&) = delete;
+    ZlibStreams& operator=(const ZlibStreams&) = delete;
+    ~ZlibStreams()
+    {
+        if (m_deflate_ready) {
+            deflateEnd(&m_deflate);
+        }
+        if (m_inflate_ready) {
+            inflateEnd(&m_inflate);
+        }
+    }
+
+    z_stream* deflater()
+    {
+        if (!m_deflate_ready) {
+            if (deflateInit(&m_deflate, Z_DEFAULT_COMPRESSION) != Z_OK) {
+                return nullptr;
+            }
+            m_deflate_ready = true;
+        } else if (deflateReset(&m_deflate) != Z_OK) {
+            return nullptr;
+        }
+        return &m_deflate;
+    }
+
+    z_stream* inflater()
+    {
+        if (!m_inflate_ready) {
+            if (inflateInit(&m_inflate) != Z_OK) {
+                return nullptr;
+            }
+            m_inflate_ready = true;
+        } else if (inflateReset(&m_inflate) != Z_OK) {
+            return nullptr;
+        }
+        return &m_inflate;
+    }
+
+private:
+    z_stream m_deflate{};
+    z_stream m_inflate{};
+    bool m_deflate_ready = false;
+    bool m_inflate_ready = false;
+};
+
+ZlibStreams& thread_streams()
+{
+    thread_local ZlibStreams streams;
+    return streams;
+}
+
+}  // namespace
+
+Result<size_t> compress_grain_into(
+    uint64_t lba_sectors, std::span<const uint8_t> data, bool has_marker, std::vector<uint8_t>& out)
 {
     if (data.empty() || data.size() > kMaxGrainBytes) {
         return make_errno_error(EINVAL);
     }
     const size_t header = has_marker ? kGrainMarkerSize : 0;
-    uLongf stream_len = compressBound(static_cast<uLong>(data.size()));
-    std::vector<uint8_t> out(header + stream_len);
-    // compress2 at Z_DEFAULT_COMPRESSION is exactly zlib's compress(), which QEMU calls:
-    // the same deflate parameters, so the same bytes.
-    int rc = compress2(
-        out.data() + header, &stream_len, data.data(), static_cast<uLong>(data.size()), Z_DEFAULT_COMPRESSION);
-    if (rc != Z_OK || stream_len == 0 || stream_len > UINT32_MAX) {
+    uLong bound = compressBound(static_cast<uLong>(data.size()));
+    if (out.size() < header + bound) {
+        out.resize(header + bound);
+    }
+    z_stream* zs = thread_streams().deflater();
+    if (!zs) {
+        return make_errno_error(ENOMEM);
+    }
+    // zlib takes non-const input pointers but never writes through them.
+    zs->next_in = const_cast<Bytef*>(data.data());
+    zs->avail_in = static_cast<uInt>(data.size());
+    zs->next_out = out.data() + header;
+    zs->avail_out = static_cast<uInt>(bound);
+    int rc = deflate(zs, Z_FINISH);
+    size_t stream_len = bound - zs->avail_out;
+    if (rc != Z_STREAM_END || stream_len == 0 || stream_len > UINT32_MAX) {
         return make_errno_error(EINVAL);
     }
     if (has_marker) {
         store_le64(out, 0, lba_sectors);
         store_le32(out, 8, static_cast<uint32_t>(stream_len));
     }
+    return header + stream_len;
+}
+
+Result<std::vector<uint8_t>> compress_grain(uint64_t lba_sectors, std::span<const uint8_t> data, bool has_marker)
+{
+    std::vector<uint8_t> out;
+    size_t used = TRY(compress_grain_into(lba_sectors, data, has_marker, out));
     // QEMU writes the marker and stream unpadded and starts the next grain at the next
     // sector; the gap is a hole in the file, so zero padding is what ends up on disk.
-    size_t used = header + stream_len;
     out.resize((used + 511) / 512 * 512, 0);
+    std::fill(out.begin() + static_cast<std::ptrdiff_t>(used), out.end(), 0);
     return out;
 }
 
-Result<size_t> inflate_grain(std::span<const uint8_t> stored, std::span<uint8_t> out, bool has_marker)
+Result<size_t> stored_grain_length(std::span<const uint8_t> head, size_t grain_bytes, bool has_marker)
 {
-    if (out.empty() || out.size() > kMaxGrainBytes) {
+    if (!has_marker) {
+        return grain_bytes;
+    }
+    if (head.size() < kGrainMarkerSize) {
+        return make_errno_error(EINVAL);
+    }
+    uint64_t stream_len = load_le32(head, 8);
+    return static_cast<size_t>(std::min<uint64_t>(kGrainMarkerSize + stream_len, compressed_read_size(grain_bytes)));
+}
+
+namespace {
+
+// The zlib stream of a stored grain: where it starts and how long the marker says it is.
+struct StoredStream {
+    std::span<const uint8_t> input;  // the part of the stream that is in `stored`
+    uint64_t zeros_after = 0;  // how much of it lies past `stored`: zeros, as QEMU reads them
+};
+
+Result<StoredStream> find_stream(std::span<const uint8_t> stored, size_t grain_bytes, bool has_marker)
+{
+    if (grain_bytes == 0 || grain_bytes > kMaxGrainBytes) {
         return make_errno_error(EINVAL);
     }
     // QEMU reads its buffer with bdrv_pread, which gives zeros past the end of the file; a
     // `stored` cut at EOF behaves the same if every missing byte is taken as zero.
-    uint64_t stream_len = out.size();
+    uint64_t stream_len = grain_bytes;
     size_t start = 0;
     if (has_marker) {
         std::array<uint8_t, kGrainMarkerSize> marker{};
@@ -96,48 +196,91 @@ Result<size_t> inflate_grain(std::span<const uint8_t> stored, std::span<uint8_t>
         start = kGrainMarkerSize;
     }
     // QEMU bounds the length by the two grains it read.
-    if (stream_len == 0 || stream_len > 2 * uint64_t{out.size()}) {
+    if (stream_len == 0 || stream_len > 2 * uint64_t{grain_bytes}) {
         return make_errno_error(EINVAL);
     }
-    std::span<const uint8_t> input;
+    StoredStream stream;
     if (stored.size() > start) {
-        input = stored.subspan(start, std::min<size_t>(stored.size() - start, stream_len));
+        stream.input = stored.subspan(start, std::min<size_t>(stored.size() - start, stream_len));
     }
-    uint64_t zeros_left = stream_len - input.size();
+    stream.zeros_after = stream_len - stream.input.size();
+    return stream;
+}
+
+// libdeflate's decompressor for one thread (allocated once, about 32 KiB).
+libdeflate_decompressor* thread_decompressor()
+{
+    struct Owner {
+        libdeflate_decompressor* d = libdeflate_alloc_decompressor();
+        Owner() = default;
+        Owner(const Owner&) = delete;
+        Owner& operator=(const Owner&) = delete;
+        ~Owner() { libdeflate_free_decompressor(d); }
+    };
+    thread_local Owner owner;
+    return owner.d;
+}
+
+}  // namespace
+
+Result<size_t> inflate_grain_zlib(std::span<const uint8_t> stored, std::span<uint8_t> out, bool has_marker)
+{
+    StoredStream stream = TRY(find_stream(stored, out.size(), has_marker));
+    uint64_t zeros_left = stream.zeros_after;
     static constexpr uint8_t kZeros[4096] = {};
 
-    z_stream zs{};
-    if (inflateInit(&zs) != Z_OK) {
+    z_stream* zs = thread_streams().inflater();
+    if (!zs) {
         return make_errno_error(ENOMEM);
     }
     // zlib takes non-const input pointers but never writes through them.
-    zs.next_in = const_cast<Bytef*>(input.data());
-    zs.avail_in = static_cast<uInt>(input.size());
-    zs.next_out = out.data();
-    zs.avail_out = static_cast<uInt>(out.size());
+    zs->next_in = const_cast<Bytef*>(stream.input.data());
+    zs->avail_in = static_cast<uInt>(stream.input.size());
+    zs->next_out = out.data();
+    zs->avail_out = static_cast<uInt>(out.size());
     int rc = Z_OK;
     for (;;) {
-        if (zs.avail_in == 0 && zeros_left > 0) {
+        if (zs->avail_in == 0 && zeros_left > 0) {
             size_t chunk = std::min<uint64_t>(zeros_left, sizeof(kZeros));
-            zs.next_in = const_cast<Bytef*>(kZeros);
-            zs.avail_in = static_cast<uInt>(chunk);
+            zs->next_in = const_cast<Bytef*>(kZeros);
+            zs->avail_in = static_cast<uInt>(chunk);
             zeros_left -= chunk;
         }
-        rc = inflate(&zs, Z_NO_FLUSH);
+        rc = inflate(zs, Z_NO_FLUSH);
         if (rc == Z_STREAM_END) {
             break;
         }
         if (rc == Z_OK) {
             continue;  // progress was made
         }
-        if (rc == Z_BUF_ERROR && zs.avail_in == 0 && zeros_left > 0) {
+        if (rc == Z_BUF_ERROR && zs->avail_in == 0 && zeros_left > 0) {
             continue;
         }
         break;  // a bad stream, input exhausted mid-stream, or more data than one grain
     }
-    size_t produced = out.size() - zs.avail_out;
-    inflateEnd(&zs);
+    size_t produced = out.size() - zs->avail_out;
     if (rc != Z_STREAM_END) {
+        return make_errno_error(EINVAL);
+    }
+    return produced;
+}
+
+Result<size_t> inflate_grain(std::span<const uint8_t> stored, std::span<uint8_t> out, bool has_marker)
+{
+    StoredStream stream = TRY(find_stream(stored, out.size(), has_marker));
+    // A stream cut by the end of the file continues in zeros, which only zlib's streaming
+    // interface can be fed without a copy. Every well-formed grain takes the fast path.
+    libdeflate_decompressor* d = thread_decompressor();
+    if (stream.zeros_after > 0 || !d) {
+        return inflate_grain_zlib(stored, out, has_marker);
+    }
+    size_t in_used = 0;
+    size_t produced = 0;
+    // Whole-buffer inflate: the bytes after the stream's end are ignored, as zlib's inflate
+    // stops at Z_STREAM_END; a stream that needs more room than one grain fails.
+    libdeflate_result rc = libdeflate_zlib_decompress_ex(
+        d, stream.input.data(), stream.input.size(), out.data(), out.size(), &in_used, &produced);
+    if (rc != LIBDEFLATE_SUCCESS) {
         return make_errno_error(EINVAL);
     }
     return produced;

@@ -27,6 +27,11 @@ constexpr size_t kGrainMarkerSize = 12;
 // may be short). QEMU's own write path refuses compressed writes to an extent without the
 // markers flag; that refusal is the driver's. Empty data or more than 1 GiB -> EINVAL.
 Result<std::vector<uint8_t>> compress_grain(uint64_t lba_sectors, std::span<const uint8_t> data, bool has_marker);
+// compress_grain without the padding, into `out` (grown when too small, never shrunk, so a
+// caller that keeps it allocates once): the marker and stream take out's first N bytes,
+// N returned. zlib's state is kept per thread between calls.
+Result<size_t> compress_grain_into(
+    uint64_t lba_sectors, std::span<const uint8_t> data, bool has_marker, std::vector<uint8_t>& out);
 
 // The grain stored at the start of `stored` (what was read at the grain's offset: QEMU
 // reads two grains' worth, cut at the end of the file), inflated into `out`, which is one
@@ -38,6 +43,15 @@ Result<std::vector<uint8_t>> compress_grain(uint64_t lba_sectors, std::span<cons
 // Returns how many bytes the stream inflated to (<= out.size()): the disk's last grain may
 // be short, and QEMU only fails a read that reaches past the inflated length.
 Result<size_t> inflate_grain(std::span<const uint8_t> stored, std::span<uint8_t> out, bool has_marker);
+// The same through zlib's streaming inflate, the reference the fuzz target holds
+// inflate_grain (libdeflate, about twice as fast) to; also its path for a stream cut by EOF.
+Result<size_t> inflate_grain_zlib(std::span<const uint8_t> stored, std::span<uint8_t> out, bool has_marker);
+
+// How much of compressed_read_size(grain_bytes) inflate_grain looks at, given the first
+// bytes stored at the grain (at least the marker when has_marker): the marker and the
+// stream length it names, capped at what QEMU reads; one grain without markers. Reading
+// only that much gives inflate_grain the same answer as reading all of it.
+Result<size_t> stored_grain_length(std::span<const uint8_t> head, size_t grain_bytes, bool has_marker);
 
 // inflate_grain that also requires the whole of `out` to be filled (EINVAL otherwise): for
 // every grain but a short last one.

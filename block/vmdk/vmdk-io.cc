@@ -11,6 +11,7 @@
 // a crash may lose the request (a table entry may reach the disk before its grain's data,
 // so an unflushed grain may read back stale, never another grain's data).
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -45,6 +46,7 @@ void report_wrong_offset(int64_t offset, int64_t total_sectors)
 bool cid_valid(BlockNode& node, VmdkState& s)
 {
     BlockNode* parent = node.backing();
+    std::lock_guard lock(s.cid_check_lock);
     if (!s.cid_checked && parent) {
         if (parent->driver().format_name != "vmdk") {
             return false;
@@ -92,23 +94,80 @@ void copy_from_iov(std::span<const iovec> iov, std::span<uint8_t> data)
     }
 }
 
+// What one thread's compressed reads and writes reuse from one request to the next. Buffers
+// for grains above kKeptGrainBytes are dropped after use, so that one image with huge
+// grains does not leave gigabytes behind.
+struct GrainBuffers {
+    std::vector<uint8_t> stored;
+    std::vector<uint8_t> grain;
+};
+
+constexpr size_t kKeptGrainBytes = 1024 * 1024;
+// The first read of a compressed grain: its marker and, for most grains, all of its stream.
+constexpr size_t kStoredHeadBytes = 4096;
+
+GrainBuffers& grain_buffers()
+{
+    thread_local GrainBuffers buffers;
+    return buffers;
+}
+
+void release_if_huge(std::vector<uint8_t>& buffer)
+{
+    if (buffer.capacity() > 2 * kKeptGrainBytes + 512) {
+        std::vector<uint8_t>().swap(buffer);
+    }
+}
+
+std::span<uint8_t> sized(std::vector<uint8_t>& buffer, size_t bytes)
+{
+    if (buffer.size() < bytes) {
+        buffer.resize(bytes);
+    }
+    return std::span(buffer).first(bytes);
+}
+
+// vmdk_read_extent for a compressed grain. QEMU reads two grains and a sector for every
+// read; the stream is usually far shorter, so this reads the marker and the start of the
+// stream first, and the rest of the stream only when there is more. inflate_grain looks at
+// nothing beyond the marker's length, so the answer is QEMU's.
 Result<void> read_compressed(Extent& e, uint64_t cluster_offset, int64_t offset, std::span<const iovec> iov)
 {
-    int64_t cluster_bytes = e.cluster_bytes();
+    auto cluster_bytes = static_cast<size_t>(e.cluster_bytes());
     int64_t in_cluster = e.offset_in_cluster(offset);
     auto size = static_cast<int64_t>(iov_size(iov));
-    std::vector<uint8_t> stored(compressed_read_size(static_cast<size_t>(cluster_bytes)));
-    if (cluster_offset > kMaxFileOffset - stored.size()) {
+    size_t full = compressed_read_size(cluster_bytes);
+    if (cluster_offset > kMaxFileOffset - full) {
         return make_errno_error(EIO);
     }
+    GrainBuffers& buffers = grain_buffers();
+    size_t head = std::min(full, kStoredHeadBytes);
+    std::span<uint8_t> stored = sized(buffers.stored, head);
     TRY_VOID(e.file->pread(static_cast<int64_t>(cluster_offset), stored));
-    std::vector<uint8_t> grain(static_cast<size_t>(cluster_bytes));
-    size_t produced = TRY(inflate_grain(stored, grain, e.has_marker));
+    size_t need = TRY(stored_grain_length(stored, cluster_bytes, e.has_marker));
+    if (need > head) {
+        stored = sized(buffers.stored, need);
+        TRY_VOID(e.file->pread(static_cast<int64_t>(cluster_offset + head), stored.subspan(head)));
+    }
+    // A whole grain into one buffer is inflated in place.
+    bool in_place = in_cluster == 0 && iov.size() == 1 && iov[0].iov_len == cluster_bytes;
+    std::span<uint8_t> grain = in_place ? std::span(static_cast<uint8_t*>(iov[0].iov_base), cluster_bytes)
+                                        : sized(buffers.grain, cluster_bytes);
+    auto produced = inflate_grain(stored, grain, e.has_marker);
+    release_if_huge(buffers.stored);
+    if (!produced) {
+        release_if_huge(buffers.grain);
+        return std::unexpected(produced.error());
+    }
     // A short grain (the disk's last) only fails a read that reaches past its end.
-    if (in_cluster + size > static_cast<int64_t>(produced)) {
+    if (in_cluster + size > static_cast<int64_t>(*produced)) {
+        release_if_huge(buffers.grain);
         return make_errno_error(EINVAL);
     }
-    copy_to_iov(iov, std::span(grain).subspan(static_cast<size_t>(in_cluster), static_cast<size_t>(size)));
+    if (!in_place) {
+        copy_to_iov(iov, grain.subspan(static_cast<size_t>(in_cluster), static_cast<size_t>(size)));
+    }
+    release_if_huge(buffers.grain);
     return {};
 }
 
@@ -248,7 +307,29 @@ Result<uint64_t> allocate_grain(Extent& e)
     return cluster_sector * 512;
 }
 
-Result<void> write_compressed(Extent& e, uint64_t cluster_offset, int64_t offset, std::span<const iovec> iov)
+// Writes `bytes` zeros at `from` in the file, from one static page.
+Result<void> write_zeros(BlockNode& file, int64_t from, int64_t bytes)
+{
+    static constexpr uint8_t kZeroPage[4096] = {};
+    constexpr size_t kPagesPerWrite = 64;
+    std::array<iovec, kPagesPerWrite> iov;
+    while (bytes > 0) {
+        size_t count = 0;
+        int64_t now = 0;
+        while (count < kPagesPerWrite && now < bytes) {
+            auto len = static_cast<size_t>(std::min<int64_t>(bytes - now, sizeof(kZeroPage)));
+            iov[count++] = iovec{const_cast<uint8_t*>(kZeroPage), len};
+            now += static_cast<int64_t>(len);
+        }
+        TRY_VOID(file.pwritev(from, std::span(iov).first(count)));
+        from += now;
+        bytes -= now;
+    }
+    return {};
+}
+
+Result<void> write_compressed(
+    Extent& e, uint64_t cluster_offset, int64_t offset, std::span<const iovec> iov, const PreparedWrite* prepared)
 {
     int64_t n = static_cast<int64_t>(iov_size(iov));
     int64_t in_cluster = e.offset_in_cluster(offset);
@@ -258,15 +339,36 @@ Result<void> write_compressed(Extent& e, uint64_t cluster_offset, int64_t offset
     if (!e.has_marker) {
         return make_errno_error(EINVAL);
     }
-    std::vector<uint8_t> data(static_cast<size_t>(n));
-    copy_from_iov(iov, data);
-    auto stored = compress_grain(static_cast<uint64_t>(offset / 512), data, true);
-    if (!stored || stored->size() < kGrainMarkerSize) {
+    GrainBuffers& buffers = grain_buffers();
+    std::span<const uint8_t> stored;
+    if (prepared && prepared->offset == offset && prepared->bytes == n &&
+        prepared->payload_bytes <= prepared->payload.size()) {
+        stored = std::span(prepared->payload).first(prepared->payload_bytes);
+    } else {
+        std::span<const uint8_t> data;
+        if (iov.size() == 1) {
+            data = std::span(static_cast<const uint8_t*>(iov[0].iov_base), iov[0].iov_len);
+        } else {
+            std::span<uint8_t> copy = sized(buffers.grain, static_cast<size_t>(n));
+            copy_from_iov(iov, copy);
+            data = copy;
+        }
+        // QEMU writes the marker and stream unpadded.
+        auto length = compress_grain_into(static_cast<uint64_t>(offset / 512), data, true, buffers.stored);
+        release_if_huge(buffers.grain);
+        if (!length) {
+            release_if_huge(buffers.stored);
+            return make_errno_error(EINVAL);
+        }
+        stored = std::span(buffers.stored).first(*length);
+    }
+    if (stored.size() < kGrainMarkerSize) {
         return make_errno_error(EINVAL);
     }
-    // QEMU writes the marker and stream unpadded; the padding the codec adds stays unwritten.
-    size_t length = std::min(stored->size(), kGrainMarkerSize + load_le32(*stored, 8));
-    TRY_VOID(e.file->pwrite(static_cast<int64_t>(cluster_offset), std::span(*stored).first(length)));
+    auto length = stored.size();
+    auto written = e.file->pwrite(static_cast<int64_t>(cluster_offset), stored);
+    release_if_huge(buffers.stored);
+    TRY_VOID(written);
     auto write_end = static_cast<int64_t>(cluster_offset + length);
     e.next_cluster_sector = (write_end + 511) / 512;
     // QEMU first fills the whole new grain with zeros (get_whole_cluster), then writes the
@@ -276,8 +378,7 @@ Result<void> write_compressed(Extent& e, uint64_t cluster_offset, int64_t offset
     int64_t length_now = TRY(e.file->length());
     int64_t from = std::max(length_now, write_end);
     if (from < grain_end) {
-        std::vector<uint8_t> zeroes(static_cast<size_t>(grain_end - from));
-        TRY_VOID(e.file->pwrite(from, zeroes));
+        TRY_VOID(write_zeros(*e.file, from, grain_end - from));
     }
     return {};
 }
@@ -292,7 +393,8 @@ Result<void> update_cid_once(BlockNode& node, VmdkState& s)
 }
 
 // vmdk_pwritev without the zeroed path.
-Result<void> write_data(BlockNode& node, VmdkState& s, int64_t offset, std::span<const iovec> iov)
+Result<void> write_data(
+    BlockNode& node, VmdkState& s, int64_t offset, std::span<const iovec> iov, const PreparedWrite* prepared)
 {
     auto bytes = static_cast<int64_t>(iov_size(iov));
     size_t done = 0;
@@ -336,7 +438,7 @@ Result<void> write_data(BlockNode& node, VmdkState& s, int64_t offset, std::span
         }
         if (e->compressed) {
             TRY_VOID(pending.flush());
-            TRY_VOID(write_compressed(*e, cluster_offset, offset, part));
+            TRY_VOID(write_compressed(*e, cluster_offset, offset, part, prepared));
         } else {
             auto at = static_cast<int64_t>(cluster_offset) + in_cluster;
             TRY_VOID(pending.add(e->file, at, std::move(part), n));
@@ -371,14 +473,33 @@ Result<void> write_cid(BlockNode& node, VmdkState& s, uint32_t cid)
     return file.flush();
 }
 
-Result<void> vmdk_pwritev(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags)
+bool vmdk_prepare_write(BlockNode& node, int64_t offset, std::span<const uint8_t> data, PreparedWrite& out)
+{
+    // Only what open fixed is read here: the extents' places and kinds.
+    auto& s = node.state<VmdkState>();
+    Extent* e = find_extent(s, offset / 512);
+    if (!e || !e->compressed || !e->has_marker || offset % 512 != 0 || e->offset_in_cluster(offset) != 0 ||
+        data.empty() || static_cast<int64_t>(data.size()) > e->cluster_bytes()) {
+        return false;
+    }
+    auto length = compress_grain_into(static_cast<uint64_t>(offset / 512), data, true, out.payload);
+    if (!length) {
+        return false;
+    }
+    out.offset = offset;
+    out.bytes = static_cast<int64_t>(data.size());
+    out.payload_bytes = *length;
+    return true;
+}
+
+Result<void> vmdk_pwritev(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
     auto& s = node.state<VmdkState>();
     if ((offset + 511) / 512 > s.total_sectors) {
         report_wrong_offset(offset, s.total_sectors);
         return make_errno_error(EIO);
     }
-    auto written = write_data(node, s, offset, iov);
+    auto written = write_data(node, s, offset, iov, flags.prepared);
     // Whatever grains were written keep their table entries, even when a later part failed.
     auto tables = write_dirty_tables(s);
     TRY_VOID(written);

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -62,6 +64,9 @@ struct Extent {
     std::unordered_map<uint64_t, std::vector<uint64_t>> l2_cache;
     // Entries changed but not yet written: (directory index, table index).
     std::vector<std::pair<uint64_t, uint64_t>> dirty_entries;
+    // Reads run together (Concurrency::SharedReads) and a lookup may load a table into
+    // l2_cache (or drop the cache when it is full); writes run alone and need no lock.
+    std::unique_ptr<std::mutex> table_lock = std::make_unique<std::mutex>();
 
     int64_t begin_sector() const { return end_sector - sectors; }
     int64_t cluster_bytes() const { return static_cast<int64_t>(cluster_sectors) * 512; }
@@ -79,6 +84,7 @@ struct VmdkState : DriverState {
     uint32_t parent_cid = 0;
     bool cid_updated = false;
     bool cid_checked = false;
+    std::mutex cid_check_lock;  // the first reads of the backing file may run together
     int64_t total_sectors = 0;
 };
 
@@ -114,6 +120,8 @@ Result<void> vmdk_open(BlockNode& node, BlockOptions& options, const OpenContext
 void vmdk_close(BlockNode& node);
 Result<void> vmdk_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags);
 Result<void> vmdk_pwritev(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags);
+// Compresses a whole stream grain ahead of its write (BlockDriver::prepare_write).
+bool vmdk_prepare_write(BlockNode& node, int64_t offset, std::span<const uint8_t> data, PreparedWrite& out);
 Result<void> vmdk_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags);
 Result<BlockStatus> vmdk_block_status(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes);
 Result<void> vmdk_flush(BlockNode& node);

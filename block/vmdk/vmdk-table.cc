@@ -99,13 +99,17 @@ Result<GrainRef> lookup_grain(Extent& e, int64_t offset)
         ref.result = Lookup::Unallocated;
         return ref;
     }
-    auto table = load_table(e, ref.l2_offset);
-    if (!table) {
-        ref.result = Lookup::Error;
-        return ref;
-    }
     ref.l2_index = (rel_sector / e.cluster_sectors) % e.l2_size;
-    uint64_t entry = (**table)[ref.l2_index];
+    uint64_t entry;
+    {
+        std::lock_guard lock(*e.table_lock);
+        auto table = load_table(e, ref.l2_offset);
+        if (!table) {
+            ref.result = Lookup::Error;
+            return ref;
+        }
+        entry = (**table)[ref.l2_index];
+    }
     uint64_t cluster_sector = entry;
     bool zeroed = false;
     if (e.sesparse) {

@@ -81,14 +81,15 @@ const BlockDriver kVmdkDriver = {
     .format_name = "vmdk",
     .supports_backing = true,
     .supports_compressed_writes = true,
-    // Every request may read or change the cached grain tables: one at a time, as QEMU's
-    // driver lock has it.
-    .concurrency = Concurrency::Serial,
+    // Reads run together (convert's workers inflate stream grains on both cores); the grain
+    // tables they load are guarded by each extent's table_lock. Writes run alone.
+    .concurrency = Concurrency::SharedReads,
     .probe = vmdk_probe,
     .open = vmdk::vmdk_open,
     .close = vmdk::vmdk_close,
     .preadv = vmdk::vmdk_preadv,
     .pwritev = vmdk::vmdk_pwritev,
+    .prepare_write = vmdk::vmdk_prepare_write,
     .flush = vmdk::vmdk_flush,
     .write_zeroes = vmdk::vmdk_write_zeroes,
     .block_status = vmdk::vmdk_block_status,

@@ -72,6 +72,16 @@ void fuzz_codecs(std::span<const uint8_t> in)
         }
         auto whole = vmdk::decompress_grain(in, out, marker);
         check(whole.has_value() == (produced && *produced == grain));
+        // libdeflate (the fast path) must accept exactly what zlib accepts, with its bytes.
+        std::vector<uint8_t> fast(grain);
+        std::vector<uint8_t> reference(grain);
+        auto by_libdeflate = vmdk::inflate_grain(in, fast, marker);
+        auto by_zlib = vmdk::inflate_grain_zlib(in, reference, marker);
+        check(by_libdeflate.has_value() == by_zlib.has_value());
+        if (by_libdeflate && by_zlib) {
+            check(*by_libdeflate == *by_zlib &&
+                std::equal(fast.begin(), fast.begin() + static_cast<ptrdiff_t>(*by_zlib), reference.begin()));
+        }
     }
     for (size_t i = 0; i < kGuard; ++i) {
         check(buf[i] == 0xa5 && buf[kGuard + grain + i] == 0xa5);

@@ -111,8 +111,17 @@ Result<void> write_sparse(Converter& conv, int64_t offset, std::span<const uint8
 struct InFlight {
     Piece piece;
     int64_t offset = 0;
+    size_t slot = 0;  // its buffer and prepared write, for data pieces
     std::span<uint8_t> buf;
     std::future<Result<void>> done;
+};
+
+// What a data piece in flight owns: its copy buffer, and the target's work prepared for it
+// (a compressed grain, made on the pool thread that read the piece).
+struct Slot {
+    std::span<uint8_t> buffer;
+    block::PreparedWrite prepared;
+    bool has_prepared = false;
 };
 
 // Reads a data piece into buf, with "at byte" in the target's terms for the error.
@@ -125,14 +134,28 @@ Result<void> read_piece(Converter& conv, const Piece& piece, int64_t offset, std
     return {};
 }
 
-Result<void> write_piece(Converter& conv, const Piece& piece, int64_t offset, std::span<const uint8_t> buf)
+// A compressed cluster is written whole, or skipped only when all of it is zero.
+bool skip_compressed(const Converter& conv, std::span<const uint8_t> buf)
+{
+    return conv.min_sparse && conv.has_zero_init && block::buffer_is_zero(buf.data(), buf.size());
+}
+
+// On the pool thread that read a piece for a compressed target: the compression, so that
+// the writer only appends (QEMU compresses in its single writing coroutine).
+void prepare_piece(Converter& conv, const Piece& piece, int64_t offset, Slot& slot, std::span<const uint8_t> buf)
+{
+    slot.has_prepared = !piece.zero && conv.compressed_cluster && !skip_compressed(conv, buf) &&
+        conv.target.blk->root().prepare_write(offset, buf, slot.prepared);
+}
+
+Result<void> write_piece(
+    Converter& conv, const Piece& piece, int64_t offset, std::span<const uint8_t> buf, const Slot* slot)
 {
     Result<void> written;
     if (!piece.zero && conv.compressed_cluster) {
-        // A compressed cluster is written whole, or skipped only when all of it is zero.
-        bool skip = conv.min_sparse && conv.has_zero_init && block::buffer_is_zero(buf.data(), buf.size());
-        if (!skip) {
-            written = conv.target.blk->pwrite(offset, buf);
+        if (!skip_compressed(conv, buf)) {
+            const block::PreparedWrite* prepared = slot && slot->has_prepared ? &slot->prepared : nullptr;
+            written = conv.target.blk->pwrite(offset, buf, {.prepared = prepared});
         }
     } else if (!piece.zero) {
         written = write_sparse(conv, offset, buf);
@@ -173,9 +196,11 @@ int convert_copy(Converter& conv, Progress& progress)
         error_report("Could not allocate the copy buffers: " + std::string(std::strerror(ENOMEM)));
         return 1;
     }
-    std::vector<std::span<uint8_t>> free_buffers;
+    std::vector<Slot> slots(depth);
+    std::vector<size_t> free_slots;
     for (size_t i = 0; i < depth; ++i) {
-        free_buffers.emplace_back(buffers.get() + i * kIoBufSize, static_cast<size_t>(kIoBufSize));
+        slots[i].buffer = std::span(buffers.get() + i * kIoBufSize, static_cast<size_t>(kIoBufSize));
+        free_slots.push_back(i);
     }
     // Declared after the buffers so that its threads are gone before they are.
     ThreadPool pool(static_cast<unsigned>(depth));
@@ -194,20 +219,25 @@ int convert_copy(Converter& conv, Progress& progress)
             InFlight job{.piece = *piece, .offset = next_offset};
             next_offset += piece->bytes;
             if (!job.piece.zero) {
-                job.buf = free_buffers.back().first(static_cast<size_t>(job.piece.bytes));
-                free_buffers.pop_back();
+                job.slot = free_slots.back();
+                free_slots.pop_back();
+                job.buf = slots[job.slot].buffer.first(static_cast<size_t>(job.piece.bytes));
+                slots[job.slot].has_prepared = false;
             }
             // A hole written in order needs no trip through the pool.
             if (job.piece.zero && conv.in_order) {
                 window.push_back(std::move(job));
                 continue;
             }
-            job.done = pool.submit([&conv, piece = job.piece, offset = job.offset, buf = job.buf]() -> Result<void> {
+            Slot* slot = job.piece.zero ? nullptr : &slots[job.slot];
+            job.done = pool.submit([&conv, piece = job.piece, offset = job.offset, buf = job.buf, slot]() -> Result<void> {
                 if (!piece.zero) {
                     TRY_VOID(read_piece(conv, piece, offset, buf));
                 }
                 if (!conv.in_order) {
-                    TRY_VOID(write_piece(conv, piece, offset, buf));
+                    TRY_VOID(write_piece(conv, piece, offset, buf, nullptr));
+                } else if (slot) {
+                    prepare_piece(conv, piece, offset, *slot, buf);
                 }
                 return {};
             });
@@ -220,10 +250,10 @@ int convert_copy(Converter& conv, Progress& progress)
         window.pop_front();
         Result<void> done = job.done.valid() ? job.done.get() : Result<void>{};
         if (done && conv.in_order && !failure) {
-            done = write_piece(conv, job.piece, job.offset, job.buf);
+            done = write_piece(conv, job.piece, job.offset, job.buf, job.piece.zero ? nullptr : &slots[job.slot]);
         }
         if (!job.piece.zero) {
-            free_buffers.push_back(std::span(job.buf.data(), static_cast<size_t>(kIoBufSize)));
+            free_slots.push_back(job.slot);
         }
         if (!done) {
             // The first failure in target order is the one reported; what is in flight
