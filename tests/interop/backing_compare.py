@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Backing files against Debian's QEMU 7.2: info (human, JSON, --backing-chain, the actual
 path of a backing file in another directory), map's depth and file, compare, convert and
-qemu-io reading through the chain, create -b/-F with QEMU's checks, and the errors when a
-backing file is missing. The images are vmdk overlays made by QEMU, read by both tools; the
+qemu-io reading through the chain, create -b/-F and convert -B/-F with QEMU's checks, and the
+errors when a backing file is missing. The images are vmdk overlays made by QEMU, read by both tools; the
 running and comparing is image_harness.py's.
 
 usage: backing_compare.py OUR_IMG OUR_IO REF_IMG REF_IO   (exit 77 = skipped)
@@ -96,6 +96,42 @@ def create(h):
                 f'QEMU reads our overlay with its backing file: {info}')
 
 
+def convert_backing(h):
+    """convert -B/-F: only the source's top layer is copied; QEMU's checks, texts and exits."""
+    refusals = [
+        ['-O', 'vmdk', '-B', 'ov.vmdk', 'top.vmdk', 'b1.vmdk'],
+        ['-O', 'vmdk', '-o', 'backing_file=ov.vmdk', 'top.vmdk', 'b1.vmdk'],
+        ['-O', 'raw', '-B', 'ov.vmdk', 'top.vmdk', 'b1.raw'],
+        ['-O', 'raw', '-B', 'ov.vmdk', '-F', 'vmdk', 'top.vmdk', 'b1.raw'],
+        ['-O', 'raw', '-o', 'backing_file=ov.vmdk', 'top.vmdk', 'b1.raw'],
+        ['-O', 'vmdk', '-B', 'ov.vmdk', '-F', 'vmdk', 'top.vmdk', 'ov.vmdk', 'b1.vmdk'],
+        # QEMU 7.2 prints this refusal and exits 0.
+        ['-O', 'vmdk', '-B', 'ov.vmdk', '-n', '--target-is-zero', 'top.vmdk', 'plain.raw'],
+    ]
+    for args in refusals:
+        h.same_tools('img', ['convert'] + args)
+    made = [
+        ('b2', ['-B', 'ov.vmdk', '-F', 'vmdk']),
+        ('b3', ['-o', 'backing_file=ov.vmdk,backing_fmt=vmdk']),
+        ('b4', ['-B', 'ov.vmdk', '-F', 'vmdk', '-S', '0']),
+        ('b5', ['-B', 'ov.vmdk', '-F', 'vmdk', '-c']),
+        ('b6', ['-B', 'ov.vmdk', '-F', 'vmdk', '-o', 'subformat=streamOptimized']),
+        ('b7', ['-B', 'base.vmdk', '-F', 'vmdk']),
+    ]
+    for name, args in made:
+        results = [h.run(f'{tag}_img', ['convert', '-O', 'vmdk'] + args + ['top.vmdk', f'{name}-{tag}.vmdk'])
+                   for tag in ('ours', 'ref')]
+        h.same(f'convert {" ".join(args)}', results[0], results[1])
+        if not (h.exists(f'{name}-ours.vmdk') and h.exists(f'{name}-ref.vmdk')):
+            h.check(False, f'convert {" ".join(args)} made both targets')
+            continue
+        # What is allocated where (the layer each range comes from) and what reads back.
+        maps = [h.run('ref_img', ['map', '--output=json', f'{name}-{tag}.vmdk']) for tag in ('ours', 'ref')]
+        h.same(f'map of the convert -B target ({name})', maps[0], maps[1])
+        h.same_tools('img', ['compare', 'top.vmdk', f'{name}-ours.vmdk'])
+        h.same_tools('img', ['check', f'{name}-ours.vmdk'])
+
+
 def missing_backing(h):
     """A backing file that does not open fails the overlay's open with QEMU's texts."""
     h.must('ref_img', ['create', '-q', '-f', 'vmdk', 'gone.vmdk', str(MiB)])
@@ -113,5 +149,5 @@ def missing_backing(h):
 if __name__ == '__main__':
     h = Harness('backing', sys.argv[1:])
     sys.exit(h.main([('info', info), ('map', map_chain), ('read through the chain', read_through),
-                     ('create', create), ('missing backing file', missing_backing)],
+                     ('create', create), ('convert -B', convert_backing), ('missing backing file', missing_backing)],
                     setup=[('make the chain', make_chain)]))

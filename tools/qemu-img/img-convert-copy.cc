@@ -32,7 +32,10 @@ struct Piece {
     size_t source = 0;
     int64_t source_offset = 0;
     int64_t bytes = 0;
-    bool zero = false;
+    bool zero = false;  // nothing to read: zeros, or (with backing) the target's backing file
+    // BLK_BACKING_FILE: left unallocated in a target with a backing file (-B), which then
+    // shows through as it does under the source's top layer.
+    bool backing = false;
 };
 
 // The next piece starting at the given offset of the concatenation.
@@ -45,14 +48,28 @@ Result<Piece> next_piece(Converter& conv, int64_t offset)
     }
     ConvertSource& src = conv.sources[piece.source];
     int64_t limit = std::min(src.length - offset, block::kRequestMaxBytes);
-    // bdrv_block_status_above down the whole chain: what only a backing file holds is copied.
-    block::BlockStatus status = TRY(block::block_status_above(src.image.root(), nullptr, true, offset, limit)).status;
+    // Past the end of the target's backing file zeros need not be written; a piece does
+    // not straddle that end. (With a backing file there is one source, so offsets agree.)
+    bool past_backing = conv.target_backing_bytes >= 0 && offset >= conv.target_backing_bytes;
+    if (conv.target_backing_bytes >= 0 && !past_backing) {
+        limit = std::min(limit, conv.target_backing_bytes - offset);
+    }
+    // bdrv_block_status_above down the whole chain, so what only a backing file holds is
+    // copied; with -B only the source's top layer, the rest being the target's backing.
+    const block::BlockNode* base = conv.target_has_backing ? src.image.root().backing() : nullptr;
+    block::BlockStatus status = TRY(block::block_status_above(src.image.root(), base, true, offset, limit)).status;
     piece.source_offset = offset;
     piece.bytes = std::max<int64_t>(status.bytes, block::kSectorSize);
     piece.bytes = std::min(piece.bytes, limit);
     piece.zero = (status.flags & block::status::kZero) != 0;
+    if (piece.zero) {
+        piece.backing = past_backing;
+    } else if (!(status.flags & block::status::kData) && conv.target_has_backing) {
+        piece.zero = true;
+        piece.backing = true;
+    }
     // Without sparse detection zero ranges are copied like data, so the target is allocated.
-    if (!piece.zero || conv.min_sparse == 0) {
+    if (!piece.backing && (!piece.zero || conv.min_sparse == 0)) {
         piece.zero = false;
         piece.bytes = std::min(piece.bytes, kIoBufSize);
     }
@@ -61,6 +78,7 @@ Result<Piece> next_piece(Converter& conv, int64_t offset)
         int64_t to_boundary = cluster - (offset % cluster);
         if (piece.bytes < to_boundary) {
             piece.zero = false;
+            piece.backing = false;
             piece.bytes = std::min(to_boundary, limit);
         } else if (piece.zero) {
             piece.bytes = std::max(to_boundary, (offset + piece.bytes) / cluster * cluster - offset);
@@ -152,6 +170,9 @@ Result<void> write_piece(
     Converter& conv, const Piece& piece, int64_t offset, std::span<const uint8_t> buf, const Slot* slot)
 {
     Result<void> written;
+    if (piece.backing) {
+        return {};
+    }
     if (!piece.zero && conv.compressed_cluster) {
         if (!skip_compressed(conv, buf)) {
             const block::PreparedWrite* prepared = slot && slot->has_prepared ? &slot->prepared : nullptr;

@@ -3,6 +3,7 @@
 // the target. The copy itself is in img-convert-copy.cc.
 #include <getopt.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <expected>
@@ -43,6 +44,8 @@ struct ConvertRequest {
     bool skip_create = false;
     bool force_share = false;
     bool target_is_zero = false;
+    std::optional<std::string> backing;  // -B
+    std::optional<std::string> backing_format;  // -F
     std::vector<std::string> sources;
     std::string out_filename;
 };
@@ -102,7 +105,7 @@ std::expected<ConvertRequest, ExitStatus> parse_convert_options(int argc, char**
     };
     ConvertRequest req;
     int c;
-    while ((c = getopt_long(argc, argv, ":hf:O:B:Cco:l:S:pt:T:qnm:WUr:", kLongOptions, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hf:O:B:CcF:o:l:S:pt:T:qnm:WUr:", kLongOptions, nullptr)) != -1) {
         switch (c) {
         case ':':
             return std::unexpected(missing_argument(argv[optind - 1]));
@@ -117,8 +120,11 @@ std::expected<ConvertRequest, ExitStatus> parse_convert_options(int argc, char**
             req.out_format = optarg;
             break;
         case 'B':
-            error_report("Backing file not supported for file format 'raw'");
-            return std::unexpected(1);
+            req.backing = optarg;
+            break;
+        case 'F':
+            req.backing_format = optarg;
+            break;
         case 'C':
         case 'l':
             break;
@@ -229,8 +235,30 @@ Result<void> open_sources(Converter& conv, const ConvertRequest& req, const Cach
     return {};
 }
 
+// add_old_style_options: -B and -F become the create options they stand for.
+Result<void> add_backing_options(CreateRequest& create, const ConvertRequest& req)
+{
+    auto descs = merged_create_opts(create.format, create.filename);
+    auto knows = [&](std::string_view name) {
+        return std::ranges::any_of(descs, [&](const block::CreateOptionDesc& d) { return d.name == name; });
+    };
+    if (req.backing) {
+        if (!knows("backing_file")) {
+            return make_error("Backing file not supported for file format '" + create.format + "'");
+        }
+        create.opts["backing_file"] = *req.backing;
+    }
+    if (req.backing_format) {
+        if (!knows("backing_fmt")) {
+            return make_error("Backing file format not supported for file format '" + create.format + "'");
+        }
+        create.opts["backing_fmt"] = *req.backing_format;
+    }
+    return {};
+}
+
 // Creates the target the size of all sources together, unless -n.
-Result<void> create_target(const Converter& conv, const ConvertRequest& req)
+Result<void> create_target(Converter& conv, const ConvertRequest& req)
 {
     const block::BlockDriver* driver = req.out_format ? block::find_driver(*req.out_format) : nullptr;
     if (req.out_format && !driver) {
@@ -245,6 +273,17 @@ Result<void> create_target(const Converter& conv, const ConvertRequest& req)
             TRY_VOID(parse_create_options(*req.options, create));
         }
         create.size = static_cast<uint64_t>(conv.total);
+        TRY_VOID(add_backing_options(create, req));
+    }
+    // The backing file as the create options have it (-o backing_file, or -B); with -n, -B.
+    bool backing_option = !req.skip_create && create.opts.contains("backing_file");
+    conv.target_has_backing = req.backing || backing_option;
+    if (conv.sources.size() > 1 && conv.target_has_backing) {
+        return make_error(
+            "Having a backing file for the target makes no sense when concatenating multiple input images");
+    }
+    if (backing_option && !create.opts.contains("backing_fmt")) {
+        return make_error("Use of backing file requires explicit backing format");
     }
     if (req.compressed && !driver->supports_compressed_writes) {
         return make_error("Compression not supported for this file format");
@@ -279,8 +318,15 @@ Result<void> open_target(Converter& conv, const ConvertRequest& req)
             return make_error("output file is smaller than input file");
         }
     }
-    // A file the block layer has just created reads as zeros; an existing one may not.
-    conv.has_zero_init = !req.skip_create || req.target_is_zero;
+    // A file the block layer has just created reads as zeros; an existing one may not, and
+    // one with a backing file reads as its backing file.
+    conv.has_zero_init = (!req.skip_create || req.target_is_zero) && !conv.target_has_backing;
+    if (conv.target_has_backing && !req.skip_create) {
+        // Only an optimisation, as in QEMU: an unknown length leaves every zero written.
+        if (block::BlockNode* backing = conv.target.blk->root().backing()) {
+            conv.target_backing_bytes = backing->length().value_or(-1);
+        }
+    }
     // QEMU's convert goes compressed when the target's driver needs it (vmdk stream).
     // With -c, every target cluster is written whole through the compressed path.
     if (auto info = conv.target.blk->root().info(); info && (info->needs_compressed_writes || req.compressed)) {
@@ -292,17 +338,24 @@ Result<void> open_target(Converter& conv, const ConvertRequest& req)
     return {};
 }
 
-Result<void> prepare_convert(Converter& conv, const ConvertRequest& req, const CacheMode& src_mode)
-{
-    TRY_VOID(open_sources(conv, req, src_mode));
-    TRY_VOID(create_target(conv, req));
-    return open_target(conv, req);
-}
-
 int run_convert(const ConvertRequest& req, const CacheMode& src_mode, Progress& progress)
 {
     Converter conv{.min_sparse = req.min_sparse, .workers = req.workers, .in_order = req.in_order};
-    if (auto ready = prepare_convert(conv, req, src_mode); !ready) {
+    if (auto opened = open_sources(conv, req, src_mode); !opened) {
+        error_report(opened.error().desc);
+        return 1;
+    }
+    // --target-is-zero needs -n, and with -n the backing file can only come from -B. QEMU
+    // 7.2 exits 0 after this message (its status is still 0 there); scripts see that.
+    if (req.target_is_zero && req.backing) {
+        error_report("Cannot use --target-is-zero when the destination image has a backing file");
+        return 0;
+    }
+    auto ready = create_target(conv, req);
+    if (ready) {
+        ready = open_target(conv, req);
+    }
+    if (!ready) {
         error_report(ready.error().desc);
         return 1;
     }

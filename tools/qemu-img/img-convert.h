@@ -29,6 +29,12 @@ struct Converter {
     bool in_order = true;  // no -W
     // The target takes only whole compressed clusters of this size (0: any write).
     int64_t compressed_cluster = 0;
+    // -B (or -o backing_file): the target has a backing file, so only the source's top
+    // layer is copied; what the source leaves unallocated stays so in the target.
+    bool target_has_backing = false;
+    // The length of the target's new backing file, -1 when unknown (-n): past it, zeros
+    // are left to read as zeros.
+    int64_t target_backing_bytes = -1;
 };
 
 // Copies the sources' concatenation into the target, holes as holes, and flushes it;
