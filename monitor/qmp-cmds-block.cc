@@ -67,11 +67,14 @@ qapi::ImageInfo image_info(block::BlockNode& node)
 qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk, bool flat)
 {
     int64_t depth = 0;
+    qapi::ImageInfo image = image_info(node);
     if (!flat) {
-        // QEMU nests each backing image's ImageInfo as backing-image (not in our schema:
-        // the generator refuses a struct that contains itself) and counts the chain.
+        // QEMU nests each backing image's ImageInfo as backing-image and counts the chain.
+        qapi::ImageInfo* below = &image;
         for (block::BlockNode* at = node.backing(); at; at = at->backing()) {
             depth++;
+            below->backing_image = image_info(*at);
+            below = &*below->backing_image;
         }
     }
     return qapi::BlockDeviceInfo{
@@ -89,7 +92,7 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
         .iops = 0,
         .iops_rd = 0,
         .iops_wr = 0,
-        .image = image_info(node),
+        .image = std::move(image),
         .cache = qapi::BlockdevCacheInfo{.writeback = blk ? blk->write_cache_enabled() : true,
             .direct = node.flags().cache_direct,
             .no_flush = node.flags().no_flush},

@@ -27,6 +27,8 @@ HEADER_DOC = '''\
 
 def member_type(m):
     t = m.type.c_type()
+    if m.boxed:
+        return 'qemu::Boxed<%s>' % t
     return 'std::optional<%s>' % t if m.optional else t
 
 
@@ -125,6 +127,7 @@ def generate(schema, ns):
 #include <variant>
 #include <vector>
 
+#include "qapi/boxed.h"
 #include "qobject/json.h"
 
 namespace %s {

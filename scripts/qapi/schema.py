@@ -111,6 +111,9 @@ class Member:
         self.optional = optional
         self.ifcond = ifcond
         self.features = features
+        # An optional member whose type contains the member's owner is held through the
+        # heap (Boxed<T>), so that the owner can be defined.
+        self.boxed = False
 
     def c_name(self):
         return c_name(self.name)
@@ -263,6 +266,7 @@ class Schema:
             self._resolve(ent)
         for ent in self.entity_list:
             self._check(ent)
+        self._box_recursive_members()
         self._check_recursion()
 
     # --- definition ---
@@ -529,17 +533,38 @@ class Schema:
                                if isinstance(t, (BuiltinType, ArrayType))
                                else t.describe()))
 
+    def _box_recursive_members(self):
+        """Optional object members through which a type reaches itself are boxed."""
+        def reaches(start, goal):
+            seen, todo = set(), [start]
+            while todo:
+                t = todo.pop()
+                if t is goal:
+                    return True
+                if t.name in seen:
+                    continue
+                seen.add(t.name)
+                todo.extend(self.strong_deps(t))
+            return False
+
+        for ent in self.entity_list:
+            if not isinstance(ent, ObjectType):
+                continue
+            for m in ent.local_members:
+                if m.optional and isinstance(m.type, ObjectType) and reaches(m.type, ent):
+                    m.boxed = True
+
     def _check_recursion(self):
         """C++ values hold their members directly, so a type must not contain
-        itself except through an array."""
+        itself except through an array or an optional (boxed) member."""
         state = {}
 
         def visit(t, chain):
             if state.get(t.name) == 'done':
                 return
             if state.get(t.name) == 'active':
-                raise QAPIError(t.info, "%s contains itself (only an array "
-                                "may refer back to it)" % t.describe())
+                raise QAPIError(t.info, "%s contains itself (only an array or "
+                                "an optional member may refer back to it)" % t.describe())
             state[t.name] = 'active'
             for dep in self.strong_deps(t):
                 visit(dep, chain + [t])
@@ -557,7 +582,8 @@ class Schema:
             if t.base is not None:
                 deps.append(t.base)
             for m in t.local_members + t.inline_base:
-                deps.append(m.type)
+                if not m.boxed:
+                    deps.append(m.type)
             for v in t.variants or []:
                 deps.append(v.type)
         elif isinstance(t, AlternateType):

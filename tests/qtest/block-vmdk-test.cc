@@ -480,6 +480,14 @@ TEST_F(BlockVmdk, BackingChainInOneFdSetReadsFallThroughToTheBase)
     EXPECT_EQ(info["backing_file"], "base.vmdk") << dump(info);
     EXPECT_EQ(info["backing_file_depth"], 1) << dump(info);
     EXPECT_EQ(info["image"]["full-backing-filename"], "/dev/fdset/3/base.vmdk") << dump(info);
+    // As in QEMU, the base's own ImageInfo nests under the overlay's (not with flat).
+    EXPECT_EQ(info["image"]["backing-image"]["filename"], "/dev/fdset/3/base.vmdk") << dump(info);
+    EXPECT_EQ(info["image"]["backing-image"]["virtual-size"], 64 * MiB) << dump(info);
+    EXPECT_FALSE(info["image"]["backing-image"].contains("backing-image")) << dump(info);
+    JsonValue flat = qts.qmp_assert_success("{'execute': 'query-named-block-nodes', 'arguments': {'flat': true}}");
+    for (const JsonValue& node : flat) {
+        EXPECT_FALSE(node["image"].contains("backing-image")) << dump(node);
+    }
     EXPECT_EQ(qts.open_fd_targets().count(dir.path("base.vmdk")), 2u);
 
     EXPECT_EQ(vm.qemu_io("ov", "read -q -P 0xb0 1M 64k"), "");

@@ -184,6 +184,25 @@ TEST(QapiTypes, NestedStructRoundTripsAndBaseMembersComeFirst)
     EXPECT_EQ(to_json(v->list[0]).begin().key(), "integer");
 }
 
+TEST(QapiTypes, StructContainingItselfNestsAndCopiesDeeply)
+{
+    auto json = parse(R"({"name": "top", "next": {"name": "mid", "next": {"name": "base"}}})");
+    auto v = from_json<UserDefChain>(json);
+    ASSERT_TRUE(v) << v.error().desc;
+    ASSERT_TRUE(v->next && (*v->next).next);
+    EXPECT_EQ(v->next->next->name, "base");
+    EXPECT_FALSE(v->next->next->next);
+    EXPECT_EQ(to_json(*v), json);
+    UserDefChain copy = *v;
+    copy.next->name = "changed";
+    EXPECT_EQ(v->next->name, "mid");
+    EXPECT_NE(copy, *v);
+    copy.next->name = "mid";
+    EXPECT_EQ(copy, *v);
+    EXPECT_EQ(decode_error<UserDefChain>(R"({"name": "a", "next": {"next": {"name": "c"}}})"),
+        "Parameter 'next.name' is missing");
+}
+
 TEST(QapiTypes, AbsentOptionalsAreLeftOutOfOutput)
 {
     UserDefOne one;
