@@ -125,7 +125,9 @@ Result<std::optional<std::string>> Walker::parse_directory(FsTree& tree, uint32_
         node.parent = index;
         node.name = std::move(*name);
         node.is_directory = (attributes & kAttrDirectory) != 0;
-        node.first_cluster = load_le16(entry, 26) | (m_geometry.fat_type == 32 ? uint32_t{load_le16(entry, 20)} << 16 : 0);
+        // The high word counts on FAT12/16 too, as in QEMU's begin_of_direntry: a guest that
+        // sets it there names a cluster out of range.
+        node.first_cluster = load_le16(entry, 26) | uint32_t{load_le16(entry, 20)} << 16;
         node.size = node.is_directory ? 0 : load_le32(entry, 28);
         if (node.is_directory && node.first_cluster == 0) {
             return "directory '" + node.name + "' without a cluster in " + where;

@@ -48,7 +48,7 @@ inline Snapshot snapshot(const fs::path& root)
 {
     Snapshot snap;
     for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
-        std::string rel = fs::relative(it->path(), root).string();
+        std::string rel = it->path().lexically_relative(root).string();
         if (it->is_symlink()) {
             snap[rel] = "link:" + fs::read_symlink(it->path()).string();
         } else if (it->is_directory()) {
