@@ -1,14 +1,16 @@
 // libFuzzer target: the vvfat committer (block/vvfat/commit) against arbitrary guest
-// writes. Byte 0 picks the FAT type of a small partition whose baseline (a file of several
+// writes. Byte 0 picks the FAT type of a small partition, and whether to try a commit after
+// every changed sector or once at the end. The partition's baseline (a file of several
 // clusters, an empty file, a directory with a file, made with the unit tests' FAT writer)
 // also exists in a scratch directory; the remaining bytes overwrite the partition from its
 // first FAT onwards (FATs, root directory, directory and data clusters), every sector they
-// change counting as written, and try_commit runs on the result.
+// change counting as written.
 //
 // Whatever the bytes, nothing outside the scratch directory may change (a sentinel file
-// beside it, a directory with a file outside it, the parent's listing), no fd may leak, and
-// after a Committed outcome the scratch directory must hold exactly the committed entries
-// (names, kinds, sizes), and a second try_commit of the same view must change nothing.
+// beside it, a directory with a file outside it, the parent's listing), no fd may leak, the
+// scratch directory must hold exactly the entries the committer records (names, kinds,
+// sizes) whether the commit succeeded, was refused or failed half-way, and after a
+// Committed outcome a second try_commit of the same view must change nothing.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -60,9 +62,9 @@ std::map<std::string, std::string> outside_state(const fs::path& parent)
             it.disable_recursion_pending();
             continue;
         }
-        state[rel] = it->is_symlink()          ? "link:" + fs::read_symlink(it->path()).string()
-                     : it->is_regular_file() ? "file:" + read_file(it->path())
-                                             : "dir";
+        state[rel] = it->is_symlink() ? "link:" + fs::read_symlink(it->path()).string()
+            : it->is_regular_file()   ? "file:" + read_file(it->path())
+                                      : "dir";
     }
     return state;
 }
@@ -149,6 +151,20 @@ void check_matches_committed(const FatCommitter& committer, const fs::path& shar
     check(host == committed);
 }
 
+// One try_commit and the checks that hold whatever its outcome.
+void attempt_commit(FatCommitter& committer, vvfat_test::FatImage& image, const fs::path& share)
+{
+    auto outcome = committer.try_commit(image, image.dirty);
+    // Committed, refused, or failed half-way (at the symlink): the committer's record of
+    // the host is the host.
+    check_matches_committed(committer, share);
+    if (outcome && outcome->committed()) {
+        image.dirty.clear();
+        auto again = committer.try_commit(image, image.dirty);
+        check(again.has_value() && again->committed() && again->host_changes == 0);
+    }
+}
+
 void run(const uint8_t* data, size_t size)
 {
     Scratch& s = scratch();
@@ -164,24 +180,24 @@ void run(const uint8_t* data, size_t size)
 
         // Only sectors whose bytes change count as written: a guest rewriting what is there
         // is no news, and marking the whole disk dirty would leave no state consistent.
+        // Staged inputs commit after every changed sector, as QEMU does after every write,
+        // so the committer also meets each intermediate state and builds on its own commits.
+        const bool staged = (data[0] >> 2) & 1;
         size_t start = size_t{image.geometry().reserved_sectors} * 512;
         size_t length = std::min(size - 1, image.disk().size() - start);
         for (size_t at = 0; at < length; at += 512) {
             std::vector<uint8_t> sector(image.disk().begin() + start + at, image.disk().begin() + start + at + 512);
             size_t n = std::min<size_t>(512, length - at);
-            if (std::memcmp(sector.data(), data + 1 + at, n) != 0) {
-                std::memcpy(sector.data(), data + 1 + at, n);
-                image.write_bytes(start + at, sector);
+            if (std::memcmp(sector.data(), data + 1 + at, n) == 0) {
+                continue;
+            }
+            std::memcpy(sector.data(), data + 1 + at, n);
+            image.write_bytes(start + at, sector);
+            if (staged) {
+                attempt_commit(*committer, image, s.share);
             }
         }
-
-        auto outcome = committer->try_commit(image, image.dirty);
-        if (outcome && outcome->committed()) {
-            check_matches_committed(*committer, s.share);
-            image.dirty.clear();
-            auto again = committer->try_commit(image, image.dirty);
-            check(again.has_value() && again->committed() && again->host_changes == 0);
-        }
+        attempt_commit(*committer, image, s.share);
     }
     check(outside_state(s.parent) == s.outside);
     check(open_fd_count() == fds_before);

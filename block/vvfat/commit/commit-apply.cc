@@ -15,7 +15,11 @@ namespace {
 class Applier {
 public:
     Applier(HostTree& host, const FsTree& current, const CommitPlan& plan, const ApplyInputs& in)
-        : m_host(host), m_current(current), m_plan(plan), m_in(in), m_ids(plan.host_id),
+        : m_host(host),
+          m_current(current),
+          m_plan(plan),
+          m_in(in),
+          m_ids(plan.host_id),
           m_deleted(plan.deleted.begin(), plan.deleted.end())
     {
         for (const FsNode& node : current.nodes) {
@@ -58,10 +62,14 @@ Result<void> Applier::prepare()
         if (before) {
             UniqueFd dir = TRY(m_host.open_directory(m_in.root_fd, before->parent));
             struct stat st = TRY(stat_entry(dir.get(), before->name));
-            if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IWUSR)) {
+            if (!S_ISREG(st.st_mode)) {
+                // Swapped on the host since the last commit (a symlink, a FIFO): never opened.
+                return make_errno_error(EINVAL, "vvfat commit: '" + m_host.path(id) + "' is not a regular file");
+            }
+            if (!(st.st_mode & S_IWUSR)) {
                 // QEMU's text, without a strerror: QEMU prints it as it stands.
-                return std::unexpected(Error{ErrorClass::GenericError,
-                    "Tried to write to write-protected file " + m_host.path(id), EACCES});
+                return std::unexpected(Error{
+                    ErrorClass::GenericError, "Tried to write to write-protected file " + m_host.path(id), EACCES});
             }
         }
         for (size_t c = 0; c < now.chain.size(); ++c) {
@@ -211,8 +219,8 @@ Result<uint32_t> Applier::run()
         }
     }
     std::vector<uint32_t> deleted(m_plan.deleted);
-    std::stable_sort(deleted.begin(), deleted.end(),
-                     [&](uint32_t a, uint32_t b) { return m_host.depth(a) > m_host.depth(b); });
+    std::stable_sort(
+        deleted.begin(), deleted.end(), [&](uint32_t a, uint32_t b) { return m_host.depth(a) > m_host.depth(b); });
     for (uint32_t id : deleted) {
         TRY_VOID(delete_node(id));
     }

@@ -17,8 +17,8 @@ bool CommitPlan::empty() const
     return deleted.empty();
 }
 
-bool cluster_needs_write(const HostNode* before, const FsNode& now, size_t i, const FatGeometry& geometry,
-                         const DirtySectors& dirty)
+bool cluster_needs_write(
+    const HostNode* before, const FsNode& now, size_t i, const FatGeometry& geometry, const DirtySectors& dirty)
 {
     if (dirty.any_in(cluster_first_sector(geometry, now.chain[i]), geometry.sectors_per_cluster)) {
         return true;
@@ -26,8 +26,8 @@ bool cluster_needs_write(const HostNode* before, const FsNode& now, size_t i, co
     return before == nullptr || i >= before->chain.size() || before->chain[i] != now.chain[i];
 }
 
-CommitPlan plan_commit(const HostTree& host, const FsTree& current, const FatGeometry& geometry,
-                       const DirtySectors& dirty)
+CommitPlan plan_commit(
+    const HostTree& host, const FsTree& current, const FatGeometry& geometry, const DirtySectors& dirty)
 {
     const size_t count = current.nodes.size();
     CommitPlan plan;

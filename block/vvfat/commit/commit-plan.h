@@ -27,13 +27,13 @@ struct CommitPlan {
     bool empty() const;
 };
 
-CommitPlan plan_commit(const HostTree& host, const FsTree& current, const FatGeometry& geometry,
-                       const DirtySectors& dirty);
+CommitPlan plan_commit(
+    const HostTree& host, const FsTree& current, const FatGeometry& geometry, const DirtySectors& dirty);
 
 // Whether chain position i of file `now` must be written to the host file: the guest wrote
 // that cluster, or the host file (`before`, nullptr for a new file) did not have this
 // cluster at this position.
-bool cluster_needs_write(const HostNode* before, const FsNode& now, size_t i, const FatGeometry& geometry,
-                         const DirtySectors& dirty);
+bool cluster_needs_write(
+    const HostNode* before, const FsNode& now, size_t i, const FatGeometry& geometry, const DirtySectors& dirty);
 
 }  // namespace qemu::block::vvfat

@@ -12,8 +12,8 @@ void DirtySectors::add(uint64_t first, uint64_t count)
     if (count == 0) {
         return;
     }
-    uint64_t end = count > std::numeric_limits<uint64_t>::max() - first ? std::numeric_limits<uint64_t>::max()
-                                                                        : first + count;
+    uint64_t end =
+        count > std::numeric_limits<uint64_t>::max() - first ? std::numeric_limits<uint64_t>::max() : first + count;
     // Swallow every range that overlaps or touches [first, end).
     auto it = m_ranges.upper_bound(first);
     if (it != m_ranges.begin() && std::prev(it)->second >= first) {
@@ -32,8 +32,8 @@ bool DirtySectors::any_in(uint64_t first, uint64_t count) const
     if (count == 0) {
         return false;
     }
-    uint64_t end = count > std::numeric_limits<uint64_t>::max() - first ? std::numeric_limits<uint64_t>::max()
-                                                                        : first + count;
+    uint64_t end =
+        count > std::numeric_limits<uint64_t>::max() - first ? std::numeric_limits<uint64_t>::max() : first + count;
     auto it = m_ranges.upper_bound(first);
     if (it != m_ranges.begin() && std::prev(it)->second > first) {
         return true;

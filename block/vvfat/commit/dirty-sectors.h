@@ -1,6 +1,8 @@
 // The sectors a guest wrote since the vvfat committer last committed. The driver adds every
 // write that landed in its overlay and clears the set after a Committed outcome; the
-// committer asks it which clusters hold data the host does not have yet.
+// committer asks it which clusters hold data the host does not have yet. Sector numbers
+// count from the partition's boot sector, as in SectorSource (a hard-disk vvfat's partition
+// starts at sector 63: subtract that from the disk's sector numbers).
 #pragma once
 
 #include <cstdint>

@@ -19,7 +19,9 @@ struct FatCommitter::State {
     HostTree host;
 };
 
-FatCommitter::FatCommitter(std::unique_ptr<State> state) : m_state(std::move(state)) {}
+FatCommitter::FatCommitter(std::unique_ptr<State> state) : m_state(std::move(state))
+{
+}
 FatCommitter::FatCommitter(FatCommitter&&) noexcept = default;
 FatCommitter& FatCommitter::operator=(FatCommitter&&) noexcept = default;
 FatCommitter::~FatCommitter() = default;

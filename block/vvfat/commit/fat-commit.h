@@ -16,23 +16,30 @@
 //      must be the disk as presented (no guest write yet).
 //   2. After every guest write that landed (the driver has already refused boot-sector
 //      writes and writes to read-only files, as QEMU does), add the written sectors to a
-//      DirtySectors it keeps and call try_commit(view, dirty).
-//        - Committed: the host now holds the guest's state; clear `dirty`. The driver's
-//          map from clusters to host files must be rebuilt from committed_entries()
-//          (QEMU rebuilds its mapping at this point and empties its overlay).
+//      DirtySectors it keeps and call try_commit(view, dirty). The outcome:
+//        - Committed: the host now holds the guest's state; clear `dirty`. The driver then
+//          rebuilds its map from clusters to host files from committed_entries() and may
+//          drop the file data of its overlay (QEMU empties its qcow overlay here). The FAT
+//          and directory sectors must keep reading as the guest wrote them: QEMU copies the
+//          guest's directory clusters into its own table at this point.
 //        - NotConsistent: the guest is half-way through an update (QEMU silently waits for
-//          the next write); keep `dirty` and change nothing.
-//      Call it after *every* write, as QEMU does, not in batches: like QEMU, a state in which
-//      a cluster the guest wrote belongs to no file or directory is not consistent (the
-//      driver drops that data with its overlay after a commit), so only the commits at the
-//      intermediate consistent states of, say, a recursive delete let it finish.
+//          the next write); keep `dirty`, nothing changed.
 //        - an Error: a host operation failed (ENOSPC, a host file changed behind our back,
-//          a write-protected file). What was done before the failure is remembered, so the
-//          next try_commit continues from there; keep `dirty`.
+//          a write-protected file, which carries QEMU's "Tried to write to write-protected
+//          file PATH", PATH relative to the directory). What was done before the failure is
+//          recorded, so the next try_commit continues from there; keep `dirty`.
+//      Call it after *every* write, as QEMU does, not in batches: like QEMU, a state in
+//      which a cluster the guest wrote belongs to no file or directory is not consistent
+//      (that data would be lost with the overlay), so a long update such as a recursive
+//      delete only gets through by the commits at its intermediate consistent states.
 //   3. Reads the committer makes of sectors that are *not* in `dirty` must come from the
 //      host files as they were at the last commit: the committer makes all of those reads
 //      before it changes anything on the host. Reads of dirty sectors must not depend on the
 //      host (they are the overlay's).
+//
+// For QEMU's hard-disk geometry the partition starts at disk sector 63 (subtract it from the
+// disk's sector numbers); reserved_sectors = 1, fat_count = 2, root_dir_sectors = 32 (512
+// entries) and first_data_sector = 1 + 2 * sectors_per_fat + 32.
 #pragma once
 
 #include <cstdint>
@@ -52,17 +59,17 @@ constexpr uint32_t kSectorSize = 512;
 // partition's boot sector. The committer never reads the guest's BPB: QEMU refuses writes
 // to the boot sector, and a guest-written BPB must not steer where the committer reads.
 struct FatGeometry {
-    uint32_t fat_type = 16;           // 12, 16 or 32
+    uint32_t fat_type = 16;  // 12, 16 or 32
     uint32_t sectors_per_cluster = 0;  // a power of two, 1..128
-    uint32_t reserved_sectors = 0;     // sectors before the first FAT (boot sector included)
-    uint32_t fat_count = 0;            // FAT copies; only the first is read, as QEMU does
+    uint32_t reserved_sectors = 0;  // sectors before the first FAT (boot sector included)
+    uint32_t fat_count = 0;  // FAT copies; only the first is read, as QEMU does
     uint32_t sectors_per_fat = 0;
     // The fixed root directory right after the FATs (FAT12/16, and QEMU's FAT32 too). 0 only
     // for a FAT32 whose root is a cluster chain starting at root_cluster.
     uint32_t root_dir_sectors = 0;
     uint32_t root_cluster = 0;
     uint32_t first_data_sector = 0;  // the sector of cluster 2
-    uint32_t total_sectors = 0;      // of the partition
+    uint32_t total_sectors = 0;  // of the partition
 };
 
 // The guest's view of the partition, supplied by the driver.
@@ -90,7 +97,7 @@ struct CommittedEntry {
     std::string path;  // relative to the directory, components joined by '/'
     bool is_directory = false;
     uint32_t first_cluster = 0;  // 0 for an empty file
-    uint32_t size = 0;           // 0 for directories
+    uint32_t size = 0;  // 0 for directories
 };
 
 class FatCommitter {

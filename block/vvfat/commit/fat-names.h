@@ -47,8 +47,8 @@ public:
 
 private:
     std::u16string m_units;  // 13 units per entry, in name order
-    int m_next = 0;          // number of the entry expected next; 0 once the name is whole
-    int m_checksum = -1;     // -1: no name collected
+    int m_next = 0;  // number of the entry expected next; 0 once the name is whole
+    int m_checksum = -1;  // -1: no name collected
 };
 
 }  // namespace qemu::block::vvfat

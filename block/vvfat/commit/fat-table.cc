@@ -70,8 +70,12 @@ Result<FatTable> FatTable::load(const FatGeometry& g, const SectorSource& source
 }
 
 FatTable::FatTable(uint32_t fat_type, uint32_t max_cluster, std::vector<uint8_t> bytes)
-    : m_fat_type(fat_type), m_max_cluster(max_cluster),
-      m_max_value(fat_type == 12 ? 0xFFF : fat_type == 16 ? 0xFFFF : 0x0FFFFFFF), m_bytes(std::move(bytes))
+    : m_fat_type(fat_type),
+      m_max_cluster(max_cluster),
+      m_max_value(fat_type == 12 ? 0xFFF
+              : fat_type == 16   ? 0xFFFF
+                                 : 0x0FFFFFFF),
+      m_bytes(std::move(bytes))
 {
 }
 

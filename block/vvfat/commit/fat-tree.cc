@@ -13,7 +13,7 @@ namespace qemu::block::vvfat {
 namespace {
 
 constexpr uint8_t kAttrReadOnlyHiddenSystemVolume = 0x0F;  // a long-name entry
-constexpr uint8_t kAttrVolumeLabel = 0x28;                  // QEMU's is_volume_label
+constexpr uint8_t kAttrVolumeLabel = 0x28;  // QEMU's is_volume_label
 constexpr uint8_t kAttrDirectory = 0x10;
 
 class Walker {
@@ -190,7 +190,8 @@ std::string node_path(const FsTree& tree, uint32_t index)
     return path;
 }
 
-Result<ParsedFs> parse_fat_filesystem(const FatGeometry& geometry, const SectorSource& source, const DirtySectors& dirty)
+Result<ParsedFs> parse_fat_filesystem(
+    const FatGeometry& geometry, const SectorSource& source, const DirtySectors& dirty)
 {
     FatTable fat = TRY(FatTable::load(geometry, source));
     Walker walker(geometry, source, fat);

@@ -20,7 +20,7 @@ namespace qemu::block::vvfat {
 
 struct FsNode {
     uint32_t parent = 0;  // index in FsTree::nodes; the root is its own parent
-    std::string name;     // empty for the root
+    std::string name;  // empty for the root
     bool is_directory = false;
     uint32_t first_cluster = 0;
     uint32_t size = 0;
@@ -34,7 +34,7 @@ struct FsTree {
 
 struct ParsedFs {
     std::optional<FsTree> tree;  // set when consistent
-    std::string inconsistency;   // why not, otherwise
+    std::string inconsistency;  // why not, otherwise
 };
 
 // Bounds on what a guest can make the parser hold, whatever the directories say.

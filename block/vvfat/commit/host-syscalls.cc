@@ -44,7 +44,7 @@ Result<UniqueFd> duplicate_directory_fd(int dir_fd)
     if (!dup) {
         return make_errno_error(errno, "vvfat commit: cannot duplicate the directory fd");
     }
-    struct stat st {};
+    struct stat st { };
     if (fstat(dup.get(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         return make_errno_error(ENOTDIR, "vvfat commit: the directory fd is not a directory");
     }
@@ -78,7 +78,7 @@ Result<UniqueFd> open_file_for_writing(int dir, std::string_view name)
 Result<struct stat> stat_entry(int dir, std::string_view name)
 {
     std::string c = TRY(component(name));
-    struct stat st {};
+    struct stat st { };
     if (fstatat(dir, c.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         return failed(errno, "cannot stat", c);
     }

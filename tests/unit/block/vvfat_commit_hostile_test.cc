@@ -36,7 +36,7 @@ protected:
 
 // ---- names ---------------------------------------------------------------------------------
 
-class HostileLongName : public VvfatCommitHostile, public ::testing::WithParamInterface<std::string> {};
+class HostileLongName : public VvfatCommitHostile, public ::testing::WithParamInterface<std::string> { };
 
 TEST_P(HostileLongName, IsRefused)
 {
@@ -46,8 +46,8 @@ TEST_P(HostileLongName, IsRefused)
 }
 
 INSTANTIATE_TEST_SUITE_P(Names, HostileLongName,
-                         ::testing::Values("..", ".", "../escape", "a/b", "/abs", "back\\slash", "tab\there",
-                                           std::string("nul\0inside", 10), std::string(256, 'n'), "del\x7f"));
+    ::testing::Values("..", ".", "../escape", "a/b", "/abs", "back\\slash", "tab\there", std::string("nul\0inside", 10),
+        std::string(256, 'n'), "del\x7f"));
 
 TEST_F(VvfatCommitHostile, ShortNameWithSlashIsRefused)
 {

@@ -7,10 +7,11 @@
 #include "tests/unit/block/vvfat_commit_test_host.h"
 
 using namespace vvfat_test;
+using qemu::block::vvfat::DirtySectors;
 
 namespace {
 
-class VvfatCommit : public CommitFixture {};
+class VvfatCommit : public CommitFixture { };
 
 TEST_F(VvfatCommit, UnchangedDiskCommitsNothing)
 {
@@ -34,8 +35,8 @@ TEST_F(VvfatCommit, NewFilesOfEveryLengthAreCreated)
     image->add_file(kRoot, "cluster", pattern(1024, 'c'));
     image->add_file(sub, "multi.bin", pattern(5000, 'm'));
     expect_committed();
-    Snapshot want = {{"sub", "dir"}, {"empty", "file:"}, {"one", "file:x"},
-                     {"cluster", "file:" + pattern(1024, 'c')}, {"sub/multi.bin", "file:" + pattern(5000, 'm')}};
+    Snapshot want = {{"sub", "dir"}, {"empty", "file:"}, {"one", "file:x"}, {"cluster", "file:" + pattern(1024, 'c')},
+        {"sub/multi.bin", "file:" + pattern(5000, 'm')}};
     EXPECT_EQ(share_snapshot(), want);
 }
 
@@ -46,7 +47,7 @@ TEST_F(VvfatCommit, ExtendShrinkAndOverwriteChangeOnlyThoseFiles)
     seed_file(kRoot, "", "edit", pattern(3072, 'e'));
     seed_file(kRoot, "", "same", "untouched");
     start();
-    struct stat same_before {};
+    struct stat same_before { };
     ASSERT_EQ(stat((share / "same").c_str(), &same_before), 0);
     image->rewrite_file(kRoot, "grow", pattern(2500, 'G'));
     image->rewrite_file(kRoot, "shrink", pattern(100, 's'));
@@ -55,9 +56,9 @@ TEST_F(VvfatCommit, ExtendShrinkAndOverwriteChangeOnlyThoseFiles)
     image->rewrite_file(kRoot, "edit", edited);
     expect_committed();
     Snapshot want = {{"grow", "file:" + pattern(2500, 'G')}, {"shrink", "file:" + pattern(100, 's')},
-                     {"edit", "file:" + edited}, {"same", "file:untouched"}};
+        {"edit", "file:" + edited}, {"same", "file:untouched"}};
     EXPECT_EQ(share_snapshot(), want);
-    struct stat same_after {};
+    struct stat same_after { };
     ASSERT_EQ(stat((share / "same").c_str(), &same_after), 0);
     EXPECT_EQ(same_after.st_mtim.tv_nsec, same_before.st_mtim.tv_nsec);
     EXPECT_EQ(same_after.st_ino, same_before.st_ino);
@@ -67,12 +68,12 @@ TEST_F(VvfatCommit, FileTruncatedToZeroStaysAsEmptyFile)
 {
     seed_file(kRoot, "", "data", pattern(2000, 'd'));
     start();
-    struct stat st {};
+    struct stat st { };
     ASSERT_EQ(stat((share / "data").c_str(), &st), 0);
     image->rewrite_file(kRoot, "data", "");
     expect_committed();
     EXPECT_EQ(share_snapshot(), (Snapshot{{"data", "file:"}}));
-    struct stat after {};
+    struct stat after { };
     ASSERT_EQ(stat((share / "data").c_str(), &after), 0);
     EXPECT_EQ(after.st_ino, st.st_ino);
 }
@@ -106,16 +107,16 @@ TEST_F(VvfatCommit, RenamesAndMovesKeepTheHostFile)
     seed_file(sub, "sub", "child", "c");
     seed_dir(kRoot, "", "target");
     start();
-    struct stat st {};
+    struct stat st { };
     ASSERT_EQ(stat((share / "old.txt").c_str(), &st), 0);
     image->rename(kRoot, "old.txt", kRoot, "new name.txt");
     image->rename(kRoot, "mover", image->cluster_of(kRoot, "target"), "moved");
     image->rename(kRoot, "sub", kRoot, "renamed-sub");
     expect_committed();
     Snapshot want = {{"new name.txt", "file:" + pattern(1500, 'o')}, {"target", "dir"}, {"target/moved", "file:m"},
-                     {"renamed-sub", "dir"}, {"renamed-sub/child", "file:c"}};
+        {"renamed-sub", "dir"}, {"renamed-sub/child", "file:c"}};
     EXPECT_EQ(share_snapshot(), want);
-    struct stat after {};
+    struct stat after { };
     ASSERT_EQ(stat((share / "new name.txt").c_str(), &after), 0);
     EXPECT_EQ(after.st_ino, st.st_ino);
 }
@@ -151,8 +152,7 @@ TEST_F(VvfatCommit, DirectoryMovedIntoNewDirectoryAndFileMovedOutOfDeletedOne)
     image->add_file(nested, "new.txt", "n");
     expect_committed();
     Snapshot want = {{"fresh", "dir"}, {"fresh/nested", "dir"}, {"fresh/nested/tree", "dir"},
-                     {"fresh/nested/tree/leaf", "file:l"}, {"fresh/nested/new.txt", "file:n"},
-                     {"rescued", "file:r"}};
+        {"fresh/nested/tree/leaf", "file:l"}, {"fresh/nested/new.txt", "file:n"}, {"rescued", "file:r"}};
     EXPECT_EQ(share_snapshot(), want);
 }
 
@@ -266,6 +266,31 @@ TEST_F(VvfatCommit, ClusterMovedBetweenFilesIsCopiedBeforeTheSourceChanges)
     EXPECT_EQ(share_snapshot(), (Snapshot{{"src", "file:" + s.substr(0, 1024)}, {"taker", "file:" + s.substr(1024)}}));
 }
 
+TEST(VvfatDirtySectors, RangesMergeAndAnswerOverlaps)
+{
+    DirtySectors dirty;
+    EXPECT_FALSE(dirty.any_in(0, 100));
+    dirty.add(10, 5);  // 10..14
+    dirty.add(20, 5);  // 20..24
+    dirty.add(15, 5);  // joins both
+    dirty.add(~0ull - 1, 100);  // clamped at the top, no overflow
+    int ranges = 0;
+    dirty.for_each_range([&](uint64_t first, uint64_t count) {
+        if (ranges++ == 0) {
+            EXPECT_EQ(first, 10u);
+            EXPECT_EQ(count, 15u);
+        }
+    });
+    EXPECT_EQ(ranges, 2);
+    EXPECT_TRUE(dirty.any_in(0, 11));
+    EXPECT_FALSE(dirty.any_in(0, 10));
+    EXPECT_TRUE(dirty.any_in(24, 1));
+    EXPECT_FALSE(dirty.any_in(25, 1000));
+    EXPECT_FALSE(dirty.any_in(12, 0));
+    dirty.clear();
+    EXPECT_TRUE(dirty.empty());
+}
+
 // The same guest session on every FAT type, and with a FAT32 root in a cluster chain.
 class VvfatCommitTypes : public CommitFixture, public ::testing::WithParamInterface<std::tuple<uint32_t, bool>> {
 protected:
@@ -299,7 +324,7 @@ TEST_P(VvfatCommitTypes, GuestSessionLandsOnHost)
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, VvfatCommitTypes,
-                         ::testing::Values(std::make_tuple(12u, false), std::make_tuple(16u, false),
-                                           std::make_tuple(32u, false), std::make_tuple(32u, true)));
+    ::testing::Values(std::make_tuple(12u, false), std::make_tuple(16u, false), std::make_tuple(32u, false),
+        std::make_tuple(32u, true)));
 
 }  // namespace

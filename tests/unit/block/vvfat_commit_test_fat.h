@@ -29,8 +29,8 @@ constexpr uint32_t kRoot = 0;  // the directory "cluster" of the root in this wr
 
 // A small partition: 64 root entries (4 sectors), `clusters` clusters of spc sectors.
 // root_in_chain: a FAT32 root directory in a cluster chain (root_dir_sectors = 0).
-inline FatGeometry small_geometry(uint32_t fat_type = 12, uint32_t spc = 2, uint32_t clusters = 200,
-                                  bool root_in_chain = false)
+inline FatGeometry small_geometry(
+    uint32_t fat_type = 12, uint32_t spc = 2, uint32_t clusters = 200, bool root_in_chain = false)
 {
     FatGeometry g;
     g.fat_type = fat_type;
@@ -128,7 +128,7 @@ public:
         }
         size_t at = base + size_t{c} * 4;
         return (m_disk[at] | (m_disk[at + 1] << 8) | (m_disk[at + 2] << 16) | (uint32_t{m_disk[at + 3]} << 24)) &
-               0x0FFFFFFF;
+            0x0FFFFFFF;
     }
 
     // Sets the entry of cluster c in every FAT copy.
@@ -147,7 +147,7 @@ public:
                 write_bytes(base + c * 2, b);
             } else {
                 uint8_t b[4] = {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v >> 16),
-                                static_cast<uint8_t>(v >> 24)};
+                    static_cast<uint8_t>(v >> 24)};
                 write_bytes(base + size_t{c} * 4, b);
             }
         }
@@ -226,7 +226,7 @@ public:
     // Writes long-name entries for `lfn` (none if empty) and the 8.3 entry `short11` into
     // free slots of dir; returns the offset of the 8.3 entry.
     size_t add_entry(uint32_t dir, const std::u16string& lfn, const std::string& short11, uint8_t attr,
-                     uint32_t cluster, uint32_t size)
+        uint32_t cluster, uint32_t size)
     {
         std::vector<std::array<uint8_t, 32>> entries;
         uint8_t sum = checksum(short11);
@@ -271,7 +271,7 @@ public:
     {
         size_t at = entry_of(dir, name);
         return m_disk[at + 26] | (m_disk[at + 27] << 8) |
-               (m_g.fat_type == 32 ? (m_disk[at + 20] << 16) | (uint32_t{m_disk[at + 21]} << 24) : 0);
+            (m_g.fat_type == 32 ? (m_disk[at + 20] << 16) | (uint32_t{m_disk[at + 21]} << 24) : 0);
     }
 
     // ---- what a guest does -----------------------------------------------------------------
@@ -320,10 +320,10 @@ public:
         uint32_t first = now.empty() ? 0 : now[0];
         uint32_t size = static_cast<uint32_t>(data.size());
         uint8_t bytes[10] = {static_cast<uint8_t>(first >> 16), static_cast<uint8_t>(first >> 24), 0, 0, 0, 0,
-                             static_cast<uint8_t>(first), static_cast<uint8_t>(first >> 8), 0, 0};
+            static_cast<uint8_t>(first), static_cast<uint8_t>(first >> 8), 0, 0};
         write_bytes(at + 20, std::span<const uint8_t>(bytes, 8));
         uint8_t sz[4] = {static_cast<uint8_t>(size), static_cast<uint8_t>(size >> 8), static_cast<uint8_t>(size >> 16),
-                         static_cast<uint8_t>(size >> 24)};
+            static_cast<uint8_t>(size >> 24)};
         write_bytes(at + 28, sz);
     }
 
@@ -350,8 +350,8 @@ public:
         size_t at = entry_of(dir, name);
         uint8_t attr = m_disk[at + 11];
         uint32_t first = cluster_of(dir, name);
-        uint32_t size = m_disk[at + 28] | (m_disk[at + 29] << 8) | (m_disk[at + 30] << 16) |
-                        (uint32_t{m_disk[at + 31]} << 24);
+        uint32_t size =
+            m_disk[at + 28] | (m_disk[at + 29] << 8) | (m_disk[at + 30] << 16) | (uint32_t{m_disk[at + 31]} << 24);
         remove(dir, name, false);
         add_named(to_dir, to_name, attr, first, size);
         if ((attr & 0x10) && dir != to_dir) {
