@@ -37,6 +37,22 @@
 //      before it changes anything on the host. Reads of dirty sectors must not depend on the
 //      host (they are the overlay's).
 //
+// Where this differs from QEMU 7.2, each time because QEMU loses or misplaces the guest's
+// change or could be steered outside the directory:
+//   - empty files (first cluster 0) are created, renamed and deleted, and a file truncated
+//     to 0 is truncated; QEMU ignores them (checked against Debian's QEMU 7.2: a new empty
+//     8.3 entry creates nothing, a file truncated to 0 keeps its bytes);
+//   - a file moved to another directory under the same name is moved (QEMU compares base
+//     names only), and clusters appended to a file are written even if none of its
+//     previous clusters was (QEMU writes out only from a cluster it had mapped);
+//   - long names are decoded as UTF-16 to UTF-8, so names the driver made from UTF-8 host
+//     names come back unchanged (QEMU keeps the low byte of each unit, refuses the rest);
+//   - names with '/', '\', control characters, "." or "..", over 255 bytes or 20 entries,
+//     garbage after a long name's terminator, and the same name twice in a directory are
+//     not consistent (QEMU takes most of them, '/' included);
+//   - a new file or directory never replaces a host entry the guest could not see (the
+//     commit fails with EEXIST); QEMU opens with O_CREAT and writes through it.
+//
 // For QEMU's hard-disk geometry the partition starts at disk sector 63 (subtract it from the
 // disk's sector numbers); reserved_sectors = 1, fat_count = 2, root_dir_sectors = 32 (512
 // entries) and first_data_sector = 1 + 2 * sectors_per_fat + 32.

@@ -30,7 +30,9 @@ public:
 private:
     // Follows a chain from first, claiming its clusters. limit: most clusters allowed.
     std::optional<std::string> claim_chain(uint32_t first, size_t limit, std::vector<uint32_t>& chain);
-    Result<std::vector<uint8_t>> read_directory(const FsNode& dir) const;
+    // Part `part` of a directory: one cluster of its chain, or the whole fixed root.
+    Result<void> read_directory_part(
+        const std::vector<uint32_t>& chain, size_t part, std::vector<uint8_t>& bytes) const;
     Result<std::optional<std::string>> parse_directory(FsTree& tree, uint32_t index, size_t path_length);
 
     const FatGeometry& m_geometry;
@@ -62,86 +64,88 @@ std::optional<std::string> Walker::claim_chain(uint32_t first, size_t limit, std
     }
 }
 
-Result<std::vector<uint8_t>> Walker::read_directory(const FsNode& dir) const
+Result<void> Walker::read_directory_part(
+    const std::vector<uint32_t>& chain, size_t part, std::vector<uint8_t>& bytes) const
 {
     const FatGeometry& g = m_geometry;
-    if (dir.chain.empty()) {  // the fixed root directory
-        std::vector<uint8_t> bytes(size_t{g.root_dir_sectors} * kSectorSize);
+    if (chain.empty()) {  // the fixed root directory, at most 4096 sectors
+        bytes.resize(size_t{g.root_dir_sectors} * kSectorSize);
         uint32_t start = g.reserved_sectors + g.fat_count * g.sectors_per_fat;
-        TRY_VOID(m_source.read_sectors(start, g.root_dir_sectors, bytes));
-        return bytes;
+        return m_source.read_sectors(start, g.root_dir_sectors, bytes);
     }
-    // Bounded: the chain's clusters are distinct and in range, so this is at most the disk.
-    std::vector<uint8_t> bytes(dir.chain.size() * cluster_bytes(g));
-    std::span<uint8_t> out(bytes);
-    for (size_t i = 0; i < dir.chain.size(); ++i) {
-        TRY_VOID(m_source.read_sectors(static_cast<uint32_t>(cluster_first_sector(g, dir.chain[i])),
-            g.sectors_per_cluster, out.subspan(i * cluster_bytes(g), cluster_bytes(g))));
-    }
-    return bytes;
+    bytes.resize(cluster_bytes(g));
+    return m_source.read_sectors(
+        static_cast<uint32_t>(cluster_first_sector(g, chain[part])), g.sectors_per_cluster, bytes);
 }
 
 Result<std::optional<std::string>> Walker::parse_directory(FsTree& tree, uint32_t index, size_t path_length)
 {
-    std::vector<uint8_t> bytes = TRY(read_directory(tree.nodes[index]));
+    // One cluster at a time: a guest can chain a directory across the whole disk.
+    const std::vector<uint32_t> chain = tree.nodes[index].chain;  // tree.nodes grows below
+    const size_t parts = chain.empty() ? 1 : chain.size();
+    std::vector<uint8_t> bytes;
     std::string where = index == 0 ? std::string("root directory") : "directory " + node_path(tree, index);
     std::set<std::string> names;
     LongNameAssembler long_name;
     const uint32_t cluster_size = cluster_bytes(m_geometry);
-    for (size_t at = 0; at + kDirEntrySize <= bytes.size(); at += kDirEntrySize) {
-        std::span<const uint8_t> entry(bytes.data() + at, kDirEntrySize);
-        uint8_t attributes = entry[11];
-        // QEMU reads past a 0x00 entry as if it were deleted, so garbage after it counts too.
-        if (entry[0] == 0x00 || entry[0] == 0xE5 || attributes == kAttrVolumeLabel) {
-            continue;
-        }
-        if (attributes == kAttrReadOnlyHiddenSystemVolume) {
-            if (!long_name.add(entry)) {
-                return "bad long name entry in " + where;
+    for (size_t part = 0; part < parts; ++part) {
+        TRY_VOID(read_directory_part(chain, part, bytes));
+        for (size_t at = 0; at + kDirEntrySize <= bytes.size(); at += kDirEntrySize) {
+            std::span<const uint8_t> entry(bytes.data() + at, kDirEntrySize);
+            uint8_t attributes = entry[11];
+            // QEMU reads past a 0x00 entry as if it were deleted, so garbage after it counts too.
+            if (entry[0] == 0x00 || entry[0] == 0xE5 || attributes == kAttrVolumeLabel) {
+                continue;
             }
-            continue;
-        }
-        if (entry[0] == '.') {  // "." and "..": QEMU skips any 8.3 name starting with a dot
-            continue;
-        }
-        LongNameAssembler::Taken taken = long_name.take_for(entry);
-        if (taken.error) {
-            return "invalid long name in " + where;
-        }
-        std::optional<std::string> name = taken.name ? std::move(taken.name) : decode_short_name(entry);
-        if (!name) {
-            return "invalid short name in " + where;
-        }
-        if (!names.insert(*name).second) {
-            return "name '" + *name + "' twice in " + where;
-        }
-        if (path_length + 1 + name->size() > kMaxRelativePath) {
-            return "path too long in " + where;
-        }
-        if (tree.nodes.size() >= kMaxNodes) {
-            return std::string("too many directory entries");
-        }
-        FsNode node;
-        node.parent = index;
-        node.name = std::move(*name);
-        node.is_directory = (attributes & kAttrDirectory) != 0;
-        // The high word counts on FAT12/16 too, as in QEMU's begin_of_direntry: a guest that
-        // sets it there names a cluster out of range.
-        node.first_cluster = load_le16(entry, 26) | uint32_t{load_le16(entry, 20)} << 16;
-        node.size = node.is_directory ? 0 : load_le32(entry, 28);
-        if (node.is_directory && node.first_cluster == 0) {
-            return "directory '" + node.name + "' without a cluster in " + where;
-        }
-        if (node.first_cluster != 0) {
-            size_t limit = node.is_directory ? m_used.size() : (uint64_t{node.size} + cluster_size - 1) / cluster_size;
-            if (auto bad = claim_chain(node.first_cluster, limit, node.chain)) {
-                return *bad + " ('" + node.name + "' in " + where + ")";
+            if (attributes == kAttrReadOnlyHiddenSystemVolume) {
+                if (!long_name.add(entry)) {
+                    return "bad long name entry in " + where;
+                }
+                continue;
             }
+            if (entry[0] == '.') {  // "." and "..": QEMU skips any 8.3 name starting with a dot
+                continue;
+            }
+            LongNameAssembler::Taken taken = long_name.take_for(entry);
+            if (taken.error) {
+                return "invalid long name in " + where;
+            }
+            std::optional<std::string> name = taken.name ? std::move(taken.name) : decode_short_name(entry);
+            if (!name) {
+                return "invalid short name in " + where;
+            }
+            if (!names.insert(*name).second) {
+                return "name '" + *name + "' twice in " + where;
+            }
+            if (path_length + 1 + name->size() > kMaxRelativePath) {
+                return "path too long in " + where;
+            }
+            if (tree.nodes.size() >= kMaxNodes) {
+                return std::string("too many directory entries");
+            }
+            FsNode node;
+            node.parent = index;
+            node.name = std::move(*name);
+            node.is_directory = (attributes & kAttrDirectory) != 0;
+            // The high word counts on FAT12/16 too, as in QEMU's begin_of_direntry: a guest that
+            // sets it there names a cluster out of range.
+            node.first_cluster = load_le16(entry, 26) | uint32_t{load_le16(entry, 20)} << 16;
+            node.size = node.is_directory ? 0 : load_le32(entry, 28);
+            if (node.is_directory && node.first_cluster == 0) {
+                return "directory '" + node.name + "' without a cluster in " + where;
+            }
+            if (node.first_cluster != 0) {
+                size_t limit =
+                    node.is_directory ? m_used.size() : (uint64_t{node.size} + cluster_size - 1) / cluster_size;
+                if (auto bad = claim_chain(node.first_cluster, limit, node.chain)) {
+                    return *bad + " ('" + node.name + "' in " + where + ")";
+                }
+            }
+            if (!node.is_directory && node.chain.size() != (uint64_t{node.size} + cluster_size - 1) / cluster_size) {
+                return "size of '" + node.name + "' does not match its chain in " + where;
+            }
+            tree.nodes.push_back(std::move(node));
         }
-        if (!node.is_directory && node.chain.size() != (uint64_t{node.size} + cluster_size - 1) / cluster_size) {
-            return "size of '" + node.name + "' does not match its chain in " + where;
-        }
-        tree.nodes.push_back(std::move(node));
     }
     return std::nullopt;
 }
