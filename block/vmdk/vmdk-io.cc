@@ -645,8 +645,11 @@ Result<BlockStatus> vmdk_block_status(BlockNode& node, bool, int64_t offset, int
         return st;
     };
     result = TRY(answer(TRY(lookup_grain(*e, offset)), offset));
-    // Grains that answer the same (and continue the mapping) are reported as one run.
-    while (result.bytes < bytes && !e->flat) {
+    // Grains that answer the same (and continue the mapping) are reported as one run, up to
+    // a bound: QEMU answers one grain per call, and a huge image of tiny grains must not
+    // make one call walk millions of table entries.
+    constexpr int kMaxGrainsPerAnswer = 16384;
+    for (int merged = 1; result.bytes < bytes && !e->flat && merged < kMaxGrainsPerAnswer; ++merged) {
         int64_t next = offset + result.bytes;
         if (next / 512 >= e->end_sector) {
             break;
