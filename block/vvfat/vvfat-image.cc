@@ -147,7 +147,7 @@ Result<std::unique_ptr<FatImage>> FatImage::build(
 }
 
 Result<size_t> FatImage::add_named_entries(
-    std::string_view name, size_t directory_start, std::unordered_set<std::string>& taken, const MessageSink& message)
+    std::string_view name, size_t directory_start, TakenNames& taken, const MessageSink& message)
 {
     size_t long_start = m_directory.size();
     if (auto long_entries = long_name_entries(name)) {
@@ -159,7 +159,20 @@ Result<size_t> FatImage::add_named_entries(
     ShortNameBase base = short_name_base(name);
     size_t name_length = short_name_length(base.name);
     DirEntry entry{};
-    for (unsigned n = base.lossy ? 1 : 0;; ++n) {
+    std::copy(base.name.begin(), base.name.end(), entry.begin());
+    std::string base_key = short_key(entry);
+    // QEMU tries ~1, ~2, ... from the start for every name. The names only ever become
+    // taken, so the tails an earlier name of the same base found taken still are: starting
+    // after them gives the same alias without QEMU's quadratic search.
+    unsigned& next_tail = taken.next_tail[base_key];
+    unsigned n = base.lossy ? 1 : 0;
+    if (n == 0 && taken.names.contains(base_key)) {
+        n = 1;
+    }
+    if (n > 0) {
+        n = std::max(n, next_tail);
+    }
+    for (;; ++n) {
         if (n >= 999999) {
             return make_error("no free 8.3 name");
         }
@@ -167,11 +180,14 @@ Result<size_t> FatImage::add_named_entries(
             apply_numeric_tail(base.name, name_length, n);
         }
         std::copy(base.name.begin(), base.name.end(), entry.begin());
-        if (!taken.contains(short_key(entry))) {
+        if (!taken.names.contains(short_key(entry))) {
             break;
         }
     }
-    taken.insert(short_key(entry));
+    if (n > 0) {
+        next_tail = n + 1;
+    }
+    taken.names.insert(short_key(entry));
     uint8_t checksum = short_name_checksum(base.name);
     for (size_t i = long_start; i < m_directory.size(); ++i) {
         m_directory[i][13] = checksum;
@@ -200,14 +216,14 @@ Result<void> FatImage::read_directory(size_t mapping_index, const MessageSink& m
     m_mappings[mapping_index].first_dir_index = static_cast<uint32_t>(first);
     // Aliases must differ from every 8.3 name already in this directory, the volume label
     // and the dot entries included.
-    std::unordered_set<std::string> taken;
+    TakenNames taken;
     if (is_root) {
-        taken.insert(short_key(m_directory[0]));
+        taken.names.insert(short_key(m_directory[0]));
     } else {
         m_directory.push_back(dot_entry("."));
         m_directory.push_back(dot_entry(".."));
-        taken.insert(short_key(m_directory[first]));
-        taken.insert(short_key(m_directory[first + 1]));
+        taken.names.insert(short_key(m_directory[first]));
+        taken.names.insert(short_key(m_directory[first + 1]));
     }
 
     for (const std::string& name : names) {

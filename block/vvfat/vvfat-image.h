@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -64,8 +65,14 @@ private:
     FatImage(HostRoot root, const Geometry& geometry) : m_root(std::move(root)), m_geometry(geometry) { }
 
     Result<void> read_directory(size_t mapping_index, const MessageSink& message);
-    Result<size_t> add_named_entries(std::string_view name, size_t directory_start,
-        std::unordered_set<std::string>& taken, const MessageSink& message);
+    // The 8.3 names one directory already has, and per alias base the first ~N not yet
+    // known to be taken.
+    struct TakenNames {
+        std::unordered_set<std::string> names;
+        std::unordered_map<std::string, unsigned> next_tail;
+    };
+    Result<size_t> add_named_entries(
+        std::string_view name, size_t directory_start, TakenNames& taken, const MessageSink& message);
     void fat_set(uint32_t cluster, uint32_t value);
     void link_tail_sources();
 

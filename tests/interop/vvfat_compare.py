@@ -55,6 +55,13 @@ def make_tree(root, seed):
              'exactly13char': 13, 'twelve_chars': 12}
     for i in range(1, 12):
         sizes[f'collide {i}.txt'] = i
+    # 30 names with one alias base, and literal names that look like its aliases: whatever
+    # order readdir gives, the tails must come out as QEMU's.
+    for i in range(30):
+        sizes[f'many/file number {i}.txt'] = i % 3
+    sizes['many/FILENU~3.TXT'] = 1
+    sizes['many/filenu~12.txt'] = 1
+    sizes['many/FILENUMB.TXT'] = 1
     for name, size in sizes.items():
         write_file(os.path.join(root, name), size, rng)
     os.makedirs(os.path.join(root, 'emptydir'), exist_ok=True)
