@@ -106,7 +106,7 @@ Result<std::unique_ptr<FatImage>> FatImage::build(
         if (image->m_mappings[i].is_directory) {
             image->m_mappings[i].begin = cluster;
             auto read = image->read_directory(i, message);
-            if (!read) {
+            if (!read && !image->m_overflowed) {
                 return make_error("Could not read directory " + image->host_path(image->m_mappings[i]));
             }
         } else {
@@ -118,7 +118,7 @@ Result<std::unique_ptr<FatImage>> FatImage::build(
         }
         Mapping& m = image->m_mappings[i];
         cluster = m.end;
-        if (cluster > g.cluster_count) {
+        if (cluster > g.cluster_count || image->m_overflowed) {
             char text[96];
             std::snprintf(text, sizeof text, "Directory does not fit in FAT%d (capacity %.2f MB)", g.fat_type,
                 g.sector_count / 2000.0);
@@ -258,6 +258,13 @@ Result<void> FatImage::read_directory(size_t mapping_index, const MessageSink& m
             continue;
         }
         size_t index = is_dot ? first : is_dotdot ? first + 1 : TRY(add_named_entries(name, first, taken, message));
+        // A directory that can no longer fit fails now rather than after all of it is in
+        // memory; QEMU reads it to the end first, then fails with the same text.
+        if (!is_root && first_cluster + (m_directory.size() - first) * 32 / g.cluster_size() > g.cluster_count) {
+            m_overflowed = true;
+            m_mappings[mapping_index].end = g.cluster_count + 1;
+            return make_error("does not fit");
+        }
         DirEntry& entry = m_directory[index];
         fill_entry(entry, *st);
         if (is_dotdot) {

@@ -86,6 +86,7 @@ private:
 
     HostRoot m_root;
     Geometry m_geometry;
+    bool m_overflowed = false;  // a directory outgrew the disk while it was read
     std::vector<uint8_t> m_first_sectors;  // MBR, hidden sectors and boot sector
     std::vector<uint8_t> m_fat;  // one FAT; the disk shows it twice
     std::vector<DirEntry> m_directory;
