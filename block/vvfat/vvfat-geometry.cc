@@ -5,8 +5,6 @@
 
 #include <cstring>
 
-#include "util/bswap.h"
-
 namespace qemu::block::vvfat {
 
 namespace {

@@ -40,14 +40,14 @@ void set_begin(DirEntry& entry, uint32_t cluster)
 // fat_datetime: the host's local time, as QEMU converts it.
 uint16_t fat_time(time_t when)
 {
-    struct tm t {};
+    struct tm t { };
     localtime_r(&when, &t);
     return static_cast<uint16_t>((t.tm_sec / 2) | (t.tm_min << 5) | (t.tm_hour << 11));
 }
 
 uint16_t fat_date(time_t when)
 {
-    struct tm t {};
+    struct tm t { };
     localtime_r(&when, &t);
     return static_cast<uint16_t>(t.tm_mday | ((t.tm_mon + 1) << 5) | ((t.tm_year - 80) << 9));
 }
@@ -146,8 +146,7 @@ Result<std::unique_ptr<FatImage>> FatImage::build(
     return image;
 }
 
-Result<size_t> FatImage::add_named_entries(
-    std::string_view name, size_t directory_start, TakenNames& taken, const MessageSink& message)
+Result<size_t> FatImage::add_named_entries(std::string_view name, TakenNames& taken, const MessageSink& message)
 {
     size_t long_start = m_directory.size();
     if (auto long_entries = long_name_entries(name)) {
@@ -155,7 +154,6 @@ Result<size_t> FatImage::add_named_entries(
     } else {
         message("vvfat: invalid UTF-8 name: " + std::string(name) + "\n");
     }
-    (void)directory_start;
     ShortNameBase base = short_name_base(name);
     size_t name_length = short_name_length(base.name);
     DirEntry entry{};
@@ -237,7 +235,7 @@ Result<void> FatImage::read_directory(size_t mapping_index, const MessageSink& m
             continue;
         }
         std::optional<struct stat> st;
-        struct stat self {};
+        struct stat self { };
         if (is_dot) {
             if (::fstat(dir.get(), &self) == 0) {
                 st = self;
@@ -257,7 +255,7 @@ Result<void> FatImage::read_directory(size_t mapping_index, const MessageSink& m
         if (!st) {
             continue;
         }
-        size_t index = is_dot ? first : is_dotdot ? first + 1 : TRY(add_named_entries(name, first, taken, message));
+        size_t index = is_dot ? first : is_dotdot ? first + 1 : TRY(add_named_entries(name, taken, message));
         // A directory that can no longer fit fails now rather than after all of it is in
         // memory; QEMU reads it to the end first, then fails with the same text.
         if (!is_root && first_cluster + (m_directory.size() - first) * 32 / g.cluster_size() > g.cluster_count) {
@@ -367,8 +365,8 @@ void FatImage::link_tail_sources()
 
 const Mapping* FatImage::mapping_for_cluster(uint32_t cluster) const
 {
-    auto it = std::upper_bound(m_mappings.begin(), m_mappings.end(), cluster,
-        [](uint32_t c, const Mapping& m) { return c < m.begin; });
+    auto it = std::upper_bound(
+        m_mappings.begin(), m_mappings.end(), cluster, [](uint32_t c, const Mapping& m) { return c < m.begin; });
     if (it == m_mappings.begin()) {
         return nullptr;
     }

@@ -71,8 +71,8 @@ private:
         std::unordered_set<std::string> names;
         std::unordered_map<std::string, unsigned> next_tail;
     };
-    Result<size_t> add_named_entries(
-        std::string_view name, size_t directory_start, TakenNames& taken, const MessageSink& message);
+    // The long-name entries and the 8.3 entry of one host name; the 8.3 entry's index.
+    Result<size_t> add_named_entries(std::string_view name, TakenNames& taken, const MessageSink& message);
     void fat_set(uint32_t cluster, uint32_t value);
     void link_tail_sources();
 

@@ -96,7 +96,9 @@ Result<void> write_sectors(BlockNode& node, VvfatState& s, uint32_t sector, cons
         return make_errno_error(EPERM);
     }
     // As in QEMU, a signed division: writes to the FAT's last sectors count as cluster 0.
-    auto to_cluster = [&](int64_t s_num) { return (s_num - int64_t{g.offset_to_root_dir}) / int64_t{g.sectors_per_cluster}; };
+    auto to_cluster = [&](int64_t s_num) {
+        return (s_num - int64_t{g.offset_to_root_dir}) / int64_t{g.sectors_per_cluster};
+    };
     int64_t first_cluster = to_cluster(sector);
     int64_t last_cluster = to_cluster(int64_t{sector} + count - 1);
     for (int64_t i = first_cluster; i <= last_cluster;) {
@@ -117,15 +119,18 @@ Result<void> write_sectors(BlockNode& node, VvfatState& s, uint32_t sector, cons
             // QEMU's index mixes units (an absolute sector against the mapping's first
             // cluster); an entry it cannot find is refused here rather than crash as QEMU's
             // assertion does.
-            int64_t dir_index = int64_t{mapping->dir_index} + 16 * (begin - int64_t{mapping->begin} * g.sectors_per_cluster);
+            int64_t dir_index =
+                int64_t{mapping->dir_index} + 16 * (begin - int64_t{mapping->begin} * g.sectors_per_cluster);
             const uint8_t* entries = buf + (begin - sector) * kSector;
             for (int64_t k = 0; k < (end - begin) * 16; ++k) {
                 const uint8_t* entry = entries + k * 32;
                 if (is_short_name_entry(entry) && (entry[11] & kAttrReadOnly)) {
-                    const DirEntry* old = dir_index + k >= 0 ? image.directory_entry(static_cast<uint64_t>(dir_index + k)) : nullptr;
+                    const DirEntry* old =
+                        dir_index + k >= 0 ? image.directory_entry(static_cast<uint64_t>(dir_index + k)) : nullptr;
                     if (!old || std::memcmp(entry, old->data(), 32) != 0) {
-                        warn(node, std::string(program_invocation_short_name) +
-                            ": warning: tried to write to write-protected file\n");
+                        warn(node,
+                            std::string(program_invocation_short_name) +
+                                ": warning: tried to write to write-protected file\n");
                         return make_errno_error(EPERM);
                     }
                 }
@@ -188,7 +193,8 @@ Result<void> vvfat_pwritev(BlockNode& node, int64_t offset, std::span<const iove
         read_one_sector(s, static_cast<uint32_t>(first), std::span<uint8_t, 512>(whole.data(), 512));
     }
     if ((offset + bytes) % kSector != 0) {
-        read_one_sector(s, static_cast<uint32_t>(last), std::span<uint8_t, 512>(whole.data() + whole.size() - kSector, 512));
+        read_one_sector(
+            s, static_cast<uint32_t>(last), std::span<uint8_t, 512>(whole.data() + whole.size() - kSector, 512));
     }
     copy_from_iov(iov, 0, whole.data() + offset % kSector, bytes);
     return write_sectors(node, s, static_cast<uint32_t>(first), whole.data(), static_cast<uint32_t>(last - first + 1));

@@ -5,12 +5,12 @@
 // which forces a ~1 tail; collisions count the tail up.
 #include "block/vvfat/vvfat-names.h"
 
+#include <algorithm>
 #include <clocale>
 #include <cstring>
 #include <cwctype>
-#include <string>
-#include <algorithm>
 #include <locale.h>
+#include <string>
 
 namespace qemu::block::vvfat {
 
@@ -120,7 +120,11 @@ std::optional<std::vector<uint16_t>> to_utf16(std::string_view text)
     size_t pos = 0;
     while (pos < text.size()) {
         auto lead = static_cast<uint8_t>(text[pos]);
-        size_t length = lead < 0x80 ? 1 : (lead & 0xe0) == 0xc0 ? 2 : (lead & 0xf0) == 0xe0 ? 3 : (lead & 0xf8) == 0xf0 ? 4 : 0;
+        size_t length = lead < 0x80 ? 1
+            : (lead & 0xe0) == 0xc0 ? 2
+            : (lead & 0xf0) == 0xe0 ? 3
+            : (lead & 0xf8) == 0xf0 ? 4
+                                    : 0;
         if (length == 0 || pos + length > text.size()) {
             return std::nullopt;
         }

@@ -41,10 +41,6 @@ std::string join_relative(std::string_view dir_relative, std::string_view name)
 
 Result<QemuFd> open_below_root(const HostRoot& root, std::string_view relative, int flags)
 {
-    if (relative.empty()) {
-        // The root itself: "." beneath it, so the result is a descriptor of our own.
-        return qemu_open_beneath(root.fd, root.name, ".", flags);
-    }
     return qemu_open_beneath(root.fd, root.name, relative, flags);
 }
 
@@ -86,7 +82,7 @@ Result<std::vector<std::string>> list_directory(const QemuFd& dir)
 std::optional<struct stat> stat_entry(
     const HostRoot& root, const QemuFd& dir, std::string_view dir_relative, std::string_view name)
 {
-    struct stat st {};
+    struct stat st { };
     std::string name_z(name);
     if (::fstatat(dir.get(), name_z.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         return std::nullopt;

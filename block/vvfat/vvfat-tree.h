@@ -26,8 +26,8 @@ struct HostRoot {
 // Opens the directory (a path or /dev/fdset/N[/DIR]) once, through qemu_open.
 Result<HostRoot> open_host_root(const OpenContext& context, std::string_view dir);
 
-// Opens `relative` (a '/'-joined path below the root, "" for the root itself) beneath the
-// root with flags; symlinks that lead outside fail.
+// Opens `relative` (a non-empty '/'-joined path below the root) beneath the root with
+// flags; symlinks that lead outside fail.
 Result<QemuFd> open_below_root(const HostRoot& root, std::string_view relative, int flags);
 
 // The names in a directory, in getdents order, "." and ".." included (QEMU sees them).

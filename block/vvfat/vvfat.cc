@@ -81,8 +81,8 @@ Result<void> vvfat_open(BlockNode& node, BlockOptions& options, const OpenContex
 
     if (rw) {
         if (node.read_only()) {
-            return std::unexpected(Error{ErrorClass::GenericError,
-                "Unable to set VVFAT to 'rw' when drive is read-only", EPERM});
+            return std::unexpected(
+                Error{ErrorClass::GenericError, "Unable to set VVFAT to 'rw' when drive is read-only", EPERM});
         }
     } else if (!node.read_only()) {
         // bdrv_apply_auto_read_only: fall back to read-only if allowed.

@@ -81,7 +81,8 @@ public:
         for (const auto& entry : std::filesystem::recursive_directory_iterator(m_dir)) {
             out += entry.path().string();
             if (entry.is_regular_file() && !entry.is_symlink()) {
-                out += " " + std::to_string(entry.file_size()) + " " + read(entry.path().string().substr(m_dir.size() + 1));
+                out += " " + std::to_string(entry.file_size()) + " " +
+                    read(entry.path().string().substr(m_dir.size() + 1));
             }
             out += "\n";
         }

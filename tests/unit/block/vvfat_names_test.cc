@@ -129,15 +129,20 @@ TEST(VvfatNames, Utf16ForNonAsciiAndSurrogatePairs)
 
 TEST(VvfatNames, InvalidUtf8GetsNoLongNameButAnAliasFromItsBytes)
 {
-    EXPECT_FALSE(is_valid_utf8("ab\xff" "cd.txt"));
+    EXPECT_FALSE(is_valid_utf8("ab\xff"
+                               "cd.txt"));
     EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));  // overlong '/'
     EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));  // a surrogate
     EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
     EXPECT_FALSE(is_valid_utf8("\xe6\x97"));  // cut short
     EXPECT_TRUE(is_valid_utf8("\xf0\x9f\x98\x80"));
-    EXPECT_FALSE(long_name_entries("ab\xff" "cd.txt").has_value());
+    EXPECT_FALSE(long_name_entries("ab\xff"
+                                   "cd.txt")
+                     .has_value());
     // As QEMU 7.2 named it on disk: the bad byte is dropped (glib decodes it as -1).
-    EXPECT_EQ(first_alias("ab\xff" "cd.txt"), "ABCD~1  TXT");
+    EXPECT_EQ(first_alias("ab\xff"
+                          "cd.txt"),
+        "ABCD~1  TXT");
     // glib skips the bytes a lead byte announces, good or not: 'x' goes with 0xC3.
     EXPECT_EQ(first_alias("\xc3x.bin"), "BIN~1      ");
 }
