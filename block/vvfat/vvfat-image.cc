@@ -395,7 +395,9 @@ void FatImage::read_file_bytes(size_t mapping_index, uint32_t index, uint32_t lo
     if (m_open_mapping != static_cast<int32_t>(mapping_index)) {
         m_open_file = QemuFd();
         m_open_mapping = -1;
-        auto fd = open_below_root(m_root, m_mappings[mapping_index].relative, O_RDONLY);
+        // O_NONBLOCK: should the file have been replaced by a FIFO since the open, opening
+        // it must not wait for a writer (its reads then fail and give zeros).
+        auto fd = open_below_root(m_root, m_mappings[mapping_index].relative, O_RDONLY | O_NONBLOCK);
         if (!fd) {
             return;
         }

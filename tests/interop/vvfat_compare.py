@@ -14,6 +14,7 @@ so only writes that QEMU does not commit (refused ones, the FAT, clusters no fil
 compared, and our runs must leave the directory unchanged.
 
 usage: vvfat_compare.py OUR_QEMU_IMG OUR_QEMU_IO REFERENCE_QEMU_IMG REFERENCE_QEMU_IO"""
+import hashlib
 import os
 import random
 import shutil
@@ -22,6 +23,11 @@ import sys
 import time
 
 from image_harness import Harness, filter_io, io_commands
+
+# QEMU's cluster buffer is g_malloc'ed and never cleared: the bytes past a file's end that
+# no earlier read covered are the heap's. A fresh heap gives zeros, which is what ours
+# shows; meson's MALLOC_PERTURB_ would fill them with a pattern, so the tools run without it.
+os.environ.pop('MALLOC_PERTURB_', None)
 
 MODES = ['fat', 'fat:12', 'fat:16', 'fat:32', 'fat:floppy', 'fat:floppy:12', 'fat:floppy:16']
 CLUSTER = 8192  # 16 sectors in every mode (QEMU overrides the floppy's 1 or 2)
@@ -157,8 +163,8 @@ def tool_outputs(h):
         ['map', '--output=json', 'fat:floppy:tree'],
         ['check', '-f', 'vvfat', 'fat:tree'],
         ['check', 'fat:tree'],
-        ['compare', '-f', 'vvfat', '-F', 'vvfat', 'fat:tree', 'fat:tree'],
-        ['compare', '-f', 'vvfat', '-F', 'vvfat', 'fat:tree', 'fat:16:tree'],
+        # No `compare` of two vvfat nodes: the second node's cluster buffer in QEMU is often
+        # recycled heap, so QEMU's answer for a tree against itself depends on its malloc.
     ]
     for args in cases:
         h.same_tools('img', args)
@@ -218,7 +224,8 @@ def bad_input(h):
             for tag in ('ours', 'ref'):
                 out = f'{tag}-bad.raw'
                 code, o, e = h.run(f'{tag}_img', [out if a == 'OUT' else a for a in args])
-                results.append((code, o, e, h.read(out) if os.path.exists(h.path(out)) else b''))
+                image = h.read(out) if os.path.exists(h.path(out)) else b''
+                results.append((code, o, e, hashlib.sha256(image).hexdigest()))
             h.same(f'img {args}', results[0], results[1])
         else:
             h.same_tools('img', args)
