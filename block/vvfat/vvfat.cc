@@ -3,7 +3,8 @@
 // The directory may be a path or /dev/fdset/N (a directory fd in an fd set): it is opened
 // once through qemu_open, and everything in it is reached beneath that descriptor.
 // The pieces: geometry (vvfat-geometry), names (vvfat-names), the host tree (vvfat-tree),
-// the generated disk (vvfat-image), I/O and the rw overlay (vvfat-io, vvfat-overlay).
+// the generated disk (vvfat-image, vvfat-image-read), I/O and the rw overlay (vvfat-io,
+// vvfat-overlay).
 #include <cerrno>
 #include <string>
 
