@@ -96,8 +96,9 @@ Result<void> vvfat_open(BlockNode& node, BlockOptions& options, const OpenContex
     auto root = vvfat::open_host_root(context, *dir);
     if (!root) {
         // A path QEMU could not opendir() gives its text; an fd-set name keeps ours, which
-        // says what was wrong with the set.
-        if (dir->starts_with("/dev/fdset/")) {
+        // says what was wrong with the set, unless the program has no fd sets at all (the
+        // tools), where QEMU's opendir() of the name fails the same way as any path.
+        if (dir->starts_with("/dev/fdset/") && root.error().errno_value != ENOSYS) {
             return std::unexpected(std::move(root).error());
         }
         std::string shown = *dir;

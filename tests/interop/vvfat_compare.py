@@ -207,7 +207,7 @@ def bad_input(h):
     stamp(badname)
     cases = [
         ['info', 'fat:crowded'], ['info', 'fat:floppy:12:full'], ['info', 'fat:floppy:full'], ['info', 'fat:huge'],
-        ['info', 'fat:nonexistent'], ['info', 'fat:'], ['info', '-f', 'vvfat', 'tree'], ['info', 'vvfat:tree'],
+        ['info', 'fat:nonexistent'], ['info', 'fat:'], ['info', 'fat:/dev/fdset/3'], ['info', '-f', 'vvfat', 'tree'], ['info', 'vvfat:tree'],
         ['info', '--image-opts', 'driver=vvfat,dir=tree,fat-type=7'],
         ['info', '--image-opts', 'driver=vvfat,dir=tree,fat-type=x'],
         ['info', '--image-opts', 'driver=vvfat,dir=tree,label=TWELVE CHARS'],
