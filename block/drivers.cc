@@ -17,6 +17,7 @@ constexpr std::array kDrivers = {
     &kHostCdromDriver,
     &kNullCoDriver,
     &kNullAioDriver,
+    &kVvfatDriver,
 };
 }  // namespace
 

@@ -37,5 +37,6 @@ extern const BlockDriver kRawDriver;
 extern const BlockDriver kVdiDriver;
 extern const BlockDriver kVpcDriver;
 extern const BlockDriver kVmdkDriver;
+extern const BlockDriver kVvfatDriver;
 
 }  // namespace qemu::block

@@ -1,0 +1,195 @@
+// Serving sectors of the disk vvfat-image laid out: the boot area and the FATs from memory,
+// directory clusters from the entry array, file clusters from the host files beneath the
+// root descriptor, read when asked (never all at open). Also where the bytes QEMU shows past
+// a file's end come from (its reused cluster buffer), made independent of the read order.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "block/vvfat/vvfat-image.h"
+
+namespace qemu::block::vvfat {
+
+void FatImage::link_tail_sources()
+{
+    // QEMU reads each file cluster with one read() into a buffer it reuses, so the bytes
+    // past a file's end in its last cluster are what the previous read left there. Read
+    // in disk order (as qemu-img convert reads), the byte at offset p comes from the
+    // nearest earlier file whose last read reached past p. A stack of earlier files with
+    // falling reach finds that file for each; this makes the bytes the same whatever order
+    // our readers ask in.
+    const uint32_t cluster_size = m_geometry.cluster_size();
+    struct Reach {
+        uint32_t bytes;
+        int32_t mapping;
+    };
+    std::vector<Reach> stack;
+    for (size_t i = 0; i < m_mappings.size(); ++i) {
+        Mapping& m = m_mappings[i];
+        if (m.is_directory) {
+            continue;
+        }
+        uint32_t clusters = m.end - m.begin;
+        auto last_fill = static_cast<uint32_t>(m.size - uint64_t{clusters - 1} * cluster_size);
+        uint32_t reach = clusters > 1 ? cluster_size : last_fill;
+        while (!stack.empty() && stack.back().bytes <= last_fill) {
+            stack.pop_back();
+        }
+        m.tail_source = stack.empty() ? -1 : stack.back().mapping;
+        while (!stack.empty() && stack.back().bytes <= reach) {
+            stack.pop_back();
+        }
+        stack.push_back({reach, static_cast<int32_t>(i)});
+    }
+}
+
+const Mapping* FatImage::mapping_for_cluster(uint32_t cluster) const
+{
+    auto it = std::upper_bound(
+        m_mappings.begin(), m_mappings.end(), cluster, [](uint32_t c, const Mapping& m) { return c < m.begin; });
+    if (it == m_mappings.begin()) {
+        return nullptr;
+    }
+    --it;
+    return cluster < it->end ? &*it : nullptr;
+}
+
+const DirEntry* FatImage::directory_entry(uint64_t index) const
+{
+    return index < m_directory.size() ? &m_directory[index] : nullptr;
+}
+
+std::span<uint8_t, 512> FatImage::boot_sector()
+{
+    return std::span<uint8_t, 512>(m_first_sectors.data() + size_t{m_geometry.offset_to_bootsector} * 512, 512);
+}
+
+std::string FatImage::host_path(const Mapping& mapping) const
+{
+    return mapping.relative.empty() ? m_root.name : m_root.name + "/" + mapping.relative;
+}
+
+void FatImage::read_file_bytes(size_t mapping_index, uint32_t index, uint32_t lo, uint32_t hi, uint8_t* out)
+{
+    std::fill(out, out + (hi - lo), 0);
+    if (m_open_mapping != static_cast<int32_t>(mapping_index)) {
+        m_open_file = QemuFd();
+        m_open_mapping = -1;
+        // O_NONBLOCK: should the file have been replaced by a FIFO since the open, opening
+        // it must not wait for a writer (its reads then fail and give zeros).
+        auto fd = open_below_root(m_root, m_mappings[mapping_index].relative, O_RDONLY | O_NONBLOCK);
+        if (!fd) {
+            return;
+        }
+        m_open_file = std::move(*fd);
+        m_open_mapping = static_cast<int32_t>(mapping_index);
+    }
+    off_t offset = static_cast<off_t>(index) * m_geometry.cluster_size() + lo;
+    size_t done = 0;
+    while (done < hi - lo) {
+        ssize_t got = ::pread(m_open_file.get(), out + done, hi - lo - done, offset + static_cast<off_t>(done));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            break;
+        }
+        done += static_cast<size_t>(got);
+    }
+}
+
+void FatImage::buffer_after_file(int32_t mapping_index, uint32_t lo, uint32_t hi, uint8_t* out)
+{
+    const uint32_t cluster_size = m_geometry.cluster_size();
+    while (lo < hi) {
+        if (mapping_index < 0) {
+            std::fill(out, out + (hi - lo), 0);
+            return;
+        }
+        const Mapping& m = m_mappings[mapping_index];
+        uint32_t clusters = m.end - m.begin;
+        auto fill = static_cast<uint32_t>(m.size - uint64_t{clusters - 1} * cluster_size);
+        uint32_t own_end = std::min(hi, fill);
+        if (lo < own_end) {
+            read_file_bytes(mapping_index, clusters - 1, lo, own_end, out);
+            out += own_end - lo;
+            lo = own_end;
+        }
+        if (lo >= hi) {
+            return;
+        }
+        if (clusters > 1) {
+            // The cluster before the last was read whole.
+            read_file_bytes(mapping_index, clusters - 2, lo, hi, out);
+            return;
+        }
+        mapping_index = m.tail_source;
+    }
+}
+
+void FatImage::load_cluster(uint32_t cluster)
+{
+    if (m_cached_cluster == cluster) {
+        return;
+    }
+    m_cached_cluster = cluster;
+    const Mapping* m = mapping_for_cluster(cluster);
+    if (!m) {
+        std::fill(m_cluster.begin(), m_cluster.end(), 0);
+        return;
+    }
+    const uint32_t cluster_size = m_geometry.cluster_size();
+    if (m->is_directory) {
+        uint64_t first = m->first_dir_index + uint64_t{cluster - m->begin} * (cluster_size / 32);
+        for (uint32_t k = 0; k < cluster_size / 32; ++k) {
+            const DirEntry* entry = directory_entry(first + k);
+            if (entry) {
+                std::copy(entry->begin(), entry->end(), m_cluster.begin() + k * 32);
+            } else {
+                std::fill_n(m_cluster.begin() + k * 32, 32, 0);
+            }
+        }
+        return;
+    }
+    auto mapping_index = static_cast<size_t>(m - m_mappings.data());
+    uint32_t index = cluster - m->begin;
+    uint64_t start = uint64_t{index} * cluster_size;
+    auto fill = static_cast<uint32_t>(std::min<uint64_t>(cluster_size, m->size - start));
+    read_file_bytes(mapping_index, index, 0, fill, m_cluster.data());
+    if (fill < cluster_size) {
+        // Only a file's last cluster is short. The buffer held the file's cluster before
+        // it, or for a one-cluster file what the files before it in disk order left.
+        if (index > 0) {
+            read_file_bytes(mapping_index, index - 1, fill, cluster_size, m_cluster.data() + fill);
+        } else {
+            buffer_after_file(m->tail_source, fill, cluster_size, m_cluster.data() + fill);
+        }
+    }
+}
+
+void FatImage::read_sector(uint32_t sector, std::span<uint8_t, 512> out)
+{
+    const Geometry& g = m_geometry;
+    if (sector < g.offset_to_fat) {
+        std::copy_n(m_first_sectors.begin() + size_t{sector} * 512, 512, out.begin());
+        return;
+    }
+    if (sector < g.offset_to_root_dir) {
+        // Both FAT copies show the same table.
+        uint32_t in_fat = (sector - g.offset_to_fat) % g.sectors_per_fat;
+        std::copy_n(m_fat.begin() + size_t{in_fat} * 512, 512, out.begin());
+        return;
+    }
+    uint32_t relative = sector - g.offset_to_root_dir;
+    uint32_t cluster = relative / g.sectors_per_cluster;
+    if (cluster > g.cluster_count) {
+        std::fill(out.begin(), out.end(), 0);
+        return;
+    }
+    load_cluster(cluster);
+    std::copy_n(m_cluster.begin() + size_t{relative % g.sectors_per_cluster} * 512, 512, out.begin());
+}
+
+}  // namespace qemu::block::vvfat

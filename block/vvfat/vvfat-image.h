@@ -1,0 +1,103 @@
+// The FAT disk QEMU 7.2 generates for a host directory: the directory entries (with long
+// names and 8.3 aliases), the FAT chains, and the mapping from clusters to host files and
+// directories. Built once at open from the tree beneath the root descriptor; file data
+// stays on the host and is read cluster by cluster when the guest reads it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "block/vvfat/vvfat-geometry.h"
+#include "block/vvfat/vvfat-names.h"
+#include "block/vvfat/vvfat-tree.h"
+
+namespace qemu::block::vvfat {
+
+// A run of clusters that belongs to one host file or directory (QEMU's mapping_t).
+struct Mapping {
+    uint32_t begin = 0;  // first cluster
+    uint32_t end = 0;  // one past the last
+    uint32_t dir_index = 0;  // its 8.3 entry in the parent's listing (the root: the label)
+    int32_t parent = -1;  // directories: the parent's mapping
+    uint32_t first_dir_index = 0;  // directories: its first entry in the directory array
+    std::string relative;  // path below the root, "" for the root
+    bool is_directory = false;
+    bool read_only = false;  // no write bit at all on the host
+    uint64_t size = 0;  // files
+    // Files: the earlier file whose last cluster left in QEMU's cluster buffer the bytes
+    // this file's last cluster shows past its end (-1: the buffer's initial zeros).
+    int32_t tail_source = -1;
+};
+
+// Where messages QEMU prints to stderr during open go.
+using MessageSink = std::function<void(const std::string&)>;
+
+class FatImage {
+public:
+    // Walks the tree and lays the disk out; fails with QEMU's texts (Could not read
+    // directory, Directory does not fit in FAT%d ...), printing what QEMU prints first.
+    static Result<std::unique_ptr<FatImage>> build(
+        HostRoot root, const Geometry& geometry, const std::array<uint8_t, 11>& label, const MessageSink& message);
+
+    const Geometry& geometry() const { return m_geometry; }
+
+    // The generated content of one 512-byte sector (no overlay).
+    void read_sector(uint32_t sector, std::span<uint8_t, 512> out);
+
+    // The mapping that holds cluster, or nullptr.
+    const Mapping* mapping_for_cluster(uint32_t cluster) const;
+    // An entry of the directory array, or nullptr past its end.
+    const DirEntry* directory_entry(uint64_t index) const;
+    // The partition's boot sector as generated (a guest may change its one free byte).
+    std::span<uint8_t, 512> boot_sector();
+    // The name QEMU prints for a mapping: the directory as given, '/', the relative path.
+    std::string host_path(const Mapping& mapping) const;
+
+    size_t mapping_count() const { return m_mappings.size(); }
+
+private:
+    FatImage(HostRoot root, const Geometry& geometry) : m_root(std::move(root)), m_geometry(geometry) { }
+
+    Result<void> read_directory(size_t mapping_index, const MessageSink& message);
+    // The 8.3 names one directory already has, and per alias base the first ~N not yet
+    // known to be taken.
+    struct TakenNames {
+        std::unordered_set<std::string> names;
+        std::unordered_map<std::string, unsigned> next_tail;
+    };
+    // The long-name entries and the 8.3 entry of one host name; the 8.3 entry's index.
+    Result<size_t> add_named_entries(std::string_view name, TakenNames& taken, const MessageSink& message);
+    void fat_set(uint32_t cluster, uint32_t value);
+    void link_tail_sources();
+
+    // Bytes [lo, hi) of cluster `index` (counted from the file's first) of a file mapping;
+    // what the file does not have reads as zeros.
+    void read_file_bytes(size_t mapping_index, uint32_t index, uint32_t lo, uint32_t hi, uint8_t* out);
+    // Bytes [lo, hi) of what QEMU's cluster buffer held after reading the last cluster of
+    // file `mapping_index` (or zeros for -1).
+    void buffer_after_file(int32_t mapping_index, uint32_t lo, uint32_t hi, uint8_t* out);
+    void load_cluster(uint32_t cluster);
+
+    HostRoot m_root;
+    Geometry m_geometry;
+    bool m_overflowed = false;  // a directory outgrew the disk while it was read
+    std::vector<uint8_t> m_first_sectors;  // MBR, hidden sectors and boot sector
+    std::vector<uint8_t> m_fat;  // one FAT; the disk shows it twice
+    std::vector<DirEntry> m_directory;
+    std::vector<Mapping> m_mappings;
+
+    // The last data cluster read, QEMU's s->cluster_buffer and current_cluster.
+    std::vector<uint8_t> m_cluster;
+    int64_t m_cached_cluster = -1;
+    // The host file last read from (QEMU keeps one open too).
+    int32_t m_open_mapping = -1;
+    QemuFd m_open_file;
+};
+
+}  // namespace qemu::block::vvfat
