@@ -484,8 +484,6 @@ def same_or_no_crash(h, what, ours, ref):
 KNOWN_DIFFERENCES = {
     ('cowd-magic.vmdk', 'info'): 'a COWD header with granularity 0 opens in QEMU, whose every '
                                  'lookup then divides by zero; ours refuses it at open',
-    ('capacity-huge.vmdk', 'convert'): "convert's target create names the size limit instead of "
-                                       "QEMU's ftruncate failure",
     ('grain-7.vmdk', '-f'): 'with a grain that is not a power of two QEMU writes the last grain '
                             'of a request short; ours writes it whole',
 }

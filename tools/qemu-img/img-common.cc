@@ -290,9 +290,6 @@ Result<void> create_image(const CreateRequest& request)
     auto created = driver->create({}, options);
     if (!created) {
         Error error = std::move(created).error();
-        if (error.errno_value == EFBIG) {
-            return make_error("The image size is too large for file format '" + request.format + "'");
-        }
         // The file layer's open failure reads as QEMU's create failure.
         std::string open_prefix = "Could not open '" + request.filename + "'";
         if (error.desc.starts_with(open_prefix)) {

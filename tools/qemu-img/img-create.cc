@@ -1,5 +1,6 @@
 // qemu-img create and measure: the two subcommands that only need create options and a
 // size, not an open image (measure may look at one).
+#include <cerrno>
 #include <getopt.h>
 
 #include <algorithm>
@@ -214,6 +215,11 @@ int img_create(int argc, char** argv)
     }
     auto created = create_image(request);
     if (!created) {
+        // bdrv_img_create's wording for EFBIG; convert and dd create through bdrv_create,
+        // which passes the driver's own text on.
+        if (created.error().errno_value == EFBIG) {
+            return fail("The image size is too large for file format '" + format + "'");
+        }
         return fail(created.error().desc);
     }
     return 0;
