@@ -6,8 +6,9 @@ bad directories and options, and the refused writes of rw mode must print the sa
 
 Timestamps: the disk shows each entry's ctime (to 2 seconds), mtime and atime (the date).
 ctime cannot be set, and re-touching a tree sets it to "now", so the tree is stamped ONCE:
-mtime fixed, atime now. Reading then leaves atime alone (relatime moves it only when it is
-not newer than mtime, or a day old), so both tools see identical stamps with no re-touch.
+mtime fixed in the past, atime fixed in the future. Reading then never moves atime (relatime
+moves it only when it is not newer than mtime and ctime, or a day old), so both tools see
+identical stamps with no re-touch, even across midnight.
 
 rw mode: QEMU commits guest writes to the host directory; our committer is not wired in yet,
 so only writes that QEMU does not commit (refused ones, the FAT, clusters no file owns) are
@@ -20,7 +21,6 @@ import random
 import shutil
 import subprocess
 import sys
-import time
 
 from image_harness import Harness, filter_io, io_commands
 
@@ -32,6 +32,7 @@ os.environ.pop('MALLOC_PERTURB_', None)
 MODES = ['fat', 'fat:12', 'fat:16', 'fat:32', 'fat:floppy', 'fat:floppy:12', 'fat:floppy:16']
 CLUSTER = 8192  # 16 sectors in every mode (QEMU overrides the floppy's 1 or 2)
 FIXED_MTIME = 1577934245  # 2020-01-02 03:04:05 UTC
+FIXED_ATIME = 2082888000  # 2036-01-02 04:00:00 UTC: later than any run, so relatime never moves it
 
 
 def write_file(path, size, rng):
@@ -41,12 +42,11 @@ def write_file(path, size, rng):
 
 
 def stamp(root):
-    """mtime fixed, atime now, for every entry (symlinks themselves included)."""
-    now = time.time()
+    """mtime fixed, atime fixed in the future, for every entry (symlinks themselves included)."""
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
-            os.utime(os.path.join(dirpath, name), (now, FIXED_MTIME), follow_symlinks=False)
-    os.utime(root, (now, FIXED_MTIME))
+            os.utime(os.path.join(dirpath, name), (FIXED_ATIME, FIXED_MTIME), follow_symlinks=False)
+    os.utime(root, (FIXED_ATIME, FIXED_MTIME))
 
 
 def make_tree(root, seed):
