@@ -76,6 +76,45 @@ inline std::vector<iovec> iov_slice(std::span<const iovec> iov, size_t skip, siz
     return out;
 }
 
+// QEMU's iov_from_buf: copies len bytes of buf into the vector from `skip` bytes in
+// (stopping at the vector's end).
+inline void iov_from_buf(std::span<const iovec> iov, size_t skip, const uint8_t* buf, size_t len)
+{
+    for (const iovec& v : iov) {
+        if (len == 0) {
+            return;
+        }
+        if (skip >= v.iov_len) {
+            skip -= v.iov_len;
+            continue;
+        }
+        size_t take = std::min(v.iov_len - skip, len);
+        std::memcpy(static_cast<uint8_t*>(v.iov_base) + skip, buf, take);
+        buf += take;
+        len -= take;
+        skip = 0;
+    }
+}
+
+// QEMU's iov_to_buf: copies len bytes of the vector, from `skip` bytes in, into buf.
+inline void iov_to_buf(std::span<const iovec> iov, size_t skip, uint8_t* buf, size_t len)
+{
+    for (const iovec& v : iov) {
+        if (len == 0) {
+            return;
+        }
+        if (skip >= v.iov_len) {
+            skip -= v.iov_len;
+            continue;
+        }
+        size_t take = std::min(v.iov_len - skip, len);
+        std::memcpy(buf, static_cast<const uint8_t*>(v.iov_base) + skip, take);
+        buf += take;
+        len -= take;
+        skip = 0;
+    }
+}
+
 inline void iov_zero(std::span<const iovec> iov)
 {
     for (const iovec& v : iov) {

@@ -17,14 +17,6 @@ namespace {
 
 constexpr uint32_t kEntriesPerSector = kSectorSize / sizeof(uint32_t);
 
-void copy_from_iov(std::span<const iovec> iov, size_t skip, uint8_t* dst, size_t len)
-{
-    for (const iovec& v : iov_slice(iov, skip, len)) {
-        std::memcpy(dst, v.iov_base, v.iov_len);
-        dst += v.iov_len;
-    }
-}
-
 void zero_iov(std::span<const iovec> iov, size_t skip, size_t len)
 {
     iov_zero(iov_slice(iov, skip, len));
@@ -133,7 +125,7 @@ Result<void> vdi_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
             }
             last_new = block;
             std::fill(fresh.begin(), fresh.end(), 0);
-            copy_from_iov(iov, done, fresh.data() + in_block, now);
+            iov_to_buf(iov, done, fresh.data() + in_block, now);
             TRY_VOID(node.file()->pwrite(data_offset(s, entry), fresh));
         }
         done += now;

@@ -11,7 +11,6 @@
 // a crash may lose the request (a table entry may reach the disk before its grain's data,
 // so an unflushed grain may read back stale, never another grain's data).
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -74,24 +73,6 @@ Result<void> read_backing(BlockNode& backing, int64_t offset, std::span<const io
         iov_zero(iov_slice(iov, static_cast<size_t>(inside), static_cast<size_t>(size - inside)));
     }
     return {};
-}
-
-void copy_to_iov(std::span<const iovec> iov, std::span<const uint8_t> data)
-{
-    size_t at = 0;
-    for (const iovec& v : iov) {
-        std::memcpy(v.iov_base, data.data() + at, v.iov_len);
-        at += v.iov_len;
-    }
-}
-
-void copy_from_iov(std::span<const iovec> iov, std::span<uint8_t> data)
-{
-    size_t at = 0;
-    for (const iovec& v : iov) {
-        std::memcpy(data.data() + at, v.iov_base, v.iov_len);
-        at += v.iov_len;
-    }
 }
 
 // What one thread's compressed reads and writes reuse from one request to the next. Buffers
@@ -165,7 +146,7 @@ Result<void> read_compressed(Extent& e, uint64_t cluster_offset, int64_t offset,
         return make_errno_error(EINVAL);
     }
     if (!in_place) {
-        copy_to_iov(iov, grain.subspan(static_cast<size_t>(in_cluster), static_cast<size_t>(size)));
+        iov_from_buf(iov, 0, grain.data() + in_cluster, static_cast<size_t>(size));
     }
     release_if_huge(buffers.grain);
     return {};
@@ -307,22 +288,23 @@ Result<uint64_t> allocate_grain(Extent& e)
     return cluster_sector * 512;
 }
 
-// Writes `bytes` zeros at `from` in the file, from one static page.
-Result<void> write_zeros(BlockNode& file, int64_t from, int64_t bytes)
+// Writes `bytes` zeros at `offset` through `write`, pages_per_write pages at a time, each
+// piece an I/O vector repeating one static zero page: nothing to allocate or clear.
+template <typename Write>
+Result<void> write_zero_pages(int64_t offset, int64_t bytes, size_t pages_per_write, Write write)
 {
     static constexpr uint8_t kZeroPage[4096] = {};
-    constexpr size_t kPagesPerWrite = 64;
-    std::array<iovec, kPagesPerWrite> iov;
+    std::vector<iovec> iov;
     while (bytes > 0) {
-        size_t count = 0;
+        iov.clear();
         int64_t now = 0;
-        while (count < kPagesPerWrite && now < bytes) {
+        while (iov.size() < pages_per_write && now < bytes) {
             auto len = static_cast<size_t>(std::min<int64_t>(bytes - now, sizeof(kZeroPage)));
-            iov[count++] = iovec{const_cast<uint8_t*>(kZeroPage), len};
+            iov.push_back(iovec{const_cast<uint8_t*>(kZeroPage), len});
             now += static_cast<int64_t>(len);
         }
-        TRY_VOID(file.pwritev(from, std::span(iov).first(count)));
-        from += now;
+        TRY_VOID(write(offset, std::span<const iovec>(iov)));
+        offset += now;
         bytes -= now;
     }
     return {};
@@ -350,7 +332,7 @@ Result<void> write_compressed(
             data = std::span(static_cast<const uint8_t*>(iov[0].iov_base), iov[0].iov_len);
         } else {
             std::span<uint8_t> copy = sized(buffers.grain, static_cast<size_t>(n));
-            copy_from_iov(iov, copy);
+            iov_to_buf(iov, 0, copy.data(), copy.size());
             data = copy;
         }
         // QEMU writes the marker and stream unpadded.
@@ -378,7 +360,8 @@ Result<void> write_compressed(
     int64_t length_now = TRY(e.file->length());
     int64_t from = std::max(length_now, write_end);
     if (from < grain_end) {
-        TRY_VOID(write_zeros(*e.file, from, grain_end - from));
+        TRY_VOID(write_zero_pages(from, grain_end - from, 64,
+            [&](int64_t at, std::span<const iovec> zeros) { return e.file->pwritev(at, zeros); }));
     }
     return {};
 }
@@ -553,16 +536,9 @@ Result<void> write_zeroed(BlockNode& node, VmdkState& s, int64_t offset, int64_t
 
 Result<void> write_zero_buffers(BlockNode& node, VmdkState&, int64_t offset, int64_t bytes)
 {
-    constexpr int64_t kChunk = 1 << 20;
-    std::vector<uint8_t> zeroes(static_cast<size_t>(std::min(bytes, kChunk)));
-    while (bytes > 0) {
-        int64_t now = std::min<int64_t>(bytes, static_cast<int64_t>(zeroes.size()));
-        iovec one{zeroes.data(), static_cast<size_t>(now)};
-        TRY_VOID(vmdk_pwritev(node, offset, std::span(&one, 1), {}));
-        offset += now;
-        bytes -= now;
-    }
-    return {};
+    // 1 MiB per write, as the bounce buffer QEMU's generic fallback writes from.
+    return write_zero_pages(offset, bytes, 256,
+        [&](int64_t at, std::span<const iovec> zeros) { return vmdk_pwritev(node, at, zeros, {}); });
 }
 
 }  // namespace

@@ -16,43 +16,6 @@ namespace {
 
 constexpr uint64_t kSector = 512;
 
-// Copies n bytes between a flat buffer and the request's iovec at `skip` bytes in.
-void copy_to_iov(std::span<const iovec> iov, size_t skip, const uint8_t* from, size_t n)
-{
-    for (const iovec& v : iov) {
-        if (n == 0) {
-            return;
-        }
-        if (skip >= v.iov_len) {
-            skip -= v.iov_len;
-            continue;
-        }
-        size_t chunk = std::min(n, v.iov_len - skip);
-        std::memcpy(static_cast<uint8_t*>(v.iov_base) + skip, from, chunk);
-        from += chunk;
-        n -= chunk;
-        skip = 0;
-    }
-}
-
-void copy_from_iov(std::span<const iovec> iov, size_t skip, uint8_t* to, size_t n)
-{
-    for (const iovec& v : iov) {
-        if (n == 0) {
-            return;
-        }
-        if (skip >= v.iov_len) {
-            skip -= v.iov_len;
-            continue;
-        }
-        size_t chunk = std::min(n, v.iov_len - skip);
-        std::memcpy(to, static_cast<const uint8_t*>(v.iov_base) + skip, chunk);
-        to += chunk;
-        n -= chunk;
-        skip = 0;
-    }
-}
-
 void read_one_sector(VvfatState& s, uint32_t sector, std::span<uint8_t, 512> out)
 {
     if (s.overlay) {
@@ -163,7 +126,7 @@ Result<void> vvfat_preadv(BlockNode& node, int64_t offset, std::span<const iovec
         size_t in_sector = at % kSector;
         size_t chunk = std::min(bytes - done, kSector - in_sector);
         read_one_sector(s, sector, sector_buf);
-        copy_to_iov(iov, done, sector_buf.data() + in_sector, chunk);
+        iov_from_buf(iov, done, sector_buf.data() + in_sector, chunk);
         done += chunk;
     }
     return {};
@@ -196,7 +159,7 @@ Result<void> vvfat_pwritev(BlockNode& node, int64_t offset, std::span<const iove
         read_one_sector(
             s, static_cast<uint32_t>(last), std::span<uint8_t, 512>(whole.data() + whole.size() - kSector, 512));
     }
-    copy_from_iov(iov, 0, whole.data() + offset % kSector, bytes);
+    iov_to_buf(iov, 0, whole.data() + offset % kSector, bytes);
     return write_sectors(node, s, static_cast<uint32_t>(first), whole.data(), static_cast<uint32_t>(last - first + 1));
 }
 

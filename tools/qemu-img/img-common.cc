@@ -283,6 +283,28 @@ std::string formatting_line(const CreateRequest& request)
     return line;
 }
 
+Result<void> add_old_style_options(CreateRequest& request, const std::optional<std::string>& backing,
+    const std::optional<std::string>& backing_format)
+{
+    auto descs = merged_create_opts(request.format, request.filename);
+    auto knows = [&](std::string_view name) {
+        return std::ranges::any_of(descs, [&](const block::CreateOptionDesc& d) { return d.name == name; });
+    };
+    if (backing) {
+        if (!knows("backing_file")) {
+            return make_error("Backing file not supported for file format '" + request.format + "'");
+        }
+        request.opts["backing_file"] = *backing;
+    }
+    if (backing_format) {
+        if (!knows("backing_fmt")) {
+            return make_error("Backing file format not supported for file format '" + request.format + "'");
+        }
+        request.opts["backing_fmt"] = *backing_format;
+    }
+    return {};
+}
+
 Result<void> create_image(const CreateRequest& request)
 {
     const block::BlockDriver* driver = block::find_driver(request.format);

@@ -90,6 +90,11 @@ struct CreateRequest {
 std::vector<block::CreateOptionDesc> merged_create_opts(std::string_view format, std::string_view filename);
 // Parses an -o list into request; unknown keys fail with "Invalid parameter 'k'".
 Result<void> parse_create_options(std::string_view list, CreateRequest& request);
+// add_old_style_options: -b/-B and -F become the backing_file and backing_fmt create
+// options, refused for a format that has none ("Backing file not supported for file
+// format 'raw'").
+Result<void> add_old_style_options(CreateRequest& request, const std::optional<std::string>& backing,
+    const std::optional<std::string>& backing_format);
 // The "Formatting ..." line without the trailing newline.
 std::string formatting_line(const CreateRequest& request);
 // bdrv_create: the format driver creates the image (through the protocol), with QEMU's

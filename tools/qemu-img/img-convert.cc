@@ -235,28 +235,6 @@ Result<void> open_sources(Converter& conv, const ConvertRequest& req, const Cach
     return {};
 }
 
-// add_old_style_options: -B and -F become the create options they stand for.
-Result<void> add_backing_options(CreateRequest& create, const ConvertRequest& req)
-{
-    auto descs = merged_create_opts(create.format, create.filename);
-    auto knows = [&](std::string_view name) {
-        return std::ranges::any_of(descs, [&](const block::CreateOptionDesc& d) { return d.name == name; });
-    };
-    if (req.backing) {
-        if (!knows("backing_file")) {
-            return make_error("Backing file not supported for file format '" + create.format + "'");
-        }
-        create.opts["backing_file"] = *req.backing;
-    }
-    if (req.backing_format) {
-        if (!knows("backing_fmt")) {
-            return make_error("Backing file format not supported for file format '" + create.format + "'");
-        }
-        create.opts["backing_fmt"] = *req.backing_format;
-    }
-    return {};
-}
-
 // Creates the target the size of all sources together, unless -n.
 Result<void> create_target(Converter& conv, const ConvertRequest& req)
 {
@@ -273,7 +251,7 @@ Result<void> create_target(Converter& conv, const ConvertRequest& req)
             TRY_VOID(parse_create_options(*req.options, create));
         }
         create.size = static_cast<uint64_t>(conv.total);
-        TRY_VOID(add_backing_options(create, req));
+        TRY_VOID(add_old_style_options(create, req.backing, req.backing_format));
     }
     // The backing file as the create options have it (-o backing_file, or -B); with -n, -B.
     bool backing_option = !req.skip_create && create.opts.contains("backing_file");

@@ -186,21 +186,8 @@ int img_create(int argc, char** argv)
     } else if (size) {
         return fail("The image size must be specified only once");
     }
-    auto descs = merged_create_opts(format, *filename);
-    auto knows = [&](std::string_view name) {
-        return std::ranges::any_of(descs, [&](const block::CreateOptionDesc& d) { return d.name == name; });
-    };
-    if (backing) {
-        if (!knows("backing_file")) {
-            return fail("Backing file not supported for file format '" + format + "'");
-        }
-        request.opts["backing_file"] = *backing;
-    }
-    if (backing_format) {
-        if (!knows("backing_fmt")) {
-            return fail("Backing file format not supported for file format '" + format + "'");
-        }
-        request.opts["backing_fmt"] = *backing_format;
+    if (auto added = add_old_style_options(request, backing, backing_format); !added) {
+        return fail(added.error().desc);
     }
     if (int status = check_backing(request, unsafe); status != 0) {
         return status;
