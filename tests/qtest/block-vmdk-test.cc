@@ -25,21 +25,19 @@
 #include <string>
 #include <vector>
 
+#include "tests/qtest/hmp-qemu-io.h"
 #include "tests/qtest/libqtest.h"
 
 namespace {
 
 using qtest::JsonValue;
+using qtest::Emulator;
+using qtest::add_fd;
+using qtest::dump;
 using qtest::QTestState;
 
-constexpr const char* kArgs = "-nodefaults -machine none";
 constexpr int64_t MiB = 1024 * 1024;
 constexpr int64_t GiB = 1024 * MiB;
-
-std::string dump(const JsonValue& value)
-{
-    return qemu::json_to_string(value);
-}
 
 std::string tool(const char* variable)
 {
@@ -124,74 +122,6 @@ public:
 private:
     std::string m_dir;
 };
-
-// The emulator's stdout, where HMP qemu-io prints: fd 1 points to an unlinked file while
-// the emulator is started (it inherits it), then goes back to the test's own stdout.
-class EmulatorStdout {
-public:
-    EmulatorStdout()
-    {
-        std::fflush(stdout);
-        m_saved = qemu::UniqueFd(::dup(STDOUT_FILENO));
-        m_file = qemu::UniqueFd(::open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-        EXPECT_TRUE(m_saved.valid() && m_file.valid());
-        ::dup2(m_file.get(), STDOUT_FILENO);
-    }
-    // Call once the emulator runs: the test's output goes to its own stdout again.
-    void restore()
-    {
-        if (m_saved.valid()) {
-            std::fflush(stdout);
-            ::dup2(m_saved.get(), STDOUT_FILENO);
-            m_saved.reset();
-        }
-    }
-    ~EmulatorStdout() { restore(); }
-    EmulatorStdout(const EmulatorStdout&) = delete;
-    EmulatorStdout& operator=(const EmulatorStdout&) = delete;
-
-    // What the emulator printed since the last call (it flushes after every qemu-io command).
-    std::string take()
-    {
-        std::string out;
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::pread(m_file.get(), buf, sizeof(buf), m_offset)) > 0) {
-            out.append(buf, n);
-            m_offset += n;
-        }
-        return out;
-    }
-
-private:
-    qemu::UniqueFd m_saved;
-    qemu::UniqueFd m_file;
-    off_t m_offset = 0;
-};
-
-struct Emulator {
-    EmulatorStdout out;
-    std::unique_ptr<QTestState> qts;
-
-    Emulator()
-    {
-        qts = QTestState::init(kArgs);
-        out.restore();
-    }
-    // HMP qemu-io on node: what the monitor answered followed by what qemu-io printed.
-    std::string qemu_io(const std::string& node, const std::string& command)
-    {
-        std::string reply = qts->hmp("qemu-io " + node + " \"" + command + "\"");
-        return reply + out.take();
-    }
-};
-
-void add_fd(QTestState& qts, int fd, int64_t set, const std::string& opaque)
-{
-    JsonValue reply = qts.qmp_fds(std::span<const int>(&fd, 1),
-        "{'execute': 'add-fd', 'arguments': {'fdset-id': " + std::to_string(set) + ", 'opaque': '" + opaque + "'}}");
-    ASSERT_TRUE(reply.contains("return")) << dump(reply);
-}
 
 // Each file in its access mode into set, the member called by its basename; the test's
 // copies are closed on return (the emulator holds its own).

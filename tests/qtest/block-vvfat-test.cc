@@ -20,26 +20,24 @@
 #include <iterator>
 #include <string>
 
+#include "tests/qtest/hmp-qemu-io.h"
 #include "tests/qtest/libqtest.h"
 
 namespace {
 
 using qtest::InheritedFd;
 using qtest::JsonValue;
+using qtest::Emulator;
+using qtest::add_fd;
+using qtest::dump;
 using qtest::QTestState;
 
-constexpr const char* kArgs = "-nodefaults -machine none";
 // FAT16 hard disk: the root directory (clusters 0 and 1) starts at sector 64 + 2 * 252, so
 // the first file's cluster 2 is 16 KiB after it.
 constexpr int64_t kRootOffset = (64 + 2 * 252) * 512;
 constexpr int64_t kFirstFileOffset = kRootOffset + 2 * 8192;
 constexpr int64_t kFreeClusterOffset = kRootOffset + 100 * 8192;
 constexpr int64_t kBootSectorOffset = 63 * 512;
-
-std::string dump(const JsonValue& value)
-{
-    return qemu::json_to_string(value);
-}
 
 // A host directory with one small file (so it takes cluster 2: the order of readdir decides
 // which entry gets which clusters) and a symlink that leads outside it; with_sub adds a
@@ -99,70 +97,6 @@ private:
     std::string m_dir;
 };
 
-// HMP qemu-io prints to the emulator's stdout: a file while the emulator starts.
-class EmulatorStdout {
-public:
-    EmulatorStdout()
-    {
-        std::fflush(stdout);
-        m_saved = qemu::UniqueFd(::dup(STDOUT_FILENO));
-        m_file = qemu::UniqueFd(::open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-        EXPECT_TRUE(m_saved.valid() && m_file.valid());
-        ::dup2(m_file.get(), STDOUT_FILENO);
-    }
-    void restore()
-    {
-        if (m_saved.valid()) {
-            std::fflush(stdout);
-            ::dup2(m_saved.get(), STDOUT_FILENO);
-            m_saved.reset();
-        }
-    }
-    ~EmulatorStdout() { restore(); }
-    EmulatorStdout(const EmulatorStdout&) = delete;
-    EmulatorStdout& operator=(const EmulatorStdout&) = delete;
-
-    std::string take()
-    {
-        std::string out;
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::pread(m_file.get(), buf, sizeof(buf), m_offset)) > 0) {
-            out.append(buf, static_cast<size_t>(n));
-            m_offset += n;
-        }
-        return out;
-    }
-
-private:
-    qemu::UniqueFd m_saved;
-    qemu::UniqueFd m_file;
-    off_t m_offset = 0;
-};
-
-struct Emulator {
-    EmulatorStdout out;
-    std::unique_ptr<QTestState> qts;
-
-    explicit Emulator(const std::string& args = kArgs, std::span<const InheritedFd> inherit = {})
-    {
-        qts = QTestState::init(args, inherit);
-        out.restore();
-    }
-    std::string qemu_io(const std::string& node, const std::string& command)
-    {
-        std::string reply = qts->hmp("qemu-io " + node + " \"" + command + "\"");
-        return reply + out.take();
-    }
-};
-
-void add_fd(QTestState& qts, int fd, int64_t set, const std::string& opaque)
-{
-    JsonValue reply = qts.qmp_fds(std::span<const int>(&fd, 1),
-        "{'execute': 'add-fd', 'arguments': {'fdset-id': " + std::to_string(set) + ", 'opaque': '" + opaque + "'}}");
-    ASSERT_TRUE(reply.contains("return")) << dump(reply);
-}
-
 std::string blockdev_add_vvfat(const std::string& node, const std::string& dir, bool rw)
 {
     return "{'execute': 'blockdev-add', 'arguments': {'driver': 'vvfat', 'node-name': '" + node + "', 'dir': '" + dir +
@@ -197,7 +131,7 @@ TEST(BlockVvfat, DirectoryFdFromCommandLineIsReadBeneathItAndGivesEveryFdBack)
     HostTree tree;
     qemu::UniqueFd dir = tree.open_directory();
     InheritedFd inherit[] = {{dir.get(), 3}};
-    Emulator vm(std::string(kArgs) + " -add-fd fd=3,set=3,opaque=share", inherit);
+    Emulator vm(std::string(qtest::kBlockTestArgs) + " -add-fd fd=3,set=3,opaque=share", inherit);
     QTestState& qts = *vm.qts;
     size_t baseline = qts.open_fds().size();
 
