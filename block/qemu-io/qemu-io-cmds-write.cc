@@ -1,35 +1,53 @@
 // qemu-io's write commands: write (from a pattern, zeroes or a file's bytes), writev and
 // aio_write.
+#include <fcntl.h>
 #include <getopt.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "block/qemu-io/qemu-io-cmds.h"
+#include "util/osdep.h"
 
 namespace qemu::qemu_io {
 
 namespace {
 
-// Fills a buffer by repeating a file's bytes (write -s).
+// Fills a buffer by repeating a file's first len bytes (write -s), as QEMU's
+// qemu_io_alloc_from_file; the file is opened through qemu_open, so it may be an fd set.
 std::unique_ptr<IoBuffer> buffer_from_file(Session& s, const char* path, int64_t len)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        std::perror(path);
+    auto fd = qemu_open(s.blk->root().graph().context(), path, O_RDONLY);
+    if (!fd) {
+        std::fprintf(stderr, "%s: %s\n", path, std::strerror(fd.error().errno_or(EIO)));
         return nullptr;
     }
-    std::vector<char> pattern((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     auto buf = std::make_unique<IoBuffer>(len, 0, s.misalign);
-    if (pattern.empty()) {
-        return buf;
+    uint8_t* data = buf->data();
+    int64_t pattern_len = 0;
+    while (pattern_len < len) {
+        ssize_t got = ::read(fd->get(), data + pattern_len, static_cast<size_t>(len - pattern_len));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            std::fprintf(stderr, "%s: %s\n", path, std::strerror(errno));
+            return nullptr;
+        }
+        if (got == 0) {
+            break;
+        }
+        pattern_len += got;
     }
-    for (int64_t i = 0; i < len; ++i) {
-        buf->data()[i] = static_cast<uint8_t>(pattern[i % pattern.size()]);
+    if (pattern_len == 0) {
+        std::fprintf(stderr, "%s: file is empty\n", path);
+        return nullptr;
+    }
+    for (int64_t i = pattern_len; i < len; ++i) {
+        data[i] = data[i % pattern_len];
     }
     return buf;
 }

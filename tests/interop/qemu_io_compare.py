@@ -123,6 +123,10 @@ CASES = [
     ("write-from-file-misaligned-machine", data([], MIB),
      ["-m", "-f", "raw", "-c", "write -s IMG 4k 1k", "-c", "read -C -v 4k 32", "-c", "write -s /nonexistent 0 512",
       "-c", "write -C -P 0x61 0 512", "-c", "read -v 0 64", "IMG"], None),
+    # A pattern file that is empty or a directory is refused; a short one repeats.
+    ("write-from-file-refusals", data([], MIB),
+     ["-f", "raw", "-c", "write -s /dev/null 0 512", "-c", "write -s / 0 512", "-c", "write -s /dev/zero 0 4k",
+      "-c", "read -P 0 0 4k", "IMG"], None),
     ("unknown-driver", data([], MIB), ["-f", "foo", "IMG"], None),
     ("missing-file", None, ["-f", "raw", "-c", "length", "/nonexistent/img"], None),
     ("directory", None, ["-f", "raw", "-c", "length", "/"], None),
