@@ -169,6 +169,13 @@ void FatImage::load_cluster(uint32_t cluster)
     }
 }
 
+void FatImage::forget_host_files()
+{
+    m_open_file = QemuFd();
+    m_open_mapping = -1;
+    m_cached_cluster = -1;
+}
+
 void FatImage::read_sector(uint32_t sector, std::span<uint8_t, 512> out)
 {
     const Geometry& g = m_geometry;

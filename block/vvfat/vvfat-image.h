@@ -61,6 +61,12 @@ public:
 
     size_t mapping_count() const { return m_mappings.size(); }
 
+    // The directory the disk shows (rw mode reads committed files beneath it).
+    const HostRoot& root() const { return m_root; }
+    // Closes the host file kept open and forgets the cached cluster: once a commit changed
+    // the host, file clusters are no longer read through the layout built at open.
+    void forget_host_files();
+
 private:
     FatImage(HostRoot root, const Geometry& geometry) : m_root(std::move(root)), m_geometry(geometry) { }
 

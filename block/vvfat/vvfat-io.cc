@@ -16,17 +16,6 @@ namespace {
 
 constexpr uint64_t kSector = 512;
 
-void read_one_sector(VvfatState& s, uint32_t sector, std::span<uint8_t, 512> out)
-{
-    if (s.overlay) {
-        if (const auto* written = s.overlay->find(sector)) {
-            std::memcpy(out.data(), written->data(), 512);
-            return;
-        }
-    }
-    s.image->read_sector(sector, out);
-}
-
 bool is_short_name_entry(const uint8_t* entry)
 {
     uint8_t attr = entry[11];
@@ -104,11 +93,27 @@ Result<void> write_sectors(BlockNode& node, VvfatState& s, uint32_t sector, cons
     for (uint32_t k = 0; k < count; ++k) {
         s.overlay->store(sector + k, std::span<const uint8_t, 512>(buf + k * kSector, 512));
     }
-    vvfat_after_write(node, s, sector, count);
+    if (s.commit) {
+        s.commit->after_write(node, s, sector, count);
+    }
     return {};
 }
 
 }  // namespace
+
+void read_disk_sector(VvfatState& s, uint32_t sector, std::span<uint8_t, 512> out)
+{
+    if (s.overlay) {
+        if (const auto* written = s.overlay->find(sector)) {
+            std::memcpy(out.data(), written->data(), 512);
+            return;
+        }
+    }
+    if (s.commit && s.commit->read_sector(s, sector, out)) {
+        return;
+    }
+    s.image->read_sector(sector, out);
+}
 
 Result<void> vvfat_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags)
 {
@@ -125,7 +130,7 @@ Result<void> vvfat_preadv(BlockNode& node, int64_t offset, std::span<const iovec
         auto sector = static_cast<uint32_t>(at / kSector);
         size_t in_sector = at % kSector;
         size_t chunk = std::min(bytes - done, kSector - in_sector);
-        read_one_sector(s, sector, sector_buf);
+        read_disk_sector(s, sector, sector_buf);
         iov_from_buf(iov, done, sector_buf.data() + in_sector, chunk);
         done += chunk;
     }
@@ -153,19 +158,14 @@ Result<void> vvfat_pwritev(BlockNode& node, int64_t offset, std::span<const iove
     // The span is bounded by the disk size checked above.
     std::vector<uint8_t> whole((last - first + 1) * kSector);
     if (offset % kSector != 0) {
-        read_one_sector(s, static_cast<uint32_t>(first), std::span<uint8_t, 512>(whole.data(), 512));
+        read_disk_sector(s, static_cast<uint32_t>(first), std::span<uint8_t, 512>(whole.data(), 512));
     }
     if ((offset + bytes) % kSector != 0) {
-        read_one_sector(
+        read_disk_sector(
             s, static_cast<uint32_t>(last), std::span<uint8_t, 512>(whole.data() + whole.size() - kSector, 512));
     }
     iov_to_buf(iov, 0, whole.data() + offset % kSector, bytes);
     return write_sectors(node, s, static_cast<uint32_t>(first), whole.data(), static_cast<uint32_t>(last - first + 1));
-}
-
-void vvfat_after_write(BlockNode&, VvfatState&, uint32_t, uint32_t)
-{
-    // Intentionally empty: see vvfat.h. The committer (block/vvfat/commit/) plugs in here.
 }
 
 }  // namespace qemu::block::vvfat

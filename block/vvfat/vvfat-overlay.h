@@ -32,6 +32,9 @@ public:
         std::copy(data.begin(), data.end(), slot.begin());
     }
 
+    // Forgets what the guest wrote to sector: it reads from the disk below again.
+    void erase(uint32_t sector) { m_sectors.erase(sector); }
+
     size_t sector_count() const { return m_sectors.size(); }
 
 private:

@@ -4,7 +4,7 @@
 // once through qemu_open, and everything in it is reached beneath that descriptor.
 // The pieces: geometry (vvfat-geometry), names (vvfat-names), the host tree (vvfat-tree),
 // the generated disk (vvfat-image, vvfat-image-read), I/O and the rw overlay (vvfat-io,
-// vvfat-overlay).
+// vvfat-overlay, vvfat-commit).
 #include <cerrno>
 #include <string>
 
@@ -112,6 +112,7 @@ Result<void> vvfat_open(BlockNode& node, BlockOptions& options, const OpenContex
     state->image = TRY(vvfat::FatImage::build(std::move(*root), geometry, label, sink));
     if (rw) {
         state->overlay.emplace(geometry.total_sectors);
+        state->commit = TRY(vvfat::CommitLink::create(*state));
     }
     node.set_state(std::move(state));
     return {};

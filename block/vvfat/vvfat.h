@@ -9,6 +9,7 @@
 #include <span>
 
 #include "block/block.h"
+#include "block/vvfat/vvfat-commit.h"
 #include "block/vvfat/vvfat-image.h"
 #include "block/vvfat/vvfat-overlay.h"
 
@@ -18,16 +19,15 @@ struct VvfatState : DriverState {
     std::unique_ptr<FatImage> image;
     // Read-write mode only: what the guest wrote, read back over the generated disk.
     std::optional<SectorOverlay> overlay;
+    // Read-write mode only: writes the guest's changes back to the host directory.
+    std::unique_ptr<CommitLink> commit;
 };
+
+// One sector of the disk as the guest sees it: the overlay, else the committed host files,
+// else the disk generated at open.
+void read_disk_sector(VvfatState& state, uint32_t sector, std::span<uint8_t, 512> out);
 
 Result<void> vvfat_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags);
 Result<void> vvfat_pwritev(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags);
-
-// The place where changes are to reach the host directory. QEMU's vvfat parses the FAT
-// and directories after every write and, when they are consistent, commits new, changed,
-// renamed and deleted files to the host. That committer is a separate library
-// (block/vvfat/commit/, being written); until it is wired in here, this does NOTHING: the
-// writes stay in the overlay and the host directory is never changed.
-void vvfat_after_write(BlockNode& node, VvfatState& state, uint32_t first_sector, uint32_t sector_count);
 
 }  // namespace qemu::block::vvfat

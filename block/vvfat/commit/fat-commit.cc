@@ -79,7 +79,8 @@ std::vector<CommittedEntry> FatCommitter::committed_entries() const
         entries.push_back(CommittedEntry{.path = host.path(id),
             .is_directory = node.is_directory,
             .first_cluster = node.first_cluster,
-            .size = node.size});
+            .size = node.size,
+            .chain = node.chain});
     }
     return entries;
 }

@@ -114,6 +114,7 @@ struct CommittedEntry {
     bool is_directory = false;
     uint32_t first_cluster = 0;  // 0 for an empty file
     uint32_t size = 0;  // 0 for directories
+    std::vector<uint32_t> chain;  // its clusters in order (what the host file holds, for files)
 };
 
 class FatCommitter {
