@@ -85,6 +85,14 @@ Result<void> vvfat_open(BlockNode& node, BlockOptions& options, const OpenContex
             return std::unexpected(
                 Error{ErrorClass::GenericError, "Unable to set VVFAT to 'rw' when drive is read-only", EPERM});
         }
+        if (geometry.fat_type == 32) {
+            // QEMU 7.2 opens it, but its FAT32 disk puts the first file's data in cluster 1,
+            // inside the root directory: no FAT reader (ours included) can make sense of
+            // what a guest writes there, so nothing would ever reach the host.
+            return make_errno_error(ENOTSUP,
+                "vvfat: 'rw' is not supported with FAT32: the FAT32 disk vvfat lays out is not a "
+                "valid FAT, so changes could not be written back to the directory");
+        }
     } else if (!node.read_only()) {
         // bdrv_apply_auto_read_only: fall back to read-only if allowed.
         if (!node.flags().auto_read_only) {

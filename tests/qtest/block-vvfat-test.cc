@@ -5,8 +5,8 @@
 // directory is not on the disk. HMP qemu-io reads sectors (the emulator's stdout is a file
 // the test reads, as in block-vmdk-test) and checks a file's bytes at its cluster. Deleting
 // the node and removing the set gives every fd back (/proc/PID/fd). In rw mode writes read
-// back from the private overlay, and the host directory is unchanged: the committer that
-// writes changes back (block/vvfat/commit/) is not wired in yet.
+// back, a consistent change reaches the host file beneath the fd, and an inconsistent FAT
+// changes nothing (tests/interop/vvfat_rw_test.py drives whole guest sessions).
 //
 // QEMU 7.2 opens a vvfat directory by path only, so these cases are not run against it.
 #include <fcntl.h>
@@ -217,10 +217,9 @@ TEST(BlockVvfat, MissingSetAndReadOnlyRwAreRefused)
     EXPECT_EQ(dump(no_rw["error"]["desc"]), "\"Image is read-only\"") << dump(no_rw);
 }
 
-TEST(BlockVvfat, RwOverlayWritesReadBackAndTheHostDirectoryIsUnchanged)
+TEST(BlockVvfat, RwWritesReadBackAndAConsistentChangeReachesTheHostFile)
 {
     HostTree tree;
-    std::string before = tree.listing();
     Emulator vm;
     QTestState& qts = *vm.qts;
     size_t baseline = qts.open_fds().size();
@@ -229,24 +228,32 @@ TEST(BlockVvfat, RwOverlayWritesReadBackAndTheHostDirectoryIsUnchanged)
         add_fd(qts, dir.get(), 7, "share");
     }
     qts.qmp_assert_success(blockdev_add_vvfat("w", "/dev/fdset/7", true));
-    // A free cluster, first.bin's cluster and a FAT sector read back what was written.
+    // A free cluster reads back what was written; it belongs to no file, so the host is as
+    // it was.
+    std::string before = tree.listing();
     EXPECT_EQ(vm.qemu_io("w", "write -q -P 0x5a " + std::to_string(kFreeClusterOffset) + " 8192"), "");
     EXPECT_EQ(vm.qemu_io("w", "read -q -P 0x5a " + std::to_string(kFreeClusterOffset) + " 8192"), "");
+    EXPECT_EQ(tree.listing(), before);
+    // New bytes in first.bin's cluster: a consistent state, committed to the host file (its
+    // 3 bytes), and read back (now from the host file) after the commit.
     EXPECT_EQ(vm.qemu_io("w", "write -q -P 0x7e " + std::to_string(kFirstFileOffset) + " 512"), "");
-    EXPECT_EQ(vm.qemu_io("w", "read -q -P 0x7e " + std::to_string(kFirstFileOffset) + " 512"), "");
+    EXPECT_EQ(vm.qemu_io("w", "read -q -P 0x7e " + std::to_string(kFirstFileOffset) + " 3"), "");
+    EXPECT_EQ(tree.read("first.bin"), "~~~");
+    // A FAT sector full of garbage is not a consistent state: it reads back, and the host
+    // directory does not change.
+    std::string committed = tree.listing();
     EXPECT_EQ(vm.qemu_io("w", "write -q -P 0x33 " + std::to_string(64 * 512 + 100) + " 7"), "");
     EXPECT_EQ(vm.qemu_io("w", "read -q -P 0x33 " + std::to_string(64 * 512 + 100) + " 7"), "");
     // The boot sector and the MBR are protected, as in QEMU.
     EXPECT_EQ(vm.qemu_io("w", "write -q " + std::to_string(kBootSectorOffset) + " 512"),
         "write failed: Operation not permitted\n");
     EXPECT_EQ(vm.qemu_io("w", "write -q 0 512"), "write failed: Operation not permitted\n");
-    EXPECT_EQ(tree.listing(), before);
-    EXPECT_EQ(tree.read("first.bin"), "abc");
+    EXPECT_EQ(tree.listing(), committed);
 
     qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'w'}}");
     qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': 7}}");
     EXPECT_TRUE(qts.wait_open_fd_count(baseline));
-    EXPECT_EQ(tree.listing(), before);
+    EXPECT_EQ(tree.listing(), committed);
 }
 
 }  // namespace

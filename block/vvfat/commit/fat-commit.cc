@@ -32,7 +32,7 @@ Result<FatCommitter> FatCommitter::create(const FatGeometry& geometry, int dir_f
     auto state = std::make_unique<State>();
     state->geometry = geometry;
     state->root = TRY(duplicate_directory_fd(dir_fd));
-    ParsedFs parsed = TRY(parse_fat_filesystem(geometry, baseline, DirtySectors{}));
+    ParsedFs parsed = TRY(parse_fat_filesystem(geometry, baseline));
     if (!parsed.tree) {
         return make_error("vvfat commit: the disk as presented is not a consistent FAT: " + parsed.inconsistency);
     }
@@ -53,7 +53,7 @@ Result<FatCommitter> FatCommitter::create(const FatGeometry& geometry, int dir_f
 Result<CommitOutcome> FatCommitter::try_commit(const SectorSource& current, const DirtySectors& dirty)
 {
     State& s = *m_state;
-    ParsedFs parsed = TRY(parse_fat_filesystem(s.geometry, current, dirty));
+    ParsedFs parsed = TRY(parse_fat_filesystem(s.geometry, current));
     if (!parsed.tree) {
         return CommitOutcome{.kind = CommitOutcome::Kind::NotConsistent, .reason = std::move(parsed.inconsistency)};
     }

@@ -28,10 +28,13 @@
 //          a write-protected file, which carries QEMU's "Tried to write to write-protected
 //          file PATH", PATH relative to the directory). What was done before the failure is
 //          recorded, so the next try_commit continues from there; keep `dirty`.
-//      Call it after *every* write, as QEMU does, not in batches: like QEMU, a state in
-//      which a cluster the guest wrote belongs to no file or directory is not consistent
-//      (that data would be lost with the overlay), so a long update such as a recursive
-//      delete only gets through by the commits at its intermediate consistent states.
+//      Call it after *every* write, as QEMU does, not in batches: a long update such as a
+//      recursive delete only gets through by the commits at its intermediate consistent
+//      states. A cluster the guest wrote that belongs to no file or directory does not make
+//      a state inconsistent (QEMU's USED_ALLOCATED check waits for it to be used, forever
+//      if the guest wrote into a directory it had just freed, so nothing after is ever
+//      committed). The driver must keep such sectors readable after the commit: should a
+//      later state link the cluster into a file, the committer reads the data from there.
 //   3. Reads the committer makes of sectors that are *not* in `dirty` must come from the
 //      host files as they were at the last commit: the committer makes all of those reads
 //      before it changes anything on the host. Reads of dirty sectors must not depend on the
@@ -50,6 +53,7 @@
 //   - names with '/', '\', control characters, "." or "..", over 255 bytes or 20 entries,
 //     garbage after a long name's terminator, and the same name twice in a directory are
 //     not consistent (QEMU takes most of them, '/' included);
+//   - a free cluster the guest wrote does not hold back a commit (see 2. above);
 //   - a new file or directory never replaces a host entry the guest could not see (the
 //     commit fails with EEXIST); QEMU opens with O_CREAT and writes through it.
 //

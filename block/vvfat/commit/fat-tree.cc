@@ -194,8 +194,7 @@ std::string node_path(const FsTree& tree, uint32_t index)
     return path;
 }
 
-Result<ParsedFs> parse_fat_filesystem(
-    const FatGeometry& geometry, const SectorSource& source, const DirtySectors& dirty)
+Result<ParsedFs> parse_fat_filesystem(const FatGeometry& geometry, const SectorSource& source)
 {
     FatTable fat = TRY(FatTable::load(geometry, source));
     Walker walker(geometry, source, fat);
@@ -210,14 +209,11 @@ Result<ParsedFs> parse_fat_filesystem(
         if (used[cluster]) {
             continue;
         }
-        // QEMU: an allocated cluster no file owns means the guest is mid-update.
+        // QEMU: an allocated cluster no file owns means the guest is mid-update. A free
+        // cluster the guest wrote does not hold a commit back (QEMU's USED_ALLOCATED does):
+        // see fat-commit.h.
         if (fat.entry(cluster) != 0) {
             parsed.inconsistency = "cluster " + std::to_string(cluster) + " allocated but not in use";
-            return parsed;
-        }
-        // QEMU refuses too while a written cluster belongs to nothing (USED_ALLOCATED).
-        if (dirty.any_in(cluster_first_sector(geometry, cluster), geometry.sectors_per_cluster)) {
-            parsed.inconsistency = "cluster " + std::to_string(cluster) + " written but not in use";
             return parsed;
         }
     }

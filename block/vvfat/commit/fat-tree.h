@@ -42,8 +42,7 @@ constexpr size_t kMaxNodes = 1u << 18;
 constexpr size_t kMaxRelativePath = 4095;  // PATH_MAX - 1, as QEMU checks
 
 // Errors are failures to read the source; an inconsistent filesystem is a ParsedFs.
-Result<ParsedFs> parse_fat_filesystem(
-    const FatGeometry& geometry, const SectorSource& source, const DirtySectors& dirty);
+Result<ParsedFs> parse_fat_filesystem(const FatGeometry& geometry, const SectorSource& source);
 
 // "a/b/c" for node index.
 std::string node_path(const FsTree& tree, uint32_t index);
