@@ -132,7 +132,10 @@ void CommitLink::remap(VvfatState& state)
     m_open = -1;
     m_open_fd = QemuFd();
     m_files.clear();
-    m_owner.assign(size_t{g.cluster_count} + 2, kFree);
+    // Every cluster the committer may have put in a chain (QEMU's cluster_count is a few
+    // short of the partition's).
+    size_t clusters = (m_geometry.total_sectors - m_geometry.first_data_sector) / m_geometry.sectors_per_cluster + 2;
+    m_owner.assign(std::max<size_t>(clusters, size_t{g.cluster_count} + 2), kFree);
     m_index.assign(m_owner.size(), 0);
     for (CommittedEntry& entry : m_committer.committed_entries()) {
         int32_t owner = kDirectory;
