@@ -9,10 +9,12 @@ whose directory came as an fd in a set. Then the host directory must hold exactl
 tree the guest made, and in the same qemu-io session every file must read back, cluster
 by cluster (mshowfat), as the guest wrote it, now served from the committed host files.
 
-For the operations QEMU 7.2 survives (a new file, a rename, a new folder with a file),
-Debian's qemu-io given the same writes must leave the same host tree. QEMU 7.2 aborts on
-the extend (commit_one_file: Assertion `offset < size') and leaves deleted files on the
-host, so those are checked against the guest's tree only.
+For the operations QEMU 7.2 handles reliably (a new file, a rename), Debian's qemu-io given
+the same writes must leave the same host tree. The others are checked against the guest's
+tree only: QEMU 7.2 aborts on the extend (commit_one_file: Assertion `offset < size'),
+leaves deleted files on the host, and its new folder depends on uninitialised heap memory
+(with meson's MALLOC_PERTURB_ it fails `commit_direntries: Assertion `mapping'' or drops
+the folder's file, for most values).
 
 Usage: vvfat_rw_test.py OUR_QEMU_IMG OUR_QEMU_IO OUR_EMULATOR REF_QEMU_IO
 Skips (77) without mtools; the QEMU cross-check is skipped without REF_QEMU_IO.
@@ -69,8 +71,8 @@ OPERATIONS = [
      lambda t: t.update({"new.txt": NEW_FILE})),
     ("rename to a long name", ["mren", "::ren.txt", "::renamed file.txt"], True,
      lambda t: t.update({"renamed file.txt": t.pop("ren.txt")})),
-    ("new folder with a file", ["mmd", "::newdir"], True, lambda t: t.update({"newdir": None})),
-    ("file in the new folder", ["mcopy", "@infolder.bin", "::newdir/data.bin"], True,
+    ("new folder with a file", ["mmd", "::newdir"], False, lambda t: t.update({"newdir": None})),
+    ("file in the new folder", ["mcopy", "@infolder.bin", "::newdir/data.bin"], False,
      lambda t: t.update({"newdir/data.bin": IN_FOLDER})),
     ("new long-named file", ["mcopy", "@long.bin", "::A new long name.bin"], False,
      lambda t: t.update({"A new long name.bin": LONG_FILE})),
