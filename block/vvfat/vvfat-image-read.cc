@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "block/vvfat/vvfat-image.h"
 
@@ -26,11 +27,14 @@ void FatImage::link_tail_sources()
         int32_t mapping;
     };
     std::vector<Reach> stack;
+    int32_t previous = -1;
     for (size_t i = 0; i < m_mappings.size(); ++i) {
         Mapping& m = m_mappings[i];
         if (m.is_directory) {
             continue;
         }
+        m.previous_file = previous;
+        previous = static_cast<int32_t>(i);
         uint32_t clusters = m.end - m.begin;
         auto last_fill = static_cast<uint32_t>(m.size - uint64_t{clusters - 1} * cluster_size);
         uint32_t reach = clusters > 1 ? cluster_size : last_fill;
@@ -138,35 +142,47 @@ void FatImage::load_cluster(uint32_t cluster)
     const Mapping* m = mapping_for_cluster(cluster);
     if (!m) {
         std::fill(m_cluster.begin(), m_cluster.end(), 0);
+        m_buffer_after = -1;
         return;
     }
     const uint32_t cluster_size = m_geometry.cluster_size();
     if (m->is_directory) {
-        uint64_t first = m->first_dir_index + uint64_t{cluster - m->begin} * (cluster_size / 32);
-        for (uint32_t k = 0; k < cluster_size / 32; ++k) {
-            const DirEntry* entry = directory_entry(first + k);
-            if (entry) {
-                std::copy(entry->begin(), entry->end(), m_cluster.begin() + k * 32);
-            } else {
-                std::fill_n(m_cluster.begin() + k * 32, 32, 0);
-            }
-        }
+        copy_directory_cluster(*m, cluster, m_cluster.data());
+        m_buffer_after = -1;
         return;
     }
     auto mapping_index = static_cast<size_t>(m - m_mappings.data());
     uint32_t index = cluster - m->begin;
     uint64_t start = uint64_t{index} * cluster_size;
     auto fill = static_cast<uint32_t>(std::min<uint64_t>(cluster_size, m->size - start));
+    // What QEMU's buffer held before it read this cluster, when the disk is read in order.
+    int64_t before = index > 0 ? int64_t{cluster} - 1
+        : m->previous_file >= 0 ? int64_t{m_mappings[m->previous_file].end} - 1
+                                : kInitialBuffer;
+    bool buffer_is_before = m_buffer_after == before;
+    m_buffer_after = cluster;
     read_file_bytes(mapping_index, index, 0, fill, m_cluster.data());
-    if (fill < cluster_size) {
-        // Only a file's last cluster is short. The buffer held the file's cluster before
-        // it, or for a one-cluster file what the files before it in disk order left.
-        if (index > 0) {
-            read_file_bytes(mapping_index, index - 1, fill, cluster_size, m_cluster.data() + fill);
-        } else {
-            buffer_after_file(m->tail_source, fill, cluster_size, m_cluster.data() + fill);
-        }
+    if (fill == cluster_size || buffer_is_before) {
+        return;
     }
+    // Only a file's last cluster is short. The buffer held the file's cluster before
+    // it, or for a one-cluster file what the files before it in disk order left.
+    if (index > 0) {
+        read_file_bytes(mapping_index, index - 1, fill, cluster_size, m_cluster.data() + fill);
+    } else {
+        buffer_after_file(m->tail_source, fill, cluster_size, m_cluster.data() + fill);
+    }
+}
+
+void FatImage::copy_directory_cluster(const Mapping& m, uint32_t cluster, uint8_t* out) const
+{
+    const uint32_t per_cluster = m_geometry.cluster_size() / 32;
+    uint64_t first = m.first_dir_index + uint64_t{cluster - m.begin} * per_cluster;
+    uint64_t have = first < m_directory.size() ? std::min<uint64_t>(per_cluster, m_directory.size() - first) : 0;
+    if (have > 0) {
+        std::memcpy(out, m_directory[first].data(), have * 32);
+    }
+    std::memset(out + have * 32, 0, (per_cluster - have) * 32);
 }
 
 void FatImage::forget_host_files()
@@ -174,6 +190,7 @@ void FatImage::forget_host_files()
     m_open_file = QemuFd();
     m_open_mapping = -1;
     m_cached_cluster = -1;
+    m_buffer_after = -1;
 }
 
 void FatImage::read_sector(uint32_t sector, std::span<uint8_t, 512> out)
@@ -197,6 +214,49 @@ void FatImage::read_sector(uint32_t sector, std::span<uint8_t, 512> out)
     }
     load_cluster(cluster);
     std::copy_n(m_cluster.begin() + size_t{relative % g.sectors_per_cluster} * 512, 512, out.begin());
+}
+
+}  // namespace qemu::block::vvfat
+
+namespace qemu::block::vvfat {
+
+void FatImage::read_sectors(uint32_t first, uint32_t count, uint8_t* out)
+{
+    const Geometry& g = m_geometry;
+    while (count > 0) {
+        if (first < g.offset_to_root_dir) {
+            read_sector(first, std::span<uint8_t, 512>(out, 512));
+            ++first;
+            --count;
+            out += 512;
+            continue;
+        }
+        uint32_t relative = first - g.offset_to_root_dir;
+        uint32_t cluster = relative / g.sectors_per_cluster;
+        uint32_t in_cluster = relative % g.sectors_per_cluster;
+        uint32_t n = std::min(count, g.sectors_per_cluster - in_cluster);
+        const Mapping* m = cluster > g.cluster_count ? nullptr : mapping_for_cluster(cluster);
+        if (!m) {
+            // Free clusters up to the next mapping read as zeros.
+            auto next = std::upper_bound(m_mappings.begin(), m_mappings.end(), cluster,
+                [](uint32_t c, const Mapping& mapping) { return c < mapping.begin; });
+            if (cluster <= g.cluster_count && next != m_mappings.end()) {
+                uint64_t upto = uint64_t{next->begin - cluster} * g.sectors_per_cluster - in_cluster;
+                n = static_cast<uint32_t>(std::min<uint64_t>(count, upto));
+            } else {
+                n = count;
+            }
+            std::memset(out, 0, size_t{n} * 512);
+        } else if (m->is_directory && n == g.sectors_per_cluster) {
+            copy_directory_cluster(*m, cluster, out);
+        } else {
+            load_cluster(cluster);
+            std::memcpy(out, m_cluster.data() + size_t{in_cluster} * 512, size_t{n} * 512);
+        }
+        first += n;
+        count -= n;
+        out += size_t{n} * 512;
+    }
 }
 
 }  // namespace qemu::block::vvfat

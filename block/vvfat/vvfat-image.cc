@@ -37,31 +37,18 @@ void set_begin(DirEntry& entry, uint32_t cluster)
     put16(&entry[20], cluster >> 16);
 }
 
-// fat_datetime: the host's local time, as QEMU converts it.
-uint16_t fat_time(time_t when)
+void fill_entry(DirEntry& entry, const struct stat& st, FatStamps& stamps)
 {
-    struct tm t { };
-    localtime_r(&when, &t);
-    return static_cast<uint16_t>((t.tm_sec / 2) | (t.tm_min << 5) | (t.tm_hour << 11));
-}
-
-uint16_t fat_date(time_t when)
-{
-    struct tm t { };
-    localtime_r(&when, &t);
-    return static_cast<uint16_t>(t.tm_mday | ((t.tm_mon + 1) << 5) | ((t.tm_year - 80) << 9));
-}
-
-void fill_entry(DirEntry& entry, const struct stat& st)
-{
+    FatStamp changed = stamps(st.st_ctime);
+    FatStamp modified = stamps(st.st_mtime);
     entry[11] = S_ISDIR(st.st_mode) ? kAttrDirectory : kAttrArchive;
     entry[12] = entry[13] = 0;
-    put16(&entry[14], fat_time(st.st_ctime));
-    put16(&entry[16], fat_date(st.st_ctime));
-    put16(&entry[18], fat_date(st.st_atime));
+    put16(&entry[14], changed.time);
+    put16(&entry[16], changed.date);
+    put16(&entry[18], stamps(st.st_atime).date);
     put16(&entry[20], 0);
-    put16(&entry[22], fat_time(st.st_mtime));
-    put16(&entry[24], fat_date(st.st_mtime));
+    put16(&entry[22], modified.time);
+    put16(&entry[24], modified.date);
     put16(&entry[26], 0);
     put32(&entry[28], S_ISDIR(st.st_mode) ? 0 : static_cast<uint32_t>(st.st_size));
 }
@@ -80,6 +67,20 @@ std::string short_key(const DirEntry& entry)
 }
 
 }  // namespace
+
+FatStamp FatStamps::operator()(time_t when)
+{
+    Slot& slot = m_slots[static_cast<uint64_t>(when) % m_slots.size()];
+    if (!slot.valid || slot.when != when) {
+        struct tm t { };
+        localtime_r(&when, &t);
+        slot.stamp.time = static_cast<uint16_t>((t.tm_sec / 2) | (t.tm_min << 5) | (t.tm_hour << 11));
+        slot.stamp.date = static_cast<uint16_t>(t.tm_mday | ((t.tm_mon + 1) << 5) | ((t.tm_year - 80) << 9));
+        slot.when = when;
+        slot.valid = true;
+    }
+    return slot.stamp;
+}
 
 Result<std::unique_ptr<FatImage>> FatImage::build(
     HostRoot root, const Geometry& geometry, const std::array<uint8_t, 11>& label, const MessageSink& message)
@@ -264,7 +265,7 @@ Result<void> FatImage::read_directory(size_t mapping_index, const MessageSink& m
             return make_error("does not fit");
         }
         DirEntry& entry = m_directory[index];
-        fill_entry(entry, *st);
+        fill_entry(entry, *st, m_stamps);
         if (is_dotdot) {
             set_begin(entry, parent_cluster);
         } else if (is_dot) {

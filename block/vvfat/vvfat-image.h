@@ -4,7 +4,9 @@
 // stays on the host and is read cluster by cluster when the guest reads it.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <span>
@@ -33,6 +35,30 @@ struct Mapping {
     // Files: the earlier file whose last cluster left in QEMU's cluster buffer the bytes
     // this file's last cluster shows past its end (-1: the buffer's initial zeros).
     int32_t tail_source = -1;
+    // Files: the file before this one in disk order (-1: none), whose last cluster QEMU
+    // read into its buffer just before this file's first when the disk is read in order.
+    int32_t previous_file = -1;
+};
+
+// fat_datetime: the host's local time, as QEMU converts it, as (time, date).
+struct FatStamp {
+    uint16_t time = 0;
+    uint16_t date = 0;
+};
+
+// A tree's entries share few distinct times (files written together, one mtime copied to
+// many): converting each distinct second once keeps localtime_r off the open's profile.
+class FatStamps {
+public:
+    FatStamp operator()(time_t when);
+
+private:
+    struct Slot {
+        time_t when = 0;
+        bool valid = false;
+        FatStamp stamp;
+    };
+    std::array<Slot, 64> m_slots{};
 };
 
 // Where messages QEMU prints to stderr during open go.
@@ -49,6 +75,10 @@ public:
 
     // The generated content of one 512-byte sector (no overlay).
     void read_sector(uint32_t sector, std::span<uint8_t, 512> out);
+    // Sectors [first, first + count) of the generated disk into out (count * 512 bytes),
+    // the same bytes read_sector gives one by one, without the per-sector cost: free
+    // clusters are zeroed in place, each cluster is looked up once.
+    void read_sectors(uint32_t first, uint32_t count, uint8_t* out);
 
     // The mapping that holds cluster, or nullptr.
     const Mapping* mapping_for_cluster(uint32_t cluster) const;
@@ -89,6 +119,8 @@ private:
     // file `mapping_index` (or zeros for -1).
     void buffer_after_file(int32_t mapping_index, uint32_t lo, uint32_t hi, uint8_t* out);
     void load_cluster(uint32_t cluster);
+    // One cluster of a directory mapping: its entries, zeros past the array's end.
+    void copy_directory_cluster(const Mapping& m, uint32_t cluster, uint8_t* out) const;
 
     HostRoot m_root;
     Geometry m_geometry;
@@ -97,10 +129,16 @@ private:
     std::vector<uint8_t> m_fat;  // one FAT; the disk shows it twice
     std::vector<DirEntry> m_directory;
     std::vector<Mapping> m_mappings;
+    FatStamps m_stamps;  // used while the tree is read
 
     // The last data cluster read, QEMU's s->cluster_buffer and current_cluster.
     std::vector<uint8_t> m_cluster;
     int64_t m_cached_cluster = -1;
+    // The file cluster after whose read m_cluster holds what QEMU's buffer holds (-1: it
+    // holds something else; kInitialBuffer: the zeros it starts with). Read in disk order,
+    // a file's short last cluster then only needs its own bytes read over it.
+    static constexpr int64_t kInitialBuffer = -2;
+    int64_t m_buffer_after = kInitialBuffer;
     // The host file last read from (QEMU keeps one open too).
     int32_t m_open_mapping = -1;
     QemuFd m_open_file;

@@ -123,8 +123,21 @@ Result<void> vvfat_preadv(BlockNode& node, int64_t offset, std::span<const iovec
     if (offset < 0 || static_cast<uint64_t>(offset) + bytes > length) {
         return make_errno_error(EIO);
     }
-    std::array<uint8_t, 512> sector_buf;
     size_t done = 0;
+    if (!s.overlay && !s.commit) {
+        // Read-only: whole sectors go straight from the generated disk into the request's
+        // buffers; only the sectors a buffer splits take the copy below.
+        for (const iovec& v : iov) {
+            uint64_t at = static_cast<uint64_t>(offset) + done;
+            if (at % kSector != 0 || v.iov_len % kSector != 0) {
+                break;
+            }
+            s.image->read_sectors(static_cast<uint32_t>(at / kSector), static_cast<uint32_t>(v.iov_len / kSector),
+                static_cast<uint8_t*>(v.iov_base));
+            done += v.iov_len;
+        }
+    }
+    std::array<uint8_t, 512> sector_buf;
     while (done < bytes) {
         uint64_t at = static_cast<uint64_t>(offset) + done;
         auto sector = static_cast<uint32_t>(at / kSector);

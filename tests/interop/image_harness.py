@@ -46,6 +46,16 @@ def io_commands(commands):
     return args
 
 
+def parse_dump(text):
+    """The bytes of qemu-io `read -v` output, in the order printed."""
+    data = bytearray()
+    for line in text.splitlines():
+        m = re.match(r"^[0-9a-f]{8}:  ((?:[0-9a-f]{2} ){1,16})", line)
+        if m:
+            data.extend(bytes.fromhex(m.group(1).replace(" ", "")))
+    return bytes(data)
+
+
 def filter_io(out):
     """QEMU's _filter_qemu_io: the numbers of the timing line differ from run to run."""
     if isinstance(out, str):

@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 
+from image_harness import parse_dump
+
 MTOOLS_ENV = dict(os.environ, MTOOLS_SKIP_CHECK="1", MTOOLS_NO_VFAT="0", LC_ALL="C", SOURCE_DATE_EPOCH="1600000000")
 FIXED_TIME = 1600000000  # 2020-09-13, so no test run sees a different date
 FAILURES = []
@@ -181,16 +183,6 @@ def file_clusters(image, path):
     for first, last in re.findall(r"<(\d+)(?:-(\d+))?>", out):
         clusters.extend(range(int(first), int(last or first) + 1))
     return clusters
-
-
-def parse_dump(text):
-    """The bytes of qemu-io `read -v` output."""
-    data = bytearray()
-    for line in text.splitlines():
-        m = re.match(r"^[0-9a-f]{8}:  ((?:[0-9a-f]{2} ){1,16})", line)
-        if m:
-            data.extend(bytes.fromhex(m.group(1).replace(" ", "")))
-    return bytes(data)
 
 
 def cluster_reads(image, tree, data_start, cluster_size):
