@@ -10,9 +10,9 @@ mtime fixed in the past, atime fixed in the future. Reading then never moves ati
 moves it only when it is not newer than mtime and ctime, or a day old), so both tools see
 identical stamps with no re-touch, even across midnight.
 
-rw mode: QEMU commits guest writes to the host directory; our committer is not wired in yet,
-so only writes that QEMU does not commit (refused ones, the FAT, clusters no file owns) are
-compared, and our runs must leave the directory unchanged.
+rw mode: here only writes that QEMU does not commit are compared (refused ones, the FAT,
+clusters no file owns), and the runs must leave the directory unchanged; committed changes
+are vvfat_rw_test.py's.
 
 usage: vvfat_compare.py OUR_QEMU_IMG OUR_QEMU_IO REFERENCE_QEMU_IMG REFERENCE_QEMU_IO"""
 import hashlib
@@ -256,8 +256,8 @@ def rw_overlay(h):
     clusters no file owns), through both qemu-io on two copies of one tree."""
     src = h.path('rwsrc')
     rng = random.Random(5)
-    # One read-only file, clusters 2 and 3: QEMU commits writes to writable files, which ours
-    # does not yet, so none is here.
+    # One read-only file, clusters 2 and 3: writes to writable files are committed, which
+    # vvfat_rw_test.py covers, so none is here.
     write_file(os.path.join(src, 'ro.bin'), 9000, rng)
     os.chmod(os.path.join(src, 'ro.bin'), 0o444)
     boot = 63 * 512
