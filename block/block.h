@@ -142,7 +142,8 @@ struct CreateOptions {
 };
 
 // qemu-img check's BdrvCheckResult. Zero means "not reported" for the optional counters,
-// as in QEMU, where the tool prints only the non-zero ones.
+// as in QEMU, where the tool prints only the non-zero ones. What a driver finds it prints
+// to stderr as it goes, as QEMU's drivers do.
 struct CheckResult {
     int corruptions = 0;
     int leaks = 0;
@@ -154,9 +155,6 @@ struct CheckResult {
     int64_t allocated_clusters = 0;
     int64_t fragmented_clusters = 0;
     int64_t compressed_clusters = 0;
-    // What the driver found, one line each ("ERROR: ..."); QEMU prints them to stderr as
-    // it goes, the tool prints them before its summary.
-    std::vector<std::string> messages;
 };
 
 // bdrv_measure's answer: what an image of the format needs on the host.

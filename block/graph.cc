@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <new>
+#include <stdexcept>
 
 #include "block/block.h"
 #include "block/drivers.h"
@@ -54,6 +56,25 @@ Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
 }
 
 namespace {
+
+// bdrv_open_driver: an image that describes more than memory can hold (a header claiming
+// a billion blocks) fails its open with the text QEMU gives when g_try_malloc fails there,
+// never with an abort.
+Result<void> open_with_driver(
+    const BlockDriver& driver, BlockNode& node, BlockOptions& options, const OpenContext& context)
+{
+    auto failed = [&] {
+        return make_errno_error(
+            ENOMEM, node.filename().empty() ? "Could not open image" : "Could not open '" + node.filename() + "'");
+    };
+    try {
+        return driver.open(node, options, context);
+    } catch (const std::bad_alloc&) {
+        return failed();
+    } catch (const std::length_error&) {
+        return failed();
+    }
+}
 
 // qdict_flatten: nested objects become dotted keys, arrays numbered ones; scalars become
 // the text an option string would have carried.
@@ -238,7 +259,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_node(
     node->set_open_options(std::move(given));
     node->set_filename(std::move(filename));
     m_by_name.emplace(node_name, node.get());
-    TRY_VOID(driver.open(*node, options, m_context));
+    TRY_VOID(open_with_driver(driver, *node, options, m_context));
     TRY_VOID(refuse_leftovers(driver, options));
     refresh_filename(*node);
     return node;
@@ -380,7 +401,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     node->add_child("file", std::move(file));
     node->set_open_options(options);
     m_by_name.emplace(node_name, node.get());
-    TRY_VOID(driver->open(*node, options, m_context));
+    TRY_VOID(open_with_driver(*driver, *node, options, m_context));
     TRY_VOID(refuse_leftovers(*driver, options));
     if (!flags.no_backing) {
         TRY_VOID(open_backing(*node, std::move(backing)));

@@ -7,6 +7,7 @@
 
 #include "monitor/monitor-host.h"
 #include "qapi/qapi-commands.h"
+#include "util/alloc.h"
 
 namespace qemu::monitor {
 
@@ -113,7 +114,9 @@ std::optional<JsonValue> qmp_dispatch(qapi::QmpContext& ctx, const JsonValue& re
         static const JsonValue empty = JsonValue::object();
         auto args_it = request.find("arguments");
         const JsonValue& args = args_it != request.end() ? *args_it : empty;
-        JsonValue ret = TRY(info->marshal(ctx, args));
+        // A command whose arguments ask for more memory than there is (a ringbuf of a
+        // terabyte) fails alone; the monitor and the other clients carry on.
+        JsonValue ret = TRY(enomem_on_bad_alloc([&] { return info->marshal(ctx, args); }));
         if (!info->success_response) {
             return std::optional<JsonValue>{};
         }

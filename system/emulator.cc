@@ -23,6 +23,7 @@
 #include "system/qtest-clock.h"
 #include "system/qtest.h"
 #include "system/vm.h"
+#include "util/osdep.h"
 #include "util/unique_fd.h"
 
 namespace qemu {
@@ -316,6 +317,7 @@ int run_emulator(const EmulatorConfig& config)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    qemu_init_early_signals();
     raise_open_file_limit();
     Daemonizer daemonizer;
     if (config.daemonize) {

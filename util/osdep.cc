@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -217,6 +218,11 @@ int qemu_unlink(std::string_view name)
         return 0;
     }
     return ::unlink(std::string(name).c_str());
+}
+
+void qemu_init_early_signals()
+{
+    std::signal(SIGXFSZ, SIG_IGN);
 }
 
 }  // namespace qemu

@@ -101,4 +101,9 @@ int qemu_unlink(std::string_view name);
 // Parses the N of /dev/fdset/N as QEMU does (decimal, 0..INT_MAX, whole string); -1 if bad.
 int64_t qemu_parse_fdset_id(std::string_view text);
 
+// Signal dispositions every program sets before it touches an image: SIGXFSZ is ignored,
+// so writing past `ulimit -f` fails that write with EFBIG ("File too large") and the
+// caller reports it, as QEMU does, instead of the process dying without a word.
+void qemu_init_early_signals();
+
 }  // namespace qemu

@@ -9,6 +9,7 @@
 #include "block/drivers.h"
 #include "block/iov.h"
 #include "block/vdi/vdi.h"
+#include "util/alloc.h"
 #include "util/bswap.h"
 
 namespace qemu::block::vdi {
@@ -48,11 +49,15 @@ Result<void> vdi_open(BlockNode& node, BlockOptions&, const OpenContext&)
     // The map is read and rewritten in whole sectors, padding included.
     uint64_t map_bytes = (uint64_t{state->header.blocks_in_image} * 4 + kSectorSize - 1) / kSectorSize * kSectorSize;
     state->bmap_offset = state->header.offset_bmap;
-    std::vector<uint8_t> bytes(map_bytes);
+    // The map is read straight into its own storage and converted in place: a header may
+    // claim half a billion blocks, and QEMU holds one copy, not two.
+    if (!try_resize(state->bmap, map_bytes / 4)) {
+        return make_errno_error(ENOMEM, "Could not open '" + node.filename() + "'");
+    }
+    std::span<uint8_t> bytes(reinterpret_cast<uint8_t*>(state->bmap.data()), map_bytes);
     TRY_VOID(file->pread(state->bmap_offset, bytes));
-    state->bmap.resize(map_bytes / 4);
-    for (size_t i = 0; i < state->bmap.size(); ++i) {
-        state->bmap[i] = load_le32(bytes, i * 4);
+    for (uint32_t& entry : state->bmap) {
+        entry = load_le32(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&entry), 4), 0);
     }
     node.set_state(std::move(state));
     return {};

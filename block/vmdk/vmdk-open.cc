@@ -106,18 +106,24 @@ Result<void> read_table(BlockNode& file, uint64_t offset, uint64_t entries, uint
         return fail(EIO);
     }
     int64_t length = TRY(file.length());
-    // Past the end of the file a table reads as zeros; only what lies inside is read.
+    // Past the end of the file a table reads as zeros; only what lies inside is read, in
+    // pieces of at most 1 MiB, so a header that claims a huge table costs the table, never
+    // a second copy of it. If even the table cannot be had, the open fails with QEMU's
+    // "Cannot allocate memory" (BlockGraph catches the bad_alloc for every driver).
     uint64_t inside = offset >= static_cast<uint64_t>(length) ? 0 : std::min(bytes, length - offset);
-    std::vector<uint8_t> raw(inside);
-    if (inside > 0) {
-        auto read = file.pread(static_cast<int64_t>(offset), raw);
+    table.assign(entries, 0);
+    constexpr uint64_t kChunk = uint64_t{1} << 20;
+    std::vector<uint8_t> raw(static_cast<size_t>(std::min(inside, kChunk)));
+    for (uint64_t done = 0; done < inside;) {
+        size_t now = static_cast<size_t>(std::min(inside - done, kChunk));
+        auto read = file.pread(static_cast<int64_t>(offset + done), std::span<uint8_t>(raw.data(), now));
         if (!read) {
             return fail(read.error().errno_or(EIO));
         }
-    }
-    table.assign(entries, 0);
-    for (uint64_t i = 0; i < entries && (i + 1) * entry_size <= inside; ++i) {
-        table[i] = entry_size == 8 ? load_le64(raw, i * 8) : load_le32(raw, i * 4);
+        for (uint64_t at = 0; at + entry_size <= now; at += entry_size) {
+            table[(done + at) / entry_size] = entry_size == 8 ? load_le64(raw, at) : load_le32(raw, at);
+        }
+        done += now;
     }
     return {};
 }

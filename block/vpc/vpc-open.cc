@@ -9,6 +9,7 @@
 
 #include "block/vpc/vpc-geometry.h"
 #include "block/vpc/vpc-state.h"
+#include "util/alloc.h"
 
 namespace qemu::block::vpc {
 
@@ -110,11 +111,15 @@ Result<void> read_table(BlockNode& file, VpcState& s)
     if (s.free_data_block_offset > file_size) {
         return past_eof();
     }
-    std::vector<uint8_t> raw(table_bytes);
+    // The table is read straight into its own storage and converted in place, one copy as
+    // in QEMU, whose words these are when that copy cannot be had.
+    if (!try_resize(s.bat, s.max_table_entries)) {
+        return std::unexpected(Error{ErrorClass::GenericError, "Unable to allocate memory for page table", ENOMEM});
+    }
+    std::span<uint8_t> raw(reinterpret_cast<uint8_t*>(s.bat.data()), table_bytes);
     if (!file.pread(static_cast<int64_t>(s.bat_offset), raw)) {
         return make_error("Error reading pagetable");
     }
-    s.bat.resize(s.max_table_entries);
     for (uint32_t i = 0; i < s.max_table_entries; ++i) {
         s.bat[i] = load_be32(raw, size_t{i} * 4);
         if (s.bat[i] != kUnallocated) {

@@ -151,19 +151,26 @@ class Harness:
 
     # -- running the tools
 
-    def run(self, tool, args, subdir=None, timeout=TIMEOUT):
+    def run(self, tool, args, subdir=None, timeout=TIMEOUT, limits=None):
         """(exit code, stdout bytes, stderr bytes) of tool (a key of self.tools) in the
         scratch directory, or in its subdirectory subdir. Past timeout seconds the tool is
-        killed and the exit code is 'timeout', so a hang is one failed check, not a stop."""
+        killed and the exit code is 'timeout', so a hang is one failed check, not a stop.
+        limits: {resource.RLIMIT_x: bytes} set in the child, as `ulimit` would."""
         cwd = self.cwd if subdir is None else self.path(subdir)
+
+        def set_limits():
+            import resource
+            for which, value in (limits or {}).items():
+                resource.setrlimit(which, (value, value))
         try:
-            proc = subprocess.run([self.tools[tool]] + args, cwd=cwd, capture_output=True, timeout=timeout)
+            proc = subprocess.run([self.tools[tool]] + args, cwd=cwd, capture_output=True, timeout=timeout,
+                                  preexec_fn=set_limits if limits else None)
         except subprocess.TimeoutExpired as e:
             return 'timeout', e.stdout or b'', e.stderr or b''
         return proc.returncode, proc.stdout, proc.stderr
 
-    def run_text(self, tool, args, subdir=None, timeout=TIMEOUT):
-        code, out, err = self.run(tool, args, subdir, timeout)
+    def run_text(self, tool, args, subdir=None, timeout=TIMEOUT, limits=None):
+        code, out, err = self.run(tool, args, subdir, timeout, limits)
         return code, out.decode(errors='replace'), err.decode(errors='replace')
 
     def must(self, tool, args, subdir=None):

@@ -16,6 +16,7 @@
 #include "tools/qemu-img/img-commands.h"
 #include "tools/qemu-img/img-common.h"
 #include "tools/qemu-img/img-report.h"
+#include "util/alloc.h"
 
 namespace qemu::img {
 
@@ -91,20 +92,13 @@ std::string check_human(const block::CheckResult& r)
     return out;
 }
 
-// bdrv_check: a driver without a check answers ENOTSUP; what the driver found is printed
-// as it would have been while checking.
+// bdrv_check: a driver without a check answers ENOTSUP.
 Result<block::CheckResult> run_check(block::BlockNode& root, bool fix)
 {
     if (!root.driver().check) {
         return make_errno_error(ENOTSUP);
     }
-    auto result = root.driver().check(root, fix);
-    if (result) {
-        for (const std::string& line : result->messages) {
-            std::fprintf(stderr, "%s\n", line.c_str());
-        }
-    }
-    return result;
+    return enomem_on_bad_alloc([&] { return root.driver().check(root, fix); });
 }
 
 }  // namespace

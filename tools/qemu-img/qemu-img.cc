@@ -7,6 +7,7 @@
 
 #include "tools/qemu-img/img-commands.h"
 #include "tools/qemu-img/img-report.h"
+#include "util/osdep.h"
 #include "util/qemu-option.h"
 
 namespace qemu::img {
@@ -55,6 +56,7 @@ void warn_unknown_trace_event(std::string_view spec)
 int main(int argc, char** argv)
 {
     using namespace qemu::img;
+    qemu::qemu_init_early_signals();
     if (argc < 2) {
         return usage_error("Not enough arguments");
     }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "util/osdep.h"
 #include "util/qemu-option.h"
 
 namespace qemu::qemu_io {
@@ -89,6 +90,7 @@ enum LongOnly { kImageOpts = 256, kObject };
 int main(int argc, char** argv)
 {
     using namespace qemu::qemu_io;
+    qemu::qemu_init_early_signals();
     static const option kLongOptions[] = {
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},

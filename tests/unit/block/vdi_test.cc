@@ -324,10 +324,12 @@ TEST_F(VdiTest, CheckFindsBadIndexesSharedBlocksAndAMiscount)
     std::string clean = make_image("c.vdi", img);
     auto node = open_ok(clean, ro());
     ASSERT_TRUE(node);
+    // The findings go to stderr, as QEMU prints them.
+    testing::internal::CaptureStderr();
     auto ok = kVdiDriver.check(*node, false);
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->corruptions, 0);
-    EXPECT_TRUE(ok->messages.empty());
     auto fix = kVdiDriver.check(*node, true);
     ASSERT_FALSE(fix);
     EXPECT_EQ(fix.error().errno_value, ENOTSUP);
@@ -339,13 +341,14 @@ TEST_F(VdiTest, CheckFindsBadIndexesSharedBlocksAndAMiscount)
     std::string bad = make_image("b.vdi", img);
     auto broken = open_ok(bad, ro());
     ASSERT_TRUE(broken);
+    testing::internal::CaptureStderr();
     auto found = kVdiDriver.check(*broken, false);
+    EXPECT_EQ(testing::internal::GetCapturedStderr(),
+        "ERROR: block index 1 also used by 1\n"
+        "ERROR: block index 2 too large, is 80\n"
+        "ERROR: allocated blocks mismatch, is 2, should be 1\n");
     ASSERT_TRUE(found);
     EXPECT_EQ(found->corruptions, 3);
-    ASSERT_EQ(found->messages.size(), 3u);
-    EXPECT_EQ(found->messages[0], "ERROR: block index 1 also used by 1");
-    EXPECT_EQ(found->messages[1], "ERROR: block index 2 too large, is 80");
-    EXPECT_EQ(found->messages[2], "ERROR: allocated blocks mismatch, is 2, should be 1");
 }
 
 TEST_F(VdiTest, TruncatedFilesReadZerosWhereTheFileEnds)
