@@ -77,7 +77,13 @@ std::string FatImage::host_path(const Mapping& mapping) const
 
 void FatImage::read_file_bytes(size_t mapping_index, uint32_t index, uint32_t lo, uint32_t hi, uint8_t* out)
 {
-    std::fill(out, out + (hi - lo), 0);
+    size_t done = 0;
+    read_from_file(mapping_index, index, lo, hi, out, done);
+    std::fill(out + done, out + (hi - lo), 0);
+}
+
+void FatImage::read_from_file(size_t mapping_index, uint32_t index, uint32_t lo, uint32_t hi, uint8_t* out, size_t& done)
+{
     if (m_open_mapping != static_cast<int32_t>(mapping_index)) {
         m_open_file = QemuFd();
         m_open_mapping = -1;
@@ -91,7 +97,6 @@ void FatImage::read_file_bytes(size_t mapping_index, uint32_t index, uint32_t lo
         m_open_mapping = static_cast<int32_t>(mapping_index);
     }
     off_t offset = static_cast<off_t>(index) * m_geometry.cluster_size() + lo;
-    size_t done = 0;
     while (done < hi - lo) {
         ssize_t got = ::pread(m_open_file.get(), out + done, hi - lo - done, offset + static_cast<off_t>(done));
         if (got < 0 && errno == EINTR) {

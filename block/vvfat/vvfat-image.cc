@@ -100,6 +100,9 @@ Result<std::unique_ptr<FatImage>> FatImage::build(
     top.is_directory = true;
     image->m_mappings.push_back(top);
 
+    // One worker shares the stat calls of the walk with this thread; it goes with the walk.
+    ThreadPool walk_pool(1);
+    image->m_walk_pool = &walk_pool;
     uint32_t cluster = 0;
     for (size_t i = 0; i < image->m_mappings.size(); ++i) {
         // The root directory has no FAT chain (DOS wants its entries zero).
@@ -132,6 +135,7 @@ Result<std::unique_ptr<FatImage>> FatImage::build(
             image->fat_set(m.end - 1, g.max_fat_value);
         }
     }
+    image->m_walk_pool = nullptr;
     // The FAT's first two entries: media byte and end-of-chain markers.
     image->fat_set(0, g.max_fat_value);
     image->fat_set(1, g.max_fat_value);
@@ -225,7 +229,9 @@ Result<void> FatImage::read_directory(size_t mapping_index, const MessageSink& m
         taken.names.insert(short_key(m_directory[first + 1]));
     }
 
-    for (const std::string& name : names) {
+    std::vector<std::optional<struct stat>> stats = stat_entries(m_root, dir, relative, names, m_walk_pool);
+    for (size_t n = 0; n < names.size(); ++n) {
+        const std::string& name = names[n];
         if (is_root && m_directory.size() >= g.root_entries - 1) {
             message("Too many entries in root directory\n");
             return make_error("Too many entries in root directory");
@@ -251,7 +257,7 @@ Result<void> FatImage::read_directory(size_t mapping_index, const MessageSink& m
                 st = self;
             }
         } else {
-            st = stat_entry(m_root, dir, relative, name);
+            st = stats[n];
         }
         if (!st) {
             continue;

@@ -115,6 +115,8 @@ private:
     // Bytes [lo, hi) of cluster `index` (counted from the file's first) of a file mapping;
     // what the file does not have reads as zeros.
     void read_file_bytes(size_t mapping_index, uint32_t index, uint32_t lo, uint32_t hi, uint8_t* out);
+    // The same without the zeros: reads what the file has into out, counting it in done.
+    void read_from_file(size_t mapping_index, uint32_t index, uint32_t lo, uint32_t hi, uint8_t* out, size_t& done);
     // Bytes [lo, hi) of what QEMU's cluster buffer held after reading the last cluster of
     // file `mapping_index` (or zeros for -1).
     void buffer_after_file(int32_t mapping_index, uint32_t lo, uint32_t hi, uint8_t* out);
@@ -130,6 +132,7 @@ private:
     std::vector<DirEntry> m_directory;
     std::vector<Mapping> m_mappings;
     FatStamps m_stamps;  // used while the tree is read
+    ThreadPool* m_walk_pool = nullptr;  // set only while build() walks the tree
 
     // The last data cluster read, QEMU's s->cluster_buffer and current_cluster.
     std::vector<uint8_t> m_cluster;

@@ -92,11 +92,38 @@ std::optional<struct stat> stat_entry(
     }
     // QEMU stat()s through symlinks. We follow one only as far as the root allows: a link
     // that leads outside (or dangles) is skipped, as QEMU skips what stat cannot reach.
-    auto target = open_below_root(root, join_relative(dir_relative, name), O_PATH);
+    // A plain descriptor, not a QemuFd: it lives for the fstat alone, and stat_entries may
+    // run here on a worker thread, which must not touch the fd-set registry.
+    std::string relative = join_relative(dir_relative, name);
+    auto target = open_beneath(root.fd.get(), relative, O_PATH, 0, BeneathNames{.name = relative, .root = root.name});
     if (!target || ::fstat(target->get(), &st) != 0) {
         return std::nullopt;
     }
     return st;
+}
+
+std::vector<std::optional<struct stat>> stat_entries(const HostRoot& root, const QemuFd& dir,
+    std::string_view dir_relative, const std::vector<std::string>& names, ThreadPool* pool)
+{
+    std::vector<std::optional<struct stat>> stats(names.size());
+    auto stat_range = [&](size_t from, size_t to) {
+        for (size_t i = from; i < to; ++i) {
+            if (names[i] != "." && names[i] != "..") {
+                stats[i] = stat_entry(root, dir, dir_relative, names[i]);
+            }
+        }
+    };
+    // Below this many names a hop to the worker costs more than it saves.
+    constexpr size_t kSplitAt = 16;
+    if (!pool || names.size() < kSplitAt) {
+        stat_range(0, names.size());
+        return stats;
+    }
+    size_t half = names.size() / 2;
+    auto second = pool->submit([&] { stat_range(half, names.size()); });
+    stat_range(0, half);
+    second.wait();
+    return stats;
 }
 
 }  // namespace qemu::block::vvfat

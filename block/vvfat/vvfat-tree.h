@@ -13,6 +13,7 @@
 
 #include "util/error.h"
 #include "util/osdep.h"
+#include "util/thread-pool.h"
 
 namespace qemu::block::vvfat {
 
@@ -33,6 +34,12 @@ Result<QemuFd> open_below_root(const HostRoot& root, std::string_view relative, 
 // The names in a directory, in getdents order, "." and ".." included (QEMU sees them).
 // Bounded by what the kernel returns; reads from the start whatever the fd's position.
 Result<std::vector<std::string>> list_directory(const QemuFd& dir);
+
+// stat_entry for every name of `names` except "." and ".." (left nullopt), in order. With a
+// pool, half the names are stat'ed on one of its threads while the caller does the other
+// half: the walk of a large tree is mostly these system calls.
+std::vector<std::optional<struct stat>> stat_entries(const HostRoot& root, const QemuFd& dir,
+    std::string_view dir_relative, const std::vector<std::string>& names, ThreadPool* pool);
 
 // stat of `name` inside the directory `dir` (which is `dir_relative` below the root). A
 // symlink is followed only if it stays beneath the root; nullopt when QEMU's stat would
