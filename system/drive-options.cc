@@ -45,63 +45,6 @@ JsonValue keyval_scalar(std::string_view leaf, const std::string& value)
     return JsonValue(value);
 }
 
-// keyval_parse: "a=1,b.c=2" into {"a": "1", "b": {"c": "2"}}, ",," escaping a comma.
-Result<JsonValue> parse_keyval(std::string_view text)
-{
-    JsonValue root = JsonValue::object();
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t eq = text.find('=', pos);
-        size_t comma = text.find(',', pos);
-        if (eq == std::string_view::npos || (comma != std::string_view::npos && comma < eq)) {
-            std::string key(text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
-            return make_error("Expected '=' after parameter '" + key + "'");
-        }
-        std::string key(text.substr(pos, eq - pos));
-        std::string value;
-        pos = eq + 1;
-        while (pos < text.size()) {
-            if (text[pos] == ',') {
-                if (pos + 1 < text.size() && text[pos + 1] == ',') {
-                    value += ',';
-                    pos += 2;
-                    continue;
-                }
-                break;
-            }
-            value += text[pos++];
-        }
-        if (pos < text.size()) {
-            ++pos;  // the separating comma
-        }
-        JsonValue* node = &root;
-        std::string_view rest = key;
-        std::string prefix;
-        for (;;) {
-            size_t dot = rest.find('.');
-            std::string part(rest.substr(0, dot));
-            prefix += prefix.empty() ? part : "." + part;
-            if (dot == std::string_view::npos) {
-                if (node->contains(part)) {
-                    return make_error(node->at(part).is_object() ? "Parameter '" + prefix + "' used inconsistently"
-                                                                 : "Parameter '" + prefix + "' appears more than once");
-                }
-                (*node)[part] = keyval_scalar(part, value);
-                break;
-            }
-            if (node->contains(part) && !node->at(part).is_object()) {
-                return make_error("Parameter '" + prefix + "' used inconsistently");
-            }
-            if (!node->contains(part)) {
-                (*node)[part] = JsonValue::object();
-            }
-            node = &(*node)[part];
-            rest.remove_prefix(dot + 1);
-        }
-    }
-    return root;
-}
-
 // bdrv_parse_cache_mode.
 bool apply_cache_mode(std::string_view mode, block::BlockOptions& options, block::DriveOpenOptions& how)
 {
@@ -250,6 +193,62 @@ Result<void> open_drive(block::BlockDevices& devices, const BlockSpec& spec, int
 }
 
 }  // namespace
+
+Result<JsonValue> parse_keyval(std::string_view text)
+{
+    JsonValue root = JsonValue::object();
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t eq = text.find('=', pos);
+        size_t comma = text.find(',', pos);
+        if (eq == std::string_view::npos || (comma != std::string_view::npos && comma < eq)) {
+            std::string key(text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+            return make_error("Expected '=' after parameter '" + key + "'");
+        }
+        std::string key(text.substr(pos, eq - pos));
+        std::string value;
+        pos = eq + 1;
+        while (pos < text.size()) {
+            if (text[pos] == ',') {
+                if (pos + 1 < text.size() && text[pos + 1] == ',') {
+                    value += ',';
+                    pos += 2;
+                    continue;
+                }
+                break;
+            }
+            value += text[pos++];
+        }
+        if (pos < text.size()) {
+            ++pos;  // the separating comma
+        }
+        JsonValue* node = &root;
+        std::string_view rest = key;
+        std::string prefix;
+        for (;;) {
+            size_t dot = rest.find('.');
+            std::string part(rest.substr(0, dot));
+            prefix += prefix.empty() ? part : "." + part;
+            if (dot == std::string_view::npos) {
+                if (node->contains(part)) {
+                    return make_error(node->at(part).is_object() ? "Parameter '" + prefix + "' used inconsistently"
+                                                                 : "Parameter '" + prefix + "' appears more than once");
+                }
+                (*node)[part] = keyval_scalar(part, value);
+                break;
+            }
+            if (node->contains(part) && !node->at(part).is_object()) {
+                return make_error("Parameter '" + prefix + "' used inconsistently");
+            }
+            if (!node->contains(part)) {
+                (*node)[part] = JsonValue::object();
+            }
+            node = &(*node)[part];
+            rest.remove_prefix(dot + 1);
+        }
+    }
+    return root;
+}
 
 Result<void> open_blockdev(block::BlockDevices& devices, const BlockSpec& spec)
 {

@@ -3,13 +3,20 @@
 // after -add-fd, so /dev/fdset/N names resolve.
 #pragma once
 
+#include <string_view>
 #include <vector>
 
 #include "block/block-devices.h"
+#include "qobject/json.h"
 #include "system/options.h"
 #include "util/error.h"
 
 namespace qemu {
+
+// keyval_parse: "a=1,b.c=2" into {"a": "1", "b": {"c": "2"}}, ",," escaping a comma; the
+// members BlockdevOptions types as booleans or integers are converted as QEMU's keyval
+// input visitor does.
+Result<JsonValue> parse_keyval(std::string_view text);
 
 // -blockdev: JSON (starting with '{') or dotted keys, as QMP's blockdev-add.
 Result<void> open_blockdev(block::BlockDevices& devices, const BlockSpec& spec);
