@@ -175,8 +175,6 @@ private:
     UniqueFd m_fd;
 };
 
-// -add-fd: every entry is validated and duplicated first, then the inherited numbers are
-// closed, so the emulator keeps only its own close-on-exec copies (QEMU's two passes).
 // As QEMU since 9.0: a VM holding many passed fds needs more than the usual soft limit of
 // 1024, and nothing here uses select(), so the soft limit goes up to the hard one.
 // A failure is only warned about, with QEMU's texts: the VM still runs, with fewer fds.
@@ -194,36 +192,6 @@ void raise_open_file_limit()
     if (setrlimit(RLIMIT_NOFILE, &limit) < 0) {
         report(errno_message("warning: unable to set NOFILE limit", errno));
     }
-}
-
-Result<void> add_command_line_fds(Vm& vm, const EmulatorConfig& config)
-{
-    for (const auto& spec : config.add_fds) {
-        if (!spec.fd || *spec.fd < 0) {
-            return make_error(spec.option + ": fd option is required and must be non-negative");
-        }
-        if (*spec.fd <= STDERR_FILENO) {
-            return make_error(spec.option + ": fd cannot be a standard I/O stream");
-        }
-        // An fd with close-on-exec set cannot have been inherited: it is one of ours.
-        int fd_flags = *spec.fd > INT32_MAX ? -1 : fcntl(static_cast<int>(*spec.fd), F_GETFD);
-        if (fd_flags < 0 || (fd_flags & FD_CLOEXEC)) {
-            return make_error(spec.option + ": fd is not valid or already in use");
-        }
-        if (!spec.set || *spec.set < 0) {
-            return make_error(spec.option + ": set option is required and must be non-negative");
-        }
-        UniqueFd copy(fcntl(static_cast<int>(*spec.fd), F_DUPFD_CLOEXEC, 0));
-        if (!copy) {
-            return make_errno_error(errno, spec.option + ": error duplicating fd");
-        }
-        TRY(vm.fdsets().add(*spec.set, std::move(copy), spec.opaque));
-    }
-    for (const auto& spec : config.add_fds) {
-        // The inherited number was never owned by a UniqueFd: it came from our parent.
-        ::close(static_cast<int>(*spec.fd));
-    }
-    return {};
 }
 
 // What QEMU prints after the backend's own message when a legacy chardev fails; -qtest
@@ -336,7 +304,7 @@ int run_emulator(const EmulatorConfig& config)
             return 1;
         }
     }
-    if (auto ok = add_command_line_fds(vm, config); !ok) {
+    if (auto ok = add_inherited_fds(vm.fdsets(), config.add_fds); !ok) {
         report(ok.error().desc);
         return 1;
     }

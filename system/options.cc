@@ -177,25 +177,11 @@ Result<void> parse_mon(EmulatorConfig& config, std::string_view option, std::str
 
 Result<void> parse_add_fd(EmulatorConfig& config, std::string_view option, std::string_view arg)
 {
-    auto opts = QemuOpts::parse(arg);
-    if (!opts) {
-        return option_error(option, arg, opts.error().desc);
+    auto spec = parse_add_fd_spec("-add-fd " + std::string(arg), arg);
+    if (!spec) {
+        return option_error(option, arg, spec.error().desc);
     }
-    static constexpr std::array<std::string_view, 3> allowed = {"fd", "set", "opaque"};
-    if (auto ok = opts->check_allowed(allowed); !ok) {
-        return option_error(option, arg, ok.error().desc);
-    }
-    AddFdSpec spec{.option = "-add-fd " + std::string(arg), .fd = {}, .set = {}, .opaque = opts->get("opaque")};
-    for (auto [key, field] : {std::pair{"fd", &spec.fd}, std::pair{"set", &spec.set}}) {
-        auto value = opts->get_number(key);
-        if (!value) {
-            return option_error(option, arg, value.error().desc);
-        }
-        if (*value) {
-            *field = static_cast<int64_t>(**value);
-        }
-    }
-    config.add_fds.push_back(std::move(spec));
+    config.add_fds.push_back(std::move(*spec));
     return {};
 }
 

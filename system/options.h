@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "util/error.h"
+#include "util/fdset-cmdline.h"
 
 namespace qemu {
 
@@ -24,14 +25,6 @@ struct ChardevSpec {
     std::string value;    // -chardev argument or legacy filename
     std::string legacy_id;  // set for the legacy filename form
     std::string option_name;  // "-chardev", "-qmp", ...
-};
-
-// One -add-fd fd=N,set=M[,opaque=S], validated when the emulator starts.
-struct AddFdSpec {
-    std::string option;  // "-add-fd ARG", for messages
-    std::optional<int64_t> fd;
-    std::optional<int64_t> set;
-    std::optional<std::string> opaque;
 };
 
 // One -drive or -blockdev, kept as text: it is opened once the fd sets exist.
@@ -53,7 +46,7 @@ struct EmulatorConfig {
     // Machine none maps no RAM unless -m asks for some.
     uint64_t ram_size = 0;
     bool qtest_accel = false;
-    std::vector<AddFdSpec> add_fds;
+    std::vector<AddFdSpec> add_fds;  // each validated when the emulator starts
     std::vector<ChardevSpec> chardevs;
     std::vector<MonitorSpec> monitors;
     std::vector<BlockSpec> blockdevs;

@@ -19,6 +19,10 @@ namespace qemu::qemu_io {
 
 // What is open, and how the next `open` opens by default.
 struct Session {
+    // context: where `open` and the command line's image look names up (the fd sets of
+    // --add-fd in the tool).
+    explicit Session(OpenContext context = {}) : graph(context) { }
+
     block::BlockGraph graph;
     std::unique_ptr<block::BlockBackend> blk;
     bool image_opts = false;  // --image-opts: `open` takes an option string

@@ -38,10 +38,26 @@ std::optional<CacheMode> parse_cache_mode(std::string_view mode)
     return std::nullopt;
 }
 
+namespace {
+
+OpenContext g_open_context;
+
+}  // namespace
+
+void set_open_context(OpenContext context)
+{
+    g_open_context = context;
+}
+
+const OpenContext& open_context()
+{
+    return g_open_context;
+}
+
 Result<OpenImage> open_image(const ImageRequest& request)
 {
     OpenImage image;
-    image.graph = std::make_unique<block::BlockGraph>();
+    image.graph = std::make_unique<block::BlockGraph>(g_open_context);
     block::BlockOptions options;
     std::optional<std::string> filename;
     if (request.image_opts) {
@@ -309,7 +325,7 @@ Result<void> create_image(const CreateRequest& request)
 {
     const block::BlockDriver* driver = block::find_driver(request.format);
     block::CreateOptions options{.filename = request.filename, .size = request.size.value_or(0), .opts = request.opts};
-    auto created = driver->create({}, options);
+    auto created = driver->create(g_open_context, options);
     if (!created) {
         Error error = std::move(created).error();
         // The file layer's open failure reads as QEMU's create failure.

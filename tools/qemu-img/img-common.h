@@ -26,6 +26,12 @@ struct CacheMode {
 
 std::optional<CacheMode> parse_cache_mode(std::string_view mode);
 
+// Where every image a subcommand opens or creates is looked up: the fd sets main filled
+// from --add-fd, so /dev/fdset/N names reach them. main sets it once, before any
+// subcommand runs; it is the one piece of process-wide state the subcommands share.
+void set_open_context(OpenContext context);
+const OpenContext& open_context();
+
 // How one image is opened.
 struct ImageRequest {
     std::string name;  // a filename, or an option string with image_opts

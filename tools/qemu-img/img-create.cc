@@ -58,7 +58,7 @@ int check_backing(CreateRequest& request, bool unsafe)
         }
         full = qemu_path_combine(request.filename, backing);
     }
-    block::BlockGraph graph;
+    block::BlockGraph graph(open_context());
     block::BlockOptions options{{"force-share", "on"}};
     if (backing_format) {
         options.emplace("driver", *backing_format);

@@ -6,7 +6,9 @@
 #include <string_view>
 
 #include "tools/qemu-img/img-commands.h"
+#include "tools/qemu-img/img-common.h"
 #include "tools/qemu-img/img-report.h"
+#include "util/fdset-cmdline.h"
 #include "util/osdep.h"
 #include "util/qemu-option.h"
 
@@ -57,6 +59,19 @@ int main(int argc, char** argv)
 {
     using namespace qemu::img;
     qemu::qemu_init_early_signals();
+    // --add-fd (ours, as the emulator's -add-fd) may stand anywhere: the descriptors go into
+    // their sets before any subcommand opens an image.
+    auto add_fds = qemu::take_add_fd_args(argc, argv);
+    if (!add_fds) {
+        error_report(add_fds.error().desc);
+        return 1;
+    }
+    qemu::FdSetRegistry fdsets;
+    if (auto added = qemu::add_inherited_fds(fdsets, *add_fds); !added) {
+        error_report(added.error().desc);
+        return 1;
+    }
+    set_open_context(qemu::OpenContext{.fdsets = &fdsets});
     if (argc < 2) {
         return usage_error("Not enough arguments");
     }

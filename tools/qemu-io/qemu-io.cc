@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "util/fdset-cmdline.h"
 #include "util/osdep.h"
 #include "util/qemu-option.h"
 
@@ -81,7 +82,7 @@ int command_loop(Session& session, const std::vector<std::string>& commands)
     return last_error;
 }
 
-enum LongOnly { kImageOpts = 256, kObject };
+enum LongOnly { kImageOpts = 256, kObject, kAddFd };
 
 }  // namespace
 
@@ -108,13 +109,18 @@ int main(int argc, char** argv)
         {"trace", required_argument, nullptr, 'T'},
         {"object", required_argument, nullptr, kObject},
         {"image-opts", no_argument, nullptr, kImageOpts},
+        {"add-fd", required_argument, nullptr, kAddFd},
         {"force-share", no_argument, nullptr, 'U'},
         {nullptr, 0, nullptr, 0},
     };
     // As QEMU's error_init: messages name the program by its base name.
     const char* slash = std::strrchr(argv[0], '/');
     const char* progname = slash ? slash + 1 : argv[0];
-    Session session;
+    // --add-fd (ours, as the emulator's -add-fd): its descriptors go into these sets before
+    // the image is opened, and `open` reaches them as /dev/fdset/N too.
+    qemu::FdSetRegistry fdsets;
+    std::vector<qemu::AddFdSpec> add_fds;
+    Session session(qemu::OpenContext{.fdsets = &fdsets});
     OpenRequest request;
     std::vector<std::string> commands;
     std::optional<std::string> format;
@@ -183,6 +189,16 @@ int main(int argc, char** argv)
         case kObject:
             error_report("--object is not supported");
             return 1;
+        case kAddFd: {
+            std::string option = std::string("--add-fd ") + optarg;
+            auto spec = qemu::parse_add_fd_spec(option, optarg);
+            if (!spec) {
+                error_report(option + ": " + spec.error().desc);
+                return 1;
+            }
+            add_fds.push_back(std::move(*spec));
+            break;
+        }
         default:
             usage(progname);
             return 1;
@@ -194,6 +210,10 @@ int main(int argc, char** argv)
     }
     if (format && session.image_opts) {
         error_report("--image-opts and -f are mutually exclusive");
+        return 1;
+    }
+    if (auto added = qemu::add_inherited_fds(fdsets, add_fds); !added) {
+        error_report(added.error().desc);
         return 1;
     }
     if (argc - optind == 1) {
