@@ -292,6 +292,13 @@ int run_emulator(const EmulatorConfig& config)
         daemonizer.fork_and_wait();
     }
 
+    // QEMU installs its filter before it starts anything; here after -daemonize's fork,
+    // which spawn=deny would otherwise forbid.
+    if (auto installed = install_seccomp_filter(config.sandbox); !installed) {
+        report(installed.error().desc);
+        return 1;
+    }
+
     Vm vm;
     vm.set_name(config.name);
     vm.wakeup = [] { g_main_context_wakeup(nullptr); };
@@ -343,6 +350,13 @@ int run_emulator(const EmulatorConfig& config)
         }
     }
     vm.set_initial_runstate(config.start_stopped ? qapi::RunState::prelaunch : qapi::RunState::running);
+    if (config.sandbox.deny_fs) {
+        // Everything the command line names is open: from here the kernel refuses paths.
+        if (auto sealed = seal_filesystem(vm.fdsets()); !sealed) {
+            report("-sandbox: " + sealed.error().desc);
+            return 1;
+        }
+    }
     daemonizer.init_done();
 
     while (!vm.shutdown_requested()) {

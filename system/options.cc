@@ -29,7 +29,7 @@ constexpr std::array kOptions = {
     OptionInfo{"no-user-config", false}, OptionInfo{"nodefconfig", false}, OptionInfo{"serial", true},
     OptionInfo{"monitor", true},     OptionInfo{"parallel", true},     OptionInfo{"trace", true},
     OptionInfo{"no-shutdown", false}, OptionInfo{"enable-kvm", false}, OptionInfo{"add-fd", true},
-    OptionInfo{"drive", true},       OptionInfo{"blockdev", true},
+    OptionInfo{"drive", true},       OptionInfo{"blockdev", true},     OptionInfo{"sandbox", true},
 };
 
 const OptionInfo* find_option(std::string_view name)
@@ -290,6 +290,12 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
             config.pidfile = std::string(arg);
         } else if (name == "daemonize") {
             config.daemonize = true;
+        } else if (name == "sandbox") {
+            auto sandbox = parse_sandbox_options(arg);
+            if (!sandbox) {
+                return option_error(name, arg, sandbox.error().desc);
+            }
+            config.sandbox = *sandbox;
         } else if (name == "serial" || name == "parallel") {
             if (arg != "none" && arg != "null") {
                 config.chardevs.push_back(ChardevSpec{

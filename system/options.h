@@ -9,6 +9,7 @@
 
 #include "util/error.h"
 #include "util/fdset-cmdline.h"
+#include "util/sandbox.h"
 
 namespace qemu {
 
@@ -43,6 +44,9 @@ struct EmulatorConfig {
     bool nodefaults = false;
     std::optional<std::string> name;
     std::optional<std::string> pidfile;
+    // -sandbox: QEMU's seccomp deny-list once daemonized; our fs=deny seals the file
+    // system once the command line has been carried out.
+    SandboxOptions sandbox;
     // Machine none maps no RAM unless -m asks for some.
     uint64_t ram_size = 0;
     bool qtest_accel = false;

@@ -29,10 +29,9 @@ Result<AddFdSpec> parse_add_fd_spec(std::string option, std::string_view arg)
     return spec;
 }
 
-Result<std::vector<AddFdSpec>> take_add_fd_args(int& argc, char** argv)
+Result<std::vector<std::string>> take_option_values(int& argc, char** argv, std::string_view option)
 {
-    constexpr std::string_view kOption = "--add-fd";
-    std::vector<AddFdSpec> specs;
+    std::vector<std::string> values;
     int kept = 1;
     int i = 1;
     for (; i < argc; ++i) {
@@ -40,30 +39,36 @@ Result<std::vector<AddFdSpec>> take_add_fd_args(int& argc, char** argv)
         if (arg == "--") {
             break;
         }
-        std::optional<std::string_view> value;
-        if (arg == kOption) {
+        if (arg == option) {
             if (i + 1 >= argc) {
-                return make_error("missing argument for option '--add-fd'");
+                return make_error("missing argument for option '" + std::string(option) + "'");
             }
-            value = argv[++i];
-        } else if (arg.starts_with(kOption) && arg.size() > kOption.size() && arg[kOption.size()] == '=') {
-            value = arg.substr(kOption.size() + 1);
+            values.emplace_back(argv[++i]);
+        } else if (arg.starts_with(option) && arg.size() > option.size() && arg[option.size()] == '=') {
+            values.emplace_back(arg.substr(option.size() + 1));
         } else {
             argv[kept++] = argv[i];
-            continue;
         }
-        std::string option = std::string(kOption) + " " + std::string(*value);
-        auto spec = parse_add_fd_spec(option, *value);
-        if (!spec) {
-            return make_error(option + ": " + spec.error().desc);
-        }
-        specs.push_back(std::move(*spec));
     }
     for (; i < argc; ++i) {
         argv[kept++] = argv[i];
     }
     argc = kept;
     argv[argc] = nullptr;
+    return values;
+}
+
+Result<std::vector<AddFdSpec>> take_add_fd_args(int& argc, char** argv)
+{
+    std::vector<AddFdSpec> specs;
+    for (const std::string& value : TRY(take_option_values(argc, argv, "--add-fd"))) {
+        std::string option = "--add-fd " + value;
+        auto spec = parse_add_fd_spec(option, value);
+        if (!spec) {
+            return make_error(option + ": " + spec.error().desc);
+        }
+        specs.push_back(std::move(*spec));
+    }
     return specs;
 }
 

@@ -28,9 +28,13 @@ struct AddFdSpec {
 // location.
 Result<AddFdSpec> parse_add_fd_spec(std::string option, std::string_view arg);
 
-// qemu-img: takes every "--add-fd ARG" and "--add-fd=ARG" out of argv[1..argc) (up to a
-// "--"), wherever it stands, so each subcommand's own option parsing never sees them, and
-// returns them parsed. argc shrinks accordingly; argv[argc] stays a null pointer.
+// qemu-img's options of ours that may stand anywhere (--add-fd, --sandbox): takes every
+// "OPTION ARG" and "OPTION=ARG" out of argv[1..argc) (up to a "--"), so the subcommands'
+// own option parsing never sees them, and returns the ARGs in order. argc shrinks
+// accordingly; argv[argc] stays a null pointer.
+Result<std::vector<std::string>> take_option_values(int& argc, char** argv, std::string_view option);
+
+// take_option_values for --add-fd, each parsed.
 Result<std::vector<AddFdSpec>> take_add_fd_args(int& argc, char** argv);
 
 // QEMU's two passes: every spec is validated (fd given, not a standard stream, inherited

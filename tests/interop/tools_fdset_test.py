@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""--add-fd in our qemu-img and qemu-io (issue 15): images the caller opened, reached as
-/dev/fdset/N or /dev/fdset/N/NAME, give what the same commands give on the paths, and bad
---add-fd arguments fail with the emulator's -add-fd texts. The source image is made by
+"""--add-fd and --sandbox fs=deny in our qemu-img and qemu-io (issue 15): images the caller
+opened, reached as /dev/fdset/N or /dev/fdset/N/NAME, give what the same commands give on
+the paths, also once the tool is sealed and the kernel refuses it every path; bad --add-fd
+arguments fail with the emulator's -add-fd texts. The source image is made by
 Debian's QEMU 7.2 (exit 77 without it).
 
 Usage: tools_fdset_test.py OUR_IMG OUR_IO REF_IMG REF_IO
@@ -14,6 +15,14 @@ from image_harness import Harness, masked
 
 # The vdi header's four UUIDs: random in every create.
 VDI_UUIDS = [(0x188, 0x1C8)]
+# A VHD footer's timestamp, checksum and UUID, in the copy at the start of a dynamic image
+# and in the trailing one.
+VHD_FOOTER = [(24, 28), (64, 84)]
+
+
+def vhd_mask(h, name):
+    size = os.path.getsize(h.path(name))
+    return [(start + a, start + b) for start in (0, size - 512) for a, b in VHD_FOOTER]
 
 
 def run_with_fds(h, tool, args, files):
@@ -92,6 +101,35 @@ def qemu_io_writes_land(h):
     h.check(code == 0 and out == b'' and err == b'', f'qemu-io open of /dev/fdset/9: {out!r} {err!r}')
 
 
+def sealed(h):
+    """--sandbox fs=deny: the kernel refuses paths; what came through --add-fd still works."""
+    with open(h.path('sealed.vpc'), 'wb'):
+        pass
+    code, out, err = run_with_fds(
+        h, 'ours_img',
+        ['--add-fd', 'fd=3,set=1', '--add-fd', 'fd=4,set=2', '--sandbox', 'fs=deny', 'convert', '-f', 'vdi', '-O',
+         'vpc', '/dev/fdset/1', '/dev/fdset/2'],
+        [(3, 'src.vdi', 'r'), (4, 'sealed.vpc', 'rw')])
+    h.check(code == 0 and err == b'', f'sealed convert -O vpc between two sets: exit {code}, {err!r}')
+    h.must('ours_img', ['convert', '-f', 'vdi', '-O', 'vpc', 'src.vdi', 'path.vpc'])
+    h.check(masked(h.path('sealed.vpc'), vhd_mask(h, 'sealed.vpc')) ==
+            masked(h.path('path.vpc'), vhd_mask(h, 'path.vpc')),
+            'sealed convert through fd sets is byte-identical to the path-based convert')
+    code, out, err = h.run('ref_img', ['compare', '-f', 'vdi', '-F', 'vpc', 'src.vdi', 'sealed.vpc'])
+    h.check(code == 0, f'QEMU finds the sealed copy identical: {out!r} {err!r}')
+    h.same('sealed qemu-img refuses a path', h.run('ours_img', ['--sandbox', 'fs=deny', 'info', 'src.vdi']),
+           (1, b'', b"qemu-img: Could not open 'src.vdi': Could not open 'src.vdi': Permission denied\n"))
+    h.same('sealed qemu-io refuses a path',
+           h.run('ours_io', ['--sandbox', 'fs=deny', '-c', 'read 0 512', 'src.vdi']),
+           (1, b'', b"qemu-io: can't open device src.vdi: Could not open 'src.vdi': Permission denied\n"))
+    code, out, err = run_with_fds(
+        h, 'ours_io', ['--add-fd', 'fd=3,set=5', '--sandbox', 'fs=deny', '-r', '-f', 'vdi', '-c',
+                       'read -q -P 0x5a 1M 64k', '/dev/fdset/5'], [(3, 'src.vdi', 'r')])
+    h.check(code == 0 and out == b'' and err == b'', f'sealed qemu-io reads through a set: {out!r} {err!r}')
+    h.same('--sandbox with a bad value', h.run('ours_img', ['--sandbox', 'fs=maybe', 'info', 'src.vdi']),
+           (1, b'', b'qemu-img: --sandbox fs=maybe: invalid argument for fs\n'))
+
+
 def bad_arguments(h):
     cases = [
         (['fd=2,set=1'], [], 'fd cannot be a standard I/O stream'),
@@ -117,5 +155,6 @@ if __name__ == '__main__':
         ('info through a set', info_through_a_set),
         ('convert between sets', convert_between_sets),
         ('qemu-io writes land', qemu_io_writes_land),
+        ('sealed', sealed),
         ('bad --add-fd arguments', bad_arguments),
     ], setup=[('setup', setup)]))

@@ -11,6 +11,7 @@
 #include "util/fdset-cmdline.h"
 #include "util/osdep.h"
 #include "util/qemu-option.h"
+#include "util/sandbox.h"
 
 namespace qemu::img {
 
@@ -70,6 +71,26 @@ int main(int argc, char** argv)
     if (auto added = qemu::add_inherited_fds(fdsets, *add_fds); !added) {
         error_report(added.error().desc);
         return 1;
+    }
+    // --sandbox fs=deny (ours): sealed once the descriptors are in their sets, before any
+    // image is opened.
+    auto sandbox = qemu::take_option_values(argc, argv, "--sandbox");
+    if (!sandbox) {
+        error_report(sandbox.error().desc);
+        return 1;
+    }
+    for (const std::string& value : *sandbox) {
+        auto opts = qemu::parse_tool_sandbox_options(value);
+        if (!opts) {
+            error_report("--sandbox " + value + ": " + opts.error().desc);
+            return 1;
+        }
+        if (opts->deny_fs) {
+            if (auto sealed = qemu::seal_filesystem(fdsets); !sealed) {
+                error_report("--sandbox " + value + ": " + sealed.error().desc);
+                return 1;
+            }
+        }
     }
     set_open_context(qemu::OpenContext{.fdsets = &fdsets});
     if (argc < 2) {

@@ -14,6 +14,7 @@
 #include "util/fdset-cmdline.h"
 #include "util/osdep.h"
 #include "util/qemu-option.h"
+#include "util/sandbox.h"
 
 namespace qemu::qemu_io {
 
@@ -82,7 +83,7 @@ int command_loop(Session& session, const std::vector<std::string>& commands)
     return last_error;
 }
 
-enum LongOnly { kImageOpts = 256, kObject, kAddFd };
+enum LongOnly { kImageOpts = 256, kObject, kAddFd, kSandbox };
 
 }  // namespace
 
@@ -110,6 +111,7 @@ int main(int argc, char** argv)
         {"object", required_argument, nullptr, kObject},
         {"image-opts", no_argument, nullptr, kImageOpts},
         {"add-fd", required_argument, nullptr, kAddFd},
+        {"sandbox", required_argument, nullptr, kSandbox},
         {"force-share", no_argument, nullptr, 'U'},
         {nullptr, 0, nullptr, 0},
     };
@@ -120,6 +122,7 @@ int main(int argc, char** argv)
     // the image is opened, and `open` reaches them as /dev/fdset/N too.
     qemu::FdSetRegistry fdsets;
     std::vector<qemu::AddFdSpec> add_fds;
+    std::optional<std::string> seal;  // --sandbox fs=deny, as given
     Session session(qemu::OpenContext{.fdsets = &fdsets});
     OpenRequest request;
     std::vector<std::string> commands;
@@ -199,6 +202,15 @@ int main(int argc, char** argv)
             add_fds.push_back(std::move(*spec));
             break;
         }
+        case kSandbox: {
+            auto opts = qemu::parse_tool_sandbox_options(optarg);
+            if (!opts) {
+                error_report(std::string("--sandbox ") + optarg + ": " + opts.error().desc);
+                return 1;
+            }
+            seal = opts->deny_fs ? std::optional<std::string>(optarg) : std::nullopt;
+            break;
+        }
         default:
             usage(progname);
             return 1;
@@ -215,6 +227,14 @@ int main(int argc, char** argv)
     if (auto added = qemu::add_inherited_fds(fdsets, add_fds); !added) {
         error_report(added.error().desc);
         return 1;
+    }
+    // --sandbox fs=deny (ours): sealed once the descriptors are in their sets, before the
+    // image is opened.
+    if (seal) {
+        if (auto sealed = qemu::seal_filesystem(fdsets); !sealed) {
+            error_report("--sandbox " + *seal + ": " + sealed.error().desc);
+            return 1;
+        }
     }
     if (argc - optind == 1) {
         qemu::block::BlockOptions options;
