@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -277,6 +278,52 @@ TEST(QmpQueries, QueryCommandsListsTheBasics)
     }
 }
 
+TEST(QmpQueries, QueryTargetIsX86_64)
+{
+    auto qts = QTestState::init(kCommonArgs);
+    EXPECT_EQ(qts->qmp_assert_success("{ 'execute': 'query-target' }"), JsonValue({{"arch", "x86_64"}}));
+    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'query-target', 'arguments': { 'x': 1 } }"), "GenericError"),
+        "Parameter 'x' is unexpected");
+}
+
+TEST(QmpQueries, QueryCommandsAndSchemaHaveTargetAndReset)
+{
+    auto qts = QTestState::init(kCommonArgs);
+    std::set<std::string> names;
+    for (const JsonValue& entry : qts->qmp_assert_success("{ 'execute': 'query-commands' }")) {
+        names.insert(entry["name"].get<std::string>());
+    }
+    EXPECT_TRUE(names.contains("query-target"));
+    EXPECT_TRUE(names.contains("system_reset"));
+
+    std::map<std::string, JsonValue> schema;
+    for (const JsonValue& entry : qts->qmp_assert_success("{ 'execute': 'query-qmp-schema' }")) {
+        schema[entry["name"].get<std::string>()] = entry;
+    }
+    ASSERT_TRUE(schema.contains("query-target") && schema.contains("system_reset") && schema.contains("RESET"));
+    // TargetInfo is { 'arch': 'SysEmuTarget' }; system_reset takes and returns nothing.
+    const JsonValue& target = schema["query-target"];
+    EXPECT_EQ(target["meta-type"], "command");
+    const JsonValue& info = schema[target["ret-type"].get<std::string>()];
+    ASSERT_EQ(info["members"].size(), 1u) << dump(info);
+    EXPECT_EQ(info["members"][0]["name"], "arch");
+    const JsonValue& arch = schema[info["members"][0]["type"].get<std::string>()];
+    EXPECT_EQ(arch["meta-type"], "enum");
+    bool has_x86_64 = false;
+    for (const JsonValue& value : arch["values"]) {
+        has_x86_64 = has_x86_64 || value == "x86_64";
+    }
+    EXPECT_TRUE(has_x86_64) << dump(arch);
+    const JsonValue& reset = schema["system_reset"];
+    EXPECT_EQ(reset["meta-type"], "command");
+    EXPECT_EQ(schema[reset["arg-type"].get<std::string>()]["members"], JsonValue::array());
+    EXPECT_EQ(schema[reset["ret-type"].get<std::string>()]["members"], JsonValue::array());
+    const JsonValue& event = schema[schema["RESET"]["arg-type"].get<std::string>()];
+    ASSERT_EQ(event["members"].size(), 2u) << dump(event);
+    EXPECT_EQ(event["members"][0]["name"], "guest");
+    EXPECT_EQ(event["members"][1]["name"], "reason");
+}
+
 // ---- human-monitor-command ----
 
 TEST(QmpHmp, InfoStatusFollowsTheRunState)
@@ -309,6 +356,43 @@ TEST(QmpEvents, StopAndContSendStopAndResume)
     expect_event_shape(qts->qmp_eventwait("RESUME"), "RESUME", false);
     status = qts->qmp_assert_success("{ 'execute': 'query-status' }");
     EXPECT_EQ(status["status"], "running");
+}
+
+JsonValue reset_data()
+{
+    return JsonValue({{"guest", false}, {"reason", "host-qmp-system-reset"}});
+}
+
+// As QEMU 7.2: RESET comes before the reply, and a running VM keeps running.
+TEST(QmpEvents, SystemResetSendsResetAndKeepsARunningVmRunning)
+{
+    auto qts = QTestState::init(kCommonArgs);
+    qts->qmp_send("{ 'execute': 'system_reset' }");
+    JsonValue event = qts->qmp_receive_dict();
+    expect_event_shape(event, "RESET", true);
+    EXPECT_EQ(event["data"], reset_data()) << dump(event);
+    EXPECT_EQ(qts->qmp_receive_dict(), JsonValue({{"return", JsonValue::object()}}));
+    JsonValue status = qts->qmp_assert_success("{ 'execute': 'query-status' }");
+    EXPECT_EQ(status["status"], "running") << dump(status);
+    EXPECT_EQ(status["running"], true) << dump(status);
+    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'system_reset', 'arguments': { 'x': 1 } }"), "GenericError"),
+        "Parameter 'x' is unexpected");
+}
+
+// QEMU's main loop puts a VM that was not running in prelaunch after a reset; cont starts it.
+TEST(QmpEvents, SystemResetOfAPausedVmLeavesItInPrelaunch)
+{
+    auto qts = QTestState::init(kCommonArgs);
+    qts->qmp_assert_success("{ 'execute': 'stop' }");
+    qts->qmp_eventwait("STOP");
+    qts->qmp_assert_success("{ 'execute': 'system_reset' }");
+    EXPECT_EQ(qts->qmp_eventwait("RESET")["data"], reset_data());
+    JsonValue status = qts->qmp_assert_success("{ 'execute': 'query-status' }");
+    EXPECT_EQ(status["status"], "prelaunch") << dump(status);
+    EXPECT_EQ(status["running"], false) << dump(status);
+    qts->qmp_assert_success("{ 'execute': 'cont' }");
+    qts->qmp_eventwait("RESUME");
+    EXPECT_EQ(qts->qmp_assert_success("{ 'execute': 'query-status' }")["status"], "running");
 }
 
 TEST(QmpEvents, EventsAreStashedWhileWaitingForAReply)
