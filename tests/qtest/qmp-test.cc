@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,8 +20,10 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/qtest/libqtest.h"
 
@@ -189,6 +192,82 @@ TEST(QmpProtocol, OobCanBeEnabledOnASocketMonitor)
     ASSERT_NE(std::find(caps.begin(), caps.end(), JsonValue("oob")), caps.end()) << dump(greeting);
     qts->qmp_assert_success("{ 'execute': 'qmp_capabilities', 'arguments': { 'enable': [ 'oob' ] } }");
     qts->qmp_assert_success("{ 'execute': 'query-name' }");
+}
+
+// An emulator whose stdin and stdout are one end of a socketpair, for -qmp stdio.
+struct StdioEmulator {
+    pid_t pid = -1;
+    std::unique_ptr<QmpConnection> qmp;
+
+    explicit StdioEmulator(std::vector<std::string> args)
+    {
+        int ends[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0) {
+            throw std::runtime_error("socketpair failed");
+        }
+        std::string binary = qtest::qemu_binary();
+        args.insert(args.begin(), {binary, "-nodefaults", "-display", "none", "-machine", "none"});
+        std::vector<char*> argv;
+        for (std::string& arg : args) {
+            argv.push_back(arg.data());
+        }
+        argv.push_back(nullptr);
+        pid = fork();
+        if (pid == 0) {
+            dup2(ends[1], 0);
+            dup2(ends[1], 1);
+            execv(binary.c_str(), argv.data());
+            _exit(127);
+        }
+        close(ends[1]);
+        qmp = std::make_unique<QmpConnection>(qemu::UniqueFd(ends[0]));
+    }
+    ~StdioEmulator()
+    {
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+        }
+    }
+    StdioEmulator(const StdioEmulator&) = delete;
+    StdioEmulator& operator=(const StdioEmulator&) = delete;
+
+    int quit()
+    {
+        EXPECT_TRUE(qmp->command("{ 'execute': 'quit' }").contains("return"));
+        int status = 0;
+        waitpid(pid, &status, 0);
+        pid = -1;
+        return status;
+    }
+};
+
+// QEMU 7.2 offers oob on every fd-based backend, stdio included, as on a socket.
+TEST(QmpProtocol, StdioMonitorOffersOobAndAcceptsIt)
+{
+    for (const auto& args : {std::vector<std::string>{"-qmp", "stdio"},
+             std::vector<std::string>{"-chardev", "stdio,id=x", "-mon", "x,mode=control"}}) {
+        StdioEmulator emulator(args);
+        JsonValue greeting = emulator.qmp->receive();
+        EXPECT_EQ(greeting["QMP"]["capabilities"], JsonValue::array({"oob"})) << dump(greeting);
+        EXPECT_EQ(emulator.qmp->command("{ 'execute': 'qmp_capabilities', 'arguments': { 'enable': [ 'oob' ] } }"),
+            JsonValue({{"return", JsonValue::object()}}));
+        // With oob on, exec-oob is a request; query-name just does not allow it.
+        EXPECT_EQ(qmp_expect_error(emulator.qmp->command("{ 'exec-oob': 'query-name', 'id': 1 }"), "GenericError"),
+            "The command query-name does not support OOB");
+        EXPECT_EQ(emulator.qmp->command("{ 'execute': 'query-name' }"), JsonValue({{"return", JsonValue::object()}}));
+        int status = emulator.quit();
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    }
+}
+
+// A ringbuf cannot be watched from another context: no oob there, as in QEMU.
+TEST(QmpProtocol, RingbufMonitorOffersNoOob)
+{
+    auto qts = QTestState::init(std::string(kCommonArgs) + " -chardev ringbuf,id=r -mon r,mode=control");
+    JsonValue text = qts->qmp_assert_success("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r', 'size': 4096 } }");
+    JsonValue greeting = qemu::json_parse(text.get<std::string>()).value();
+    EXPECT_EQ(greeting["QMP"]["capabilities"], JsonValue::array()) << dump(greeting);
 }
 
 TEST(QmpProtocol, IdOfEveryJsonTypeIsEchoed)
