@@ -1,6 +1,7 @@
 // The driver table. A new format is one more line here and a folder of its own.
 #include "block/drivers.h"
 
+#include <algorithm>
 #include <array>
 
 namespace qemu::block {
@@ -34,6 +35,18 @@ const BlockDriver* find_driver(std::string_view format_name)
         }
     }
     return nullptr;
+}
+
+std::vector<std::string_view> format_names()
+{
+    std::vector<std::string_view> names;
+    for (const BlockDriver* driver : kDrivers) {
+        names.push_back(driver->format_name);
+    }
+    std::ranges::sort(names);
+    auto duplicates = std::ranges::unique(names);
+    names.erase(duplicates.begin(), duplicates.end());
+    return names;
 }
 
 const BlockDriver* find_protocol(std::string_view protocol_name)

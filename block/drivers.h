@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "block/block.h"
 
@@ -15,6 +16,11 @@ namespace qemu::block {
 std::span<const BlockDriver* const> all_drivers();
 
 const BlockDriver* find_driver(std::string_view format_name);
+
+// bdrv_iterate_format: every driver's format name once, sorted, as the help texts list them
+// ("qemu-img --help", "-drive format=help"). No driver is whitelisted away in this build,
+// so the read-write and read-only lists are the same.
+std::vector<std::string_view> format_names();
 const BlockDriver* find_protocol(std::string_view protocol_name);
 
 // The "proto:" in front of a filename, if it has one (a '/' before the colon means none).

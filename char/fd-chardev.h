@@ -22,6 +22,9 @@ public:
     using Chardev::write_all;
     Result<size_t> write_all(std::span<const uint8_t> data) override;
     void accept_input() override;
+    // QEMU's fd-based backends (stdio, file, pipe, pty) can be watched from any GMainContext,
+    // so a monitor on one offers "oob" as on a socket.
+    bool supports_gcontext() const override { return true; }
 
 protected:
     void frontend_attached() override { accept_input(); }

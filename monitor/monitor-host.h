@@ -24,13 +24,15 @@ public:
     virtual chr::ChardevRegistry& chardevs() = 0;
     virtual block::BlockDevices& block() = 0;
 
-    // Run state, as query-status, stop, cont, quit and their HMP forms see and change it.
-    // The host emits STOP, RESUME and SHUTDOWN itself, as the state changes.
+    // Run state, as query-status, stop, cont, quit, system_reset and their HMP forms see and
+    // change it. The host emits STOP, RESUME, SHUTDOWN and RESET itself, as the state changes.
     virtual qapi::RunState runstate() const = 0;
     bool is_running() const { return runstate() == qapi::RunState::running; }
     virtual void stop() = 0;
     virtual void start() = 0;
     virtual void request_shutdown(qapi::ShutdownCause cause) = 0;
+    // qemu_system_reset: emits RESET; a VM that was not running is left in prelaunch.
+    virtual void reset(qapi::ShutdownCause cause) = 0;
 
     // -name, for query-name and `info name`.
     virtual std::optional<std::string> name() const = 0;

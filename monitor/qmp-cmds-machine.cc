@@ -1,4 +1,5 @@
-// QMP commands describing the machine: there is one, "none", with no CPUs.
+// QMP commands describing the machine: there is one, "none", with no CPUs, in the
+// x86_64 binary.
 #include "monitor/qmp-context.h"
 #include "qapi/qapi-commands.h"
 
@@ -15,6 +16,11 @@ qemu::Result<std::vector<MachineInfo>> qmp_query_machines(QmpContext&, const std
     none.deprecated = false;
     none.acpi = false;
     return std::vector<MachineInfo>{none};
+}
+
+qemu::Result<TargetInfo> qmp_query_target(QmpContext&)
+{
+    return TargetInfo{.arch = SysEmuTarget::x86_64};
 }
 
 qemu::Result<std::vector<CpuInfoFast>> qmp_query_cpus_fast(QmpContext&)

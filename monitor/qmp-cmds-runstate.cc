@@ -1,4 +1,4 @@
-// QMP commands about the VM's life: status, stop/cont, quit, name. The host keeps the run
+// QMP commands about the VM's life: status, stop/cont, quit, system_reset, name. The host keeps the run
 // state and emits the events that go with its changes.
 #include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
@@ -29,6 +29,12 @@ qemu::Result<void> qmp_cont(QmpContext& ctx)
 qemu::Result<void> qmp_quit(QmpContext& ctx)
 {
     ctx.host.request_shutdown(ShutdownCause::host_qmp_quit);
+    return {};
+}
+
+qemu::Result<void> qmp_system_reset(QmpContext& ctx)
+{
+    ctx.host.reset(ShutdownCause::host_qmp_system_reset);
     return {};
 }
 

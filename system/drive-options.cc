@@ -6,10 +6,12 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "block/blockdev-options.h"
+#include "block/drivers.h"
 #include "qobject/json.h"
 #include "util/qemu-option.h"
 
@@ -81,7 +83,8 @@ std::string interface_error(std::string_view interface)
 
 // The keys of -drive that belong to the guest device (drive_new's part). There is no
 // guest device here, but the values are checked with QEMU's texts, and those that change
-// the block node (media=cdrom is read-only) are applied.
+// the block node (media=cdrom is read-only) are applied. These checks come before
+// format=help is honoured, as in QEMU; check_late_device_keys' come after it.
 Result<void> check_device_keys(const BlockSpec& spec, const QemuOpts& opts, block::BlockOptions& options)
 {
     if (auto media = opts.get("media")) {
@@ -89,14 +92,6 @@ Result<void> check_device_keys(const BlockSpec& spec, const QemuOpts& opts, bloc
             options["read-only"] = "on";
         } else if (*media != "disk") {
             return spec_error(spec, "'" + *media + "' invalid media");
-        }
-    }
-    for (bool is_read : {false, true}) {
-        if (auto action = opts.get(is_read ? "rerror" : "werror")) {
-            if (*action != "ignore" && *action != "report" && *action != "stop" && (is_read || *action != "enospc")) {
-                return spec_error(
-                    spec, "'" + *action + "' invalid " + std::string(is_read ? "read" : "write") + " error action");
-            }
         }
     }
     for (const char* key : {"index", "bus", "unit"}) {
@@ -116,11 +111,6 @@ Result<void> check_device_keys(const BlockSpec& spec, const QemuOpts& opts, bloc
             }
         }
     }
-    if (opts.get("snapshot") == std::optional<std::string>("on")) {
-        // QEMU puts a temporary qcow2 overlay on top; without qcow2 the writes would reach
-        // the image itself, which is what snapshot=on exists to prevent.
-        return spec_error(spec, "snapshot=on needs a qcow2 overlay, and this build has no qcow2 driver");
-    }
     bool read_only = options.contains("read-only") && options.at("read-only") == "on";
     if (opts.get("copy-on-read") == std::optional<std::string>("on") && read_only) {
         std::fprintf(stderr, "qemu-system-x86_64: %s: warning: disabling copy-on-read on read-only drive\n",
@@ -129,7 +119,36 @@ Result<void> check_device_keys(const BlockSpec& spec, const QemuOpts& opts, bloc
     return {};
 }
 
-Result<void> open_drive(block::BlockDevices& devices, const BlockSpec& spec, int& unnamed)
+Result<void> check_late_device_keys(const BlockSpec& spec, const QemuOpts& opts)
+{
+    for (bool is_read : {false, true}) {
+        if (auto action = opts.get(is_read ? "rerror" : "werror")) {
+            if (*action != "ignore" && *action != "report" && *action != "stop" && (is_read || *action != "enospc")) {
+                return spec_error(
+                    spec, "'" + *action + "' invalid " + std::string(is_read ? "read" : "write") + " error action");
+            }
+        }
+    }
+    if (opts.get("snapshot") == std::optional<std::string>("on")) {
+        // QEMU puts a temporary qcow2 overlay on top; without qcow2 the writes would reach
+        // the image itself, which is what snapshot=on exists to prevent.
+        return spec_error(spec, "snapshot=on needs a qcow2 overlay, and this build has no qcow2 driver");
+    }
+    return {};
+}
+
+// "-drive format=help": bdrv_format_print's lines, which list the same names twice.
+std::string format_help_text()
+{
+    std::string names;
+    for (std::string_view name : block::format_names()) {
+        names += " " + std::string(name);
+    }
+    return "Supported formats:" + names + "\nSupported formats (read-only):" + names + "\n";
+}
+
+// Returns the help text instead of opening anything when the drive asks for format=help.
+Result<std::optional<std::string>> open_drive(block::BlockDevices& devices, const BlockSpec& spec, int& unnamed)
 {
     auto opts = QemuOpts::parse(spec.value);
     if (!opts) {
@@ -155,7 +174,8 @@ Result<void> open_drive(block::BlockDevices& devices, const BlockSpec& spec, int
         } else if (key == "format") {
             options["driver"] = value;
         } else if (key == "readonly") {
-            auto read_only = parse_option_bool("readonly", value);
+            // drive_new renames it before checking, so QEMU's message names read-only.
+            auto read_only = parse_option_bool("read-only", value);
             if (!read_only) {
                 return spec_error(spec, read_only.error().desc);
             }
@@ -178,16 +198,51 @@ Result<void> open_drive(block::BlockDevices& devices, const BlockSpec& spec, int
     if (auto cache = opts->get("cache"); cache && !apply_cache_mode(*cache, options, how)) {
         return spec_error(spec, "invalid cache option");
     }
+    // The node checks it again when it opens; this is for the order of messages only.
+    if (auto zeroes = opts->get("detect-zeroes"); zeroes && *zeroes != "off" && *zeroes != "on" && *zeroes != "unmap") {
+        return spec_error(spec, "invalid parameter value: " + *zeroes);
+    }
+    if (options.contains("driver") && (options.at("driver") == "help" || options.at("driver") == "?")) {
+        return format_help_text();
+    }
+    TRY_VOID(check_late_device_keys(spec, *opts));
     if (!id) {
         id = interface + std::to_string(unnamed++);
     } else if (devices.find_drive(*id)) {
-        return spec_error(spec, "Duplicate ID '" + *id + "' for drive");
+        return spec_error(spec, "Duplicate ID '" + *id + "' for drive");  // one made up for an earlier drive
     }
     if (auto ok = devices.add_drive(*id, filename, std::move(options), how); !ok) {
         return spec_error(spec, ok.error().desc);
     }
     if (interface != "none") {
         return spec_error(spec, interface_error(interface));
+    }
+    return std::nullopt;
+}
+
+// QEMU checks -drive ids while it reads the command line, before any drive opens (so
+// before a format=help on an earlier drive is honoured).
+Result<void> check_ids(const std::vector<BlockSpec>& specs)
+{
+    std::vector<std::string> seen;
+    for (const BlockSpec& spec : specs) {
+        auto opts = QemuOpts::parse(spec.value);
+        if (!opts) {
+            continue;  // reported when this drive is opened
+        }
+        auto id = opts->get("id");
+        if (!id) {
+            continue;
+        }
+        if (!id_wellformed(*id)) {
+            return spec_error(spec,
+                "Parameter 'id' expects an identifier\n"
+                "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.");
+        }
+        if (std::ranges::find(seen, *id) != seen.end()) {
+            return spec_error(spec, "Duplicate ID '" + *id + "' for drive");
+        }
+        seen.push_back(*id);
     }
     return {};
 }
@@ -266,13 +321,17 @@ Result<void> open_blockdev(block::BlockDevices& devices, const BlockSpec& spec)
     return {};
 }
 
-Result<void> open_drives(block::BlockDevices& devices, const std::vector<BlockSpec>& specs)
+Result<std::optional<std::string>> open_drives(block::BlockDevices& devices, const std::vector<BlockSpec>& specs)
 {
+    TRY_VOID(check_ids(specs));
     int unnamed = 0;
     for (const BlockSpec& spec : specs) {
-        TRY_VOID(open_drive(devices, spec, unnamed));
+        auto help = TRY(open_drive(devices, spec, unnamed));
+        if (help) {
+            return help;
+        }
     }
-    return {};
+    return std::nullopt;
 }
 
 }  // namespace qemu

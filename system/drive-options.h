@@ -3,6 +3,8 @@
 // after -add-fd, so /dev/fdset/N names resolve.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -21,7 +23,9 @@ Result<JsonValue> parse_keyval(std::string_view text);
 // -blockdev: JSON (starting with '{') or dotted keys, as QMP's blockdev-add.
 Result<void> open_blockdev(block::BlockDevices& devices, const BlockSpec& spec);
 
-// Every -drive in order. Errors carry the "-drive ARG: " prefix.
-Result<void> open_drives(block::BlockDevices& devices, const std::vector<BlockSpec>& specs);
+// Every -drive in order. Errors carry the "-drive ARG: " prefix. A drive with format=help
+// (or "?") stops the opening: its list of formats is returned for the caller to print
+// before exiting with status 0, as QEMU does.
+Result<std::optional<std::string>> open_drives(block::BlockDevices& devices, const std::vector<BlockSpec>& specs);
 
 }  // namespace qemu

@@ -330,9 +330,14 @@ int run_emulator(const EmulatorConfig& config)
             return 1;
         }
     }
-    if (auto ok = open_drives(vm.block(), config.drives); !ok) {
-        report(ok.error().desc);
+    auto drives = open_drives(vm.block(), config.drives);
+    if (!drives) {
+        report(drives.error().desc);
         return 1;
+    }
+    if (*drives) {
+        std::fputs((*drives)->c_str(), stdout);  // -drive format=help
+        return 0;
     }
     // The qtest server is destroyed before vm, whose registry owns its chardev.
     auto memory = GuestMemory::create(config.ram_size);

@@ -47,4 +47,16 @@ void Vm::request_shutdown(qapi::ShutdownCause cause)
     }
 }
 
+void Vm::reset(qapi::ShutdownCause cause)
+{
+    // QEMU's main loop resets and then puts any VM that is not running (paused, -S's
+    // prelaunch, shut down) in prelaunch, from where cont starts it.
+    // The causes after host-ui in the enum are the guest's (shutdown_caused_by_guest).
+    bool guest = static_cast<int>(cause) > static_cast<int>(qapi::ShutdownCause::host_ui);
+    qapi::qapi_event_send_reset(m_monitors, guest, cause);
+    if (!is_running()) {
+        m_runstate = qapi::RunState::prelaunch;
+    }
+}
+
 }  // namespace qemu

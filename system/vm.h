@@ -38,6 +38,8 @@ public:
     // Emits SHUTDOWN now and makes the main loop exit with status 0.
     void request_shutdown(qapi::ShutdownCause cause) override;
     bool shutdown_requested() const { return m_shutdown_requested; }
+    // There is no guest to reset, only the RESET event and the state change to make.
+    void reset(qapi::ShutdownCause cause) override;
 
     std::optional<std::string> name() const override { return m_name; }
     void set_name(std::optional<std::string> name) { m_name = std::move(name); }

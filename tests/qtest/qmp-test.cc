@@ -12,14 +12,18 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/qtest/libqtest.h"
 
@@ -190,6 +194,82 @@ TEST(QmpProtocol, OobCanBeEnabledOnASocketMonitor)
     qts->qmp_assert_success("{ 'execute': 'query-name' }");
 }
 
+// An emulator whose stdin and stdout are one end of a socketpair, for -qmp stdio.
+struct StdioEmulator {
+    pid_t pid = -1;
+    std::unique_ptr<QmpConnection> qmp;
+
+    explicit StdioEmulator(std::vector<std::string> args)
+    {
+        int ends[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0) {
+            throw std::runtime_error("socketpair failed");
+        }
+        std::string binary = qtest::qemu_binary();
+        args.insert(args.begin(), {binary, "-nodefaults", "-display", "none", "-machine", "none"});
+        std::vector<char*> argv;
+        for (std::string& arg : args) {
+            argv.push_back(arg.data());
+        }
+        argv.push_back(nullptr);
+        pid = fork();
+        if (pid == 0) {
+            dup2(ends[1], 0);
+            dup2(ends[1], 1);
+            execv(binary.c_str(), argv.data());
+            _exit(127);
+        }
+        close(ends[1]);
+        qmp = std::make_unique<QmpConnection>(qemu::UniqueFd(ends[0]));
+    }
+    ~StdioEmulator()
+    {
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+        }
+    }
+    StdioEmulator(const StdioEmulator&) = delete;
+    StdioEmulator& operator=(const StdioEmulator&) = delete;
+
+    int quit()
+    {
+        EXPECT_TRUE(qmp->command("{ 'execute': 'quit' }").contains("return"));
+        int status = 0;
+        waitpid(pid, &status, 0);
+        pid = -1;
+        return status;
+    }
+};
+
+// QEMU 7.2 offers oob on every fd-based backend, stdio included, as on a socket.
+TEST(QmpProtocol, StdioMonitorOffersOobAndAcceptsIt)
+{
+    for (const auto& args : {std::vector<std::string>{"-qmp", "stdio"},
+             std::vector<std::string>{"-chardev", "stdio,id=x", "-mon", "x,mode=control"}}) {
+        StdioEmulator emulator(args);
+        JsonValue greeting = emulator.qmp->receive();
+        EXPECT_EQ(greeting["QMP"]["capabilities"], JsonValue::array({"oob"})) << dump(greeting);
+        EXPECT_EQ(emulator.qmp->command("{ 'execute': 'qmp_capabilities', 'arguments': { 'enable': [ 'oob' ] } }"),
+            JsonValue({{"return", JsonValue::object()}}));
+        // With oob on, exec-oob is a request; query-name just does not allow it.
+        EXPECT_EQ(qmp_expect_error(emulator.qmp->command("{ 'exec-oob': 'query-name', 'id': 1 }"), "GenericError"),
+            "The command query-name does not support OOB");
+        EXPECT_EQ(emulator.qmp->command("{ 'execute': 'query-name' }"), JsonValue({{"return", JsonValue::object()}}));
+        int status = emulator.quit();
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    }
+}
+
+// A ringbuf cannot be watched from another context: no oob there, as in QEMU.
+TEST(QmpProtocol, RingbufMonitorOffersNoOob)
+{
+    auto qts = QTestState::init(std::string(kCommonArgs) + " -chardev ringbuf,id=r -mon r,mode=control");
+    JsonValue text = qts->qmp_assert_success("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r', 'size': 4096 } }");
+    JsonValue greeting = qemu::json_parse(text.get<std::string>()).value();
+    EXPECT_EQ(greeting["QMP"]["capabilities"], JsonValue::array()) << dump(greeting);
+}
+
 TEST(QmpProtocol, IdOfEveryJsonTypeIsEchoed)
 {
     auto qts = QTestState::init(kCommonArgs);
@@ -277,6 +357,52 @@ TEST(QmpQueries, QueryCommandsListsTheBasics)
     }
 }
 
+TEST(QmpQueries, QueryTargetIsX86_64)
+{
+    auto qts = QTestState::init(kCommonArgs);
+    EXPECT_EQ(qts->qmp_assert_success("{ 'execute': 'query-target' }"), JsonValue({{"arch", "x86_64"}}));
+    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'query-target', 'arguments': { 'x': 1 } }"), "GenericError"),
+        "Parameter 'x' is unexpected");
+}
+
+TEST(QmpQueries, QueryCommandsAndSchemaHaveTargetAndReset)
+{
+    auto qts = QTestState::init(kCommonArgs);
+    std::set<std::string> names;
+    for (const JsonValue& entry : qts->qmp_assert_success("{ 'execute': 'query-commands' }")) {
+        names.insert(entry["name"].get<std::string>());
+    }
+    EXPECT_TRUE(names.contains("query-target"));
+    EXPECT_TRUE(names.contains("system_reset"));
+
+    std::map<std::string, JsonValue> schema;
+    for (const JsonValue& entry : qts->qmp_assert_success("{ 'execute': 'query-qmp-schema' }")) {
+        schema[entry["name"].get<std::string>()] = entry;
+    }
+    ASSERT_TRUE(schema.contains("query-target") && schema.contains("system_reset") && schema.contains("RESET"));
+    // TargetInfo is { 'arch': 'SysEmuTarget' }; system_reset takes and returns nothing.
+    const JsonValue& target = schema["query-target"];
+    EXPECT_EQ(target["meta-type"], "command");
+    const JsonValue& info = schema[target["ret-type"].get<std::string>()];
+    ASSERT_EQ(info["members"].size(), 1u) << dump(info);
+    EXPECT_EQ(info["members"][0]["name"], "arch");
+    const JsonValue& arch = schema[info["members"][0]["type"].get<std::string>()];
+    EXPECT_EQ(arch["meta-type"], "enum");
+    bool has_x86_64 = false;
+    for (const JsonValue& value : arch["values"]) {
+        has_x86_64 = has_x86_64 || value == "x86_64";
+    }
+    EXPECT_TRUE(has_x86_64) << dump(arch);
+    const JsonValue& reset = schema["system_reset"];
+    EXPECT_EQ(reset["meta-type"], "command");
+    EXPECT_EQ(schema[reset["arg-type"].get<std::string>()]["members"], JsonValue::array());
+    EXPECT_EQ(schema[reset["ret-type"].get<std::string>()]["members"], JsonValue::array());
+    const JsonValue& event = schema[schema["RESET"]["arg-type"].get<std::string>()];
+    ASSERT_EQ(event["members"].size(), 2u) << dump(event);
+    EXPECT_EQ(event["members"][0]["name"], "guest");
+    EXPECT_EQ(event["members"][1]["name"], "reason");
+}
+
 // ---- human-monitor-command ----
 
 TEST(QmpHmp, InfoStatusFollowsTheRunState)
@@ -309,6 +435,43 @@ TEST(QmpEvents, StopAndContSendStopAndResume)
     expect_event_shape(qts->qmp_eventwait("RESUME"), "RESUME", false);
     status = qts->qmp_assert_success("{ 'execute': 'query-status' }");
     EXPECT_EQ(status["status"], "running");
+}
+
+JsonValue reset_data()
+{
+    return JsonValue({{"guest", false}, {"reason", "host-qmp-system-reset"}});
+}
+
+// As QEMU 7.2: RESET comes before the reply, and a running VM keeps running.
+TEST(QmpEvents, SystemResetSendsResetAndKeepsARunningVmRunning)
+{
+    auto qts = QTestState::init(kCommonArgs);
+    qts->qmp_send("{ 'execute': 'system_reset' }");
+    JsonValue event = qts->qmp_receive_dict();
+    expect_event_shape(event, "RESET", true);
+    EXPECT_EQ(event["data"], reset_data()) << dump(event);
+    EXPECT_EQ(qts->qmp_receive_dict(), JsonValue({{"return", JsonValue::object()}}));
+    JsonValue status = qts->qmp_assert_success("{ 'execute': 'query-status' }");
+    EXPECT_EQ(status["status"], "running") << dump(status);
+    EXPECT_EQ(status["running"], true) << dump(status);
+    EXPECT_EQ(qmp_expect_error(qts->qmp("{ 'execute': 'system_reset', 'arguments': { 'x': 1 } }"), "GenericError"),
+        "Parameter 'x' is unexpected");
+}
+
+// QEMU's main loop puts a VM that was not running in prelaunch after a reset; cont starts it.
+TEST(QmpEvents, SystemResetOfAPausedVmLeavesItInPrelaunch)
+{
+    auto qts = QTestState::init(kCommonArgs);
+    qts->qmp_assert_success("{ 'execute': 'stop' }");
+    qts->qmp_eventwait("STOP");
+    qts->qmp_assert_success("{ 'execute': 'system_reset' }");
+    EXPECT_EQ(qts->qmp_eventwait("RESET")["data"], reset_data());
+    JsonValue status = qts->qmp_assert_success("{ 'execute': 'query-status' }");
+    EXPECT_EQ(status["status"], "prelaunch") << dump(status);
+    EXPECT_EQ(status["running"], false) << dump(status);
+    qts->qmp_assert_success("{ 'execute': 'cont' }");
+    qts->qmp_eventwait("RESUME");
+    EXPECT_EQ(qts->qmp_assert_success("{ 'execute': 'query-status' }")["status"], "running");
 }
 
 TEST(QmpEvents, EventsAreStashedWhileWaitingForAReply)

@@ -1,8 +1,6 @@
 // The text of qemu-img --help (QEMU 7.2's wording; the format list is this build's drivers).
-#include <algorithm>
 #include <cstdio>
 #include <string_view>
-#include <vector>
 
 #include "block/drivers.h"
 #include "tools/qemu-img/img-commands.h"
@@ -132,14 +130,8 @@ int print_help()
                 "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n"
                 "%s",
         kHelpText);
-    // bdrv_iterate_format: every driver's name, sorted.
-    std::vector<std::string_view> names;
-    for (const block::BlockDriver* driver : block::all_drivers()) {
-        names.push_back(driver->format_name);
-    }
-    std::ranges::sort(names);
     std::printf("Supported formats:");
-    for (std::string_view name : names) {
+    for (std::string_view name : block::format_names()) {
         std::printf(" %.*s", static_cast<int>(name.size()), name.data());
     }
     std::printf("\n%s", kHelpTail);

@@ -99,6 +99,7 @@ TEST(CharRingbuf, SizeMustBeAPowerOfTwo)
     ASSERT_NE(rb, nullptr);
     EXPECT_EQ(rb->size(), 65536u);
     EXPECT_EQ(rb->filename(), "ringbuf");
+    EXPECT_FALSE(rb->supports_gcontext()) << "QEMU offers no oob on a ringbuf monitor";
 }
 
 TEST(CharRingbuf, WrapsAroundKeepingTheNewestBytes)
@@ -130,6 +131,7 @@ TEST(CharFile, WritesTruncatesAppendsAndReadsInput)
     file.out = out;
     Chardev* chr = reg.add(opts_of("f", file)).value();
     EXPECT_EQ(chr->filename(), "file");
+    EXPECT_TRUE(chr->supports_gcontext());
     ASSERT_TRUE(chr->write_all("first"));
     EXPECT_EQ(read_file(out), "first");
     ASSERT_TRUE(reg.remove("f"));
@@ -206,6 +208,7 @@ TEST(CharPipe, UsesInAndOutFifosElseOnePath)
     ChardevRegistry reg;
     Chardev* chr = reg.add(opts_of("p", PipeOptions{base})).value();
     EXPECT_EQ(chr->filename(), "pipe");
+    EXPECT_TRUE(chr->supports_gcontext());
     RecordingFrontend fe;
     ASSERT_TRUE(chr->attach(fe.callbacks()));
 
@@ -236,6 +239,7 @@ TEST(CharPty, ReportsItsPathAndCarriesBytesBothWays)
     Captured out;
     ChardevRegistry reg(out.reporter());
     Chardev* chr = reg.add(opts_of("p", PtyOptions{})).value();
+    EXPECT_TRUE(chr->supports_gcontext()) << "QEMU offers oob on every fd-based backend";
     auto pts = reg.pty_path("p");
     ASSERT_TRUE(pts);
     EXPECT_TRUE(pts->starts_with("/dev/pts/"));
@@ -261,7 +265,9 @@ TEST(CharStdio, OnlyOneInstance)
 {
     Captured out;
     ChardevRegistry reg(out.reporter());
-    ASSERT_TRUE(reg.add(opts_of("s1", StdioOptions{})));
+    auto first = reg.add(opts_of("s1", StdioOptions{}));
+    ASSERT_TRUE(first);
+    EXPECT_TRUE((*first)->supports_gcontext()) << "-qmp stdio offers oob in QEMU 7.2";
     auto second = reg.add(opts_of("s2", StdioOptions{}));
     ASSERT_FALSE(second);
     EXPECT_EQ(second.error().desc, "cannot use stdio by multiple character devices");

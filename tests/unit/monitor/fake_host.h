@@ -49,6 +49,13 @@ public:
         state = qapi::RunState::shutdown;
         qapi::qapi_event_send_shutdown(m_monitors, false, cause);
     }
+    void reset(qapi::ShutdownCause cause) override
+    {
+        qapi::qapi_event_send_reset(m_monitors, false, cause);
+        if (!is_running()) {
+            state = qapi::RunState::prelaunch;
+        }
+    }
     std::optional<std::string> name() const override { return vm_name; }
     bool command_disabled(std::string_view command) const override { return disabled.contains(command); }
 
