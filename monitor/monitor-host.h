@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,12 @@ public:
     // Commands that qmp_dispatch refuses with "Command X has been disabled", as upstream
     // QEMU's qmp_disable_command.
     virtual bool command_disabled(std::string_view command) const = 0;
+
+    // migrate-set-capabilities: nothing migrates here; the states are kept for
+    // query-migrate-capabilities.
+    std::set<qapi::MigrationCapability> migration_capabilities;
+    // -uuid, for query-uuid (QEMU's all-zero default without it).
+    std::string uuid = "00000000-0000-0000-0000-000000000000";
 
 protected:
     MonitorHost() = default;

@@ -15,7 +15,11 @@ qemu::Result<std::vector<MachineInfo>> qmp_query_machines(QmpContext&, const std
     none.numa_mem_supported = false;
     none.deprecated = false;
     none.acpi = false;
-    return std::vector<MachineInfo>{none};
+    // The same machine under a second name: libvirt will not start a domain on "none".
+    MachineInfo empty = none;
+    empty.name = "empty";
+    empty.is_default = {};
+    return std::vector<MachineInfo>{none, empty};
 }
 
 qemu::Result<TargetInfo> qmp_query_target(QmpContext&)

@@ -8,6 +8,7 @@ packages=(
     libglib2.0-dev nlohmann-json3-dev zlib1g-dev libdeflate-dev libgtest-dev libseccomp-dev
     clang-16 libclang-rt-16-dev
     qemu-system-x86 qemu-utils socat mtools
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 )
 
 missing=()

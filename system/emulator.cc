@@ -30,9 +30,37 @@ namespace qemu {
 
 namespace {
 
+// -msg timestamp=on: every message starts with the UTC time, as QEMU's error_report does.
+bool g_msg_timestamp = false;
+
 void report(const std::string& message)
 {
+    if (g_msg_timestamp) {
+        GDateTime* now = g_date_time_new_now_utc();
+        gchar* stamp = g_date_time_format_iso8601(now);
+        std::fprintf(stderr, "%s ", stamp);
+        g_free(stamp);
+        g_date_time_unref(now);
+    }
     std::fprintf(stderr, "qemu-system-x86_64: %s\n", message.c_str());
+}
+
+// -object secret,file=F: QEMU reads the file when it creates the object, so a missing one
+// stops the start; the contents are not needed here (nothing is encrypted).
+Result<void> read_secrets(Vm& vm, const EmulatorConfig& config)
+{
+    for (const SecretSpec& secret : config.secrets) {
+        if (!secret.file) {
+            continue;
+        }
+        auto fd = qemu_open(vm.open_context(), *secret.file, O_RDONLY);
+        if (!fd) {
+            int err = fd.error().errno_or(EIO);
+            return make_error("Unable to read " + *secret.file + ": Failed to open file \u201c" + *secret.file +
+                "\u201d: " + g_strerror(err));
+        }
+    }
+    return {};
 }
 
 std::string process_name(pid_t pid)
@@ -266,6 +294,7 @@ Result<void> create_monitors(Vm& vm, const EmulatorConfig& config)
 
 int run_emulator(const EmulatorConfig& config)
 {
+    g_msg_timestamp = config.msg_timestamp;
     if (config.show_version) {
         std::printf("QEMU emulator version %s\nCopyright (c) 2003-2024 Fabrice Bellard and the QEMU Project developers\n",
                     QEMU_VERSION);
@@ -276,7 +305,8 @@ int run_emulator(const EmulatorConfig& config)
         return 0;
     }
     if (config.list_machines) {
-        std::printf("Supported machines are:\nnone                 empty machine\n");
+        std::printf("Supported machines are:\nempty                empty machine (ours: \"none\" under a name libvirt "
+                    "accepts)\nnone                 empty machine\n");
         return 0;
     }
     if (config.list_accels) {
@@ -314,6 +344,13 @@ int run_emulator(const EmulatorConfig& config)
     if (auto ok = add_inherited_fds(vm.fdsets(), config.add_fds); !ok) {
         report(ok.error().desc);
         return 1;
+    }
+    if (auto ok = read_secrets(vm, config); !ok) {
+        report(ok.error().desc);
+        return 1;
+    }
+    if (config.uuid) {
+        vm.uuid = *config.uuid;
     }
     if (auto ok = create_chardevs(vm, config); !ok) {
         report(ok.error().desc);

@@ -30,6 +30,9 @@ constexpr std::array kOptions = {
     OptionInfo{"monitor", true},     OptionInfo{"parallel", true},     OptionInfo{"trace", true},
     OptionInfo{"no-shutdown", false}, OptionInfo{"enable-kvm", false}, OptionInfo{"add-fd", true},
     OptionInfo{"drive", true},       OptionInfo{"blockdev", true},     OptionInfo{"sandbox", true},
+    OptionInfo{"smp", true},         OptionInfo{"uuid", true},         OptionInfo{"rtc", true},
+    OptionInfo{"boot", true},        OptionInfo{"overcommit", true},   OptionInfo{"msg", true},
+    OptionInfo{"audiodev", true},    OptionInfo{"no-acpi", false},     OptionInfo{"object", true},
 };
 
 const OptionInfo* find_option(std::string_view name)
@@ -63,11 +66,21 @@ Result<void> parse_machine(EmulatorConfig& config, std::string_view option, std:
         return option_error(option, arg, opts.error().desc);
     }
     auto type = opts->get("type");
-    if (type && *type != "none") {
+    // "empty" is ours: the same machine under a name libvirt accepts for a domain (it
+    // refuses "none").
+    if (type && *type != "none" && *type != "empty") {
         return make_error("unsupported machine type\nUse -machine help to list supported machines");
     }
+    config.machine_empty = type && *type == "empty";
     for (const auto& [key, value] : opts->entries()) {
         if (key == "type") {
+            continue;
+        }
+        // Boolean properties every QEMU machine has; with no guest they change nothing.
+        if (key == "usb" || key == "dump-guest-core" || key == "mem-merge" || key == "graphics") {
+            if (auto valid = parse_option_bool(key, value); !valid) {
+                return std::unexpected(std::move(valid).error());  // QEMU names no option here
+            }
             continue;
         }
         if (key == "accel") {
@@ -268,6 +281,13 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
             if (!opts) {
                 return option_error(name, arg, opts.error().desc);
             }
+            static constexpr std::array<std::string_view, 3> kNameKeys = {"guest", "process", "debug-threads"};
+            if (auto ok = opts->check_allowed(kNameKeys); !ok) {
+                return option_error(name, arg, ok.error().desc);
+            }
+            if (auto threads = opts->get_bool("debug-threads"); !threads) {
+                return option_error(name, arg, threads.error().desc);
+            }
             config.name = opts->get("guest");
         } else if (name == "nodefaults") {
             config.nodefaults = true;
@@ -290,6 +310,9 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
             config.pidfile = std::string(arg);
         } else if (name == "daemonize") {
             config.daemonize = true;
+        } else if (name == "smp" || name == "uuid" || name == "rtc" || name == "boot" || name == "overcommit" ||
+            name == "msg" || name == "audiodev" || name == "no-acpi" || name == "object") {
+            TRY_VOID(parse_domain_option(config, name, arg));
         } else if (name == "sandbox") {
             auto sandbox = parse_sandbox_options(arg);
             if (!sandbox) {
@@ -308,6 +331,10 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
         }
         // -nographic, -no-user-config, -nodefconfig, -no-shutdown, -run-with and -trace
         // change nothing for a machine without devices or a display.
+    }
+    // Our "empty" machine has no ACPI to turn off; QEMU's none machine refuses -no-acpi.
+    if (config.no_acpi && !config.machine_empty) {
+        return make_error("Property 'none-machine.acpi' not found");
     }
     return config;
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/error.h"
@@ -34,6 +35,12 @@ struct BlockSpec {
     std::string value;
 };
 
+// One -object secret: only checked (and its file read) at start-up; nothing here decrypts.
+struct SecretSpec {
+    std::string id;
+    std::optional<std::string> file;
+};
+
 struct EmulatorConfig {
     bool start_stopped = false;  // -S
     bool daemonize = false;
@@ -47,6 +54,12 @@ struct EmulatorConfig {
     // -sandbox: QEMU's seccomp deny-list once daemonized; our fs=deny seals the file
     // system once the command line has been carried out.
     SandboxOptions sandbox;
+    // Options a management layer adds for a domain (options-domain.cc).
+    std::optional<std::string> uuid;  // -uuid, lower case
+    bool msg_timestamp = false;  // -msg timestamp=on
+    bool machine_empty = false;  // -machine empty (ours), where -no-acpi is accepted
+    bool no_acpi = false;
+    std::vector<SecretSpec> secrets;
     // Machine none maps no RAM unless -m asks for some.
     uint64_t ram_size = 0;
     bool qtest_accel = false;
@@ -59,6 +72,9 @@ struct EmulatorConfig {
     std::optional<std::string> qtest_spec;     // the -qtest argument, for messages
     std::optional<std::string> qtest_log;
 };
+
+// -smp, -uuid, -rtc, -boot, -overcommit, -msg, -audiodev, -no-acpi, -object (secret only).
+Result<void> parse_domain_option(EmulatorConfig& config, std::string_view name, std::string_view arg);
 
 // argv[0] is skipped. The error text is what QEMU prints after "qemu-system-x86_64: ".
 Result<EmulatorConfig> parse_command_line(int argc, char** argv);
