@@ -280,12 +280,13 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
         if (word.empty() || word[0] != '-') {
             continue;
         }
-        const OptionInfo* info = find_option(word.substr(word.starts_with("--") ? 2 : 1));
+        std::string_view name = word.substr(word.starts_with("--") ? 2 : 1);
+        const OptionInfo* info = find_option(name);
         if (!info) {
             return make_error(std::string(word) + ": invalid option");
         }
         if (info->has_arg && ++i >= argc) {
-            return make_error("-" + std::string(word.substr(word.starts_with("--") ? 2 : 1)) + ": requires an argument");
+            return make_error("-" + std::string(name) + ": requires an argument");
         }
     }
     EmulatorConfig config;

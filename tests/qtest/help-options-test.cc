@@ -85,9 +85,8 @@ TEST_P(DriveFormatHelpError, OptionsCheckedBeforeTheHelpWin)
 }
 
 INSTANTIATE_TEST_SUITE_P(Qemu72, DriveFormatHelpError,
-    ::testing::Values(
-        OptionErrorCase{{"-drive", "format=help,cache=bogus"},
-            "qemu-system-x86_64: -drive format=help,cache=bogus: invalid cache option\n"},
+    ::testing::Values(OptionErrorCase{{"-drive", "format=help,cache=bogus"},
+                          "qemu-system-x86_64: -drive format=help,cache=bogus: invalid cache option\n"},
         OptionErrorCase{{"-drive", "format=help,if=bogus"},
             "qemu-system-x86_64: -drive format=help,if=bogus: unsupported bus type 'bogus'\n"},
         OptionErrorCase{{"-drive", "format=help,readonly=maybe"},
@@ -129,26 +128,25 @@ TEST(DriveFormatHelp, CopyOnReadWarningStillComesFirst)
 // QEMU 7.2 prints its backends in its type table's order; ours is that list less the
 // backends this build lacks (mux, qemu-vdagent, msmouse, vc, parallel, udp, serial,
 // wctablet, testdev).
-constexpr const char* kChardevHelp =
-    "Available chardev backend types: \n"
-    "  stdio\n"
-    "  ringbuf\n"
-    "  pipe\n"
-    "  null\n"
-    "  socket\n"
-    "  memory\n"
-    "  file\n"
-    "  pty\n";
+constexpr const char* kChardevHelp = "Available chardev backend types: \n"
+                                     "  stdio\n"
+                                     "  ringbuf\n"
+                                     "  pipe\n"
+                                     "  null\n"
+                                     "  socket\n"
+                                     "  memory\n"
+                                     "  file\n"
+                                     "  pty\n";
 
 TEST(ChardevHelp, ListsOurBackendsInQemusOrderAndExitsZero)
 {
-    for (std::vector<std::string> args : {std::vector<std::string>{"-chardev", "help"},
-             std::vector<std::string>{"-chardev", "?"}, std::vector<std::string>{"-chardev", "backend=help"},
-             std::vector<std::string>{"-chardev", "help,id=x"},
-             // Chardevs are created in order: one before the help is made first,
-             std::vector<std::string>{"-chardev", "null,id=x", "-chardev", "help"},
-             // and one after it is never looked at.
-             std::vector<std::string>{"-chardev", "help", "-chardev", "bogus,id=x"}}) {
+    for (std::vector<std::string> args :
+        {std::vector<std::string>{"-chardev", "help"}, std::vector<std::string>{"-chardev", "?"},
+            std::vector<std::string>{"-chardev", "backend=help"}, std::vector<std::string>{"-chardev", "help,id=x"},
+            // Chardevs are created in order: one before the help is made first,
+            std::vector<std::string>{"-chardev", "null,id=x", "-chardev", "help"},
+            // and one after it is never looked at.
+            std::vector<std::string>{"-chardev", "help", "-chardev", "bogus,id=x"}}) {
         auto result = run(args);
         EXPECT_EQ(result.exit_code, 0) << args.back();
         EXPECT_EQ(result.out, kChardevHelp) << args.back();
@@ -224,8 +222,8 @@ TEST_P(RefusedOption, WithQemusTextAndStatusOne)
 }
 
 INSTANTIATE_TEST_SUITE_P(Qemu72, RefusedOption,
-    ::testing::Values(
-        OptionErrorCase{{"-blockdev", "help"}, "qemu-system-x86_64: -blockdev help: Help is not available for this option\n"},
+    ::testing::Values(OptionErrorCase{{"-blockdev", "help"},
+                          "qemu-system-x86_64: -blockdev help: Help is not available for this option\n"},
         OptionErrorCase{{"-blockdev", "driver=null-co,help"},
             "qemu-system-x86_64: -blockdev driver=null-co,help: Help is not available for this option\n"},
         // Refused while the command line is read, before any chardev is made.
@@ -237,8 +235,10 @@ INSTANTIATE_TEST_SUITE_P(Qemu72, RefusedOption,
             "qemu-system-x86_64: -object foo,id=x: Parameter 'qom-type' does not accept value 'foo'\n"},
         OptionErrorCase{{"-object", "foo,help"},
             "qemu-system-x86_64: -object foo,help: Parameter 'qom-type' does not accept value 'foo'\n"},
-        OptionErrorCase{{"-object", "id=x,help"}, "qemu-system-x86_64: -object id=x,help: Parameter 'qom-type' is missing\n"},
-        OptionErrorCase{{"-device", "foo"}, "qemu-system-x86_64: -device foo: 'foo' is not a valid device model name\n"},
+        OptionErrorCase{
+            {"-object", "id=x,help"}, "qemu-system-x86_64: -object id=x,help: Parameter 'qom-type' is missing\n"},
+        OptionErrorCase{
+            {"-device", "foo"}, "qemu-system-x86_64: -device foo: 'foo' is not a valid device model name\n"},
         OptionErrorCase{{"-device", "id=x"}, "qemu-system-x86_64: -device id=x: Parameter 'driver' is missing\n"},
         OptionErrorCase{{"-device", "{\"driver\":\"help\"}"},
             "qemu-system-x86_64: -device {\"driver\":\"help\"}: 'help' is not a valid device model name\n"},

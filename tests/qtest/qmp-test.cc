@@ -265,7 +265,8 @@ TEST(QmpProtocol, StdioMonitorOffersOobAndAcceptsIt)
 TEST(QmpProtocol, RingbufMonitorOffersNoOob)
 {
     auto qts = QTestState::init(std::string(kCommonArgs) + " -chardev ringbuf,id=r -mon r,mode=control");
-    JsonValue text = qts->qmp_assert_success("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r', 'size': 4096 } }");
+    JsonValue text =
+        qts->qmp_assert_success("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r', 'size': 4096 } }");
     JsonValue greeting = qemu::json_parse(text.get<std::string>()).value();
     EXPECT_EQ(greeting["QMP"]["capabilities"], JsonValue::array()) << dump(greeting);
 }

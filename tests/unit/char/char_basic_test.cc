@@ -315,7 +315,8 @@ TEST(CharRegistry, LegacyReferenceAndBackendNames)
     EXPECT_EQ(reg.add_legacy(missing).error().desc, "chardev \"zz\" not found");
     auto names = ChardevRegistry::backend_names();
     // QEMU 7.2's query-chardev-backends order, less the backends this build lacks.
-    EXPECT_EQ(names, (std::vector<std::string_view>{"pty", "file", "memory", "socket", "null", "pipe", "ringbuf", "stdio"}));
+    EXPECT_EQ(names,
+        (std::vector<std::string_view>{"pty", "file", "memory", "socket", "null", "pipe", "ringbuf", "stdio"}));
 }
 
 }  // namespace
