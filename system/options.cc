@@ -74,8 +74,10 @@ Result<void> parse_machine(EmulatorConfig& config, std::string_view option, std:
             continue;
         }
         if (key == "accel") {
-            // A list like "kvm:tcg": the first usable accelerator wins, as QEMU does.
+            // A list like "kvm:tcg": the first usable accelerator wins, as QEMU does. When none
+            // is, QEMU has reported each (without the option's location) as it tried it.
             bool usable = false;
+            std::string refusals;
             size_t start = 0;
             while (start <= value.size()) {
                 size_t end = value.find(':', start);
@@ -85,13 +87,14 @@ Result<void> parse_machine(EmulatorConfig& config, std::string_view option, std:
                     usable = true;
                     break;
                 }
+                refusals += (refusals.empty() ? "" : "\nqemu-system-x86_64: ") + ("invalid accelerator " + accel);
                 if (end == std::string::npos) {
                     break;
                 }
                 start = end + 1;
             }
             if (!usable) {
-                return make_error("-machine " + std::string(arg) + ": invalid accelerator " + value);
+                return make_error(refusals);
             }
             continue;
         }
@@ -111,12 +114,13 @@ Result<void> parse_accel(EmulatorConfig& config, std::string_view option, std::s
     if (!opts) {
         return option_error(option, arg, opts.error().desc);
     }
-    // QEMU lists the accelerators when -accel names none, too ("-accel ,x=y").
-    auto accel = opts->get("accel").value_or("");
-    if (accel.empty() || is_help_option(accel)) {
+    // QEMU lists the accelerators when -accel names none, too ("-accel x=y").
+    auto named = opts->get("accel");
+    if (!named || is_help_option(*named)) {
         config.help = HelpRequest::accelerators;
         return {};
     }
+    const std::string& accel = *named;
     if (accel == "qtest") {
         config.qtest_accel = true;
     } else if (accel != "tcg") {

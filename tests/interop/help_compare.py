@@ -42,6 +42,9 @@ EXACT = [
     ["-device", "id=x"],
     ['-device', '{"driver":"help"}'],
     ["-accel", "help", "-foo"],
+    ["-accel", ",x=y"],
+    ["-machine", "accel=foo"],
+    ["-machine", "accel=foo:bar"],
     ["-m", "foo", "-bogus"],
 ]
 
@@ -55,6 +58,7 @@ LISTS = [
     (["-chardev", "help", "-chardev", "bogus,id=x"], "lines"),
     (["-accel", "help"], "lines"),
     (["-accel", "help", "-m", "foo"], "lines"),
+    (["-accel", "x=y"], "lines"),
     (["-object", "help"], "lines"),
     (["-object", "qom-type=help"], "lines"),
     (["-device", "help"], "lines"),

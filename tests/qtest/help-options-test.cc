@@ -168,7 +168,7 @@ TEST(AccelHelp, ListsTcgWithoutQtestAsQemuDoes)
     // option, so a bad value after it is not looked at; an unknown option still is.
     for (std::vector<std::string> args : {std::vector<std::string>{"-accel", "help"},
              std::vector<std::string>{"-accel", "?"}, std::vector<std::string>{"-accel", "help,foo=bar"},
-             std::vector<std::string>{"-accel", "qtest", "-accel", "help"},
+             std::vector<std::string>{"-accel", "x=y"}, std::vector<std::string>{"-accel", "qtest", "-accel", "help"},
              std::vector<std::string>{"-accel", "help", "-m", "foo"}}) {
         auto result = run(args);
         EXPECT_EQ(result.exit_code, 0) << args.back();
@@ -246,6 +246,10 @@ INSTANTIATE_TEST_SUITE_P(Qemu72, RefusedOption,
         OptionErrorCase{{"-device", "foo", "-drive", "file=/nonexistent/x"},
             "qemu-system-x86_64: -drive file=/nonexistent/x: Could not open '/nonexistent/x': No such file or "
             "directory\n"},
+        OptionErrorCase{{"-accel", ",x=y"}, "qemu-system-x86_64: -accel ,x=y: invalid accelerator \n"},
+        OptionErrorCase{{"-machine", "accel=foo"}, "qemu-system-x86_64: invalid accelerator foo\n"},
+        OptionErrorCase{{"-machine", "accel=foo:bar"},
+            "qemu-system-x86_64: invalid accelerator foo\nqemu-system-x86_64: invalid accelerator bar\n"},
         // QEMU checks every option's name and argument before acting on any.
         OptionErrorCase{{"-m", "foo", "-bogus"}, "qemu-system-x86_64: -bogus: invalid option\n"}));
 
