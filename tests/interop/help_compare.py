@@ -4,7 +4,7 @@ qemu-img and Debian's (QEMU 7.2). Errors must match exactly (exit status, stdout
 stderr). A list must keep QEMU's format and exit status and be QEMU's list with some
 entries left out, in QEMU's order: we list only what this build has.
 
-usage: help_compare.py OUR_SYSTEM OUR_QEMU_IMG [REFERENCE_SYSTEM REFERENCE_QEMU_IMG]
+usage: help_compare.py OUR_SYSTEM OUR_QEMU_IMG OUR_QEMU_IO
 Exits 77 (skipped) when the reference binaries are not installed."""
 import os
 import subprocess
@@ -137,11 +137,38 @@ def compare_img_help(our_img, ref_img):
     return failures
 
 
+# The tools' --object help: QEMU lists its types and exits 0 while reading the options.
+TOOL_OBJECT_HELP = [
+    ("img", ["info", "--object", "help", "x"]),
+    ("img", ["info", "--object", "help,id=o", "x"]),
+    ("img", ["check", "--object", "help", "x"]),
+    ("img", ["create", "--object", "help", "-f", "raw", "x", "1M"]),
+    ("img", ["convert", "--object", "help", "a", "b"]),
+    ("img", ["compare", "--object", "help", "a", "b"]),
+    ("img", ["map", "--object", "help", "x"]),
+    ("img", ["measure", "--object", "help", "--size", "1M"]),
+    ("img", ["dd", "--object", "help"]),
+    ("io", ["--object", "help"]),
+]
+
+
+def compare_tool_object_help(tools):
+    failures = 0
+    for tool, args in TOOL_OBJECT_HELP:
+        ours, theirs = run(tools[tool][0], args), run(tools[tool][1], args)
+        problem = compare_list(" ".join(args), ours, theirs, "lines")
+        if problem:
+            failures += 1
+            print(f"qemu-{tool} {' '.join(args)}: {problem}")
+    return failures
+
+
 def main():
-    our_system, our_img = sys.argv[1], sys.argv[2]
-    ref_system = sys.argv[3] if len(sys.argv) > 3 else "/usr/bin/qemu-system-x86_64"
-    ref_img = sys.argv[4] if len(sys.argv) > 4 else "/usr/bin/qemu-img"
-    if not (os.access(ref_system, os.X_OK) and os.access(ref_img, os.X_OK)):
+    our_system, our_img, our_io = sys.argv[1], sys.argv[2], sys.argv[3]
+    ref_system = "/usr/bin/qemu-system-x86_64"
+    ref_img = "/usr/bin/qemu-img"
+    ref_io = "/usr/bin/qemu-io"
+    if not all(os.access(ref, os.X_OK) for ref in (ref_system, ref_img, ref_io)):
         print("no reference QEMU, skipped")
         return SKIP
     failures = 0
@@ -157,13 +184,14 @@ def main():
             failures += 1
             print(f"{' '.join(args)}: {problem}\n  ours: {ours}\n  QEMU: {theirs[0]} {theirs[1][:300]!r}")
     failures += compare_img_help(our_img, ref_img)
+    failures += compare_tool_object_help({"img": (our_img, ref_img), "io": (our_io, ref_io)})
     # The emulator and qemu-img list the same drivers.
     drive_help = run(our_system, COMMON + ["-drive", "format=help"])[1].splitlines()[0]
     img_help = next(line for line in run(our_img, ["--help"])[1].splitlines() if line.startswith("Supported formats:"))
     if drive_help != img_help:
         failures += 1
         print(f"-drive format=help and qemu-img --help differ:\n  {drive_help}\n  {img_help}")
-    print(f"{len(EXACT) + len(LISTS) + 3} cases compared, {failures} differ")
+    print(f"{len(EXACT) + len(LISTS) + len(TOOL_OBJECT_HELP) + 3} cases compared, {failures} differ")
     return 1 if failures else 0
 
 
