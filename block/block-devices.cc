@@ -53,18 +53,17 @@ Result<std::shared_ptr<block::BlockNode>> open_tree(
     return root;
 }
 
-// Whether -drive options without file= still describe an image (QEMU's "driver-specific
-// options"): a file child, or a protocol that opens without a filename (driver=null-co),
-// itself or as the child.
+// Whether -drive options without file= still ask for a node (QEMU's blockdev_init opens one
+// whenever options are left once its own have been taken out: read-only, detect-zeroes,
+// aio and the throttling and statistics settings). Only a drive with nothing left is empty;
+// any other opens without a filename and fails as QEMU's does ("Must specify either driver
+// or file", "A block device must be specified for \"file\"", ...), or opens a protocol
+// that needs no filename (driver=null-co).
 bool names_an_image(const block::BlockOptions& options)
 {
-    if (options.contains("file.filename") || options.contains("file")) {
-        return true;
-    }
-    for (const char* key : {"driver", "file.driver"}) {
-        auto it = options.find(key);
-        const block::BlockDriver* driver = it == options.end() ? nullptr : block::find_driver(it->second);
-        if (driver && !driver->protocol_name.empty() && !driver->needs_filename) {
+    for (const auto& [key, value] : options) {
+        if (key != "read-only" && key != "detect-zeroes" && key != "file.aio" && !key.starts_with("throttling.") &&
+            !key.starts_with("stats-")) {
             return true;
         }
     }

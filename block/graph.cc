@@ -1,5 +1,6 @@
 // Opening nodes (bdrv_open): protocol selection, format probing, node names, the options
 // every node understands, and permission propagation down the graph.
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -366,6 +367,13 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     TRY_VOID(take_common_flags(options, flags));
     TRY_VOID(check_force_share(flags));
 
+    // Without a driver the image must be probed, so there has to be a file to probe.
+    bool file_described = filename || std::ranges::any_of(options, [](const auto& entry) {
+        return entry.first == "file" || entry.first.starts_with("file.");
+    });
+    if (!driver && !file_described) {
+        return make_error("Must specify either driver or file");
+    }
     std::shared_ptr<BlockNode> file = TRY(open_child(options, "file", filename, flags, false));
 
     bool probed = false;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <ranges>
 
 #include "char/backend.h"
 
@@ -14,16 +15,18 @@ namespace qemu::chr {
 
 namespace {
 
-// "memory" is QEMU's old name for ringbuf and is still accepted.
+// "memory" is QEMU's old name for ringbuf and is still accepted. The order is the one
+// QEMU 7.2's "-chardev help" prints (its type table's), so ours is that list without the
+// backends we lack; query-chardev-backends gives it reversed, as QEMU does.
 constexpr std::array<ChardevDriver, 8> kDrivers = {{
+    {"stdio", parse_stdio_opts},
+    {"ringbuf", parse_ringbuf_opts},
+    {"pipe", parse_pipe_opts},
     {"null", parse_null_opts},
     {"socket", parse_socket_opts},
-    {"stdio", parse_stdio_opts},
-    {"file", parse_file_opts},
-    {"pipe", parse_pipe_opts},
-    {"pty", parse_pty_opts},
-    {"ringbuf", parse_ringbuf_opts},
     {"memory", parse_ringbuf_opts},
+    {"file", parse_file_opts},
+    {"pty", parse_pty_opts},
 }};
 
 template <class... Fs>
@@ -187,7 +190,7 @@ std::optional<std::string> ChardevRegistry::pty_path(std::string_view id) const
 std::vector<std::string_view> ChardevRegistry::backend_names()
 {
     std::vector<std::string_view> names;
-    for (const ChardevDriver& driver : kDrivers) {
+    for (const ChardevDriver& driver : kDrivers | std::views::reverse) {
         names.push_back(driver.name);
     }
     return names;

@@ -52,7 +52,7 @@ public:
     // The slave path of a pty chardev ("/dev/pts/N"), for chardev-add's {"pty": ...}.
     std::optional<std::string> pty_path(std::string_view id) const;
 
-    // query-chardev-backends, "memory" included as QEMU 7.2 lists it.
+    // query-chardev-backends, "memory" included, in QEMU 7.2's order (its help list reversed).
     static std::vector<std::string_view> backend_names();
 
 private:

@@ -96,6 +96,11 @@ void do_quit(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
     ctx.host.request_shutdown(qapi::ShutdownCause::host_qmp_quit);
 }
 
+void do_system_reset(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
+{
+    ctx.host.reset(qapi::ShutdownCause::host_qmp_system_reset);
+}
+
 constexpr std::array kInfoCommands = {
     HmpCommand{"block", "[-n] [-v] [device]",
         "show info of one block device or all block devices (-n: show named nodes; -v: show details)", info_block},
@@ -115,6 +120,7 @@ constexpr std::array kCommands = {
         do_qemu_io},
     HmpCommand{"quit|q", "", "quit the emulator", do_quit},
     HmpCommand{"stop|s", "", "stop emulation", do_stop},
+    HmpCommand{"system_reset", "", "reset the system", do_system_reset},
 };
 
 bool name_matches(std::string_view names, std::string_view word)
@@ -148,6 +154,18 @@ std::string_view first_word(std::string_view& rest)
     return word;
 }
 
+// A command that takes no arguments refuses any, naming itself by its table entry and
+// pointing at the help for the name as typed (QEMU's monitor_parse_arguments).
+bool refuse_arguments(const HmpCommand& command, std::string_view typed, std::string_view rest, HmpOutput& out)
+{
+    if (!command.params.empty() || rest.empty()) {
+        return false;
+    }
+    out.line(std::string(command.name) + ": extraneous characters at the end of line");
+    out.line("Try \"help " + std::string(typed) + "\" for more information");
+    return true;
+}
+
 template <size_t N>
 void list_commands(const std::array<HmpCommand, N>& table, std::string_view prefix, HmpOutput& out)
 {
@@ -168,7 +186,9 @@ void do_info(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
     }
     for (const auto& command : kInfoCommands) {
         if (name_matches(command.name, sub)) {
-            command.handler(ctx, rest, out);
+            if (!refuse_arguments(command, "info " + std::string(sub), rest, out)) {
+                command.handler(ctx, rest, out);
+            }
             return;
         }
     }
@@ -202,7 +222,9 @@ std::string hmp_execute(qapi::QmpContext& ctx, std::string_view command_line)
     }
     for (const auto& command : kCommands) {
         if (name_matches(command.name, name)) {
-            command.handler(ctx, rest, out);
+            if (!refuse_arguments(command, name, rest, out)) {
+                command.handler(ctx, rest, out);
+            }
             return out.text;
         }
     }

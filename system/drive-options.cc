@@ -163,7 +163,8 @@ Result<std::optional<std::string>> open_drive(block::BlockDevices& devices, cons
         if (key == "id") {
             id = value;
         } else if (key == "file") {
-            filename = value;
+            // QEMU takes an empty file= as none given.
+            filename = value.empty() ? std::nullopt : std::optional<std::string>(value);
         } else if (key == "if") {
             static constexpr std::array<std::string_view, 9> kInterfaces = {
                 "none", "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen"};

@@ -14,9 +14,11 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "char/chardev.h"
+#include "qobject/json.h"
 #include "monitor/qmp.h"
 #include "system/drive-options.h"
 #include "system/guest-memory.h"
@@ -24,6 +26,7 @@
 #include "system/qtest.h"
 #include "system/vm.h"
 #include "util/osdep.h"
+#include "util/qemu-option.h"
 #include "util/unique_fd.h"
 
 namespace qemu {
@@ -239,10 +242,15 @@ std::string legacy_failure(const ChardevSpec& spec, bool parse_failed)
     return {};
 }
 
-Result<void> create_chardevs(Vm& vm, const EmulatorConfig& config)
+// Creates the chardevs in command-line order. A "-chardev help" met on the way stops there
+// and returns the list of backends, for the caller to print before exiting with 0.
+Result<std::optional<std::string>> create_chardevs(Vm& vm, const EmulatorConfig& config)
 {
     for (const auto& spec : config.chardevs) {
         bool legacy = !spec.legacy_id.empty();
+        if (!legacy && chr::chardev_help_requested(spec.value)) {
+            return chr::chardev_help_text();
+        }
         std::string location = spec.option_name == "-qtest" ? "" : spec.option + ": ";
         auto options = legacy ? chr::chardev_parse_legacy(spec.value, spec.legacy_id) : chr::chardev_parse_opts(spec.value);
         if (!options) {
@@ -266,6 +274,56 @@ Result<void> create_chardevs(Vm& vm, const EmulatorConfig& config)
             report(location + created.error().desc);
             return make_error(after);
         }
+    }
+    return std::nullopt;
+}
+
+// qdev_device_help for each -device: "help" as the driver lists the device models (this
+// build has none, so the list is empty); a driver with "help" among its options asks for
+// that model's properties. Either ends the run with status 0.
+bool device_help_requested(const EmulatorConfig& config)
+{
+    for (const BlockSpec& spec : config.devices) {
+        if (spec.value.starts_with('{')) {
+            continue;  // QEMU offers no help for the JSON form
+        }
+        auto opts = QemuOpts::parse(spec.value, "driver");
+        if (!opts) {
+            continue;
+        }
+        auto driver = opts->get("driver");
+        if (driver && (*driver == "help" || *driver == "?")) {
+            return true;
+        }
+        if (driver && (opts->has("help") || opts->has("?"))) {
+            report(spec.option + ": Device '" + *driver + "' not found");
+            return true;
+        }
+    }
+    return false;
+}
+
+// The guest devices are created last, after the drives; with no device model, the first
+// -device fails as QEMU fails for a model it does not have.
+Result<void> check_devices(const EmulatorConfig& config)
+{
+    for (const BlockSpec& spec : config.devices) {
+        std::optional<std::string> driver;
+        if (spec.value.starts_with('{')) {
+            auto json = json_parse(spec.value);
+            if (!json) {
+                return make_error(spec.option + ": " + json.error().desc);
+            }
+            if (json->is_object() && json->contains("driver") && json->at("driver").is_string()) {
+                driver = json->at("driver").get<std::string>();
+            }
+        } else if (auto opts = QemuOpts::parse(spec.value, "driver"); opts) {
+            driver = opts->get("driver");
+        }
+        if (!driver) {
+            return make_error(spec.option + ": Parameter 'driver' is missing");
+        }
+        return make_error(spec.option + ": '" + *driver + "' is not a valid device model name");
     }
     return {};
 }
@@ -304,13 +362,22 @@ int run_emulator(const EmulatorConfig& config)
         std::printf("QEMU emulator version %s\n%s", QEMU_VERSION, emulator_help_text().c_str());
         return 0;
     }
-    if (config.list_machines) {
-        std::printf("Supported machines are:\nempty                empty machine (ours: \"none\" under a name libvirt "
-                    "accepts)\nnone                 empty machine\n");
+    if (config.help == HelpRequest::accelerators) {
+        // QEMU leaves qtest out of this list: it is for tests only.
+        std::printf("Accelerators supported in QEMU binary:\ntcg\n");
         return 0;
     }
-    if (config.list_accels) {
-        std::printf("Accelerators supported in QEMU binary:\nqtest\ntcg\n");
+    if (config.help == HelpRequest::objects) {
+        std::printf("List of user creatable objects:\n");
+        return 0;
+    }
+    // -device help comes before -machine help, as in QEMU.
+    if (device_help_requested(config)) {
+        return 0;
+    }
+    if (config.help == HelpRequest::machines) {
+        std::printf("Supported machines are:\nempty                empty machine (ours: \"none\" under a name libvirt "
+                    "accepts)\nnone                 empty machine\n");
         return 0;
     }
 
@@ -352,9 +419,14 @@ int run_emulator(const EmulatorConfig& config)
     if (config.uuid) {
         vm.uuid = *config.uuid;
     }
-    if (auto ok = create_chardevs(vm, config); !ok) {
-        report(ok.error().desc);
+    auto chardevs = create_chardevs(vm, config);
+    if (!chardevs) {
+        report(chardevs.error().desc);
         return 1;
+    }
+    if (*chardevs) {
+        std::fputs((*chardevs)->c_str(), stdout);  // -chardev help
+        return 0;
     }
     if (auto ok = create_monitors(vm, config); !ok) {
         report(ok.error().desc);
@@ -375,6 +447,10 @@ int run_emulator(const EmulatorConfig& config)
     if (*drives) {
         std::fputs((*drives)->c_str(), stdout);  // -drive format=help
         return 0;
+    }
+    if (auto ok = check_devices(config); !ok) {
+        report(ok.error().desc);
+        return 1;
     }
     // The qtest server is destroyed before vm, whose registry owns its chardev.
     auto memory = GuestMemory::create(config.ram_size);

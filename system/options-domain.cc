@@ -175,6 +175,19 @@ Result<void> parse_domain_option(EmulatorConfig& config, std::string_view name, 
         return {};
     }
     if (name == "object") {
+        if (arg.starts_with('{')) {
+            // libvirt's JSON form: {"qom-type":"secret","id":...,"format":"raw","file":...}.
+            auto json = json_parse(arg);
+            if (!json || !json->is_object() || !json->contains("id") || !(*json)["id"].is_string()) {
+                return located(name, arg, "Parameter 'id' is missing");
+            }
+            SecretSpec secret{.id = (*json)["id"].get<std::string>(), .file = {}};
+            if (json->contains("file") && (*json)["file"].is_string()) {
+                secret.file = (*json)["file"].get<std::string>();
+            }
+            config.secrets.push_back(std::move(secret));
+            return {};
+        }
         auto opts = QemuOpts::parse(arg, "qom-type");
         if (!opts) {
             return located(name, arg, opts.error().desc);

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <array>
 #include <string_view>
+#include <vector>
 
+#include "qobject/json.h"
 #include "util/qemu-option.h"
 
 namespace qemu {
@@ -29,10 +31,11 @@ constexpr std::array kOptions = {
     OptionInfo{"no-user-config", false}, OptionInfo{"nodefconfig", false}, OptionInfo{"serial", true},
     OptionInfo{"monitor", true},     OptionInfo{"parallel", true},     OptionInfo{"trace", true},
     OptionInfo{"no-shutdown", false}, OptionInfo{"enable-kvm", false}, OptionInfo{"add-fd", true},
-    OptionInfo{"drive", true},       OptionInfo{"blockdev", true},     OptionInfo{"sandbox", true},
-    OptionInfo{"smp", true},         OptionInfo{"uuid", true},         OptionInfo{"rtc", true},
-    OptionInfo{"boot", true},        OptionInfo{"overcommit", true},   OptionInfo{"msg", true},
-    OptionInfo{"audiodev", true},    OptionInfo{"no-acpi", false},     OptionInfo{"object", true},
+    OptionInfo{"drive", true},       OptionInfo{"blockdev", true},     OptionInfo{"object", true},
+    OptionInfo{"device", true},      OptionInfo{"sandbox", true},      OptionInfo{"smp", true},
+    OptionInfo{"uuid", true},        OptionInfo{"rtc", true},          OptionInfo{"boot", true},
+    OptionInfo{"overcommit", true},  OptionInfo{"msg", true},          OptionInfo{"audiodev", true},
+    OptionInfo{"no-acpi", false},
 };
 
 const OptionInfo* find_option(std::string_view name)
@@ -58,7 +61,7 @@ std::unexpected<Error> option_error(std::string_view option, std::string_view ar
 Result<void> parse_machine(EmulatorConfig& config, std::string_view option, std::string_view arg)
 {
     if (arg == "help" || arg == "?") {
-        config.list_machines = true;
+        config.help = HelpRequest::machines;
         return {};
     }
     auto opts = QemuOpts::parse(arg, "type");
@@ -84,8 +87,10 @@ Result<void> parse_machine(EmulatorConfig& config, std::string_view option, std:
             continue;
         }
         if (key == "accel") {
-            // A list like "kvm:tcg": the first usable accelerator wins, as QEMU does.
+            // A list like "kvm:tcg": the first usable accelerator wins, as QEMU does. When none
+            // is, QEMU has reported each (without the option's location) as it tried it.
             bool usable = false;
+            std::string refusals;
             size_t start = 0;
             while (start <= value.size()) {
                 size_t end = value.find(':', start);
@@ -95,13 +100,14 @@ Result<void> parse_machine(EmulatorConfig& config, std::string_view option, std:
                     usable = true;
                     break;
                 }
+                refusals += (refusals.empty() ? "" : "\nqemu-system-x86_64: ") + ("invalid accelerator " + accel);
                 if (end == std::string::npos) {
                     break;
                 }
                 start = end + 1;
             }
             if (!usable) {
-                return make_error("-machine " + std::string(arg) + ": invalid accelerator " + value);
+                return make_error(refusals);
             }
             continue;
         }
@@ -110,17 +116,24 @@ Result<void> parse_machine(EmulatorConfig& config, std::string_view option, std:
     return {};
 }
 
+bool is_help_option(std::string_view value)
+{
+    return value == "help" || value == "?";
+}
+
 Result<void> parse_accel(EmulatorConfig& config, std::string_view option, std::string_view arg)
 {
-    if (arg == "help" || arg == "?") {
-        config.list_accels = true;
-        return {};
-    }
     auto opts = QemuOpts::parse(arg, "accel");
     if (!opts) {
         return option_error(option, arg, opts.error().desc);
     }
-    auto accel = opts->get("accel").value_or("");
+    // QEMU lists the accelerators when -accel names none, too ("-accel x=y").
+    auto named = opts->get("accel");
+    if (!named || is_help_option(*named)) {
+        config.help = HelpRequest::accelerators;
+        return {};
+    }
+    const std::string& accel = *named;
     if (accel == "qtest") {
         config.qtest_accel = true;
     } else if (accel != "tcg") {
@@ -157,6 +170,71 @@ Result<void> parse_memory(EmulatorConfig& config, std::string_view option, std::
     }
     config.ram_size = *size;
     return {};
+}
+
+// The items of a keyval argument ("a=1,b,c=x,,y"), split at single commas.
+std::vector<std::string> keyval_items(std::string_view arg)
+{
+    std::vector<std::string> items(1);
+    for (size_t i = 0; i < arg.size(); i++) {
+        if (arg[i] == ',' && i + 1 < arg.size() && arg[i + 1] == ',') {
+            items.back() += ',';
+            i++;
+        } else if (arg[i] == ',') {
+            items.emplace_back();
+        } else {
+            items.back() += arg[i];
+        }
+    }
+    return items;
+}
+
+// keyval_parse's help request: an item that is "help" or "?" with no '='.
+bool keyval_asks_help(std::string_view arg)
+{
+    for (const std::string& item : keyval_items(arg)) {
+        if (is_help_option(item)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// -object: this build has no user-creatable object type, so "help" lists none and every
+// type is refused with the text QEMU gives for a type it does not know.
+Result<void> parse_object(EmulatorConfig& config, std::string_view option, std::string_view arg)
+{
+    std::optional<std::string> type;
+    if (arg.starts_with('{')) {
+        auto json = json_parse(arg);
+        if (!json) {
+            return option_error(option, arg, json.error().desc);
+        }
+        if (json->is_object() && json->contains("qom-type") && json->at("qom-type").is_string()) {
+            type = json->at("qom-type").get<std::string>();
+        }
+    } else {
+        auto items = keyval_items(arg);
+        for (size_t i = 0; i < items.size(); i++) {
+            if (items[i].starts_with("qom-type=")) {
+                type = items[i].substr(9);
+            } else if (i == 0 && items[i].find('=') == std::string::npos) {
+                type = items[i];  // the implied key
+            }
+        }
+        if (type && is_help_option(*type)) {
+            config.help = HelpRequest::objects;
+            return {};
+        }
+    }
+    if (!type) {
+        return option_error(option, arg, "Parameter 'qom-type' is missing");
+    }
+    // The one object type there is: libvirt's master key (options-domain.cc).
+    if (*type == "secret") {
+        return parse_domain_option(config, option, arg);
+    }
+    return option_error(option, arg, "Parameter 'qom-type' does not accept value '" + *type + "'");
 }
 
 Result<void> parse_mon(EmulatorConfig& config, std::string_view option, std::string_view arg)
@@ -202,6 +280,22 @@ Result<void> parse_add_fd(EmulatorConfig& config, std::string_view option, std::
 
 Result<EmulatorConfig> parse_command_line(int argc, char** argv)
 {
+    // QEMU's first pass: every option must exist and have its argument before any is acted
+    // on (so a help request that exits early still fails on a bad option after it).
+    for (int i = 1; i < argc; i++) {
+        std::string_view word = argv[i];
+        if (word.empty() || word[0] != '-') {
+            continue;
+        }
+        std::string_view name = word.substr(word.starts_with("--") ? 2 : 1);
+        const OptionInfo* info = find_option(name);
+        if (!info) {
+            return make_error(std::string(word) + ": invalid option");
+        }
+        if (info->has_arg && ++i >= argc) {
+            return make_error("-" + std::string(name) + ": requires an argument");
+        }
+    }
     EmulatorConfig config;
     int compat_monitors = 0;
     for (int i = 1; i < argc; i++) {
@@ -230,6 +324,9 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
             TRY_VOID(parse_machine(config, name, arg));
         } else if (name == "accel") {
             TRY_VOID(parse_accel(config, name, arg));
+            if (config.help == HelpRequest::accelerators) {
+                return config;  // QEMU prints the list while it reads the options
+            }
         } else if (name == "enable-kvm") {
             return make_error("failed to initialize kvm: No such file or directory");
         } else if (name == "qmp" || name == "qmp-pretty" || name == "monitor") {
@@ -258,7 +355,17 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
         } else if (name == "drive") {
             config.drives.push_back(BlockSpec{"-drive " + std::string(arg), std::string(arg)});
         } else if (name == "blockdev") {
+            if (!arg.starts_with('{') && keyval_asks_help(arg)) {
+                return option_error(name, arg, "Help is not available for this option");
+            }
             config.blockdevs.push_back(BlockSpec{"-blockdev " + std::string(arg), std::string(arg)});
+        } else if (name == "object") {
+            TRY_VOID(parse_object(config, name, arg));
+            if (config.help == HelpRequest::objects) {
+                return config;  // QEMU prints the list while it reads the options
+            }
+        } else if (name == "device") {
+            config.devices.push_back(BlockSpec{"-device " + std::string(arg), std::string(arg)});
         } else if (name == "add-fd") {
             TRY_VOID(parse_add_fd(config, name, arg));
         } else if (name == "mon") {
@@ -311,7 +418,7 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
         } else if (name == "daemonize") {
             config.daemonize = true;
         } else if (name == "smp" || name == "uuid" || name == "rtc" || name == "boot" || name == "overcommit" ||
-            name == "msg" || name == "audiodev" || name == "no-acpi" || name == "object") {
+            name == "msg" || name == "audiodev" || name == "no-acpi") {
             TRY_VOID(parse_domain_option(config, name, arg));
         } else if (name == "sandbox") {
             auto sandbox = parse_sandbox_options(arg);

@@ -41,13 +41,16 @@ struct SecretSpec {
     std::optional<std::string> file;
 };
 
+// A list the command line asked for instead of a run. Machines are listed once the whole
+// command line has been read; accelerators and objects as soon as QEMU reads the option.
+enum class HelpRequest { none, machines, accelerators, objects };
+
 struct EmulatorConfig {
     bool start_stopped = false;  // -S
     bool daemonize = false;
     bool show_version = false;
     bool show_help = false;
-    bool list_machines = false;
-    bool list_accels = false;
+    HelpRequest help = HelpRequest::none;
     bool nodefaults = false;
     std::optional<std::string> name;
     std::optional<std::string> pidfile;
@@ -68,6 +71,8 @@ struct EmulatorConfig {
     std::vector<MonitorSpec> monitors;
     std::vector<BlockSpec> blockdevs;
     std::vector<BlockSpec> drives;
+    // -device, kept as text: this build has no device model, so each is only checked.
+    std::vector<BlockSpec> devices;
     std::optional<std::string> qtest_chardev;  // id of the chardev -qtest created
     std::optional<std::string> qtest_spec;     // the -qtest argument, for messages
     std::optional<std::string> qtest_log;

@@ -220,4 +220,10 @@ bool id_wellformed(std::string_view id)
     });
 }
 
+bool object_option_lists_types(std::string_view arg)
+{
+    std::string_view first = arg.substr(0, arg.find(','));
+    return first == "help" || first == "?";
+}
+
 }  // namespace qemu

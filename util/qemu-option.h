@@ -47,6 +47,10 @@ Result<uint64_t> parse_option_number(std::string_view name, std::string_view val
 // qemu_strtosz with B/K/M/G/T/P/E suffixes (default unit bytes).
 Result<uint64_t> parse_option_size(std::string_view name, std::string_view value);
 
+// Whether a tool's --object argument asks for the list of object types: its first item is
+// a bare "help" or "?" ("help", "help,id=x"; not "qom-type=help", which QEMU's tools refuse).
+bool object_option_lists_types(std::string_view arg);
+
 // Identifiers as QEMU's id_wellformed: a letter, then letters, digits, '-', '.', '_'.
 bool id_wellformed(std::string_view id);
 

@@ -118,6 +118,9 @@ CASES = [
     ("json-filename-flat-keys", data([], MIB), ["-c", "length", 'json:{"driver": "raw", "file.filename": "IMG"}'], None),
     ("json-filename-bad", data([], MIB), ["-c", "length", "json:{bad"], None),
     ("json-filename-not-object", data([], MIB), ["-c", "length", "json:[1]"], None),
+    # Neither a driver nor a file to probe.
+    ("json-filename-no-driver-no-file", data([], MIB), ["-c", "length", 'json:{"node-name": "x"}'], None),
+    ("image-opts-no-driver-no-file", data([], MIB), ["--image-opts", "-c", "length", "node-name=x"], None),
     ("json-filename-read-only-node", data([], MIB),
      ["-c", "length", 'json:{"file": {"filename": "IMG"}, "read-only": true}'], None),
     ("write-from-file-misaligned-machine", data([], MIB),

@@ -50,6 +50,12 @@ STEPS = [
     b'{"execute": "cont"}\n',
     b'{"execute": "query-target"}\n',
     b'{"execute": "query-target", "arguments": {"x": 1}}\n',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "system_reset"}}\n',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "system_reset x"}}\n',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "help system_reset"}}\n',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "s x"}}\n',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "info status x"}}\n',
+    b'{"execute": "human-monitor-command", "arguments": {"command-line": "cont  "}}\n',
     b'{"execute": "system_reset"}\n',
     b'{"execute": "system_reset", "arguments": {"x": 1}}\n',
     b'{"execute": "stop"}\n',
@@ -145,6 +151,41 @@ def converse(binary, image):
     return transcript
 
 
+# A monitor on stdio: QEMU offers oob there as on a socket. One request, then its reply
+# (events first), in lock step.
+STDIO_STEPS = [
+    b'{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}\n',
+    b'{"exec-oob": "query-name", "id": 1}\n',
+    b'{"exec-oob": "no-such-cmd"}\n',
+    b'{"execute": "query-target"}\n',
+    b'{"execute": "quit"}\n',
+]
+STDIO_MONITORS = [["-qmp", "stdio"], ["-chardev", "stdio,id=m", "-mon", "m,mode=control"]]
+
+
+def converse_stdio(binary, monitor):
+    proc = subprocess.Popen([binary, "-machine", "none", "-nodefaults", "-display", "none"] + monitor,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    fds = {}
+    transcript = [("greeting", mask(json.loads(proc.stdout.readline()), fds))]
+    for data in STDIO_STEPS:
+        proc.stdin.write(data)
+        proc.stdin.flush()
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                transcript.append((data, "EOF"))
+                break
+            message = json.loads(line)
+            transcript.append((data, mask(message, fds)))
+            if "event" not in message:
+                break
+    proc.stdin.close()
+    proc.wait(timeout=10)
+    transcript.append(("exit", proc.returncode))
+    return transcript
+
+
 def main():
     ours, reference = sys.argv[1], sys.argv[2]
     image = tempfile.mktemp(prefix="qmp-compare-img-")
@@ -152,6 +193,9 @@ def main():
         f.write(b"\0" * 4096)
     mine = converse(ours, image)
     theirs = converse(reference, image)
+    for monitor in STDIO_MONITORS:
+        mine += converse_stdio(ours, monitor)
+        theirs += converse_stdio(reference, monitor)
     os.unlink(image)
     failures = 0
     for index in range(max(len(mine), len(theirs))):

@@ -76,7 +76,35 @@ INSTANTIATE_TEST_SUITE_P(Qemu72, OptionError,
             "qemu-system-x86_64: -qmp bogus:x: 'bogus:x' is not a valid char driver\n"
             "qemu-system-x86_64: -qmp bogus:x: parse error: bogus:x\n"},
         OptionErrorCase{{"-chardev", "null,id=x", "-chardev", "null,id=x"},
-            "qemu-system-x86_64: -chardev null,id=x: Duplicate ID 'x' for chardev\n"}));
+            "qemu-system-x86_64: -chardev null,id=x: Duplicate ID 'x' for chardev\n"},
+        // A -drive without file= is empty only when nothing but QEMU's own drive settings
+        // (read-only, detect-zeroes, aio, ...) is given; anything else asks for a node.
+        OptionErrorCase{{"-drive", "if=none,format=raw"},
+            "qemu-system-x86_64: -drive if=none,format=raw: A block device must be specified for \"file\"\n"},
+        OptionErrorCase{{"-drive", "if=none,file=,format=raw"},
+            "qemu-system-x86_64: -drive if=none,file=,format=raw: A block device must be specified for \"file\"\n"},
+        OptionErrorCase{
+            {"-drive", "if=none,format=HELP"}, "qemu-system-x86_64: -drive if=none,format=HELP: Unknown driver 'HELP'\n"},
+        OptionErrorCase{{"-drive", "if=none,node-name=n"},
+            "qemu-system-x86_64: -drive if=none,node-name=n: Must specify either driver or file\n"},
+        OptionErrorCase{{"-drive", "if=none,cache=none"},
+            "qemu-system-x86_64: -drive if=none,cache=none: Must specify either driver or file\n"},
+        OptionErrorCase{{"-drive", "if=none,file.driver=file"},
+            "qemu-system-x86_64: -drive if=none,file.driver=file: The 'file' block driver requires a file name\n"}));
+
+// Nothing but QEMU's own drive settings, or an empty file=: an empty drive, and the
+// emulator runs.
+TEST(EmptyDrive, WithoutNodeOptionsTheEmulatorStarts)
+{
+    auto qts = QTestState::init("-nodefaults -machine none -drive if=none,id=a,readonly=on,detect-zeroes=on,aio=threads "
+                                "-drive if=none,id=b,file= -drive if=none,id=c,media=cdrom");
+    JsonValue blocks = qts->qmp_assert_success("{ 'execute': 'query-block' }");
+    ASSERT_EQ(blocks.size(), 3u) << dump(blocks);
+    for (const JsonValue& block : blocks) {
+        EXPECT_FALSE(block.contains("inserted")) << dump(block);
+    }
+    qts->quit();
+}
 
 TEST(OptionInfo, VersionAndHelpExitZero)
 {

@@ -265,7 +265,8 @@ TEST(QmpProtocol, StdioMonitorOffersOobAndAcceptsIt)
 TEST(QmpProtocol, RingbufMonitorOffersNoOob)
 {
     auto qts = QTestState::init(std::string(kCommonArgs) + " -chardev ringbuf,id=r -mon r,mode=control");
-    JsonValue text = qts->qmp_assert_success("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r', 'size': 4096 } }");
+    JsonValue text =
+        qts->qmp_assert_success("{ 'execute': 'ringbuf-read', 'arguments': { 'device': 'r', 'size': 4096 } }");
     JsonValue greeting = qemu::json_parse(text.get<std::string>()).value();
     EXPECT_EQ(greeting["QMP"]["capabilities"], JsonValue::array()) << dump(greeting);
 }
@@ -411,6 +412,23 @@ TEST(QmpHmp, InfoStatusFollowsTheRunState)
     EXPECT_EQ(qts->hmp("info status"), "VM status: running\r\n");
     qts->qmp_assert_success("{ 'execute': 'stop' }");
     EXPECT_EQ(qts->hmp("info status"), "VM status: paused\r\n");
+}
+
+TEST(QmpHmp, SystemResetSendsResetAndOnlyHelpTakesArguments)
+{
+    auto qts = QTestState::init(kCommonArgs);
+    EXPECT_EQ(qts->hmp("system_reset"), "");
+    EXPECT_EQ(qts->qmp_eventwait("RESET")["data"],
+        JsonValue({{"guest", false}, {"reason", "host-qmp-system-reset"}}));
+    EXPECT_EQ(qts->hmp("help system_reset"), "system_reset  -- reset the system\r\n");
+    // QEMU 7.2's texts: the table's name for the command, the typed one for the help.
+    EXPECT_EQ(qts->hmp("system_reset x"),
+        "system_reset: extraneous characters at the end of line\r\nTry \"help system_reset\" for more information\r\n");
+    EXPECT_EQ(qts->hmp("s x"),
+        "stop|s: extraneous characters at the end of line\r\nTry \"help s\" for more information\r\n");
+    EXPECT_EQ(qts->hmp("info status x"),
+        "status: extraneous characters at the end of line\r\nTry \"help info status\" for more information\r\n");
+    EXPECT_EQ(qts->hmp("info status"), "VM status: running\r\n") << "the refused stop did not run";
 }
 
 TEST(QmpHmp, MissingCommandLine)

@@ -152,8 +152,7 @@ int img_check(int argc, char** argv)
             output = optarg;
             break;
         case kOptObject:
-            error_report("--object is not supported");
-            return 1;
+            return object_option(optarg);
         case kOptImageOpts:
             request.image_opts = true;
             break;

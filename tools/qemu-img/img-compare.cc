@@ -206,8 +206,7 @@ int img_compare(int argc, char** argv)
             force_share = true;
             break;
         case kOptObject:
-            error_report("--object is not supported");
-            return 1;
+            return object_option(optarg);
         case kOptImageOpts:
             image_opts = true;
             break;

@@ -194,8 +194,7 @@ std::expected<ConvertRequest, ExitStatus> parse_convert_options(int argc, char**
             break;
         }
         case kOptObject:
-            error_report("--object is not supported");
-            return std::unexpected(1);
+            return std::unexpected(object_option(optarg));
         case kOptImageOpts:
             req.image_opts = true;
             break;

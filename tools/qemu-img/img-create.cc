@@ -131,8 +131,7 @@ int img_create(int argc, char** argv)
             unsafe = true;
             break;
         case kOptObject:
-            error_report("--object is not supported");
-            return 1;
+            return object_option(optarg);
         default:
             break;
         }
@@ -260,8 +259,7 @@ int img_measure(int argc, char** argv)
             image_opts = true;
             break;
         case kOptObject:
-            error_report("--object is not supported");
-            return 1;
+            return object_option(optarg);
         case kOptOutput:
             if (std::string_view(optarg) == "json") {
                 json = true;

@@ -159,8 +159,7 @@ int img_info(int argc, char** argv)
             chain = true;
             break;
         case kOptObject:
-            error_report("--object is not supported");
-            return 1;
+            return object_option(optarg);
         case kOptImageOpts:
             request.image_opts = true;
             break;
@@ -272,8 +271,7 @@ int img_map(int argc, char** argv)
             output = optarg;
             break;
         case kOptObject:
-            error_report("--object is not supported");
-            return 1;
+            return object_option(optarg);
         case kOptImageOpts:
             request.image_opts = true;
             break;

@@ -4,7 +4,19 @@
 #include <cstdio>
 #include <string>
 
+#include "util/qemu-option.h"
+
 namespace qemu::img {
+
+int object_option(std::string_view arg)
+{
+    if (object_option_lists_types(arg)) {
+        std::printf("List of user creatable objects:\n");
+        return 0;
+    }
+    error_report("--object is not supported");
+    return 1;
+}
 
 void error_report(std::string_view message)
 {

@@ -24,6 +24,10 @@ int usage_error(std::string_view message);
 int unrecognized_option(const char* arg);
 int missing_argument(const char* arg);
 
+// --object: this build has no user-creatable object type. "help" prints the (empty) list
+// and gives the exit status 0, as QEMU's tools exit there; anything else is refused (1).
+int object_option(std::string_view arg);
+
 // qprintf: stdout unless -q was given.
 void qprintf(bool quiet, std::string_view text);
 

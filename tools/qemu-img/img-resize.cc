@@ -48,8 +48,7 @@ int img_resize(int argc, char** argv)
             quiet = true;
             break;
         case kOptObject:
-            error_report("--object is not supported");
-            return 1;
+            return object_option(optarg);
         case kOptImageOpts:
             request.image_opts = true;
             break;

@@ -65,8 +65,7 @@ int img_snapshot(int argc, char** argv)
             request.force_share = true;
             break;
         case kOptObject:
-            error_report("--object is not supported");
-            return 1;
+            return object_option(optarg);
         case kOptImageOpts:
             request.image_opts = true;
             break;

@@ -190,6 +190,11 @@ int main(int argc, char** argv)
             session.image_opts = true;
             break;
         case kObject:
+            // No user-creatable object type here: "help" lists none and ends the run.
+            if (qemu::object_option_lists_types(optarg)) {
+                std::printf("List of user creatable objects:\n");
+                return 0;
+            }
             error_report("--object is not supported");
             return 1;
         case kAddFd: {

@@ -314,9 +314,9 @@ TEST(CharRegistry, LegacyReferenceAndBackendNames)
     auto missing = chardev_parse_legacy("chardev:zz", "compat1").value();
     EXPECT_EQ(reg.add_legacy(missing).error().desc, "chardev \"zz\" not found");
     auto names = ChardevRegistry::backend_names();
-    for (std::string_view want : {"null", "socket", "stdio", "file", "pipe", "pty", "ringbuf", "memory"}) {
-        EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
-    }
+    // QEMU 7.2's query-chardev-backends order, less the backends this build lacks.
+    EXPECT_EQ(names,
+        (std::vector<std::string_view>{"pty", "file", "memory", "socket", "null", "pipe", "ringbuf", "stdio"}));
 }
 
 }  // namespace
