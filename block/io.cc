@@ -7,6 +7,7 @@
 
 #include "block/block.h"
 #include "block/iov.h"
+#include "util/alloc.h"
 
 namespace qemu::block {
 
@@ -87,7 +88,9 @@ Result<void> BlockNode::preadv(int64_t offset, std::span<const iovec> iov, Reque
         return make_errno_error(ENOMEDIUM);
     }
     auto guard = guard_request(false);
-    return m_driver->preadv(*this, offset, iov, flags);
+    // A buffer a driver sizes from the image (a compressed grain of a huge grain size)
+    // that cannot be had fails this request with ENOMEM, as qemu_try_blockalign does.
+    return enomem_on_bad_alloc([&] { return m_driver->preadv(*this, offset, iov, flags); });
 }
 
 Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
@@ -109,7 +112,7 @@ Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, Requ
     passed.fua = flags.fua && m_driver->passes_fua;
     {
         auto guard = guard_request(true);
-        TRY_VOID(m_driver->pwritev(*this, offset, iov, passed));
+        TRY_VOID(enomem_on_bad_alloc([&] { return m_driver->pwritev(*this, offset, iov, passed); }));
     }
     // A FUA write the driver made durable itself leaves nothing for a flush to do.
     if (!passed.fua) {

@@ -92,7 +92,10 @@ int main(int argc, char** argv)
             }
         }
     }
-    set_open_context(qemu::OpenContext{.fdsets = &fdsets});
+    // Without --add-fd, /dev/fdset/N names stay what they are in QEMU's qemu-img: paths.
+    if (!add_fds->empty()) {
+        set_open_context(qemu::OpenContext{.fdsets = &fdsets});
+    }
     if (argc < 2) {
         return usage_error("Not enough arguments");
     }

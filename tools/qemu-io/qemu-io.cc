@@ -123,7 +123,8 @@ int main(int argc, char** argv)
     qemu::FdSetRegistry fdsets;
     std::vector<qemu::AddFdSpec> add_fds;
     std::optional<std::string> seal;  // --sandbox fs=deny, as given
-    Session session(qemu::OpenContext{.fdsets = &fdsets});
+    bool misalign = false;
+    bool image_opts = false;
     OpenRequest request;
     std::vector<std::string> commands;
     std::optional<std::string> format;
@@ -155,7 +156,7 @@ int main(int argc, char** argv)
             request.flags.read_write = false;
             break;
         case 'm':
-            session.misalign = true;
+            misalign = true;
             break;
         case 'k':
             request.aio = "native";
@@ -187,7 +188,7 @@ int main(int argc, char** argv)
             usage(progname);
             return 0;
         case kImageOpts:
-            session.image_opts = true;
+            image_opts = true;
             break;
         case kObject:
             // No user-creatable object type here: "help" lists none and ends the run.
@@ -225,7 +226,7 @@ int main(int argc, char** argv)
         usage(progname);
         return 1;
     }
-    if (format && session.image_opts) {
+    if (format && image_opts) {
         error_report("--image-opts and -f are mutually exclusive");
         return 1;
     }
@@ -233,6 +234,10 @@ int main(int argc, char** argv)
         error_report(added.error().desc);
         return 1;
     }
+    // Without --add-fd, /dev/fdset/N names stay what they are in QEMU's qemu-io: paths.
+    Session session(add_fds.empty() ? qemu::OpenContext{} : qemu::OpenContext{.fdsets = &fdsets});
+    session.misalign = misalign;
+    session.image_opts = image_opts;
     // --sandbox fs=deny (ours): sealed once the descriptors are in their sets, before the
     // image is opened.
     if (seal) {
