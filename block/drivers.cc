@@ -18,6 +18,7 @@ constexpr std::array kDrivers = {
     &kNullCoDriver,
     &kNullAioDriver,
     &kVvfatDriver,
+    &kBlkdebugDriver,
 };
 }  // namespace
 
