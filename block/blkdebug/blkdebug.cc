@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "block/blkdebug/blkdebug-config.h"
 #include "block/blkdebug/blkdebug-rules.h"
@@ -27,6 +28,7 @@ struct BlkdebugState : DriverState {
     uint64_t align = 0;
     uint64_t max_transfer = 0;
     uint64_t opt_write_zero = 0;
+    uint64_t max_write_zero = 0;
     uint64_t opt_discard = 0;
 };
 
@@ -137,6 +139,7 @@ Result<void> blkdebug_open(BlockNode& node, BlockOptions& options, const OpenCon
     state->align = align;
     state->max_transfer = max_transfer;
     state->opt_write_zero = opt_write_zero;
+    state->max_write_zero = max_write_zero;
     state->opt_discard = opt_discard;
 
     node.set_filename("blkdebug:" + config.value_or("") + ":" + image_filename);
@@ -206,19 +209,45 @@ Result<void> blkdebug_flush(BlockNode& node)
     return {};
 }
 
+// The generic layer's zeroing of an unaligned range (bdrv_co_do_pwrite_zeroes): a head up
+// to the zeroing alignment, the aligned middle in max-write-zero pieces, then a tail.
+// Pieces smaller than the alignment are ones blkdebug refuses on purpose, so they become
+// writes of zeroes, each checked as a write.
 Result<void> blkdebug_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags)
 {
     BlkdebugState& s = blkdebug_state(node);
-    // Requests smaller than the zeroing alignment become plain writes of zeroes, which is
-    // what lets a test reach the generic layer's fallback.
     auto unit = static_cast<int64_t>(std::max<uint64_t>({s.align, s.opt_write_zero, 1}));
-    if (bytes < unit) {
-        return make_errno_error(ENOTSUP);
+    auto most = static_cast<int64_t>(s.max_write_zero);
+    auto by_write = [&](int64_t at, int64_t len) -> Result<void> {
+        if (flags.no_fallback) {
+            return make_errno_error(ENOTSUP);
+        }
+        std::vector<uint8_t> zeroes(static_cast<size_t>(len));
+        iovec one{zeroes.data(), zeroes.size()};
+        return blkdebug_pwritev(node, at, std::span(&one, 1), {});
+    };
+    while (bytes > 0) {
+        int64_t head = offset % unit;
+        int64_t now;
+        if (head) {
+            now = std::min(bytes, unit - head);
+        } else if (bytes < unit) {
+            now = bytes;
+        } else {
+            now = bytes - bytes % unit;
+            if (most) {
+                now = std::min(now, most);
+            }
+        }
+        if (now < unit) {
+            TRY_VOID(by_write(offset, now));
+        } else if (TRY(check_rules(node, offset, now, BlkdebugIoType::WriteZeroes)) == Verdict::Forward) {
+            TRY_VOID(image_of(node).pwrite_zeroes(offset, now, flags));
+        }
+        offset += now;
+        bytes -= now;
     }
-    if (TRY(check_rules(node, offset, bytes, BlkdebugIoType::WriteZeroes)) == Verdict::Skip) {
-        return {};
-    }
-    return image_of(node).pwrite_zeroes(offset, bytes, flags);
+    return {};
 }
 
 Result<void> blkdebug_discard(BlockNode& node, int64_t offset, int64_t bytes)

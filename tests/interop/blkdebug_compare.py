@@ -173,6 +173,36 @@ def open_errors(h):
         spec = f'driver=raw,file.driver=blkdebug,file.image.filename=base.raw,{opts}'
         h.same_tools('io', ['--image-opts', '-c', 'read 0 512', spec], what=f'open {opts}',
                      filt=lambda r: (r[0], filter_io(r[1]), r[2]))
+    # The option forms: blkdebug on top (no format), a missing image, alignment limits that
+    # split requests (write-zeroes pieces below opt-write-zero become checked writes).
+    for spec, commands in [
+            ('driver=blkdebug,image.driver=file,image.filename=base.raw', ['read -v 0 16', 'info']),
+            ('driver=raw,file.driver=blkdebug', ['read 0 512']),
+            ('driver=raw,file.driver=blkdebug,file.image.filename=missing.raw', ['read 0 512']),
+            ('driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,file.opt-write-zero=8192,'
+             'file.inject-error.0.event=none,file.inject-error.0.iotype=write',
+             ['write -z 0 64k', 'write -z 0 100', 'write -z 0 8k', 'write -z 4k 8k', 'write -z 8k 12k']),
+            ('driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,file.max-write-zero=8192,'
+             'file.inject-error.0.event=none,file.inject-error.0.iotype=write-zeroes,file.inject-error.0.sector=40',
+             ['write -z 0 16k', 'write -z 16k 16k', 'read -P 0 0 16k']),
+            ('driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,file.max-transfer=4k,'
+             'file.inject-error.0.event=none,file.inject-error.0.sector=16',
+             ['write -P 0x21 0 16k', 'read -P 0x21 0 8k', 'read 0 16k', 'read 0 100']),
+            ('driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,'
+             'file.inject-error.0.event=none,file.inject-error.0.iotype=discard,file.inject-error.0.errno=28',
+             ['discard 0 64k', 'discard 0 100', 'write -z -u 64k 64k', 'map']),
+    ]:
+        for tag in TAGS:
+            shutil.copyfile(h.path('base.raw'), h.path('zero.raw'))
+            code, out, err = h.run(f'{tag}_io', ['--image-opts'] + io_commands(commands) + [spec])
+            if tag == 'ours':
+                ours = (code, filter_io(out), err, h.read('zero.raw'))
+            else:
+                ref = (code, filter_io(out), err, h.read('zero.raw'))
+        h.same(f'options {spec} {commands}', ours, ref)
+    for args in (['info', 'blkdebug:case0.cfg:base.raw'], ['info', '-f', 'vdi', '--output=json', 'blkdebug::base.vdi'],
+                 ['check', '-f', 'vdi', 'blkdebug::base.vdi']):
+        h.same_tools('img', args)
     # Without a blkdebug node the breakpoint commands are not supported.
     h.same_tools('io', ['-f', 'raw'] + io_commands(['break read_aio A', 'remove_break A', 'resume A']) + ['base.raw'])
 
