@@ -21,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "block/blkdebug/blkdebug-events.h"
 #include "qobject/json.h"
 #include "util/error.h"
 #include "util/osdep.h"
@@ -269,6 +270,14 @@ struct BlockDriver {
     // Permission changes: check first (may refuse), then apply. Protocols lock here.
     Result<void> (*check_perm)(BlockNode& node, uint64_t perm, uint64_t shared) = nullptr;
     void (*set_perm)(BlockNode& node, uint64_t perm, uint64_t shared) = nullptr;
+    // BLKDBG_EVENT: an event raised on this node by the layer above it, or by the generic
+    // layer for this node's own writes and flushes (blkdebug acts on them).
+    void (*debug_event)(BlockNode& node, BlkdebugEvent event) = nullptr;
+    // qemu-io's break, remove_break, resume and wait_break (bdrv_debug_*): 0 or -errno.
+    int (*debug_breakpoint)(BlockNode& node, std::string_view event, std::string_view tag) = nullptr;
+    int (*debug_remove_breakpoint)(BlockNode& node, std::string_view tag) = nullptr;
+    int (*debug_resume)(BlockNode& node, std::string_view tag) = nullptr;
+    bool (*debug_is_suspended)(BlockNode& node, std::string_view tag) = nullptr;
 };
 
 struct BdrvChild {
@@ -319,6 +328,14 @@ public:
     std::span<BdrvChild> children() { return m_children; }
     BlockNode* child(std::string_view name) const;
     BlockNode* file() const { return child("file"); }
+    // bdrv_primary_child: the child holding the node's data (`file`, or a filter's
+    // `image`), where the generic layer raises this node's flush events.
+    BlockNode* primary_child() const;
+    // Raises a blkdebug event on this node (a no-op unless its driver acts on events).
+    void debug_event(BlkdebugEvent event);
+    // Whether a FUA write reaches the disk through this node without a flush after it:
+    // the driver passes the flag on and, for a format, the child it goes to does too.
+    bool passes_fua() const;
     void add_child(std::string name, std::shared_ptr<BlockNode> node);
 
     // The union of what every user of the node holds, and what all of them share.
@@ -374,6 +391,12 @@ private:
     std::atomic<uint64_t> m_write_gen{0};
     std::atomic<uint64_t> m_flushed_gen{0};
     void note_change() { ++m_write_gen; }
+    // The driver's write, with FUA done by a flush when the driver cannot pass it on.
+    Result<void> driver_pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags);
+    // After a driver's write: counts the change and flushes for FUA where the driver could not.
+    Result<void> finish_write(bool emulate_fua, bool durable);
+    // pwrite_zeroes without its events: the driver's zeroing, or writes of zeroes.
+    Result<void> zero_range(int64_t offset, int64_t bytes, RequestFlags flags);
 
     using RequestGuard =
         std::variant<std::monostate, std::shared_lock<std::shared_mutex>, std::unique_lock<std::shared_mutex>>;
@@ -440,6 +463,18 @@ private:
     uint64_t m_next_auto_name = 0;
     std::function<void(const std::string&)> m_warn;
 };
+
+// BLKDBG_EVENT(child, event): what a driver calls on the child it is about to use.
+inline void blkdbg_event(BlockNode* child, BlkdebugEvent event)
+{
+    if (child) {
+        child->debug_event(event);
+    }
+}
+
+// The node qemu-io's breakpoint commands act on: the first down the primary children of
+// `top` whose driver takes breakpoints, or nullptr.
+BlockNode* find_debug_node(BlockNode& top);
 
 // bdrv_co_block_status_above with base excluded: the status of the first layer from `top`
 // down the backing chain (stopping above `base`, nullptr for the whole chain) that holds

@@ -19,6 +19,7 @@ constexpr std::array kDrivers = {
     &kNullCoDriver,
     &kNullAioDriver,
     &kVvfatDriver,
+    &kBlkdebugDriver,
 };
 }  // namespace
 

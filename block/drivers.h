@@ -44,5 +44,6 @@ extern const BlockDriver kVdiDriver;
 extern const BlockDriver kVpcDriver;
 extern const BlockDriver kVmdkDriver;
 extern const BlockDriver kVvfatDriver;
+extern const BlockDriver kBlkdebugDriver;
 
 }  // namespace qemu::block

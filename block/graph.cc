@@ -69,7 +69,15 @@ Result<void> open_with_driver(
             ENOMEM, node.filename().empty() ? "Could not open image" : "Could not open '" + node.filename() + "'");
     };
     try {
-        return driver.open(node, options, context);
+        auto opened = driver.open(node, options, context);
+        // A driver that failed with a bare errno (no message of its own) gets the text
+        // bdrv_open_driver gives such a failure.
+        if (!opened && opened.error().errno_value != 0 &&
+            opened.error().desc == std::strerror(opened.error().errno_value)) {
+            return make_errno_error(opened.error().errno_value,
+                node.filename().empty() ? "Could not open image" : "Could not open '" + node.filename() + "'");
+        }
+        return opened;
     } catch (const std::bad_alloc&) {
         return failed();
     } catch (const std::length_error&) {

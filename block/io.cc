@@ -93,6 +93,70 @@ Result<void> BlockNode::preadv(int64_t offset, std::span<const iovec> iov, Reque
     return enomem_on_bad_alloc([&] { return m_driver->preadv(*this, offset, iov, flags); });
 }
 
+BlockNode* BlockNode::primary_child() const
+{
+    if (BlockNode* f = file()) {
+        return f;
+    }
+    return child("image");
+}
+
+void BlockNode::debug_event(BlkdebugEvent event)
+{
+    if (m_driver->debug_event) {
+        m_driver->debug_event(*this, event);
+    }
+}
+
+bool BlockNode::passes_fua() const
+{
+    if (!m_driver->passes_fua) {
+        return false;
+    }
+    BlockNode* below = m_driver->protocol_name.empty() ? primary_child() : nullptr;
+    return !below || below->passes_fua();
+}
+
+BlockNode* find_debug_node(BlockNode& top)
+{
+    for (BlockNode* node = &top; node; node = node->primary_child()) {
+        if (node->driver().debug_breakpoint) {
+            return node;
+        }
+    }
+    return nullptr;
+}
+
+Result<void> BlockNode::driver_pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
+{
+    RequestFlags passed = flags;
+    passed.fua = flags.fua && passes_fua();
+    {
+        auto guard = guard_request(true);
+        TRY_VOID(enomem_on_bad_alloc([&] { return m_driver->pwritev(*this, offset, iov, passed); }));
+    }
+    return finish_write(flags.fua && !passed.fua, passed.fua);
+}
+
+Result<void> BlockNode::finish_write(bool emulate_fua, bool durable)
+{
+    // A FUA write the driver made durable itself leaves nothing for a flush to do.
+    if (durable) {
+        return {};
+    }
+    if (emulate_fua && !m_children.empty()) {
+        // As QEMU, a node over others flushes for FUA before the write counts as its own
+        // change: the children it wrote to are dirty and get flushed, while this node's
+        // own flush (and the flush_to_disk event on its child) waits for the next write.
+        auto flushed = flush();
+        note_change();
+        return flushed;
+    }
+    note_change();
+    // A node with nothing below must flush itself, or the write would not be durable.
+    return emulate_fua ? flush() : Result<void>{};
+}
+
 Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
     if (read_only()) {
@@ -108,20 +172,10 @@ Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, Requ
         zero.may_unmap = m_flags.detect_zeroes == DetectZeroes::Unmap && m_flags.unmap;
         return pwrite_zeroes(offset, static_cast<int64_t>(iov_size(iov)), zero);
     }
-    RequestFlags passed = flags;
-    passed.fua = flags.fua && m_driver->passes_fua;
-    {
-        auto guard = guard_request(true);
-        TRY_VOID(enomem_on_bad_alloc([&] { return m_driver->pwritev(*this, offset, iov, passed); }));
-    }
-    // A FUA write the driver made durable itself leaves nothing for a flush to do.
-    if (!passed.fua) {
-        note_change();
-    }
-    if (flags.fua && !passed.fua) {
-        TRY_VOID(flush());
-    }
-    return {};
+    debug_event(BlkdebugEvent::Pwritev);
+    auto done = driver_pwritev(offset, iov, flags);
+    debug_event(BlkdebugEvent::PwritevDone);
+    return done;
 }
 
 Result<void> BlockNode::pread(int64_t offset, std::span<uint8_t> buf)
@@ -146,22 +200,27 @@ Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlag
     if (read_only()) {
         return make_errno_error(EACCES);
     }
+    debug_event(BlkdebugEvent::PwritevZero);
+    auto done = zero_range(offset, bytes, flags);
+    debug_event(BlkdebugEvent::PwritevDone);
+    return done;
+}
+
+Result<void> BlockNode::zero_range(int64_t offset, int64_t bytes, RequestFlags flags)
+{
     if (!m_flags.unmap) {
         flags.may_unmap = false;
     }
     flags.fua = flags.fua && !m_flags.no_flush;
     if (m_driver->write_zeroes) {
         RequestFlags passed = flags;
-        passed.fua = flags.fua && m_driver->passes_fua;
+        passed.fua = flags.fua && passes_fua();
         auto done = [&] {
             auto guard = guard_request(true);
             return m_driver->write_zeroes(*this, offset, bytes, passed);
         }();
-        if (done && !passed.fua) {
-            note_change();
-        }
-        if (done && flags.fua && !passed.fua) {
-            return flush();
+        if (done) {
+            done = finish_write(flags.fua && !passed.fua, passed.fua);
         }
         if (done || done.error().errno_value != ENOTSUP) {
             return done;
@@ -170,13 +229,17 @@ Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlag
     if (flags.no_fallback) {
         return make_errno_error(ENOTSUP);
     }
-    // The driver cannot zero cheaply: write zero buffers, a bounded chunk at a time.
+    if (!m_driver->pwritev) {
+        return make_errno_error(ENOMEDIUM);
+    }
+    // The driver cannot zero cheaply: write zero buffers, a bounded chunk at a time, to
+    // the driver itself (QEMU's fallback raises no write events of its own).
     constexpr int64_t kChunk = 1 << 20;
     std::vector<uint8_t> zeroes(std::min(bytes, kChunk));
-    RequestFlags plain{};
     while (bytes > 0) {
         int64_t now = std::min<int64_t>(bytes, zeroes.size());
-        TRY_VOID(pwrite(offset, std::span(zeroes).first(now), plain));
+        iovec one{zeroes.data(), static_cast<size_t>(now)};
+        TRY_VOID(driver_pwritev(offset, std::span(&one, 1), {}));
         offset += now;
         bytes -= now;
     }
@@ -208,19 +271,33 @@ Result<void> BlockNode::discard(int64_t offset, int64_t bytes)
 
 Result<void> BlockNode::flush()
 {
-    if (m_flags.no_flush) {
+    // bdrv_co_flush: the events go to the primary child whatever the cache mode, the
+    // driver is skipped when nothing changed since the last flush that succeeded, and a
+    // failure leaves the children unflushed and the node still dirty.
+    if (read_only()) {
         return {};
     }
+    BlockNode* primary = primary_child();
+    blkdbg_event(primary, BlkdebugEvent::FlushToOs);
     uint64_t gen = m_write_gen;
-    if (m_driver->flush && gen != m_flushed_gen) {
-        auto guard = guard_request(true);
-        TRY_VOID(m_driver->flush(*this));
+    if (!m_flags.no_flush && gen != m_flushed_gen) {
+        blkdbg_event(primary, BlkdebugEvent::FlushToDisk);
+        if (m_driver->flush) {
+            auto guard = guard_request(true);
+            TRY_VOID(m_driver->flush(*this));
+        }
+    }
+    Result<void> result;
+    for (BdrvChild& child : m_children) {
+        auto done = child.node->flush();
+        if (result && !done) {
+            result = std::move(done);
+        }
+    }
+    if (result) {
         m_flushed_gen = gen;
     }
-    for (BdrvChild& child : m_children) {
-        TRY_VOID(child.node->flush());
-    }
-    return {};
+    return result;
 }
 
 Result<void> BlockNode::truncate(int64_t offset, Prealloc prealloc)

@@ -67,6 +67,7 @@ Result<int64_t> raw_get_length(BlockNode& node)
 
 Result<void> raw_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
+    blkdbg_event(node.file(), BlkdebugEvent::ReadAio);
     return node.file()->preadv(offset + node.state<RawState>().offset, iov, flags);
 }
 
@@ -102,6 +103,7 @@ Result<void> raw_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
     if (node.flags().probed && offset < static_cast<int64_t>(kProbeBufSize) && bytes > 0) {
         TRY_VOID(check_probed_write(node, offset, iov));
     }
+    blkdbg_event(node.file(), BlkdebugEvent::WriteAio);
     return node.file()->pwritev(offset + s.offset, iov, flags);
 }
 

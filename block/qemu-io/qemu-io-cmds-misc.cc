@@ -1,5 +1,5 @@
 // qemu-io's commands that do not touch the image: quit, sleep, sigraise, abort, and
-// blkdebug's breakpoint commands (which find no breakpoint in this build).
+// blkdebug's breakpoint commands.
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -52,32 +52,58 @@ int abort_f(Session&, const Command&, int, char**)
     abort();
 }
 
-// blkdebug's breakpoints. This build has no blkdebug driver, so, as QEMU with an image
-// that has none, there is no breakpoint to set, remove or resume.
-int break_f(Session&, const Command&, int, char**)
+// blkdebug's breakpoints: they act on the first node down the image's primary children
+// whose driver takes them (a blkdebug node), and without one fail with ENOTSUP, as QEMU.
+namespace {
+
+block::BlockNode* debug_node(Session& s)
 {
-    std::printf("Could not set breakpoint: %s\n", std::strerror(ENOTSUP));
-    return -ENOTSUP;
+    return block::find_debug_node(s.blk->root());
 }
 
-int remove_break_f(Session&, const Command&, int, char** argv)
+}  // namespace
+
+int break_f(Session& s, const Command&, int, char** argv)
 {
-    std::printf("Could not remove breakpoint %s: %s\n", argv[1], std::strerror(ENOTSUP));
-    return -ENOTSUP;
+    block::BlockNode* node = debug_node(s);
+    int ret = node ? node->driver().debug_breakpoint(*node, argv[1], argv[2]) : -ENOTSUP;
+    if (ret < 0) {
+        std::printf("Could not set breakpoint: %s\n", std::strerror(-ret));
+    }
+    return ret;
 }
 
-int resume_f(Session&, const Command&, int, char**)
+int remove_break_f(Session& s, const Command&, int, char** argv)
 {
-    std::printf("Could not resume request: %s\n", std::strerror(ENOTSUP));
-    return -ENOTSUP;
+    block::BlockNode* node = debug_node(s);
+    int ret = node ? node->driver().debug_remove_breakpoint(*node, argv[1]) : -ENOTSUP;
+    if (ret < 0) {
+        std::printf("Could not remove breakpoint %s: %s\n", argv[1], std::strerror(-ret));
+    }
+    return ret;
 }
 
-int wait_break_f(Session&, const Command&, int, char** argv)
+int resume_f(Session& s, const Command&, int, char** argv)
 {
-    // QEMU polls until blkdebug suspends a request, which without blkdebug never happens,
-    // so it waits forever; failing at once is the useful answer.
-    std::printf("Could not wait for breakpoint %s: %s\n", argv[1], std::strerror(ENOTSUP));
-    return -ENOTSUP;
+    block::BlockNode* node = debug_node(s);
+    int ret = node ? node->driver().debug_resume(*node, argv[1]) : -ENOTSUP;
+    if (ret < 0) {
+        std::printf("Could not resume request: %s\n", std::strerror(-ret));
+    }
+    return ret;
+}
+
+int wait_break_f(Session& s, const Command&, int, char** argv)
+{
+    block::BlockNode* node = debug_node(s);
+    if (node && node->driver().debug_is_suspended(*node, argv[1])) {
+        return 0;
+    }
+    // QEMU polls until a request is suspended under the tag. Our requests run to the end
+    // before the next command, so none can be suspended later: where QEMU would wait
+    // forever, this fails at once.
+    std::printf("Could not wait for breakpoint %s: %s\n", argv[1], std::strerror(node ? ENOENT : ENOTSUP));
+    return node ? -ENOENT : -ENOTSUP;
 }
 
 }  // namespace qemu::qemu_io

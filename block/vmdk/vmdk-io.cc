@@ -124,6 +124,7 @@ Result<void> read_compressed(Extent& e, uint64_t cluster_offset, int64_t offset,
     GrainBuffers& buffers = grain_buffers();
     size_t head = std::min(full, kStoredHeadBytes);
     std::span<uint8_t> stored = sized(buffers.stored, head);
+    blkdbg_event(e.file, BlkdebugEvent::ReadCompressed);
     TRY_VOID(e.file->pread(static_cast<int64_t>(cluster_offset), stored));
     size_t need = TRY(stored_grain_length(stored, cluster_bytes, e.has_marker));
     if (need > head) {
@@ -201,6 +202,7 @@ Result<void> vmdk_preadv(BlockNode& node, int64_t offset, std::span<const iovec>
                 run += std::min(bytes - run, e->cluster_bytes());
             }
             n = run;
+            blkdbg_event(e->file, BlkdebugEvent::ReadAio);
             TRY_VOID(e->file->preadv(static_cast<int64_t>(file_offset), iov_slice(iov, done, static_cast<size_t>(n))));
         }
         bytes -= n;
@@ -224,6 +226,7 @@ struct PendingWrite {
         if (!file || bytes == 0) {
             return {};
         }
+        blkdbg_event(file, BlkdebugEvent::WriteAio);
         auto written = file->pwritev(offset, iov);
         file = nullptr;
         iov.clear();
@@ -259,11 +262,13 @@ Result<void> fill_new_grain(BlockNode& node, VmdkState& s, Extent& e, uint64_t c
     auto fill = [&](int64_t from, int64_t to) -> Result<void> {
         auto part = std::span(grain).subspan(static_cast<size_t>(from), static_cast<size_t>(to - from));
         if (copy_from_backing) {
+            blkdbg_event(e.file, BlkdebugEvent::CowRead);
             iovec one{part.data(), part.size()};
             if (!read_backing(*backing, grain_start + from, std::span(&one, 1))) {
                 return make_errno_error(EINVAL);
             }
         }
+        blkdbg_event(e.file, BlkdebugEvent::CowWrite);
         if (!e.file->pwrite(static_cast<int64_t>(cluster_offset) + from, part)) {
             return make_errno_error(EINVAL);
         }
@@ -348,6 +353,7 @@ Result<void> write_compressed(
         return make_errno_error(EINVAL);
     }
     auto length = stored.size();
+    blkdbg_event(e.file, BlkdebugEvent::WriteCompressed);
     auto written = e.file->pwrite(static_cast<int64_t>(cluster_offset), stored);
     release_if_huge(buffers.stored);
     TRY_VOID(written);

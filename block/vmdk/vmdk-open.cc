@@ -48,9 +48,12 @@ Result<std::string> read_desc(BlockNode& file, int64_t offset)
     }
     int64_t size = std::min(*length, kMaxDescBytes);
     std::string buf(static_cast<size_t>(size), '\0');
-    if (offset < 0 || static_cast<uint64_t>(offset) > kMaxFileOffset - static_cast<uint64_t>(size) ||
-        !file.pread(offset, std::span(reinterpret_cast<uint8_t*>(buf.data()), buf.size()))) {
+    if (offset < 0 || static_cast<uint64_t>(offset) > kMaxFileOffset - static_cast<uint64_t>(size)) {
         return make_errno_error(EIO, "Could not read from file");
+    }
+    // The read's own errno, as QEMU reports it (an injected ENOSPC stays ENOSPC).
+    if (auto read = file.pread(offset, std::span(reinterpret_cast<uint8_t*>(buf.data()), buf.size())); !read) {
+        return make_errno_error(read.error().errno_or(EIO), "Could not read from file");
     }
     return buf;
 }

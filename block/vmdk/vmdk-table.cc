@@ -30,6 +30,7 @@ Result<std::vector<uint64_t>*> load_table(Extent& e, uint64_t l2_offset)
         e.l2_cache.clear();
     }
     std::vector<uint8_t> raw(e.l2_size * e.entry_size);
+    blkdbg_event(e.file, BlkdebugEvent::L2Load);
     TRY_VOID(e.file->pread(static_cast<int64_t>(l2_offset * 512), raw));
     std::vector<uint64_t> table(e.l2_size);
     for (uint64_t i = 0; i < e.l2_size; ++i) {
@@ -183,6 +184,7 @@ Result<void> write_dirty_tables(VmdkState& s)
             uint64_t l2_offset = e.l1_table[l1_index];
             const auto& table = e.l2_cache[l2_offset];
             std::span<const uint64_t> values(table.data() + first, j - i);
+            blkdbg_event(e.file, BlkdebugEvent::L2Update);
             if (auto done = write_entries(e, l2_offset, first, values); !done && outcome) {
                 outcome = done;
             }
