@@ -64,24 +64,23 @@ namespace {
 Result<void> open_with_driver(
     const BlockDriver& driver, BlockNode& node, BlockOptions& options, const OpenContext& context)
 {
-    auto failed = [&] {
+    auto failed = [&](int err) {
         return make_errno_error(
-            ENOMEM, node.filename().empty() ? "Could not open image" : "Could not open '" + node.filename() + "'");
+            err, node.filename().empty() ? "Could not open image" : "Could not open '" + node.filename() + "'");
     };
     try {
         auto opened = driver.open(node, options, context);
         // A driver that failed with a bare errno (no message of its own) gets the text
         // bdrv_open_driver gives such a failure.
-        if (!opened && opened.error().errno_value != 0 &&
-            opened.error().desc == std::strerror(opened.error().errno_value)) {
-            return make_errno_error(opened.error().errno_value,
-                node.filename().empty() ? "Could not open image" : "Could not open '" + node.filename() + "'");
+        int err = opened ? 0 : opened.error().errno_value;
+        if (err != 0 && opened.error().desc == std::strerror(err)) {
+            return failed(err);
         }
         return opened;
     } catch (const std::bad_alloc&) {
-        return failed();
+        return failed(ENOMEM);
     } catch (const std::length_error&) {
-        return failed();
+        return failed(ENOMEM);
     }
 }
 
