@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     meson ninja-build g++ pkg-config python3
-    libglib2.0-dev nlohmann-json3-dev zlib1g-dev libdeflate-dev libgtest-dev libseccomp-dev
+    libglib2.0-dev nlohmann-json3-dev zlib1g-dev libdeflate-dev libgtest-dev libseccomp-dev liburing-dev
     clang-16 libclang-rt-16-dev
     qemu-system-x86 qemu-utils socat mtools
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients

@@ -34,22 +34,6 @@ std::string strerror_for_open(int err, int flags)
     return std::strerror(err);
 }
 
-bool has_dotdot_component(std::string_view relative)
-{
-    size_t start = 0;
-    while (start <= relative.size()) {
-        size_t end = relative.find('/', start);
-        if (end == std::string_view::npos) {
-            end = relative.size();
-        }
-        if (relative.substr(start, end - start) == "..") {
-            return true;
-        }
-        start = end + 1;
-    }
-    return false;
-}
-
 // /dev/fdset/N/NAME: the part after the prefix holds a '/'.
 Result<QemuFd> open_fdset_member(
     const OpenContext& context, std::string_view name, std::string_view rest, int flags, mode_t mode)
@@ -129,6 +113,22 @@ Result<QemuFd> qemu_open(const OpenContext& context, std::string_view name, int 
         return open_error(path, err, strerror_for_open(err, flags));
     }
     return QemuFd(UniqueFd(fd), nullptr);
+}
+
+bool has_dotdot_component(std::string_view relative)
+{
+    size_t start = 0;
+    while (start <= relative.size()) {
+        size_t end = relative.find('/', start);
+        if (end == std::string_view::npos) {
+            end = relative.size();
+        }
+        if (relative.substr(start, end - start) == "..") {
+            return true;
+        }
+        start = end + 1;
+    }
+    return false;
 }
 
 Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags, mode_t mode, const BeneathNames& names)

@@ -67,6 +67,9 @@ Result<QemuFd> qemu_open(const OpenContext& context, std::string_view name, int 
 
 // How a name opened beneath a directory appears in error texts: `name` as in "Could not
 // open 'NAME'", `root` says which directory ("directory 'PATH'").
+// Whether one of relative's '/'-separated components is ".." (open_beneath refuses those).
+bool has_dotdot_component(std::string_view relative);
+
 struct BeneathNames {
     std::string_view name;
     std::string_view root;

@@ -64,12 +64,14 @@ constexpr std::array kDenied = {
 };
 
 // The calls fs=deny's seccomp fallback fails with EACCES: everything that resolves a path
-// to open, create, remove, rename, link or change a file.
+// to open, create, remove, rename, link or change a file, and io_uring, whose operations
+// (an openat in a ring) the filter would never see.
 constexpr std::array kPathCalls = {
     "open", "openat", "openat2", "creat", "mknod", "mknodat", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat",
     "rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "truncate", "chmod", "fchmodat",
     "chown", "lchown", "fchownat", "execve", "execveat", "chdir", "chroot", "utime", "utimes", "utimensat",
     "futimesat", "setxattr", "lsetxattr", "removexattr", "lremovexattr", "name_to_handle_at", "open_by_handle_at",
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
 };
 
 // libseccomp's context, released on every path out.
@@ -183,24 +185,6 @@ Result<bool> seal_with_landlock(std::span<const int> beneath)
     return true;
 }
 
-Result<void> seal_with_seccomp()
-{
-    SeccompFilter filter(SCMP_ACT_ALLOW);
-    if (!filter.get()) {
-        return make_error("failed to initialize seccomp context");
-    }
-    for (const char* name : kPathCalls) {
-        int number = seccomp_syscall_resolve_name(name);
-        if (number == __NR_SCMP_ERROR) {
-            continue;
-        }
-        if (int rc = seccomp_rule_add(filter.get(), SCMP_ACT_ERRNO(EACCES), number, 0); rc < 0) {
-            return make_errno_error(-rc, "failed to add seccomp denylist rules");
-        }
-    }
-    return load(filter);
-}
-
 }  // namespace
 
 Result<SandboxOptions> parse_sandbox_options(std::string_view arg)
@@ -280,12 +264,30 @@ Result<void> install_seccomp_filter(const SandboxOptions& opts)
     return load(filter);
 }
 
+Result<void> seal_filesystem_with_seccomp()
+{
+    SeccompFilter filter(SCMP_ACT_ALLOW);
+    if (!filter.get()) {
+        return make_error("failed to initialize seccomp context");
+    }
+    for (const char* name : kPathCalls) {
+        int number = seccomp_syscall_resolve_name(name);
+        if (number == __NR_SCMP_ERROR) {
+            continue;
+        }
+        if (int rc = seccomp_rule_add(filter.get(), SCMP_ACT_ERRNO(EACCES), number, 0); rc < 0) {
+            return make_errno_error(-rc, "failed to add seccomp denylist rules");
+        }
+    }
+    return load(filter);
+}
+
 Result<void> seal_filesystem(std::span<const int> beneath)
 {
     if (TRY(seal_with_landlock(beneath))) {
         return {};
     }
-    if (auto sealed = seal_with_seccomp(); !sealed) {
+    if (auto sealed = seal_filesystem_with_seccomp(); !sealed) {
         return make_error("cannot seal the file system: the kernel has no Landlock, and " + sealed.error().desc);
     }
     return {};

@@ -42,6 +42,10 @@ Result<void> install_seccomp_filter(const SandboxOptions& opts);
 // when neither Landlock nor seccomp is available.
 Result<void> seal_filesystem(std::span<const int> beneath);
 
+// The fallback seal_filesystem uses without Landlock, on its own (tests use it where
+// Landlock is present): a seccomp filter failing every path call and io_uring with EACCES.
+Result<void> seal_filesystem_with_seccomp();
+
 // seal_filesystem keeping every directory member of fdsets usable beneath.
 Result<void> seal_filesystem(const FdSetRegistry& fdsets);
 

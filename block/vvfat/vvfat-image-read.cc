@@ -84,6 +84,10 @@ void FatImage::read_file_bytes(size_t mapping_index, uint32_t index, uint32_t lo
 
 void FatImage::read_from_file(size_t mapping_index, uint32_t index, uint32_t lo, uint32_t hi, uint8_t* out, size_t& done)
 {
+    uint64_t start = uint64_t{index} * m_geometry.cluster_size() + lo + done;
+    if (read_prefetched(mapping_index, start, hi - lo - done, out + done, done)) {
+        return;
+    }
     if (m_open_mapping != static_cast<int32_t>(mapping_index)) {
         m_open_file = QemuFd();
         m_open_mapping = -1;
@@ -107,6 +111,72 @@ void FatImage::read_from_file(size_t mapping_index, uint32_t index, uint32_t lo,
         }
         done += static_cast<size_t>(got);
     }
+}
+
+bool FatImage::read_prefetched(size_t mapping_index, uint64_t offset, size_t want, uint8_t* out, size_t& done) const
+{
+    auto it = std::lower_bound(m_prefetched.begin(), m_prefetched.end(), mapping_index,
+        [](const Prefetched& p, size_t mapping) { return p.mapping < mapping; });
+    if (it == m_prefetched.end() || it->mapping != mapping_index || offset < it->offset
+        || offset + want > it->offset + it->length) {
+        return false;
+    }
+    if (it->got < 0) {
+        return true;  // the file could not be opened: it gives nothing, as in the plain read
+    }
+    uint64_t have_end = it->offset + static_cast<uint64_t>(it->got);
+    size_t n = offset < have_end ? static_cast<size_t>(std::min<uint64_t>(want, have_end - offset)) : 0;
+    std::memcpy(out, m_prefetch_data.data() + it->at + (offset - it->offset), n);
+    done += n;
+    return true;
+}
+
+uint32_t FatImage::prefetch_files(uint32_t first, uint32_t last)
+{
+    const uint32_t cluster_size = m_geometry.cluster_size();
+    uint32_t end = static_cast<uint32_t>(
+        std::min<uint64_t>(uint64_t{last} + 1, first + std::max<uint64_t>(1, kPrefetchBytes / cluster_size)));
+    m_prefetched.clear();
+    auto it = std::upper_bound(
+        m_mappings.begin(), m_mappings.end(), first, [](uint32_t c, const Mapping& m) { return c < m.begin; });
+    if (it != m_mappings.begin() && std::prev(it)->end > first) {
+        --it;
+    }
+    size_t total = 0;
+    for (; it != m_mappings.end() && it->begin < end; ++it) {
+        if (it->is_directory) {
+            continue;
+        }
+        uint64_t from = uint64_t{std::max(it->begin, first) - it->begin} * cluster_size;
+        uint64_t to = std::min<uint64_t>(uint64_t{std::min(it->end, end) - it->begin} * cluster_size, it->size);
+        if (from >= to) {
+            continue;
+        }
+        auto length = static_cast<size_t>(to - from);
+        m_prefetched.push_back({static_cast<size_t>(it - m_mappings.begin()), from, total, length, -1});
+        total += length;
+    }
+    // One file is read as well through the descriptor kept open for it.
+    if (m_prefetched.size() < 2) {
+        m_prefetched.clear();
+        return end;
+    }
+    m_prefetch_data.resize(total);  // at most kPrefetchBytes and one cluster
+    std::vector<BeneathRead> reads;
+    reads.reserve(m_prefetched.size());
+    for (const Prefetched& p : m_prefetched) {
+        reads.push_back({.relative = m_mappings[p.mapping].relative, .offset = p.offset,
+            .out = std::span<uint8_t>(m_prefetch_data.data() + p.at, p.length)});
+    }
+    if (!m_batch_reader) {
+        m_batch_reader = std::make_unique<BatchReader>();
+    }
+    // O_NONBLOCK as in read_from_file: a FIFO put in a file's place must not block the read.
+    m_batch_reader->read(m_root.fd.get(), reads, O_RDONLY | O_NONBLOCK);
+    for (size_t i = 0; i < reads.size(); ++i) {
+        m_prefetched[i].got = reads[i].result;
+    }
+    return end;
 }
 
 void FatImage::buffer_after_file(int32_t mapping_index, uint32_t lo, uint32_t hi, uint8_t* out)
@@ -228,6 +298,12 @@ namespace qemu::block::vvfat {
 void FatImage::read_sectors(uint32_t first, uint32_t count, uint8_t* out)
 {
     const Geometry& g = m_geometry;
+    // The host files of the clusters ahead are read a window at a time, in one batch.
+    uint32_t prefetched_end = 0;
+    struct ForgetBatch {
+        std::vector<Prefetched>& prefetched;
+        ~ForgetBatch() { prefetched.clear(); }
+    } forget{m_prefetched};
     while (count > 0) {
         if (first < g.offset_to_root_dir) {
             read_sector(first, std::span<uint8_t, 512>(out, 512));
@@ -241,6 +317,10 @@ void FatImage::read_sectors(uint32_t first, uint32_t count, uint8_t* out)
         uint32_t in_cluster = relative % g.sectors_per_cluster;
         uint32_t n = std::min(count, g.sectors_per_cluster - in_cluster);
         const Mapping* m = cluster > g.cluster_count ? nullptr : mapping_for_cluster(cluster);
+        if (m && !m->is_directory && cluster >= prefetched_end) {
+            uint32_t last = (relative + count - 1) / g.sectors_per_cluster;
+            prefetched_end = prefetch_files(cluster, std::min(last, g.cluster_count));
+        }
         if (!m) {
             // Free clusters up to the next mapping read as zeros.
             auto next = std::upper_bound(m_mappings.begin(), m_mappings.end(), cluster,

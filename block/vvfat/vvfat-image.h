@@ -18,6 +18,7 @@
 #include "block/vvfat/vvfat-geometry.h"
 #include "block/vvfat/vvfat-names.h"
 #include "block/vvfat/vvfat-tree.h"
+#include "util/batch-read.h"
 
 namespace qemu::block::vvfat {
 
@@ -121,6 +122,12 @@ private:
     // file `mapping_index` (or zeros for -1).
     void buffer_after_file(int32_t mapping_index, uint32_t lo, uint32_t hi, uint8_t* out);
     void load_cluster(uint32_t cluster);
+    // Reads, in one batch, the host file bytes of the clusters [first, end) that a
+    // read_sectors call is about to serve, at most kPrefetchBytes of them; returns end.
+    uint32_t prefetch_files(uint32_t first, uint32_t last);
+    // Serves [offset, offset + want) of a file mapping from the batch, when it holds that
+    // range; false sends the caller to the file.
+    bool read_prefetched(size_t mapping_index, uint64_t offset, size_t want, uint8_t* out, size_t& done) const;
     // One cluster of a directory mapping: its entries, zeros past the array's end.
     void copy_directory_cluster(const Mapping& m, uint32_t cluster, uint8_t* out) const;
 
@@ -145,6 +152,21 @@ private:
     // The host file last read from (QEMU keeps one open too).
     int32_t m_open_mapping = -1;
     QemuFd m_open_file;
+
+    // The batch of file bytes read for the current read_sectors window: one range per file
+    // mapping, in mapping order, stored back to back in m_prefetch_data. Empty outside
+    // read_sectors, so nothing read earlier is ever served after the host changed.
+    static constexpr size_t kPrefetchBytes = 1 << 20;
+    struct Prefetched {
+        size_t mapping;
+        uint64_t offset;  // in the file
+        size_t at;  // in m_prefetch_data
+        size_t length;
+        ssize_t got;  // bytes read, -1 if the file could not be opened
+    };
+    std::vector<Prefetched> m_prefetched;
+    std::vector<uint8_t> m_prefetch_data;
+    std::unique_ptr<BatchReader> m_batch_reader;  // made at the first batch
 };
 
 }  // namespace qemu::block::vvfat
