@@ -75,6 +75,7 @@ bool names_an_image(const block::BlockOptions& options)
 BlockDevices::~BlockDevices()
 {
     // Backends first: they hold permissions (and image locks) on the nodes.
+    m_guest_disks.clear();
     m_drives.clear();
     m_monitor_nodes.clear();
 }
@@ -97,7 +98,7 @@ Result<void> BlockDevices::del_node(std::string_view node_name)
     if (!node) {
         return make_error("Failed to find node with node-name='" + std::string(node_name) + "'");
     }
-    if (drive_of(*node)) {
+    if (has_backend(*node)) {
         return make_error("Node " + std::string(node_name) + " is in use");
     }
     auto owned = std::find_if(m_monitor_nodes.begin(), m_monitor_nodes.end(),
@@ -133,6 +134,83 @@ Result<void> BlockDevices::add_drive(
     return {};
 }
 
+Result<void> BlockDevices::add_guest_disk(std::optional<std::string> id, std::string model, std::string_view drive)
+{
+    GuestDisk disk{.id = id.value_or(""), .path = {}, .model = std::move(model), .drive = {}, .blk = nullptr};
+    if (id && find_guest_disk(*id)) {
+        return make_error("Duplicate device ID '" + *id + "'");
+    }
+    const std::string property = "Property '" + disk.model + ".drive' ";
+    if (Drive* taken = find_drive(drive)) {
+        if (guest_disk_on_drive(drive)) {
+            return make_error("Drive '" + std::string(drive) + "' is already in use by another device");
+        }
+        if (!taken->blk) {
+            // QEMU's virtio-blk needs a medium.
+            return make_error("Device needs media, but drive is empty");
+        }
+        disk.drive = std::string(drive);
+    } else {
+        block::BlockNode* node = m_graph.find_node(drive);
+        if (!node) {
+            return make_error(property + "can't find value '" + std::string(drive) + "'");
+        }
+        if (has_backend(*node)) {
+            return make_error(property + "can't take value '" + std::string(drive) + "', it's in use");
+        }
+        // As a -drive's backend: no write permission until a writer (qemu-io) asks for it.
+        disk.blk = TRY(block::BlockBackend::attach(
+            node->shared_from_this(), block::perm::kConsistentRead, block::perm::kAll));
+    }
+    disk.path = id ? "/machine/peripheral/" + *id
+                   : "/machine/peripheral-anon/device[" + std::to_string(m_anonymous_devices++) + "]";
+    m_guest_disks.push_back(std::move(disk));
+    return {};
+}
+
+Result<GuestDisk> BlockDevices::del_guest_disk(std::string_view id_or_path)
+{
+    auto disk = std::find_if(m_guest_disks.begin(), m_guest_disks.end(),
+        [id_or_path](const GuestDisk& d) { return (!d.id.empty() && d.id == id_or_path) || d.path == id_or_path; });
+    if (disk == m_guest_disks.end()) {
+        return make_error(ErrorClass::DeviceNotFound, "Device '" + std::string(id_or_path) + "' not found");
+    }
+    GuestDisk gone = std::move(*disk);
+    m_guest_disks.erase(disk);
+    const std::string& drive = gone.drive;
+    if (!drive.empty()) {
+        auto taken = std::find_if(m_drives.begin(), m_drives.end(), [&](const Drive& d) { return d.id == drive; });
+        if (taken != m_drives.end()) {
+            if (taken->blk) {
+                std::erase(m_roots, &taken->blk->root());
+            }
+            m_drives.erase(taken);
+        }
+    }
+    gone.blk.reset();
+    return gone;
+}
+
+GuestDisk* BlockDevices::find_guest_disk(std::string_view id_or_path)
+{
+    for (GuestDisk& disk : m_guest_disks) {
+        if ((!disk.id.empty() && disk.id == id_or_path) || disk.path == id_or_path) {
+            return &disk;
+        }
+    }
+    return nullptr;
+}
+
+const GuestDisk* BlockDevices::guest_disk_on_drive(std::string_view drive_id) const
+{
+    for (const GuestDisk& disk : m_guest_disks) {
+        if (!disk.drive.empty() && disk.drive == drive_id) {
+            return &disk;
+        }
+    }
+    return nullptr;
+}
+
 Drive* BlockDevices::find_drive(std::string_view id)
 {
     for (Drive& drive : m_drives) {
@@ -151,6 +229,12 @@ Drive* BlockDevices::drive_of(const block::BlockNode& node)
         }
     }
     return nullptr;
+}
+
+bool BlockDevices::has_backend(const block::BlockNode& node)
+{
+    return drive_of(node) || std::any_of(m_guest_disks.begin(), m_guest_disks.end(),
+        [&node](const GuestDisk& disk) { return disk.blk && &disk.blk->root() == &node; });
 }
 
 std::vector<block::BlockNode*> BlockDevices::nodes_in_order()

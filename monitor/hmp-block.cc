@@ -296,17 +296,25 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
     if (!parser.at_end()) {
         return usage_error("qemu-io", "extraneous characters at the end of line");
     }
-    if (qdev) {
-        // The none machine has no guest devices to look a backend up by.
-        return "Error: Device '" + **device + "' not found\n";
-    }
-
     block::BlockDevices& devices = ctx.host.block();
     qemu_io::Session session;
-    block::Drive* drive = devices.find_drive(**device);
-    if (drive && drive->blk) {
-        // Lent to the session for this one command; it goes back below.
-        session.blk = std::move(drive->blk);
+    // The backend the command borrows, lent to the session for this one command and given
+    // back below: a drive's, or a disk device's (-d, by its id or QOM path).
+    std::unique_ptr<block::BlockBackend>* lender = nullptr;
+    if (qdev) {
+        block::GuestDisk* disk = devices.find_guest_disk(**device);
+        if (!disk) {
+            return "Error: Device '" + **device + "' not found\n";
+        }
+        lender = disk->drive.empty() ? &disk->blk : &devices.find_drive(disk->drive)->blk;
+    } else if (block::Drive* drive = devices.find_drive(**device); drive && drive->blk) {
+        lender = &drive->blk;
+    }
+    if (lender && !*lender) {
+        return "Error: Device '" + **device + "' has no medium\n";
+    }
+    if (lender) {
+        session.blk = std::move(*lender);
     } else {
         block::BlockNode* node = devices.graph().find_node(**device);
         if (!node) {
@@ -330,8 +338,8 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
         qemu_io::run_command(session, **command);
         std::fflush(stdout);
     }
-    if (drive && session.blk) {
-        drive->blk = std::move(session.blk);
+    if (lender && session.blk) {
+        *lender = std::move(session.blk);
     }
     return out;
 }

@@ -35,6 +35,9 @@ public:
     // qemu_system_reset: emits RESET; a VM that was not running is left in prelaunch.
     virtual void reset(qapi::ShutdownCause cause) = 0;
 
+    // device_del released a device: the host emits DEVICE_DELETED (id, QOM path).
+    virtual void device_deleted(const std::optional<std::string>& id, const std::string& path) = 0;
+
     // -name, for query-name and `info name`.
     virtual std::optional<std::string> name() const = 0;
 

@@ -165,12 +165,32 @@ qemu::Result<void> qmp_block_resize(QmpContext& ctx, const std::optional<std::st
 qemu::Result<std::vector<BlockInfo>> qmp_query_block(QmpContext& ctx)
 {
     std::vector<BlockInfo> result;
-    for (qemu::block::Drive& drive : ctx.host.block().drives()) {
+    qemu::block::BlockDevices& devices = ctx.host.block();
+    // A disk device makes its drive non-removable and reports its I/O status, as
+    // virtio-blk does in QEMU; qdev is the device's id, or its path without one.
+    auto attach = [](BlockInfo& info, const qemu::block::GuestDisk& disk) {
+        info.qdev = disk.id.empty() ? disk.path : disk.id;
+        info.removable = false;
+        info.io_status = BlockDeviceIoStatus::ok;
+    };
+    for (qemu::block::Drive& drive : devices.drives()) {
         BlockInfo info{.device = drive.id, .type = "unknown", .removable = true, .locked = false};
         if (drive.blk) {
             info.inserted = qemu::monitor::block_device_info(drive.blk->root(), drive.blk.get());
         }
+        if (const qemu::block::GuestDisk* disk = devices.guest_disk_on_drive(drive.id)) {
+            attach(info, *disk);
+        }
         result.push_back(std::move(info));
+    }
+    // Devices on a node hold an anonymous backend, listed without a device name.
+    for (const qemu::block::GuestDisk& disk : devices.guest_disks()) {
+        if (disk.blk) {
+            BlockInfo info{.device = "", .type = "unknown", .removable = false, .locked = false};
+            info.inserted = qemu::monitor::block_device_info(disk.blk->root(), disk.blk.get());
+            attach(info, disk);
+            result.push_back(std::move(info));
+        }
     }
     return result;
 }

@@ -1,8 +1,10 @@
 // The probing commands a management layer sends before it trusts a binary (libvirt's
 // capability probe): QOM types and properties, the command-line options, TPM models,
 // KVM and migration capabilities. They describe what this binary really has: machine
-// "none", the qtest and tcg accelerators, the objects the command line accepts, and no
-// guest device, so every device type is unknown.
+// "none", the qtest and tcg accelerators, the objects the command line accepts, and one
+// device model, virtio-blk-device without a guest (qmp-cmds-device.cc), whose devices
+// appear under /machine/peripheral. virtio-mmio is listed as the transport libvirt looks
+// for before it gives a disk that model; it cannot be created.
 #include <unistd.h>
 
 #include <span>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "monitor/monitor-host.h"
+#include "monitor/qmp-cmds-device.h"
 #include "monitor/qmp-context.h"
 #include "qapi/qapi-commands.h"
 
@@ -81,6 +84,11 @@ constexpr TypeInfo kTypes[] = {
     {"memory-backend", "object", true, kObjectProperties},
     {"memory-backend-file", "memory-backend", false, kMemoryBackendFileProperties},
     {"secret", "object", false, kSecretProperties},
+    {"device", "object", true, kObjectProperties},
+    {"sys-bus-device", "device", true, kObjectProperties},
+    {"virtio-mmio", "sys-bus-device", false, kObjectProperties},
+    {"virtio-device", "device", true, kObjectProperties},
+    {"virtio-blk-device", "virtio-device", false, {}},
 };
 
 const TypeInfo* find_type(std::string_view name)
@@ -176,18 +184,30 @@ qemu::Result<std::vector<ObjectPropertyInfo>> qmp_qom_list_properties(QmpContext
     if (!type) {
         return qemu::make_error(qemu::ErrorClass::DeviceNotFound, "Class '" + q_typename + "' not found");
     }
+    if (type->name == "virtio-blk-device") {
+        return qemu::monitor::virtio_blk_device_properties();
+    }
     return properties_of(*type);
 }
 
-qemu::Result<std::vector<ObjectPropertyInfo>> qmp_device_list_properties(QmpContext&, const std::string& q_typename)
+qemu::Result<std::vector<ObjectPropertyInfo>> qmp_device_list_properties(QmpContext& ctx, const std::string& q_typename)
 {
-    // No type here is a device.
-    return qemu::make_error(qemu::ErrorClass::DeviceNotFound, "Device '" + q_typename + "' not found");
+    const TypeInfo* type = find_type(q_typename);
+    if (!type) {
+        return qemu::make_error(qemu::ErrorClass::DeviceNotFound, "Device '" + q_typename + "' not found");
+    }
+    if (!is_a(*type, "device")) {
+        return qemu::make_error("Parameter 'typename' expects device");
+    }
+    if (type->abstract) {
+        return qemu::make_error("Parameter 'typename' expects non-abstract device type");
+    }
+    return qmp_qom_list_properties(ctx, q_typename);
 }
 
-qemu::Result<std::vector<ObjectPropertyInfo>> qmp_qom_list(QmpContext&, const std::string& path)
+qemu::Result<std::vector<ObjectPropertyInfo>> qmp_qom_list(QmpContext& ctx, const std::string& path)
 {
-    // The composition tree of a machine without devices: the containers and no children.
+    // The composition tree: the containers, and the disk devices under the peripheral ones.
     auto entry = [](std::string name, std::string type) {
         return ObjectPropertyInfo{.name = std::move(name), .type = std::move(type), .description = {},
             .default_value = {}};
@@ -200,9 +220,25 @@ qemu::Result<std::vector<ObjectPropertyInfo>> qmp_qom_list(QmpContext&, const st
         return std::vector<ObjectPropertyInfo>{entry("type", "string"), entry("peripheral", "child<container>"),
             entry("peripheral-anon", "child<container>"), entry("unattached", "child<container>")};
     }
-    if (path == "/objects" || path == "/chardevs" || path == "/machine/peripheral" ||
-        path == "/machine/peripheral-anon" || path == "/machine/unattached") {
+    if (path == "/machine/peripheral" || path == "/machine/peripheral-anon") {
+        std::vector<ObjectPropertyInfo> out{entry("type", "string")};
+        for (const qemu::block::GuestDisk& disk : ctx.host.block().guest_disks()) {
+            std::string_view child = disk.path;
+            if (child.starts_with(path + "/")) {
+                out.push_back(entry(std::string(child.substr(path.size() + 1)), "child<" + disk.model + ">"));
+            }
+        }
+        return out;
+    }
+    if (path == "/objects" || path == "/chardevs" || path == "/machine/unattached") {
         return std::vector<ObjectPropertyInfo>{entry("type", "string")};
+    }
+    if (const qemu::block::GuestDisk* disk = ctx.host.block().find_guest_disk(path); disk && disk->path == path) {
+        std::vector<ObjectPropertyInfo> out{entry("type", "string"), entry("realized", "bool")};
+        for (ObjectPropertyInfo& p : qemu::monitor::virtio_blk_device_properties()) {
+            out.push_back(entry(p.name, p.type));
+        }
+        return out;
     }
     return qemu::make_error(qemu::ErrorClass::DeviceNotFound, "Device '" + path + "' not found");
 }

@@ -19,6 +19,7 @@
 
 #include "char/chardev.h"
 #include "qobject/json.h"
+#include "monitor/qmp-cmds-device.h"
 #include "monitor/qmp.h"
 #include "system/drive-options.h"
 #include "system/guest-memory.h"
@@ -278,9 +279,9 @@ Result<std::optional<std::string>> create_chardevs(Vm& vm, const EmulatorConfig&
     return std::nullopt;
 }
 
-// qdev_device_help for each -device: "help" as the driver lists the device models (this
-// build has none, so the list is empty); a driver with "help" among its options asks for
-// that model's properties. Either ends the run with status 0.
+// qdev_device_help for each -device: "help" as the driver lists the device models; a
+// driver with "help" among its options asks for that model's properties. Either ends the
+// run with status 0.
 bool device_help_requested(const EmulatorConfig& config)
 {
     for (const BlockSpec& spec : config.devices) {
@@ -293,9 +294,14 @@ bool device_help_requested(const EmulatorConfig& config)
         }
         auto driver = opts->get("driver");
         if (driver && (*driver == "help" || *driver == "?")) {
+            std::fputs(monitor::device_models_help().c_str(), stdout);
             return true;
         }
         if (driver && (opts->has("help") || opts->has("?"))) {
+            if (auto help = monitor::device_help(*driver)) {
+                std::fputs(help->c_str(), stdout);
+                return true;
+            }
             report(spec.option + ": Device '" + *driver + "' not found");
             return true;
         }
@@ -303,27 +309,31 @@ bool device_help_requested(const EmulatorConfig& config)
     return false;
 }
 
-// The guest devices are created last, after the drives; with no device model, the first
-// -device fails as QEMU fails for a model it does not have.
-Result<void> check_devices(const EmulatorConfig& config)
+// The devices are created last, after the drives and nodes they name (-device's JSON form,
+// or key=value with the model as implied key); virtio-blk-device is the one model.
+Result<void> create_devices(Vm& vm, const EmulatorConfig& config)
 {
     for (const BlockSpec& spec : config.devices) {
-        std::optional<std::string> driver;
+        JsonValue properties;
         if (spec.value.starts_with('{')) {
             auto json = json_parse(spec.value);
             if (!json) {
                 return make_error(spec.option + ": " + json.error().desc);
             }
-            if (json->is_object() && json->contains("driver") && json->at("driver").is_string()) {
-                driver = json->at("driver").get<std::string>();
+            properties = std::move(*json);
+        } else {
+            auto opts = QemuOpts::parse(spec.value, "driver");
+            if (!opts) {
+                return make_error(spec.option + ": " + opts.error().desc);
             }
-        } else if (auto opts = QemuOpts::parse(spec.value, "driver"); opts) {
-            driver = opts->get("driver");
+            properties = JsonValue::object();
+            for (const auto& [key, value] : opts->entries()) {
+                properties[key] = value;
+            }
         }
-        if (!driver) {
-            return make_error(spec.option + ": Parameter 'driver' is missing");
+        if (auto added = monitor::add_device(vm, properties); !added) {
+            return make_error(spec.option + ": " + added.error().desc);
         }
-        return make_error(spec.option + ": '" + *driver + "' is not a valid device model name");
     }
     return {};
 }
@@ -448,7 +458,7 @@ int run_emulator(const EmulatorConfig& config)
         std::fputs((*drives)->c_str(), stdout);  // -drive format=help
         return 0;
     }
-    if (auto ok = check_devices(config); !ok) {
+    if (auto ok = create_devices(vm, config); !ok) {
         report(ok.error().desc);
         return 1;
     }

@@ -59,4 +59,9 @@ void Vm::reset(qapi::ShutdownCause cause)
     }
 }
 
+void Vm::device_deleted(const std::optional<std::string>& id, const std::string& path)
+{
+    qapi::qapi_event_send_device_deleted(m_monitors, id, path);
+}
+
 }  // namespace qemu

@@ -40,6 +40,7 @@ public:
     bool shutdown_requested() const { return m_shutdown_requested; }
     // There is no guest to reset, only the RESET event and the state change to make.
     void reset(qapi::ShutdownCause cause) override;
+    void device_deleted(const std::optional<std::string>& id, const std::string& path) override;
 
     std::optional<std::string> name() const override { return m_name; }
     void set_name(std::optional<std::string> name) { m_name = std::move(name); }

@@ -61,7 +61,8 @@ LISTS = [
     (["-accel", "x=y"], "lines"),
     (["-object", "help"], "lines"),
     (["-object", "qom-type=help"], "lines"),
-    (["-device", "help"], "lines"),
+    (["-device", "help"], "sections"),
+    (["-device", "virtio-blk-device,help"], "lines"),
 ]
 
 
@@ -82,6 +83,10 @@ def entries(text, how):
     if how == "lines":
         lines = text.splitlines()
         return lines[:1], lines[1:]
+    if how == "sections":
+        # -device help: QEMU prints only the categories that have models, so the headings
+        # are entries too.
+        return [], text.splitlines()
     # Two lines, "Supported formats: a b" and "Supported formats (read-only): a b".
     lines = text.splitlines()
     heads = [line.split(":", 1)[0] for line in lines]

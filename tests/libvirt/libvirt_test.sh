@@ -2,7 +2,10 @@
 # libvirt 9.0 (Debian's libvirt-daemon and libvirt-clients) as a client of our emulator
 # (issue 15): `virsh domcapabilities --emulatorbin` must succeed on our binary, and a
 # domain on our "empty" machine must start (libvirt's whole start-up command line and its
-# QMP commands accepted) and stop.
+# QMP commands accepted) and stop; and a domain whose one disk libvirt hands over as an fd
+# (`virsh dom-fd-associate`) starts with that fd in an fd set, shows the disk attached to
+# its virtio-blk-device, takes writes through HMP qemu-io that land in the file, and lets
+# device_del release it.
 #
 # libvirtd runs as root in a private mount namespace, with tmpfs over every directory it
 # writes, the configuration the issue names (security_driver "none", no cgroup
@@ -45,6 +48,7 @@ EOF
 work=$(mktemp -d)
 cleanup() {
     virsh -c qemu:///system destroy fdpass-test >/dev/null 2>&1
+    virsh -c qemu:///system destroy fdpass-disk >/dev/null 2>&1
     [ -n "${libvirtd_pid:-}" ] && kill "$libvirtd_pid" 2>/dev/null
     [ -n "${virtlogd_pid:-}" ] && kill "$virtlogd_pid" 2>/dev/null
     wait 2>/dev/null
@@ -103,6 +107,53 @@ check "QMP through libvirt: query-uuid gives the domain's UUID" bash -c \
       grep -o '[0-9a-f-]\{36\}')\" = \"\$(virsh -c qemu:///system domuuid fdpass-test | head -1)\""
 check "destroy it" virsh_q destroy fdpass-test
 check "undefine it" virsh_q undefine fdpass-test
+
+disk="$work/disk.img"
+truncate -s 4M "$disk"
+cat > "$work/disk-dom.xml" <<EOF
+<domain type='qemu'>
+  <name>fdpass-disk</name>
+  <memory unit='MiB'>16</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='empty'>hvm</type></os>
+  <devices>
+    <emulator>$emulator</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='$disk' fdgroup='disk-fds'/>
+      <target dev='vda' bus='virtio'/>
+      <address type='virtio-mmio'/>
+    </disk>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+check "define a domain whose disk comes as an fd" virsh_q define "$work/disk-dom.xml"
+# An association lasts as long as the virsh connection that made it, so the fd is
+# associated and the domain started and inspected in one virsh session.
+qmp() { printf "qemu-monitor-command fdpass-disk '%s'; " "$1"; }
+session="dom-fd-associate fdpass-disk disk-fds 7; start fdpass-disk; "
+session+=$(qmp '{"execute":"query-fdsets"}')
+session+=$(qmp '{"execute":"query-block"}')
+session+=$(qmp '{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}')
+session+="qemu-monitor-command fdpass-disk --hmp 'qemu-io -d virtio-disk0 \"write -P 0x61 0 4k\"'"
+exec 7<>"$disk"
+timeout 120 virsh -c qemu:///system "$session" > "$work/session" 2>&1
+exec 7>&-
+check "it starts from the associated fd" grep -q "Domain 'fdpass-disk' started" "$work/session"
+check "query-fdsets shows the fd libvirt passed" grep -q '"opaque":"libvirt-1-storage0"' "$work/session"
+check "query-block shows the disk attached to its device" grep -q '"qdev":"virtio-disk0"' "$work/session"
+check "qom-list of /machine/peripheral lists the device" grep -q '"child<virtio-blk-device>"' "$work/session"
+head -c 4096 /dev/zero | tr '\0' a > "$work/expected"
+check "HMP qemu-io's write landed in the file" cmp -n 4096 "$disk" "$work/expected"
+check "device_del releases the disk" virsh_q qemu-monitor-command fdpass-disk \
+    '{"execute":"device_del","arguments":{"id":"virtio-disk0"}}'
+check "query-block is empty then" bash -c "virsh -c qemu:///system qemu-monitor-command fdpass-disk \
+    '{\"execute\":\"query-block\"}' | grep -q '\"return\":\[\]'"
+check "destroy it" virsh_q destroy fdpass-disk
+check "undefine it" virsh_q undefine fdpass-disk
+[ "$failed" = 0 ] || sed 's/^/  session: /' "$work/session"
 
 echo "libvirt: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,6 +1,6 @@
 // The commands a management layer probes a binary with before it starts a domain
 // (libvirt 9.0's capability probe, and its start-up): what they answer describes this
-// binary truthfully (machine none and its "empty" alias, qtest and tcg, no devices, no
+// binary truthfully (machine none and its "empty" alias, qtest and tcg, one disk model, no
 // TPM, no KVM), in QEMU's formats and with QEMU's errors for what is not there.
 #include <gtest/gtest.h>
 

@@ -56,6 +56,10 @@ public:
             state = qapi::RunState::prelaunch;
         }
     }
+    void device_deleted(const std::optional<std::string>& id, const std::string& path) override
+    {
+        qapi::qapi_event_send_device_deleted(m_monitors, id, path);
+    }
     std::optional<std::string> name() const override { return vm_name; }
     bool command_disabled(std::string_view command) const override { return disabled.contains(command); }
 
