@@ -273,6 +273,9 @@ struct BlockDriver {
     // BLKDBG_EVENT: an event raised on this node by the layer above it, or by the generic
     // layer for this node's own writes and flushes (blkdebug acts on them).
     void (*debug_event)(BlockNode& node, BlkdebugEvent event) = nullptr;
+    // bl.request_alignment, where a driver needs more than byte granularity (blkdebug's
+    // align): the generic layer pads every read and write to it.
+    uint64_t (*request_alignment)(const BlockNode& node) = nullptr;
     // qemu-io's break, remove_break, resume and wait_break (bdrv_debug_*): 0 or -errno.
     int (*debug_breakpoint)(BlockNode& node, std::string_view event, std::string_view tag) = nullptr;
     int (*debug_remove_breakpoint)(BlockNode& node, std::string_view tag) = nullptr;
@@ -312,6 +315,7 @@ public:
     void set_open_options(BlockOptions options) { m_open_options = std::move(options); }
 
     template <typename T> T& state() { return static_cast<T&>(*m_state); }
+    template <typename T> const T& state() const { return static_cast<const T&>(*m_state); }
     void set_state(std::unique_ptr<DriverState> state) { m_state = std::move(state); }
 
     // The backing file the image itself names (bs->backing_file and bs->backing_format), as
@@ -393,6 +397,11 @@ private:
     void note_change() { ++m_write_gen; }
     // The driver's write, with FUA done by a flush when the driver cannot pass it on.
     Result<void> driver_pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags);
+    // The driver's request alignment (1 without one).
+    uint64_t request_alignment() const;
+    // pwritev of a request the alignment does not fit: reads the head and tail blocks, then
+    // writes the whole aligned range.
+    Result<void> padded_pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags, uint64_t align);
     // After a driver's write: counts the change and flushes for FUA where the driver could not.
     Result<void> finish_write(bool emulate_fua, bool durable);
     // pwrite_zeroes without its events: the driver's zeroing, or writes of zeroes.

@@ -82,10 +82,30 @@ Result<int64_t> BlockNode::length()
     return (bytes + kSectorSize - 1) / kSectorSize * kSectorSize;
 }
 
+uint64_t BlockNode::request_alignment() const
+{
+    return m_driver->request_alignment ? std::max<uint64_t>(m_driver->request_alignment(*this), 1) : 1;
+}
+
 Result<void> BlockNode::preadv(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
     if (!m_driver->preadv) {
         return make_errno_error(ENOMEDIUM);
+    }
+    const uint64_t align = request_alignment();
+    const size_t bytes = iov_size(iov);
+    if (align > 1 && bytes > 0 && (offset % align != 0 || bytes % align != 0)) {
+        // bdrv_pad_request: the driver reads the whole aligned blocks into a bounce buffer.
+        auto start = static_cast<int64_t>(offset / align * align);
+        auto end = static_cast<int64_t>((offset + bytes + align - 1) / align * align);
+        auto guard = guard_request(false);
+        return enomem_on_bad_alloc([&]() -> Result<void> {
+            std::vector<uint8_t> bounce(static_cast<size_t>(end - start));
+            iovec whole{bounce.data(), bounce.size()};
+            TRY_VOID(m_driver->preadv(*this, start, std::span(&whole, 1), flags));
+            iov_from_buf(iov, 0, bounce.data() + (offset - start), bytes);
+            return {};
+        });
     }
     auto guard = guard_request(false);
     // A buffer a driver sizes from the image (a compressed grain of a huge grain size)
@@ -165,6 +185,10 @@ Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, Requ
     if (!m_driver->pwritev) {
         return make_errno_error(ENOMEDIUM);
     }
+    const uint64_t align = request_alignment();
+    if (const size_t bytes = iov_size(iov); align > 1 && bytes > 0 && (offset % align != 0 || bytes % align != 0)) {
+        return padded_pwritev(offset, iov, flags, align);
+    }
     // cache.no-flush: a FUA write is an ordinary one, as the flush it stands for is ignored.
     flags.fua = flags.fua && !m_flags.no_flush;
     if (m_flags.detect_zeroes != DetectZeroes::Off && iov_is_zero(iov)) {
@@ -176,6 +200,53 @@ Result<void> BlockNode::pwritev(int64_t offset, std::span<const iovec> iov, Requ
     auto done = driver_pwritev(offset, iov, flags);
     debug_event(BlkdebugEvent::PwritevDone);
     return done;
+}
+
+Result<void> BlockNode::padded_pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags, uint64_t align)
+{
+    // bdrv_init_padding and bdrv_padding_rmw_read: the head block and the tail block are
+    // read first, in one read when the padded request is a single block or two blocks that
+    // both need it, with the pwritev_rmw_* events around the reads; then the padded range
+    // is written as one aligned request.
+    const auto unit = static_cast<int64_t>(align);
+    const auto bytes = static_cast<int64_t>(iov_size(iov));
+    const int64_t head = offset % unit;
+    const int64_t tail = (offset + bytes) % unit == 0 ? 0 : unit - (offset + bytes) % unit;
+    const int64_t start = offset - head;
+    const int64_t sum = head + bytes + tail;
+    const int64_t pad_len = (sum > unit && head != 0 && tail != 0) ? 2 * unit : unit;
+    const bool merge_reads = sum == pad_len;
+    return enomem_on_bad_alloc([&]() -> Result<void> {
+        std::vector<uint8_t> padded(static_cast<size_t>(sum));
+        auto read_block = [&](int64_t at, int64_t len, uint8_t* into) -> Result<void> {
+            iovec one{into, static_cast<size_t>(len)};
+            auto guard = guard_request(false);
+            return m_driver->preadv(*this, at, std::span(&one, 1), {});
+        };
+        if (head != 0 || merge_reads) {
+            if (head != 0) {
+                debug_event(BlkdebugEvent::PwritevRmwHead);
+            }
+            if (merge_reads && tail != 0) {
+                debug_event(BlkdebugEvent::PwritevRmwTail);
+            }
+            TRY_VOID(read_block(start, merge_reads ? pad_len : unit, padded.data()));
+            if (head != 0) {
+                debug_event(BlkdebugEvent::PwritevRmwAfterHead);
+            }
+            if (merge_reads && tail != 0) {
+                debug_event(BlkdebugEvent::PwritevRmwAfterTail);
+            }
+        }
+        if (tail != 0 && !merge_reads) {
+            debug_event(BlkdebugEvent::PwritevRmwTail);
+            TRY_VOID(read_block(start + sum - unit, unit, padded.data() + sum - unit));
+            debug_event(BlkdebugEvent::PwritevRmwAfterTail);
+        }
+        iov_to_buf(iov, 0, padded.data() + head, static_cast<size_t>(bytes));
+        iovec whole{padded.data(), padded.size()};
+        return pwritev(start, std::span(&whole, 1), flags);
+    });
 }
 
 Result<void> BlockNode::pread(int64_t offset, std::span<uint8_t> buf)

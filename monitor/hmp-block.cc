@@ -306,7 +306,8 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
         if (!disk) {
             return "Error: Device '" + **device + "' not found\n";
         }
-        lender = disk->drive.empty() ? &disk->blk : &devices.find_drive(disk->drive)->blk;
+        block::Drive* drive = disk->drive.empty() ? nullptr : devices.find_drive(disk->drive);
+        lender = drive ? &drive->blk : &disk->blk;
     } else if (block::Drive* drive = devices.find_drive(**device); drive && drive->blk) {
         lender = &drive->blk;
     }

@@ -313,6 +313,11 @@ int blkdebug_resume(BlockNode& node, std::string_view tag)
     return ret;
 }
 
+uint64_t blkdebug_request_alignment(const BlockNode& node)
+{
+    return node.state<BlkdebugState>().align;
+}
+
 bool blkdebug_is_suspended(BlockNode& node, std::string_view tag)
 {
     return blkdebug_state(node).rules->is_suspended(tag);
@@ -337,6 +342,7 @@ const BlockDriver kBlkdebugDriver = {
     .get_length = blkdebug_get_length,
     .get_info = blkdebug_get_info,
     .debug_event = blkdebug_debug_event,
+    .request_alignment = blkdebug_request_alignment,
     .debug_breakpoint = blkdebug_breakpoint,
     .debug_remove_breakpoint = blkdebug_remove_breakpoint,
     .debug_resume = blkdebug_resume,

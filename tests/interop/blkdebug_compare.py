@@ -191,6 +191,27 @@ def open_errors(h):
             ('driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,'
              'file.inject-error.0.event=none,file.inject-error.0.iotype=discard,file.inject-error.0.errno=28',
              ['discard 0 64k', 'discard 0 100', 'write -z -u 64k 64k', 'map']),
+            # align: the rules see the padded request (sector 8 is the second 4 KiB block), and
+            # unaligned writes read their head and tail blocks first, between the rmw events.
+            ('driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,file.align=4096,'
+             'file.inject-error.0.event=none,file.inject-error.0.iotype=read,file.inject-error.0.sector=8',
+             ['read 0 512', 'read 4000 100', 'read 100 3000', 'write -P 0x33 8192 4096', 'read -P 0x33 8192 4096',
+              'write -P 0x34 12000 1000', 'read -P 0x34 12000 1000']),
+            ('driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,file.align=4096,'
+             'file.inject-error.0.event=pwritev_rmw_head',
+             ['write -P 0x41 0 4k', 'write -P 0x42 100 100', 'write -P 0x43 4096 100', 'read -P 0x41 0 4k']),
+            ('driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,file.align=4096,'
+             'file.inject-error.0.event=pwritev_rmw_after_tail,file.inject-error.0.errno=28',
+             ['write -P 0x51 0 100', 'write -P 0x52 4000 200', 'write -P 0x53 4096 4096', 'write -P 0x54 8192 100',
+              'read -P 0x53 4096 4096']),
+            ('driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,file.align=4096,'
+             'file.set-state.0.event=pwritev_rmw_tail,file.set-state.0.state=1,file.set-state.0.new_state=2,'
+             'file.inject-error.0.event=pwritev,file.inject-error.0.state=2,file.inject-error.0.once=on',
+             ['write -P 0x61 4096 4096', 'write -P 0x62 5000 5000', 'write -P 0x63 5000 5000',
+              'read -P 0x63 5000 5000']),
+            ('driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,file.align=4096,file.max-transfer=8192,'
+             'file.inject-error.0.event=none,file.inject-error.0.iotype=write,file.inject-error.0.sector=24',
+             ['write -P 0x71 4096 16384', 'read -P 0x71 4096 8192', 'read 0 16k']),
     ]:
         for tag in TAGS:
             shutil.copyfile(h.path('base.raw'), h.path('zero.raw'))
@@ -200,6 +221,17 @@ def open_errors(h):
             else:
                 ref = (code, filter_io(out), err, h.read('zero.raw'))
         h.same(f'options {spec} {commands}', ours, ref)
+    # Where a read rule fails the head or tail read of an unaligned write, QEMU 7.2 ignores
+    # the error and writes the block with zeros around the new bytes (its
+    # bdrv_co_pwritev_part drops bdrv_padding_rmw_read's result; later QEMU fails the
+    # write). Ours fails the write and leaves the image as it was.
+    shutil.copyfile(h.path('base.raw'), h.path('zero.raw'))
+    before = h.read('zero.raw')
+    code, out, err = h.run_text('ours_io', ['--image-opts'] + io_commands(['write -P 0x31 100 100']) + [
+        'driver=raw,file.driver=blkdebug,file.image.filename=zero.raw,file.align=4096,'
+        'file.inject-error.0.event=none,file.inject-error.0.iotype=read,file.inject-error.0.sector=0'])
+    h.check(out == 'write failed: Input/output error\n' and h.read('zero.raw') == before,
+            f'a failed read-modify-write fails the write and loses nothing: {code} {out!r} {err!r}')
     for args in (['info', 'blkdebug:case0.cfg:base.raw'], ['info', '-f', 'vdi', '--output=json', 'blkdebug::base.vdi'],
                  ['check', '-f', 'vdi', 'blkdebug::base.vdi']):
         h.same_tools('img', args)
