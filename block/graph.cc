@@ -513,6 +513,19 @@ Result<void> BlockGraph::refresh_perm(BlockNode& node)
     if ((wanted & (perm::kWrite | perm::kResize)) && node.read_only()) {
         return make_error("Block node is read-only");
     }
+    if ((wanted & perm::kWrite) && !(wanted & perm::kResize)) {
+        // bdrv_node_refresh_perm: a writer that may not resize would otherwise have to write
+        // past the end of a partial last block. The alignment counts down the file chain,
+        // as QEMU's block limits merge it upwards.
+        uint64_t align = 1;
+        for (BlockNode* at = &node; at; at = at->primary_child()) {
+            align = std::max(align, at->request_alignment());
+        }
+        if (auto length = node.length(); align > 1 && length && static_cast<uint64_t>(*length) % align != 0) {
+            return make_error("Cannot get 'write' permission without 'resize': "
+                              "Image size is not a multiple of request alignment");
+        }
+    }
     for (BdrvChild& child : node.children()) {
         uint64_t child_perm = wanted;
         uint64_t child_shared = shared;

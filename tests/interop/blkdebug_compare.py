@@ -221,6 +221,13 @@ def open_errors(h):
             else:
                 ref = (code, filter_io(out), err, h.read('zero.raw'))
         h.same(f'options {spec} {commands}', ours, ref)
+    # A writer without resize needs the image to end on an aligned block.
+    with open(h.path('odd.raw'), 'wb') as f:
+        f.write(b'\x5a' * (SIZE + 512))
+    for flags in ([], ['-r']):
+        h.same_tools('io', flags + ['--image-opts', '-c', 'read -P 0x5a 0 512',
+                                    'driver=raw,file.driver=blkdebug,file.image.filename=odd.raw,file.align=4096'],
+                     what=f'align over an image of a partial block {flags}', filt=lambda r: (r[0], filter_io(r[1]), r[2]))
     # Where a read rule fails the head or tail read of an unaligned write, QEMU 7.2 ignores
     # the error and writes the block with zeros around the new bytes (its
     # bdrv_co_pwritev_part drops bdrv_padding_rmw_read's result; later QEMU fails the
