@@ -153,18 +153,27 @@ void print_image_info(const qapi::ImageInfo& image, std::string& out)
 void print_block_info(
     const qapi::BlockInfo* info, const std::optional<qapi::BlockDeviceInfo>& inserted, bool verbose, std::string& out)
 {
-    if (info) {
+    if (info && !info->device.empty()) {
         out += info->device;
         if (inserted && inserted->node_name) {
             out += " (" + *inserted->node_name + ")";
         }
+    } else if (inserted && inserted->node_name) {
+        out += *inserted->node_name;
     } else {
-        out += inserted->node_name.value_or("");
+        // A device's anonymous backend without a node name.
+        out += info && info->qdev ? *info->qdev : "<anonymous>";
     }
     if (inserted) {
         out += ": " + inserted->file + " (" + inserted->drv + (inserted->ro ? ", read-only" : "") + ")\n";
     } else {
         out += ": [not inserted]\n";
+    }
+    if (info && info->qdev) {
+        out += "    Attached to:      " + *info->qdev + "\n";
+    }
+    if (info && info->io_status && *info->io_status != qapi::BlockDeviceIoStatus::ok) {
+        out += "    I/O status:       " + std::string(qapi::BlockDeviceIoStatus_str(*info->io_status)) + "\n";
     }
     if (info && info->removable) {
         out += std::string("    Removable device: ") + (info->locked ? "" : "not ") + "locked, tray " +

@@ -93,6 +93,10 @@ TEST(GuestDisk, OnAnFdSetNodeFromTheCommandLineLikeLibvirtStartsIt)
         qts.qmp_assert_success("{'execute': 'qom-list', 'arguments': {'path': '/machine/peripheral'}}");
     EXPECT_EQ(dump(peripheral),
         R"([{"name": "type", "type": "string"}, {"name": "virtio-disk0", "type": "child<virtio-blk-device>"}])");
+    // QEMU's layout for a device's anonymous backend: the node's name, then the device.
+    EXPECT_EQ(qts.hmp("info block"),
+        "libvirt-1-format: /dev/fdset/0 (raw)\r\n    Attached to:      virtio-disk0\r\n"
+        "    Cache mode:       writeback\r\n");
 
     EXPECT_TRUE(vm.qemu_io("-d virtio-disk0", "write -P 0x61 0 4k").starts_with("wrote 4096/4096 bytes at offset 0\n"));
     EXPECT_EQ(image.head(4096), std::string(4096, 'a'));
