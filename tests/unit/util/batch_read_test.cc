@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/util/run_in_child.h"
 #include "util/sandbox.h"
 
 namespace {
@@ -78,16 +79,7 @@ size_t open_fd_count()
     return n;
 }
 
-int run_in_child(const std::function<int()>& body)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        _exit(body());
-    }
-    int status = 0;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-}
+using util_test::run_in_child;
 
 struct Request {
     std::string relative;

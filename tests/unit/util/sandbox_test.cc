@@ -2,6 +2,7 @@
 // (each case installs the filter in a forked child and watches how the child ends), and
 // fs=deny sealing, after which the kernel refuses paths but not what lies beneath an
 // allowed directory.
+#include "tests/unit/util/run_in_child.h"
 #include "util/sandbox.h"
 
 #include <fcntl.h>
@@ -22,17 +23,7 @@ namespace {
 
 using qemu::SandboxOptions;
 
-// How a child that ran body() ended: its exit code, or 128 + the signal that killed it.
-int run_in_child(const std::function<int()>& body)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        _exit(body());
-    }
-    int status = 0;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-}
+using util_test::run_in_child;
 
 SandboxOptions parsed(std::string_view arg)
 {
