@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "block/iov.h"
+#include "util/aio-context.h"
 
 namespace qemu::block {
 
@@ -38,6 +39,8 @@ Result<std::unique_ptr<BlockBackend>> BlockBackend::attach(
 
 BlockBackend::~BlockBackend()
 {
+    // No request may outlive the nodes and buffers it uses.
+    drain();
     // Give up our permissions so that the locks go before the node does.
     if (m_root) {
         m_root->graph().drop_perm(*m_root, this);
@@ -120,6 +123,54 @@ Result<void> BlockBackend::discard(int64_t offset, int64_t bytes)
 Result<void> BlockBackend::flush()
 {
     return m_root->flush();
+}
+
+AioCallback BlockBackend::track(AioContext& ctx, AioCallback done)
+{
+    ++m_in_flight;
+    m_aio_ctx = &ctx;
+    return [this, done = std::move(done)](Result<void> result) mutable {
+        --m_in_flight;
+        done(std::move(result));
+    };
+}
+
+void BlockBackend::aio_preadv(AioContext& ctx, int64_t offset, std::span<const iovec> iov, AioCallback done)
+{
+    done = track(ctx, std::move(done));
+    if (auto checked = check_request(offset, static_cast<int64_t>(iov_size(iov))); !checked) {
+        ctx.defer([done = std::move(done), checked = std::move(checked)]() mutable { done(std::move(checked)); });
+        return;
+    }
+    m_root->aio_preadv(ctx, offset, iov, {}, std::move(done));
+}
+
+void BlockBackend::aio_pwritev(
+    AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags, AioCallback done)
+{
+    done = track(ctx, std::move(done));
+    auto checked = check_request(offset, static_cast<int64_t>(iov_size(iov)));
+    if (checked && !(m_perm & perm::kWrite)) {
+        checked = make_errno_error(EPERM);
+    }
+    if (!checked) {
+        ctx.defer([done = std::move(done), checked = std::move(checked)]() mutable { done(std::move(checked)); });
+        return;
+    }
+    flags.fua = flags.fua || !m_write_cache;
+    m_root->aio_pwritev(ctx, offset, iov, flags, std::move(done));
+}
+
+void BlockBackend::aio_flush(AioContext& ctx, AioCallback done)
+{
+    m_root->aio_flush(ctx, track(ctx, std::move(done)));
+}
+
+void BlockBackend::drain()
+{
+    while (m_in_flight > 0 && m_aio_ctx) {
+        m_aio_ctx->poll(true);
+    }
 }
 
 Result<void> BlockBackend::truncate(int64_t offset, Prealloc prealloc)

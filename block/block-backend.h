@@ -53,14 +53,28 @@ public:
     Result<void> flush();
     Result<void> truncate(int64_t offset, Prealloc prealloc = Prealloc::Off);
 
+    // blk_aio_*: the same requests and checks, completed by `done` at a later poll of ctx.
+    // The buffers must stay until then; the backend waits for its requests before it goes.
+    void aio_preadv(AioContext& ctx, int64_t offset, std::span<const iovec> iov, AioCallback done);
+    void aio_pwritev(AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags, AioCallback done);
+    void aio_flush(AioContext& ctx, AioCallback done);
+    // Requests started here whose completion has not run yet.
+    int in_flight() const { return m_in_flight; }
+    // blk_drain: polls until every request started here has completed.
+    void drain();
+
 private:
     BlockBackend(std::shared_ptr<BlockNode> root) : m_root(std::move(root)) { }
     Result<void> check_request(int64_t offset, int64_t bytes);
+    // Counts the request in and wraps done so that it is counted out as it runs.
+    AioCallback track(AioContext& ctx, AioCallback done);
 
     std::shared_ptr<BlockNode> m_root;
     uint64_t m_perm = 0;
     uint64_t m_shared = perm::kAll;
     bool m_write_cache = true;
+    int m_in_flight = 0;
+    AioContext* m_aio_ctx = nullptr;  // where the requests in flight complete
 };
 
 }  // namespace qemu::block

@@ -26,6 +26,10 @@
 #include "util/error.h"
 #include "util/osdep.h"
 
+namespace qemu {
+class AioContext;
+}
+
 namespace qemu::block {
 
 constexpr int64_t kSectorSize = 512;
@@ -88,6 +92,10 @@ struct RequestFlags {
     // match the request (or knows nothing of it) does the work itself.
     const PreparedWrite* prepared = nullptr;
 };
+
+// The end of an asynchronous request: its result, run by the AioContext it was started on
+// at one of its later polls.
+using AioCallback = std::move_only_function<void(Result<void>)>;
 
 // Block status bits (BDRV_BLOCK_*).
 namespace status {
@@ -247,6 +255,15 @@ struct BlockDriver {
     // other requests, so it reads only what open fixed.
     bool (*prepare_write)(BlockNode& node, int64_t offset, std::span<const uint8_t> data, PreparedWrite& out) = nullptr;
     Result<void> (*flush)(BlockNode& node) = nullptr;
+    // Asynchronous reads and writes (blk_aio_*): start the request and return; `done` runs
+    // at a later poll of `ctx`, never inside the call. The iovec array is the driver's to
+    // copy; the buffers stay valid until done has run. The generic layer calls them only
+    // where it would call preadv/pwritev directly (no padding, no zero detection), and
+    // serves drivers without them with their synchronous operation on a worker thread.
+    void (*aio_preadv)(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov,
+        RequestFlags flags, AioCallback done) = nullptr;
+    void (*aio_pwritev)(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov,
+        RequestFlags flags, AioCallback done) = nullptr;
     Result<void> (*discard)(BlockNode& node, int64_t offset, int64_t bytes) = nullptr;
     Result<void> (*write_zeroes)(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags) = nullptr;
     Result<BlockStatus> (*block_status)(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes) = nullptr;
@@ -359,6 +376,11 @@ public:
     Result<void> discard(int64_t offset, int64_t bytes);
     Result<void> flush();
     Result<void> truncate(int64_t offset, Prealloc prealloc = Prealloc::Off);
+    // The same requests started asynchronously (block/io-aio.cc): `done` runs at a later
+    // poll of ctx, on ctx's thread. The node and the buffers must stay until it has run.
+    void aio_preadv(AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags, AioCallback done);
+    void aio_pwritev(AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags, AioCallback done);
+    void aio_flush(AioContext& ctx, AioCallback done);
     // bdrv_co_block_status, following kRaw down to the child that knows.
     Result<BlockStatus> block_status(bool want_zero, int64_t offset, int64_t bytes);
     // bdrv_is_allocated: whether [offset, offset+*bytes) is allocated in this layer.

@@ -84,14 +84,8 @@ Result<void> posix_open(
     BlockNode& node, BlockOptions& options, const OpenContext& context, bool device, int extra_flags = 0)
 {
     Locking locking = TRY(parse_locking(take_string(options, "locking")));
-    auto aio = take_string(options, "aio");
-    if (aio && *aio != "threads" && *aio != "native" && *aio != "io_uring") {
-        return make_error("invalid parameter value: " + *aio);
-    }
-    if (aio && *aio == "native" && !node.flags().cache_direct) {
-        return make_error("aio=native was specified, but it requires cache.direct=on, which was not specified.");
-    }
-    // Accepted for compatibility; the thread-less I/O path has no use for them.
+    AioMode aio = TRY(parse_aio(node, take_string(options, "aio")));
+    // Accepted for compatibility: submissions are batched per poll whatever this says.
     take_string(options, "aio-max-batch");
     take_string(options, "drop-cache");
     take_string(options, "x-check-cache-dropped");
@@ -100,6 +94,7 @@ Result<void> posix_open(
     }
 
     auto state = std::make_unique<FileState>();
+    state->aio = aio;
     int flags = (node.flags().read_write ? O_RDWR : O_RDONLY) | extra_flags;
     if (node.flags().cache_direct) {
         flags |= O_DIRECT;
@@ -172,12 +167,12 @@ Result<int64_t> file_get_length(BlockNode& node)
     return static_cast<int64_t>(st.st_size);
 }
 
+}  // namespace
+
 // Reads or writes the whole iovec at offset, retrying short transfers. A read that meets
 // EOF fills the rest with zeros, which is what the block layer promises past a file's end.
 // A DurableWrite (FUA) is made durable by the write itself (RWF_DSYNC: one system call
 // instead of a write and an fdatasync), or by an fdatasync where the kernel refuses the flag.
-enum class Direction { Read, Write, DurableWrite };
-
 Result<void> transfer(int fd, Direction direction, int64_t offset, std::span<const iovec> iov_in)
 {
     bool is_write = direction != Direction::Read;
@@ -244,6 +239,8 @@ bool request_aligned(const FileState& s, int64_t offset, std::span<const iovec> 
     return true;
 }
 
+namespace {
+
 // O_DIRECT with a misaligned request: go through an aligned buffer that covers it, reading
 // the partial head and tail first when writing.
 Result<void> bounce(FileState& s, Direction direction, int64_t offset, std::span<const iovec> iov)
@@ -277,6 +274,8 @@ Result<void> bounce(FileState& s, Direction direction, int64_t offset, std::span
     return {};
 }
 
+}  // namespace
+
 Result<void> file_rw(BlockNode& node, Direction direction, int64_t offset, std::span<const iovec> iov)
 {
     FileState& s = state_of(node);
@@ -285,11 +284,16 @@ Result<void> file_rw(BlockNode& node, Direction direction, int64_t offset, std::
     }
     if (!request_aligned(s, offset, iov)) {
         std::unique_lock alone(s.direct_io_lock);
-        return bounce(s, direction, offset, iov);
+        quiesce_async(s);
+        auto done = bounce(s, direction, offset, iov);
+        s.bouncing = false;
+        return done;
     }
     std::shared_lock shared(s.direct_io_lock);
     return transfer(s.fd.get(), direction, offset, iov);
 }
+
+namespace {
 
 Result<void> file_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags)
 {
@@ -373,6 +377,8 @@ const BlockDriver kFileDriver = {
     .preadv = file_posix::file_preadv,
     .pwritev = file_posix::file_pwritev,
     .flush = file_posix::file_flush,
+    .aio_preadv = file_posix::file_aio_preadv,
+    .aio_pwritev = file_posix::file_aio_pwritev,
     .discard = file_posix::file_discard,
     .write_zeroes = file_posix::write_zeroes_fua<file_posix::file_write_zeroes>,
     .block_status = file_posix::file_block_status,
@@ -403,6 +409,8 @@ const BlockDriver kHostDeviceDriver = {
     .preadv = file_posix::file_preadv,
     .pwritev = file_posix::file_pwritev,
     .flush = file_posix::file_flush,
+    .aio_preadv = file_posix::file_aio_preadv,
+    .aio_pwritev = file_posix::file_aio_pwritev,
     .discard = file_posix::hdev_discard,
     .write_zeroes = file_posix::write_zeroes_fua<file_posix::hdev_write_zeroes>,
     .truncate = file_posix::hdev_truncate,
@@ -432,6 +440,8 @@ const BlockDriver kHostCdromDriver = {
     .preadv = file_posix::file_preadv,
     .pwritev = file_posix::file_pwritev,
     .flush = file_posix::file_flush,
+    .aio_preadv = file_posix::file_aio_preadv,
+    .aio_pwritev = file_posix::file_aio_pwritev,
     .discard = file_posix::hdev_discard,
     .write_zeroes = file_posix::write_zeroes_fua<file_posix::hdev_write_zeroes>,
     .truncate = file_posix::hdev_truncate,

@@ -3,10 +3,15 @@
 // block status, create), file-lock.cc (image locking) and file-reopen.cc (reopen).
 #pragma once
 
+#include <sys/uio.h>
+
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string_view>
+#include <thread>
 
 #include "block/block.h"
 #include "util/osdep.h"
@@ -14,6 +19,9 @@
 namespace qemu::block::file_posix {
 
 enum class Locking { Auto, On, Off };
+
+// The aio option: how asynchronous requests reach the file.
+enum class AioMode { Threads, Native, IoUring };
 
 struct FileState : DriverState {
     QemuFd fd;  // from qemu_open; its destructor gives an fd-set duplicate back
@@ -27,6 +35,15 @@ struct FileState : DriverState {
     // must not overlap any other request in flight: bounces hold this alone, aligned
     // requests share it.
     std::shared_mutex direct_io_lock;
+    AioMode aio = AioMode::Threads;
+    // Requests in the kernel through io_uring or Linux AIO (file-aio.cc). They hold no lock,
+    // so a bounce first raises `bouncing` (new ones then take the worker path, which waits
+    // on direct_io_lock) and waits for these to finish, polling their context when it runs
+    // on that context's own thread.
+    std::atomic<int> async_in_flight{0};
+    std::atomic<bool> bouncing{false};
+    std::atomic<AioContext*> async_ctx{nullptr};
+    std::atomic<std::thread::id> async_owner{};
     // The permission bits currently locked on the image, to release on close.
     uint64_t locked_perm = 0;
     uint64_t locked_shared = perm::kAll;
@@ -46,6 +63,22 @@ inline FileState& state_of(BlockNode& node)
 
 // The request and buffer alignment the descriptor's O_DIRECT (or its absence) needs.
 void set_direct_alignment(FileState& s);
+
+// Reads or writes the whole iovec at offset (file-posix.cc). A DurableWrite is FUA.
+enum class Direction { Read, Write, DurableWrite };
+Result<void> transfer(int fd, Direction direction, int64_t offset, std::span<const iovec> iov);
+// The synchronous request of the node, bouncing misaligned O_DIRECT requests.
+Result<void> file_rw(BlockNode& node, Direction direction, int64_t offset, std::span<const iovec> iov);
+bool request_aligned(const FileState& s, int64_t offset, std::span<const iovec> iov);
+
+// file-aio.cc: aio=threads|native|io_uring.
+Result<AioMode> parse_aio(BlockNode& node, std::optional<std::string> text);
+void file_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback done);
+void file_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback done);
+// Before a bounce rewrites whole blocks: no io_uring or Linux AIO request may be in flight.
+void quiesce_async(FileState& s);
 
 // file-lock.cc: OFD locks on bytes 100+bit (held) and 200+bit (not shared).
 Result<void> lock_check_perm(BlockNode& node, uint64_t perm, uint64_t shared);

@@ -9,6 +9,7 @@
 #include "block/block.h"
 #include "block/drivers.h"
 #include "block/iov.h"
+#include "util/aio-context.h"
 
 namespace qemu::block {
 
@@ -105,6 +106,33 @@ Result<void> raw_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
     }
     blkdbg_event(node.file(), BlkdebugEvent::WriteAio);
     return node.file()->pwritev(offset + s.offset, iov, flags);
+}
+
+// The asynchronous forms: the same checks, then the file's own asynchronous request.
+void raw_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback done)
+{
+    blkdbg_event(node.file(), BlkdebugEvent::ReadAio);
+    node.file()->aio_preadv(ctx, offset + node.state<RawState>().offset, iov, flags, std::move(done));
+}
+
+void raw_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback done)
+{
+    RawState& s = node.state<RawState>();
+    auto bytes = static_cast<uint64_t>(iov_size(iov));
+    Result<void> refused;
+    if (s.has_size && (static_cast<uint64_t>(offset) > s.size || bytes > s.size - offset)) {
+        refused = make_errno_error(ENOSPC);
+    } else if (node.flags().probed && offset < static_cast<int64_t>(kProbeBufSize) && bytes > 0) {
+        refused = check_probed_write(node, offset, iov);
+    }
+    if (!refused) {
+        ctx.defer([done = std::move(done), refused = std::move(refused)]() mutable { done(std::move(refused)); });
+        return;
+    }
+    blkdbg_event(node.file(), BlkdebugEvent::WriteAio);
+    node.file()->aio_pwritev(ctx, offset + s.offset, iov, flags, std::move(done));
 }
 
 Result<void> raw_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags)
@@ -207,6 +235,8 @@ const BlockDriver kRawDriver = {
     .reopen_keys = kRawReopenKeys,
     .preadv = raw_preadv,
     .pwritev = raw_pwritev,
+    .aio_preadv = raw_aio_preadv,
+    .aio_pwritev = raw_aio_pwritev,
     .discard = raw_discard,
     .write_zeroes = raw_write_zeroes,
     .block_status = raw_block_status,

@@ -32,6 +32,9 @@ public:
         return result;
     }
 
+    // Runs task on a worker without a future to wait on (it reports its own result).
+    void run_detached(std::move_only_function<void()> task) { enqueue(std::move(task)); }
+
     unsigned thread_count() const;
 
 private:

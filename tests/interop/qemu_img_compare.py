@@ -215,6 +215,13 @@ CASES = [
     [['bench', '-n', '-c', '1', '-f', 'raw', 's.raw']], [['bench', '-U', '-w', '-c', '1', 's.raw']],
     [['bench', '-c', '1', 'nope']], [['bench', '-c', '300', '-s', '64k', '-S', '96k', '-f', 'raw', 's.raw']],
     [['bench', '-c', '300', '-s', '1M', '-S', '3M', '-o', '512', 's.raw']],
+    # requests in flight together through each aio mode (issue 14)
+    [['bench', '-c', '200', '-d', '8', '-i', 'io_uring', '-t', 'none', '-f', 'raw', 's.raw']],
+    [['bench', '-w', '-c', '200', '-d', '16', '-i', 'native', '-t', 'none', '-f', 'raw', 's.raw']],
+    [['bench', '-w', '-c', '200', '-d', '16', '-n', '-t', 'none', '--pattern=7', '-f', 'raw', 's.raw']],
+    [['bench', '-c', '1', '-i', 'native', '-f', 'raw', 's.raw']], [['bench', '-c', '1', '-n', '-f', 'raw', 's.raw']],
+    [['bench', '-w', '--flush-interval=4', '--no-drain', '-d', '4', '-c', '20', '-i', 'io_uring', '-f', 'raw', 's.raw']],
+    [['bench', '-c', '50', '-d', '32', '-s', '64k', '-S', '3M', '-i', 'io_uring', '-f', 'raw', 's.raw']],
     # dd
     [['dd', 'if=s.raw', 'of=o.raw']], [['dd', '-O', 'raw', 'bs=4k', 'count=2', 'skip=1', 'if=s.raw', 'of=o.raw']],
     [['dd', 'bs=1M', 'count=3', 'if=s.raw', 'of=o.raw']], [['dd', 'bs=1M', 'skip=9', 'if=s.raw', 'of=o.raw']],

@@ -1,6 +1,7 @@
 // qemu-img bench: a fixed number of reads or writes of one size, stepping through the image
-// and wrapping at its end, timed. Requests are issued one after another; the depth is
-// reported as given.
+// and wrapping at its end, timed, with `-d` of them in flight at once (bench_cb's logic:
+// every completion starts the next request, and a flush every --flush-interval requests,
+// after the queue has drained unless --no-drain).
 #include <getopt.h>
 #include <sys/time.h>
 
@@ -13,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "util/aio-context.h"
+
+#include "block/iov.h"
 #include "tools/qemu-img/img-commands.h"
 #include "tools/qemu-img/img-common.h"
 #include "tools/qemu-img/img-report.h"
@@ -41,6 +45,76 @@ double now_seconds()
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1000000;
 }
 
+// The state bench_cb works on.
+struct Bench {
+    block::BlockBackend* blk = nullptr;
+    AioContext* ctx = nullptr;
+    bool write = false;
+    int64_t image_size = 0;
+    int64_t offset = 0;
+    int64_t step = 0;
+    unsigned long remaining = 0;  // b->n: requests not yet completed
+    unsigned long depth = 0;
+    unsigned long in_flight = 0;
+    unsigned long flush_interval = 0;
+    bool drain_on_flush = true;
+    bool in_flush = false;
+    iovec iov{};
+};
+
+[[noreturn]] void fail_request(const char* what, const Error& error)
+{
+    std::fflush(stdout);
+    error_report(std::string(what) + error.desc);
+    std::exit(1);
+}
+
+void bench_cb(Bench& b, Result<void> result)
+{
+    if (!result) {
+        fail_request("Failed request: ", result.error());
+    }
+    if (b.in_flush) {
+        // The flush of a drained queue is done: the next requests may go.
+        b.in_flush = false;
+    } else if (b.in_flight > 0) {
+        unsigned long left = b.remaining - b.in_flight;
+        --b.remaining;
+        --b.in_flight;
+        if (b.flush_interval && left % b.flush_interval == 0) {
+            if (!b.in_flight || !b.drain_on_flush) {
+                if (b.drain_on_flush) {
+                    b.in_flush = true;
+                    b.blk->aio_flush(*b.ctx, [&b](Result<void> done) { bench_cb(b, std::move(done)); });
+                } else {
+                    b.blk->aio_flush(*b.ctx, [](Result<void> done) {
+                        if (!done) {
+                            fail_request("Failed flush request: ", done.error());
+                        }
+                    });
+                }
+            }
+            if (b.drain_on_flush) {
+                return;
+            }
+        }
+    }
+    while (b.remaining > b.in_flight && b.in_flight < b.depth) {
+        int64_t at = b.offset;
+        ++b.in_flight;
+        // The next request steps on and wraps at the image's end; like QEMU's, a step that
+        // is not a divisor of the size can land a request across the end, which then fails.
+        b.offset += b.step;
+        b.offset = b.image_size == 0 ? 0 : b.offset % b.image_size;
+        auto next = [&b](Result<void> done) { bench_cb(b, std::move(done)); };
+        if (b.write) {
+            b.blk->aio_pwritev(*b.ctx, at, std::span(&b.iov, 1), {}, next);
+        } else {
+            b.blk->aio_preadv(*b.ctx, at, std::span(&b.iov, 1), next);
+        }
+    }
+}
+
 }  // namespace
 
 int img_bench(int argc, char** argv)
@@ -62,6 +136,7 @@ int img_bench(int argc, char** argv)
     std::optional<int64_t> step;
     unsigned long pattern = 0;
     unsigned long flush_interval = 0;
+    bool drain_on_flush = true;
     int c;
     while ((c = getopt_long(argc, argv, ":hc:d:f:ni:o:qs:S:t:wU", kLongOptions, nullptr)) != -1) {
         switch (c) {
@@ -144,6 +219,7 @@ int img_bench(int argc, char** argv)
             break;
         }
         case kOptNoDrain:
+            drain_on_flush = false;
             break;
         case kOptImageOpts:
             request.image_opts = true;
@@ -181,28 +257,24 @@ int img_bench(int argc, char** argv)
     if (flush_interval) {
         std::printf("Sending flush every %d requests\n", static_cast<int>(flush_interval));
     }
-    std::vector<uint8_t> buf(static_cast<size_t>(bufsize), static_cast<uint8_t>(pattern));
+    // blk_blockalign: every request uses the same aligned buffer, as QEMU's do.
+    block::AlignedBuffer buf = block::aligned_buffer(4096, static_cast<size_t>(std::max<int64_t>(bufsize, 1)));
+    if (!buf) {
+        error_report("Failed to allocate the request buffer");
+        return 1;
+    }
+    std::memset(buf.get(), static_cast<int>(pattern), static_cast<size_t>(bufsize));
+    AioContext ctx;
+    Bench b{.blk = image->blk.get(), .ctx = &ctx, .write = request.read_write, .image_size = image_size,
+        .offset = offset, .step = stride, .remaining = count, .depth = depth, .flush_interval = flush_interval,
+        .drain_on_flush = drain_on_flush, .iov = {buf.get(), static_cast<size_t>(bufsize)}};
     double start = now_seconds();
-    for (unsigned long done = 0; done < count; ++done) {
-        auto result = request.read_write ? image->blk->pwrite(offset, buf) : image->blk->pread(offset, buf);
-        if (!result) {
-            std::fflush(stdout);
-            error_report("Failed request: " + result.error().desc);
-            return 1;
-        }
-        if (flush_interval && (done + 1) % flush_interval == 0) {
-            auto flushed = image->blk->flush();
-            if (!flushed) {
-                error_report("Failed flush request: " + flushed.error().desc);
-                return 1;
-            }
-        }
-        // The next request steps on and wraps at the image's end; like QEMU's, a step that is
-        // not a divisor of the size can land a request across the end, which then fails.
-        offset += stride;
-        offset = image_size == 0 ? 0 : offset % image_size;
+    bench_cb(b, {});
+    while (b.remaining > 0) {
+        ctx.poll(true);
     }
     std::printf("Run completed in %3.3f seconds.\n", now_seconds() - start);
+    image->blk->drain();
     return 0;
 }
 
