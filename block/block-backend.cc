@@ -139,7 +139,7 @@ void BlockBackend::aio_preadv(AioContext& ctx, int64_t offset, std::span<const i
 {
     done = track(ctx, std::move(done));
     if (auto checked = check_request(offset, static_cast<int64_t>(iov_size(iov))); !checked) {
-        ctx.defer([done = std::move(done), checked = std::move(checked)]() mutable { done(std::move(checked)); });
+        complete_later(ctx, done, std::move(checked));
         return;
     }
     m_root->aio_preadv(ctx, offset, iov, {}, std::move(done));
@@ -154,7 +154,7 @@ void BlockBackend::aio_pwritev(
         checked = make_errno_error(EPERM);
     }
     if (!checked) {
-        ctx.defer([done = std::move(done), checked = std::move(checked)]() mutable { done(std::move(checked)); });
+        complete_later(ctx, done, std::move(checked));
         return;
     }
     flags.fua = flags.fua || !m_write_cache;

@@ -97,6 +97,9 @@ struct RequestFlags {
 // at one of its later polls.
 using AioCallback = std::move_only_function<void(Result<void>)>;
 
+// Runs done(result) at the next poll of ctx: the end of a request known at its start.
+void complete_later(AioContext& ctx, AioCallback& done, Result<void> result);
+
 // Block status bits (BDRV_BLOCK_*).
 namespace status {
 constexpr unsigned kData = 0x01;
@@ -255,15 +258,19 @@ struct BlockDriver {
     // other requests, so it reads only what open fixed.
     bool (*prepare_write)(BlockNode& node, int64_t offset, std::span<const uint8_t> data, PreparedWrite& out) = nullptr;
     Result<void> (*flush)(BlockNode& node) = nullptr;
-    // Asynchronous reads and writes (blk_aio_*): start the request and return; `done` runs
-    // at a later poll of `ctx`, never inside the call. The iovec array is the driver's to
-    // copy; the buffers stay valid until done has run. The generic layer calls them only
-    // where it would call preadv/pwritev directly (no padding, no zero detection), and
-    // serves drivers without them with their synchronous operation on a worker thread.
-    void (*aio_preadv)(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov,
-        RequestFlags flags, AioCallback done) = nullptr;
-    void (*aio_pwritev)(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov,
-        RequestFlags flags, AioCallback done) = nullptr;
+    // Asynchronous reads and writes (blk_aio_*): start the request, taking `done`, and
+    // return true; `done` runs at a later poll of `ctx`, never inside the call. The iovec
+    // array is the driver's to copy; the buffers stay valid until done has run. A driver
+    // that cannot start this one without blocking (it must allocate, or update metadata)
+    // returns false and leaves `done`: the request then runs the synchronous path on a
+    // worker thread, as every request of a driver without these does. The generic layer
+    // calls them only where it would call preadv/pwritev directly (no padding, no zero
+    // detection), holding the request lock as for a read, and only for the call: what the
+    // driver starts must not depend on state an image-changing request may move.
+    bool (*aio_preadv)(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov,
+        RequestFlags flags, AioCallback& done) = nullptr;
+    bool (*aio_pwritev)(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov,
+        RequestFlags flags, AioCallback& done) = nullptr;
     Result<void> (*discard)(BlockNode& node, int64_t offset, int64_t bytes) = nullptr;
     Result<void> (*write_zeroes)(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags) = nullptr;
     Result<BlockStatus> (*block_status)(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes) = nullptr;
@@ -433,6 +440,11 @@ private:
         std::variant<std::monostate, std::shared_lock<std::shared_mutex>, std::unique_lock<std::shared_mutex>>;
     // What one driver operation holds of m_request_lock while it runs.
     RequestGuard guard_request(bool changes_image);
+    // The same without waiting: nullopt when another request holds what this one needs.
+    std::optional<RequestGuard> try_guard_request(bool changes_image);
+    // An asynchronous request that found the lock taken: `retry` runs on ctx's thread once
+    // the holder has let go (block/io-aio.cc).
+    void retry_when_unlocked(AioContext& ctx, std::move_only_function<void()> retry);
 };
 
 // The graph: opens nodes, names them, finds them. An object owned by whoever runs the

@@ -178,16 +178,18 @@ Result<AioMode> parse_aio(BlockNode& node, std::optional<std::string> text)
     return make_error("invalid parameter value: " + *text);
 }
 
-void file_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags,
-    AioCallback done)
+bool file_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags,
+    AioCallback& done)
 {
     file_aio_rw(node, ctx, Direction::Read, offset, iov, std::move(done));
+    return true;
 }
 
-void file_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
-    AioCallback done)
+bool file_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback& done)
 {
     file_aio_rw(node, ctx, flags.fua ? Direction::DurableWrite : Direction::Write, offset, iov, std::move(done));
+    return true;
 }
 
 void quiesce_async(FileState& s)

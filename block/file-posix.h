@@ -73,10 +73,10 @@ bool request_aligned(const FileState& s, int64_t offset, std::span<const iovec> 
 
 // file-aio.cc: aio=threads|native|io_uring.
 Result<AioMode> parse_aio(BlockNode& node, std::optional<std::string> text);
-void file_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
-    AioCallback done);
-void file_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
-    AioCallback done);
+bool file_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback& done);
+bool file_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback& done);
 // Before a bounce rewrites whole blocks: no io_uring or Linux AIO request may be in flight.
 void quiesce_async(FileState& s);
 

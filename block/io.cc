@@ -68,6 +68,24 @@ BlockNode::RequestGuard BlockNode::guard_request(bool changes_image)
     return std::unique_lock(m_request_lock);
 }
 
+std::optional<BlockNode::RequestGuard> BlockNode::try_guard_request(bool changes_image)
+{
+    switch (m_driver->concurrency) {
+    case Concurrency::Full:
+        return RequestGuard{std::monostate{}};
+    case Concurrency::SharedReads:
+        if (!changes_image) {
+            std::shared_lock lock(m_request_lock, std::try_to_lock);
+            return lock.owns_lock() ? std::optional<RequestGuard>(std::move(lock)) : std::nullopt;
+        }
+        break;
+    case Concurrency::Serial:
+        break;
+    }
+    std::unique_lock lock(m_request_lock, std::try_to_lock);
+    return lock.owns_lock() ? std::optional<RequestGuard>(std::move(lock)) : std::nullopt;
+}
+
 Result<int64_t> BlockNode::length()
 {
     int64_t bytes;

@@ -109,15 +109,16 @@ Result<void> raw_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
 }
 
 // The asynchronous forms: the same checks, then the file's own asynchronous request.
-void raw_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
-    AioCallback done)
+bool raw_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback& done)
 {
     blkdbg_event(node.file(), BlkdebugEvent::ReadAio);
     node.file()->aio_preadv(ctx, offset + node.state<RawState>().offset, iov, flags, std::move(done));
+    return true;
 }
 
-void raw_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
-    AioCallback done)
+bool raw_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback& done)
 {
     RawState& s = node.state<RawState>();
     auto bytes = static_cast<uint64_t>(iov_size(iov));
@@ -128,11 +129,12 @@ void raw_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span
         refused = check_probed_write(node, offset, iov);
     }
     if (!refused) {
-        ctx.defer([done = std::move(done), refused = std::move(refused)]() mutable { done(std::move(refused)); });
-        return;
+        complete_later(ctx, done, std::move(refused));
+        return true;
     }
     blkdbg_event(node.file(), BlkdebugEvent::WriteAio);
     node.file()->aio_pwritev(ctx, offset + s.offset, iov, flags, std::move(done));
+    return true;
 }
 
 Result<void> raw_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags)

@@ -9,6 +9,7 @@
 #include "block/drivers.h"
 #include "block/iov.h"
 #include "block/vdi/vdi.h"
+#include "util/aio-context.h"
 #include "util/alloc.h"
 #include "util/bswap.h"
 
@@ -144,6 +145,47 @@ Result<void> vdi_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
     return write_map_sectors(node, *first_new, last_new);
 }
 
+// The asynchronous forms serve a request inside one block whose place is known: a read
+// of an unmapped block is zeros, anything else goes to the file's own asynchronous
+// request. A mapped block never moves, so the request needs nothing once started. Writes
+// that must allocate, and requests across blocks, take the synchronous path.
+std::optional<int64_t> mapped_within_block(const VdiState& s, int64_t offset, std::span<const iovec> iov)
+{
+    size_t total = iov_size(iov);
+    if (!check_range(s, offset, total) || offset % kBlockSize + static_cast<int64_t>(total) > kBlockSize) {
+        return std::nullopt;
+    }
+    uint32_t entry = s.bmap[static_cast<uint64_t>(offset) / kBlockSize];
+    return is_allocated(entry) ? data_offset(s, entry) + offset % kBlockSize : -1;
+}
+
+bool vdi_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags,
+    AioCallback& done)
+{
+    auto at = mapped_within_block(node.state<VdiState>(), offset, iov);
+    if (!at) {
+        return false;
+    }
+    if (*at < 0) {
+        iov_zero(iov);
+        complete_later(ctx, done, {});
+    } else {
+        node.file()->aio_preadv(ctx, *at, iov, {}, std::move(done));
+    }
+    return true;
+}
+
+bool vdi_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags,
+    AioCallback& done)
+{
+    auto at = mapped_within_block(node.state<VdiState>(), offset, iov);
+    if (!at || *at < 0) {
+        return false;
+    }
+    node.file()->aio_pwritev(ctx, *at, iov, {}, std::move(done));
+    return true;
+}
+
 Result<BlockStatus> vdi_block_status(BlockNode& node, bool, int64_t offset, int64_t bytes)
 {
     VdiState& s = node.state<VdiState>();
@@ -193,6 +235,8 @@ const BlockDriver kVdiDriver = {
     .open = vdi_open,
     .preadv = vdi_preadv,
     .pwritev = vdi_pwritev,
+    .aio_preadv = vdi_aio_preadv,
+    .aio_pwritev = vdi_aio_pwritev,
     .block_status = vdi_block_status,
     .get_length = vdi_get_length,
     .get_info = vdi_get_info,

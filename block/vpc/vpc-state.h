@@ -39,6 +39,10 @@ Result<void> vpc_open(BlockNode& node, BlockOptions& options, const OpenContext&
 
 Result<void> vpc_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags);
 Result<void> vpc_pwritev(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags);
+bool vpc_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback& done);
+bool vpc_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback& done);
 Result<BlockStatus> vpc_block_status(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes);
 
 Result<void> vpc_create(const OpenContext& context, const CreateOptions& options);

@@ -8,6 +8,7 @@
 
 #include "block/iov.h"
 #include "block/vpc/vpc-state.h"
+#include "util/aio-context.h"
 
 namespace qemu::block::vpc {
 
@@ -128,6 +129,67 @@ Result<void> vpc_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
         offset += static_cast<int64_t>(now);
     }
     return {};
+}
+
+// The asynchronous forms: a fixed disk is its file; a dynamic one serves a request inside
+// one block whose place is known (zeros where unallocated), and a write only where the
+// block's bitmap is already the one marked in use. Allocation, bitmap updates and requests
+// across blocks take the synchronous path.
+namespace {
+
+enum class Place { Across, Unallocated, Mapped };
+
+Place place_within_block(const VpcState& s, int64_t offset, std::span<const iovec> iov, int64_t& at)
+{
+    auto total = static_cast<int64_t>(iov_size(iov));
+    if (offset < 0 || offset + total > s.total_sectors * kSectorSize ||
+        static_cast<uint64_t>(offset) % s.block_size + static_cast<uint64_t>(total) > s.block_size) {
+        return Place::Across;
+    }
+    auto found = data_offset(s, offset);
+    if (!found) {
+        return Place::Unallocated;
+    }
+    at = *found;
+    return Place::Mapped;
+}
+
+}  // namespace
+
+bool vpc_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags,
+    AioCallback& done)
+{
+    VpcState& s = node.state<VpcState>();
+    int64_t at = offset;
+    Place place = s.is_fixed() ? Place::Mapped : place_within_block(s, offset, iov, at);
+    if (place == Place::Across) {
+        return false;
+    }
+    if (place == Place::Unallocated) {
+        iov_zero(iov);
+        complete_later(ctx, done, {});
+        return true;
+    }
+    node.file()->aio_preadv(ctx, at, iov, {}, std::move(done));
+    return true;
+}
+
+bool vpc_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags,
+    AioCallback& done)
+{
+    VpcState& s = node.state<VpcState>();
+    int64_t at = offset;
+    if (!s.is_fixed()) {
+        if (place_within_block(s, offset, iov, at) != Place::Mapped) {
+            return false;
+        }
+        int64_t bitmap_offset = 512 * int64_t{s.bat[static_cast<uint64_t>(offset) / s.block_size]};
+        if (s.last_bitmap_offset != bitmap_offset) {
+            return false;
+        }
+    }
+    node.file()->aio_pwritev(ctx, at, iov, {}, std::move(done));
+    return true;
 }
 
 Result<BlockStatus> vpc_block_status(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes)
