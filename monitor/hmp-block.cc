@@ -346,6 +346,9 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
         out = ready.error().desc + "\n";
     } else {
         qemu_io::run_command(session, **command);
+        // The backend goes back to its owner: what this command started ends here, and
+        // its reports belong to this command's output.
+        session.drain();
         std::fflush(stdout);
     }
     if (lender && session.blk) {

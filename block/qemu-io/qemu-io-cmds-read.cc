@@ -54,32 +54,45 @@ int vectored_read(Session& s, const Command& cmd, int argc, char** argv, bool ai
         return static_cast<int>(offset);
     }
     optind++;
-    auto v = create_iovec(s, argv + optind, argc - optind, 0xab);
-    if (!v) {
+    auto created = create_iovec(s, argv + optind, argc - optind, 0xab);
+    if (!created) {
         return -EINVAL;
     }
-    timespec t1 = now();
-    auto done = s.blk->preadv(offset, v->iov);
-    timespec t2 = elapsed_since(t1);
-    if (!done) {
-        std::printf("readv failed: %s\n", std::strerror(-error_code(done.error())));
-        return aio ? 0 : error_code(done.error());
-    }
-    int ret = 0;
-    std::span<const uint8_t> data(v->buffer->data(), v->size);
-    if (Pflag && !verify_pattern(data, pattern)) {
-        std::printf(
-            "Pattern verification failed at offset %" PRId64 ", %zu bytes\n", offset, static_cast<size_t>(v->size));
-        ret = aio ? 0 : -EINVAL;
-    }
-    if (qflag) {
+    auto v = std::make_unique<Vectored>(std::move(*created));
+    // What readv prints once the read is done (aio_read_done for aio_read).
+    auto finish = [=](const Vectored& v, const Result<void>& done, timespec t2) {
+        if (!done) {
+            std::printf("readv failed: %s\n", std::strerror(-error_code(done.error())));
+            return aio ? 0 : error_code(done.error());
+        }
+        int ret = 0;
+        std::span<const uint8_t> data(v.buffer->data(), v.size);
+        if (Pflag && !verify_pattern(data, pattern)) {
+            std::printf(
+                "Pattern verification failed at offset %" PRId64 ", %zu bytes\n", offset, static_cast<size_t>(v.size));
+            ret = aio ? 0 : -EINVAL;
+        }
+        if (qflag) {
+            return ret;
+        }
+        if (vflag) {
+            dump_buffer(data, offset);
+        }
+        print_report("read", t2, offset, v.size, v.size, 1, Cflag);
         return ret;
+    };
+    timespec t1 = now();
+    if (aio) {
+        uint64_t number = s.next_aio();
+        std::span<const iovec> iov = v->iov;
+        s.blk->aio_preadv(s.aio, offset, iov, [&s, number, t1, finish, v = std::move(v)](Result<void> done) mutable {
+            timespec t2 = elapsed_since(t1);
+            s.report(number, [finish, v = std::move(v), done = std::move(done), t2] { finish(*v, done, t2); });
+        });
+        return 0;
     }
-    if (vflag) {
-        dump_buffer(data, offset);
-    }
-    print_report("read", t2, offset, v->size, v->size, 1, Cflag);
-    return ret;
+    auto done = s.blk->preadv(offset, v->iov);
+    return finish(*v, done, elapsed_since(t1));
 }
 
 }  // namespace

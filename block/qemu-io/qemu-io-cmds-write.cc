@@ -287,35 +287,42 @@ int aio_write_f(Session& s, const Command& cmd, int argc, char** argv)
         return static_cast<int>(offset);
     }
     optind++;
-    timespec t1{};
-    Result<void> done;
-    int64_t size;
+    // aio_write_done: the report once the write is done, in its turn among the others.
+    auto finish = [&s, offset, qflag, Cflag](uint64_t number, int64_t size, Result<void> done, timespec t2) {
+        s.report(number, [=, done = std::move(done)] {
+            if (!done) {
+                std::printf("aio_write failed: %s\n", std::strerror(-error_code(done.error())));
+            } else if (!qflag) {
+                print_report("wrote", t2, offset, size, size, 1, Cflag);
+            }
+        });
+    };
     if (zflag) {
-        size = cvtnum(argv[optind]);
+        int64_t size = cvtnum(argv[optind]);
         if (size < 0) {
             print_cvtnum_err(size, argv[optind]);
             return static_cast<int>(size);
         }
-        // QEMU 7.2 never starts the clock for aio_write -z, so its report measures from 0;
-        // the start time stays zero here too so that the line has the same shape.
-        done = s.blk->pwrite_zeroes(offset, size, flags);
-    } else {
-        auto v = create_iovec(s, argv + optind, argc - optind, pattern);
-        if (!v) {
-            return -EINVAL;
-        }
-        size = v->size;
-        t1 = now();
-        done = s.blk->pwritev(offset, v->iov, flags);
-    }
-    timespec t2 = elapsed_since(t1);
-    if (!done) {
-        std::printf("aio_write failed: %s\n", std::strerror(-error_code(done.error())));
+        // Zeroing runs at once; its report waits for its turn like the others. QEMU 7.2
+        // never starts the clock for aio_write -z, so its report measures from 0; the start
+        // time stays zero here too so that the line has the same shape.
+        uint64_t number = s.next_aio();
+        auto done = s.blk->pwrite_zeroes(offset, size, flags);
+        timespec t2 = elapsed_since(timespec{});
+        s.aio.defer([finish, number, size, done = std::move(done), t2]() mutable { finish(number, size, std::move(done), t2); });
         return 0;
     }
-    if (!qflag) {
-        print_report("wrote", t2, offset, size, size, 1, Cflag);
+    auto created = create_iovec(s, argv + optind, argc - optind, pattern);
+    if (!created) {
+        return -EINVAL;
     }
+    auto v = std::make_unique<Vectored>(std::move(*created));
+    uint64_t number = s.next_aio();
+    std::span<const iovec> iov = v->iov;
+    timespec t1 = now();
+    s.blk->aio_pwritev(s.aio, offset, iov, flags, [finish, number, t1, v = std::move(v)](Result<void> done) mutable {
+        finish(number, v->size, std::move(done), elapsed_since(t1));
+    });
     return 0;
 }
 

@@ -97,6 +97,22 @@ int help_f(Session&, const Command&, int argc, char** argv)
     return 0;
 }
 
+// Whether QEMU 7.2's command runs the event loop (a synchronous request waits in it), so
+// that the aio requests before it complete first. These do not: they only start requests,
+// act on breakpoints, or print what is already known.
+bool polls(const Command& cmd)
+{
+    static constexpr std::string_view kNonPolling[] = {
+        "aio_read", "aio_write", "break", "remove_break", "resume", "wait_break", "help", "length", "info", "quit",
+    };
+    for (std::string_view name : kNonPolling) {
+        if (cmd.name == name) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int dispatch(Session& s, const Command& cmd, std::vector<char*>& argv)
 {
     int argc = static_cast<int>(argv.size()) - 1;  // argv ends with a null pointer
@@ -126,11 +142,31 @@ int dispatch(Session& s, const Command& cmd, std::vector<char*>& argv)
             return error_code(granted.error());
         }
     }
+    if (polls(cmd)) {
+        s.drain();
+    }
     optind = 0;  // glibc: a full getopt reset for the next argument vector
     return cmd.fn(s, cmd, argc, argv.data());
 }
 
 }  // namespace
+
+void Session::report(uint64_t number, std::move_only_function<void()> print)
+{
+    aio_reports.emplace(number, std::move(print));
+    for (auto it = aio_reports.begin(); it != aio_reports.end() && it->first == aio_printed;
+         it = aio_reports.erase(it)) {
+        it->second();
+        ++aio_printed;
+    }
+}
+
+void Session::drain()
+{
+    while (aio_printed != aio_issued || aio.busy()) {
+        aio.poll(true);
+    }
+}
 
 int run_command(Session& session, std::string_view line)
 {

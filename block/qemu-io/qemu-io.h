@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <ctime>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -14,6 +16,7 @@
 
 #include "block/block-backend.h"
 #include "block/block.h"
+#include "util/aio-context.h"
 
 namespace qemu::qemu_io {
 
@@ -22,9 +25,27 @@ struct Session {
     // context: where `open` and the command line's image look names up (the fd sets of
     // --add-fd in the tool).
     explicit Session(OpenContext context = {}) : graph(context) { }
+    ~Session() { drain(); }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
 
     block::BlockGraph graph;
+    // Where aio_read and aio_write complete. Their reports print in the order the
+    // requests were issued, when a command polls (QEMU's sync I/O commands, aio_flush,
+    // close) or at exit; so does the report of one that failed.
+    AioContext aio;
+    uint64_t aio_issued = 0;
+    uint64_t aio_printed = 0;
+    std::map<uint64_t, std::move_only_function<void()>> aio_reports;
+    // Declared after what its requests' completions use: it drains as it goes.
     std::unique_ptr<block::BlockBackend> blk;
+
+    // Numbers an aio request's report; report(n, ...) files it, printing every report
+    // that is now next in line.
+    uint64_t next_aio() { return aio_issued++; }
+    void report(uint64_t number, std::move_only_function<void()> print);
+    // Polls until every aio request has completed and its report is printed.
+    void drain();
     bool image_opts = false;  // --image-opts: `open` takes an option string
     bool misalign = false;  // -m: buffers deliberately not aligned
     bool quit = false;

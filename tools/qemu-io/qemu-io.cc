@@ -270,6 +270,8 @@ int main(int argc, char** argv)
         }
     }
     int ret = command_loop(session, commands);
+    // blk_unref at exit: the aio requests still in flight complete and report first.
+    session.drain();
     session.blk.reset();
     std::fflush(stdout);
     return ret < 0 ? 1 : 0;
