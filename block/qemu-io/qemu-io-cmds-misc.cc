@@ -96,12 +96,19 @@ int resume_f(Session& s, const Command&, int, char** argv)
 int wait_break_f(Session& s, const Command&, int, char** argv)
 {
     block::BlockNode* node = debug_node(s);
+    // QEMU polls until a request is suspended under the tag. Ours poll while aio requests
+    // are in flight: a request that meets the breakpoint is recorded as suspended (it does
+    // not stop, see the README) and completes. With nothing left in flight none can be
+    // suspended later: where QEMU would wait forever, this fails.
+    while (node && !node->driver().debug_is_suspended(*node, argv[1])) {
+        if (!s.aio.busy()) {
+            break;
+        }
+        s.aio.poll(true);
+    }
     if (node && node->driver().debug_is_suspended(*node, argv[1])) {
         return 0;
     }
-    // QEMU polls until a request is suspended under the tag. Our requests run to the end
-    // before the next command, so none can be suspended later: where QEMU would wait
-    // forever, this fails at once.
     std::printf("Could not wait for breakpoint %s: %s\n", argv[1], std::strerror(node ? ENOENT : ENOTSUP));
     return node ? -ENOENT : -ENOTSUP;
 }
