@@ -305,6 +305,9 @@ struct BlockDriver {
     int (*debug_remove_breakpoint)(BlockNode& node, std::string_view tag) = nullptr;
     int (*debug_resume)(BlockNode& node, std::string_view tag) = nullptr;
     bool (*debug_is_suspended)(BlockNode& node, std::string_view tag) = nullptr;
+    // Resumes every request that waits at a breakpoint, printing QEMU's Resuming line for
+    // each (a drain that would otherwise wait for them forever).
+    void (*debug_resume_parked)(BlockNode& node) = nullptr;
 };
 
 struct BdrvChild {

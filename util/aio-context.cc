@@ -20,7 +20,20 @@ constexpr unsigned kLinuxAioEvents = 128;
 // QEMU's thread pool: at most 64 workers.
 constexpr unsigned kWorkerThreads = 64;
 
+thread_local AioContext* t_worker_of = nullptr;
+
 }  // namespace
+
+AioContext* AioContext::worker_context()
+{
+    return t_worker_of;
+}
+
+void AioContext::wake()
+{
+    begin_external();
+    post([] { });
+}
 
 AioContext::AioContext() : m_event(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) { }
 
@@ -129,7 +142,12 @@ void AioContext::run_in_worker(std::move_only_function<std::move_only_function<v
         m_workers.emplace(kWorkerThreads);
     }
     begin_external();
-    m_workers->run_detached([this, work = std::move(work)]() mutable { post(work()); });
+    m_workers->run_detached([this, work = std::move(work)]() mutable {
+        t_worker_of = this;
+        auto done = work();
+        t_worker_of = nullptr;
+        post(std::move(done));
+    });
 }
 
 void AioContext::defer(std::move_only_function<void()> fn)

@@ -9,6 +9,7 @@
 #include <liburing.h>
 #include <linux/aio_abi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -56,6 +57,16 @@ public:
     void defer(std::move_only_function<void()> fn);
     // Work handed to another thread: counts as in flight until that thread calls post().
     void begin_external() { ++m_external; }
+    // Makes a poll that is waiting return (from any thread), after its caller's state
+    // changed without a completion: a worker's request parked at a breakpoint.
+    void wake();
+
+    // The context whose worker runs the calling thread's task, or nullptr.
+    static AioContext* worker_context();
+    // Whether a request on this context's workers may wait at a blkdebug breakpoint until
+    // it is resumed (qemu-io's break/resume): only an owner that can resume it says so.
+    void set_parking(bool allowed) { m_parking = allowed; }
+    bool parking() const { return m_parking; }
     // Runs fn at the next poll; any thread may call it, once per begin_external().
     void post(std::move_only_function<void()> fn);
 
@@ -88,7 +99,8 @@ private:
     std::deque<std::move_only_function<void()>> m_deferred;
     std::mutex m_posted_lock;
     std::vector<std::move_only_function<void()>> m_posted;
-    unsigned m_external = 0;
+    std::atomic<unsigned> m_external{0};
+    bool m_parking = false;
     // QEMU's pool has 64 workers per context; made at first use, gone before the rest.
     std::optional<ThreadPool> m_workers;
 };

@@ -70,7 +70,8 @@ EventOutcome BlkdebugRules::event(BlkdebugEvent event)
         case RuleAction::Suspend:
             // A breakpoint stops one request, then is gone.
             outcome.suspended_tags.push_back(rule.tag);
-            m_suspended.insert(m_suspended.begin(), rule.tag);
+            outcome.suspended_ids.push_back(m_next_suspension);
+            m_suspended.insert(m_suspended.begin(), Suspension{rule.tag, m_next_suspension++});
             drop_rule(list, it);
             break;
         }
@@ -132,33 +133,62 @@ int BlkdebugRules::remove_breakpoint(std::string_view tag, std::vector<std::stri
         }
     }
     for (auto it = m_suspended.begin(); it != m_suspended.end();) {
-        if (*it == tag) {
+        if (it->tag == tag) {
             if (resumed) {
-                resumed->push_back(*it);
+                resumed->push_back(it->tag);
             }
             it = m_suspended.erase(it);
         } else {
             ++it;
         }
     }
+    m_resumed.notify_all();
     return ret;
 }
 
 int BlkdebugRules::resume(std::string_view tag)
 {
     std::lock_guard guard(m_lock);
-    auto it = std::ranges::find(m_suspended, tag);
+    auto it = std::ranges::find(m_suspended, tag, &Suspension::tag);
     if (it == m_suspended.end()) {
         return -ENOENT;
     }
     m_suspended.erase(it);
+    m_resumed.notify_all();
     return 0;
 }
 
 bool BlkdebugRules::is_suspended(std::string_view tag) const
 {
     std::lock_guard guard(m_lock);
-    return std::ranges::find(m_suspended, tag) != m_suspended.end();
+    return std::ranges::find(m_suspended, tag, &Suspension::tag) != m_suspended.end();
+}
+
+void BlkdebugRules::wait_resumed(uint64_t id)
+{
+    std::unique_lock guard(m_lock);
+    auto it = std::ranges::find(m_suspended, id, &Suspension::id);
+    if (it == m_suspended.end()) {
+        return;
+    }
+    it->parked = true;
+    m_resumed.wait(guard, [&] { return std::ranges::find(m_suspended, id, &Suspension::id) == m_suspended.end(); });
+}
+
+std::vector<std::string> BlkdebugRules::resume_parked()
+{
+    std::lock_guard guard(m_lock);
+    std::vector<std::string> tags;
+    for (auto it = m_suspended.begin(); it != m_suspended.end();) {
+        if (it->parked) {
+            tags.push_back(it->tag);
+            it = m_suspended.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    m_resumed.notify_all();
+    return tags;
 }
 
 }  // namespace qemu::block

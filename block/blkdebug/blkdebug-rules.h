@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <list>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -51,6 +52,7 @@ struct Injection {
 // What an event did that the caller must act on outside the lock.
 struct EventOutcome {
     std::vector<std::string> suspended_tags;
+    std::vector<uint64_t> suspended_ids;  // one per tag, for wait_resumed
 };
 
 class BlkdebugRules {
@@ -73,16 +75,28 @@ public:
     int remove_breakpoint(std::string_view tag, std::vector<std::string>* resumed);
     int resume(std::string_view tag);
     bool is_suspended(std::string_view tag) const;
+    // Blocks the calling thread (a worker's request) until the suspension `id` that
+    // event() reported is resumed or its breakpoint removed.
+    void wait_resumed(uint64_t id);
+    // Resumes every request waiting in wait_resumed; returns their tags, newest first.
+    std::vector<std::string> resume_parked();
 
 private:
     using RuleList = std::list<BlkdebugRule>;
     void drop_rule(RuleList& list, RuleList::iterator it);
 
     mutable std::mutex m_lock;
+    std::condition_variable m_resumed;
     int m_state = 1;
     std::vector<RuleList> m_rules;  // per event, in QEMU's processing order
     std::vector<BlkdebugRule*> m_active;
-    std::vector<std::string> m_suspended;  // tags, newest first
+    struct Suspension {
+        std::string tag;
+        uint64_t id;
+        bool parked = false;  // its request waits in wait_resumed
+    };
+    std::vector<Suspension> m_suspended;  // newest first
+    uint64_t m_next_suspension = 0;
 };
 
 }  // namespace qemu::block

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "block/blkdebug/blkdebug-config.h"
+#include "util/aio-context.h"
 #include "block/blkdebug/blkdebug-rules.h"
 #include "block/block.h"
 #include "block/drivers.h"
@@ -281,11 +282,30 @@ Result<DriverInfo> blkdebug_get_info(BlockNode& node)
 
 void blkdebug_debug_event(BlockNode& node, BlkdebugEvent event)
 {
-    EventOutcome outcome = blkdebug_state(node).rules->event(event);
+    BlkdebugRules& rules = *blkdebug_state(node).rules;
+    EventOutcome outcome = rules.event(event);
     for (const std::string& tag : outcome.suspended_tags) {
-        // QEMU's request would wait here for `resume`; ours cannot stop half-way (see the
-        // README), so it is only recorded as suspended and goes on.
         std::printf("blkdebug: Suspended request '%s'\n", tag.c_str());
+    }
+    // A request running on a worker of a context that can resume it waits here for
+    // `resume`, as QEMU's coroutine does; one on the caller's own thread (a synchronous
+    // request, or HMP's qemu-io, which must answer) is only recorded as suspended and goes
+    // on, where QEMU would hang.
+    AioContext* ctx = AioContext::worker_context();
+    if (outcome.suspended_ids.empty() || !ctx || !ctx->parking()) {
+        return;
+    }
+    std::fflush(stdout);
+    ctx->wake();
+    for (uint64_t id : outcome.suspended_ids) {
+        rules.wait_resumed(id);
+    }
+}
+
+void blkdebug_resume_parked(BlockNode& node)
+{
+    for (const std::string& tag : blkdebug_state(node).rules->resume_parked()) {
+        std::printf("blkdebug: Resuming request '%s'\n", tag.c_str());
     }
 }
 
@@ -347,6 +367,7 @@ const BlockDriver kBlkdebugDriver = {
     .debug_remove_breakpoint = blkdebug_remove_breakpoint,
     .debug_resume = blkdebug_resume,
     .debug_is_suspended = blkdebug_is_suspended,
+    .debug_resume_parked = blkdebug_resume_parked,
 };
 
 }  // namespace qemu::block

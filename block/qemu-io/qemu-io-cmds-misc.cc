@@ -97,9 +97,9 @@ int wait_break_f(Session& s, const Command&, int, char** argv)
 {
     block::BlockNode* node = debug_node(s);
     // QEMU polls until a request is suspended under the tag. Ours poll while aio requests
-    // are in flight: a request that meets the breakpoint is recorded as suspended (it does
-    // not stop, see the README) and completes. With nothing left in flight none can be
-    // suspended later: where QEMU would wait forever, this fails.
+    // are in flight: one that meets the breakpoint waits there and wakes this poll. With
+    // nothing left in flight none can be suspended later: where QEMU would wait forever,
+    // this fails.
     while (node && !node->driver().debug_is_suspended(*node, argv[1])) {
         if (!s.aio.busy()) {
             break;

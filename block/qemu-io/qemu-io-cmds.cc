@@ -164,6 +164,12 @@ void Session::report(uint64_t number, std::move_only_function<void()> print)
 void Session::drain()
 {
     while (aio_printed != aio_issued || aio.busy()) {
+        // A request waiting at a breakpoint would keep this wait going forever (QEMU's
+        // does): nothing can `resume` it now, so it goes on.
+        if (block::BlockNode* debug = blk ? block::find_debug_node(blk->root()) : nullptr;
+            debug && debug->driver().debug_resume_parked) {
+            debug->driver().debug_resume_parked(*debug);
+        }
         aio.poll(true);
     }
 }

@@ -269,6 +269,8 @@ int main(int argc, char** argv)
             return 1;
         }
     }
+    // Requests on workers may wait at breakpoints until `resume`, as QEMU's do.
+    session.aio.set_parking(true);
     int ret = command_loop(session, commands);
     // blk_unref at exit: the aio requests still in flight complete and report first.
     session.drain();
