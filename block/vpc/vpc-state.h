@@ -28,8 +28,11 @@ struct VpcState : DriverState {
     std::vector<uint32_t> bat;  // host byte order, in sectors
     // Where the next block goes: the end of the last block, where the trailing footer sits.
     int64_t free_data_block_offset = 0;
-    // The bitmap last set to all ones, so that runs of writes into one block set it once.
-    std::optional<int64_t> last_bitmap_offset;
+    // Blocks whose bitmap this open has set to all ones (one bit per BAT entry, sized at
+    // the first write): each is written once, not again whenever writes move between
+    // blocks as QEMU's single "last bitmap" does, which requests in flight together would
+    // turn into a flush per request. The bytes on disk are the same.
+    std::vector<bool> bitmap_set;
 
     // The footer's type decides the I/O path: only "fixed" is a plain pass-through.
     bool is_fixed() const { return footer.disk_type() == static_cast<uint32_t>(DiskType::Fixed); }

@@ -40,11 +40,14 @@ Result<std::optional<int64_t>> data_offset_for_write(BlockNode& node, VpcState& 
     if (!found) {
         return found;
     }
-    int64_t bitmap_offset = 512 * int64_t{s.bat[static_cast<uint64_t>(offset) / s.block_size]};
-    if (s.last_bitmap_offset != bitmap_offset) {
-        s.last_bitmap_offset = bitmap_offset;
+    uint64_t index = static_cast<uint64_t>(offset) / s.block_size;
+    if (s.bitmap_set.empty()) {
+        s.bitmap_set.resize(s.max_table_entries);
+    }
+    if (!s.bitmap_set[index]) {
         std::vector<uint8_t> bitmap(s.bitmap_size, 0xff);
-        TRY_VOID(write_sync(*node.file(), bitmap_offset, bitmap));
+        TRY_VOID(write_sync(*node.file(), 512 * int64_t{s.bat[index]}, bitmap));
+        s.bitmap_set[index] = true;
     }
     return found;
 }
@@ -81,6 +84,10 @@ Result<int64_t> allocate_block(BlockNode& node, VpcState& s, int64_t offset)
     if (auto done = write_sync(file, static_cast<int64_t>(s.bat_offset + 4 * index), entry); !done) {
         return undo(std::move(done).error());
     }
+    if (s.bitmap_set.empty()) {
+        s.bitmap_set.resize(s.max_table_entries);
+    }
+    s.bitmap_set[index] = true;  // written whole above
     return *data_offset(s, offset);
 }
 
@@ -183,8 +190,8 @@ bool vpc_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span
         if (place_within_block(s, offset, iov, at) != Place::Mapped) {
             return false;
         }
-        int64_t bitmap_offset = 512 * int64_t{s.bat[static_cast<uint64_t>(offset) / s.block_size]};
-        if (s.last_bitmap_offset != bitmap_offset) {
+        uint64_t index = static_cast<uint64_t>(offset) / s.block_size;
+        if (index >= s.bitmap_set.size() || !s.bitmap_set[index]) {
             return false;
         }
     }
