@@ -1,7 +1,9 @@
 // blkdebug: the config file and options forms give QEMU's rules and QEMU's error texts, the
 // state machine activates and drops rules as QEMU 7.2 does, and a blkdebug node over a
 // file fails exactly the requests its rules match while the rest reach the image.
+#include <atomic>
 #include <cerrno>
+#include <thread>
 #include <string>
 
 #include "block/blkdebug/blkdebug-config.h"
@@ -174,6 +176,49 @@ TEST(BlkdebugRules, BreakpointsSuspendOnceAndRemoveBreakReportsQemusEnoent)
     EXPECT_EQ(rules.remove_breakpoint("A", &resumed), -ENOENT);
     EXPECT_EQ(resumed, std::vector<std::string>{"A"});
     EXPECT_FALSE(rules.is_suspended("A"));
+}
+
+// A worker's request parks at its breakpoint until resume; one only recorded as suspended
+// (a synchronous request) is left alone by resume_parked, which a drain uses.
+TEST(BlkdebugRules, ParkedRequestWaitsUntilResumeAndResumeParkedSkipsTheRecordedOnes)
+{
+    BlkdebugRules rules({});
+    ASSERT_EQ(rules.add_breakpoint("read_aio", "A"), 0);
+    ASSERT_EQ(rules.add_breakpoint("write_aio", "B"), 0);
+    ASSERT_EQ(rules.add_breakpoint("flush_to_os", "C"), 0);
+    auto recorded = rules.event(BlkdebugEvent::WriteAio);
+    ASSERT_EQ(recorded.suspended_ids.size(), 1u);
+
+    std::atomic<bool> finished{false};
+    std::thread worker([&] {
+        auto outcome = rules.event(BlkdebugEvent::ReadAio);
+        ASSERT_EQ(outcome.suspended_ids.size(), 1u);
+        rules.wait_resumed(outcome.suspended_ids[0]);
+        finished = true;
+    });
+    while (!rules.is_suspended("A")) {
+        std::this_thread::yield();
+    }
+    EXPECT_FALSE(finished);
+    EXPECT_EQ(rules.resume("A"), 0);
+    worker.join();
+    EXPECT_TRUE(finished);
+    EXPECT_TRUE(rules.is_suspended("B"));
+
+    // A parked request that nobody resumes: resume_parked lets it go and names it, and
+    // leaves B, which is only recorded.
+    std::thread parked([&] {
+        auto outcome = rules.event(BlkdebugEvent::FlushToOs);
+        rules.wait_resumed(outcome.suspended_ids[0]);
+    });
+    std::vector<std::string> resumed;
+    while (resumed.empty()) {
+        resumed = rules.resume_parked();
+        std::this_thread::yield();
+    }
+    parked.join();
+    EXPECT_EQ(resumed, std::vector<std::string>{"C"});
+    EXPECT_TRUE(rules.is_suspended("B"));
 }
 
 class BlkdebugNodeTest : public BlockTest { };
