@@ -248,6 +248,7 @@ void AioContext::wait_for_event()
         }
         return;
     }
+    submit_queued();
     if (!m_event) {
         // No eventfd (descriptors exhausted at construction): wait by yielding.
         usleep(100);
@@ -272,13 +273,20 @@ void AioContext::wait_for_event()
     [[maybe_unused]] ssize_t n = ::read(m_event.get(), &count, sizeof count);
 }
 
+// Requests started since the last poll reach the kernel here: a poll that does not wait
+// sends them before it returns, one that waits sends them with its wait.
 bool AioContext::poll(bool wait)
 {
     bool ran = false;
     for (;;) {
-        submit_queued();
         ran |= run_ready();
+        if (ran && wait) {
+            // What the completions started goes with the next poll's wait: one system call
+            // per round, not two.
+            return true;
+        }
         if (ran || !wait || !busy()) {
+            submit_queued();
             return ran;
         }
         wait_for_event();
