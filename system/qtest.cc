@@ -21,9 +21,6 @@ namespace qemu {
 
 namespace {
 
-// A read reply is built in memory; beyond this we refuse instead of trying to allocate.
-constexpr uint64_t kMaxReadSize = uint64_t{256} << 20;
-
 std::string strprintf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 std::string strprintf(const char* format, ...)
 {
@@ -168,7 +165,7 @@ const QtestServer::Verb QtestServer::kVerbs[] = {
 };
 
 QtestServer::QtestServer(GuestMemory& memory, VirtualClock& clock, QtestServerOptions options)
-    : m_memory(memory), m_clock(clock), m_qtest_accel(options.qtest_accel)
+    : m_memory(memory), m_clock(clock), m_qtest_accel(options.qtest_accel), m_max_read_size(options.max_read_size)
 {
     if (!options.log) {
         m_log = stderr;
@@ -383,17 +380,19 @@ std::string QtestServer::cmd_read(const Words& words)
     if (len == 0) {
         return fail(words[0], "size must not be zero");
     }
-    if (len > kMaxReadSize) {
+    if (len > m_max_read_size) {
         return fail(words[0], strprintf("size %" PRIu64 " is too large", len));
     }
     std::vector<uint8_t> data(len);
     m_memory.read(addr, data);
     static const char kHex[] = "0123456789abcdef";
-    std::string reply = "OK 0x";
-    reply.reserve(reply.size() + 2 * data.size());
+    constexpr std::string_view kPrefix = "OK 0x";
+    std::string reply(kPrefix.size() + 2 * data.size(), '\0');
+    kPrefix.copy(reply.data(), kPrefix.size());
+    char* out = reply.data() + kPrefix.size();
     for (uint8_t byte : data) {
-        reply += kHex[byte >> 4];
-        reply += kHex[byte & 0xf];
+        *out++ = kHex[byte >> 4];
+        *out++ = kHex[byte & 0xf];
     }
     return reply;
 }
@@ -405,7 +404,7 @@ std::string QtestServer::cmd_b64read(const Words& words)
         return *failed;
     }
     auto [addr, len] = args;
-    if (len > kMaxReadSize) {
+    if (len > m_max_read_size) {
         return fail(words[0], strprintf("size %" PRIu64 " is too large", len));
     }
     std::vector<uint8_t> data(len);

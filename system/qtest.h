@@ -35,6 +35,9 @@ struct QtestServerOptions {
     // -qtest-log: absent = stderr, "none" = no log, otherwise a file (truncated). As in
     // QEMU, a log file that cannot be opened silently disables the log.
     std::optional<std::string> log;
+    // The largest read or b64read served; a longer one is refused. The default bounds the
+    // reply built in memory; a fuzzer lowers it so each line costs little.
+    uint64_t max_read_size = uint64_t{256} << 20;
 };
 
 class QtestServer {
@@ -98,6 +101,7 @@ private:
     GuestMemory& m_memory;
     VirtualClock& m_clock;
     bool m_qtest_accel;
+    uint64_t m_max_read_size;
     std::FILE* m_log = nullptr;
     bool m_owns_log = false;
     bool m_opened = false;

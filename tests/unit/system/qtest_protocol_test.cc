@@ -371,6 +371,20 @@ TEST(QtestProtocolNoAccel, ClockVerbsAreUnknownWithoutQtestAccel)
     EXPECT_EQ(clock.now_ns(), 0);
 }
 
+// [ours] The bound on a read's length is an option; at the bound a read still works, and
+// the part beyond RAM reads as zero.
+TEST(QtestProtocolReadBound, LongerThanTheBoundFails)
+{
+    GuestMemory memory = GuestMemory::create(4).value();
+    VirtualClock clock;
+    QtestServer server(memory, clock, QtestServerOptions{.qtest_accel = true, .log = "none", .max_read_size = 8});
+    EXPECT_EQ(server.handle_line("writel 0 0x04030201"), "OK");
+    EXPECT_EQ(server.handle_line("read 0 8"), "OK 0x0102030400000000");
+    EXPECT_EQ(server.handle_line("b64read 0 8"), "OK AQIDBAAAAAA=");
+    EXPECT_EQ(server.handle_line("read 0 9"), "FAIL read: size 9 is too large");
+    EXPECT_EQ(server.handle_line("b64read 0 9"), "FAIL b64read: size 9 is too large");
+}
+
 // Machine none without -m has no RAM at all.
 TEST(QtestProtocolNoRam, EverythingIsUnassigned)
 {
