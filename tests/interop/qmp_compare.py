@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Runs one scripted QMP conversation against our qemu-system-x86_64 and against Debian's
 QEMU, and checks that every reply is the same once the values that differ by nature are
-masked (version numbers, timestamps, fd numbers, QEMU 7.2's dropped 'singlestep').
+masked (version numbers, timestamps, fd numbers, QEMU 7.2's dropped 'singlestep'). A second
+conversation runs HMP qemu-io on a -drive with werror=stop,rerror=stop over blkdebug errors.
 
 usage: qmp_compare.py OUR_BINARY REFERENCE_BINARY"""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -107,12 +109,45 @@ def mask(value, fds):
     return value
 
 
-def converse(binary, image):
+def hmp(command_line):
+    return json.dumps({"execute": "human-monitor-command",
+                       "arguments": {"command-line": command_line}}).encode() + b"\n"
+
+
+# werror/rerror act where a guest device's request fails (QEMU's blk_error_action). Machine
+# none has no device, and HMP qemu-io's requests report their error and leave the VM
+# running in QEMU too: no STOP, no BLOCK_IO_ERROR. The error line goes to stdout.
+ERROR_ACTION_STEPS = [
+    b'{"execute": "qmp_capabilities"}\n',
+    b'{"execute": "query-status"}\n',
+    hmp('qemu-io d0 "write -P 0x5a 0 512"'),
+    hmp('qemu-io d0 "read 0 512"'),
+    hmp('qemu-io d0 "read -P 0 512 512"'),
+    b'{"execute": "query-status"}\n',
+    b'{"execute": "stop"}\n',
+    hmp('qemu-io d0 "write -P 0x11 1024 512"'),
+    b'{"execute": "cont"}\n',
+    hmp('qemu-io d0 "read -P 0x11 1024 512"'),
+    b'{"execute": "query-status"}\n',
+    b'{"execute": "quit"}\n',
+]
+
+
+def error_action_args(work, image):
+    config = os.path.join(work, "blkdebug.conf")
+    with open(config, "w") as f:
+        for event in ("write_aio", "read_aio"):
+            f.write(f'[inject-error]\nevent = "{event}"\nerrno = "5"\nsector = "0"\n')
+    return ["-drive", f"if=none,id=d0,format=raw,werror=stop,rerror=stop,file=blkdebug:{config}:{image}"]
+
+
+def converse(binary, image, steps=STEPS, extra_args=None):
     work = tempfile.mkdtemp(prefix="qmp-compare-")
     path = os.path.join(work, "qmp.sock")
+    args = extra_args(work, image) if extra_args else []
     proc = subprocess.Popen([binary, "-machine", "none", "-nodefaults", "-display", "none",
-                             "-qmp", f"unix:{path},server=on,wait=off"],
-                            stderr=subprocess.DEVNULL)
+                             "-qmp", f"unix:{path},server=on,wait=off"] + args,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     sock = socket.socket(socket.AF_UNIX)
     for _ in range(400):
         try:
@@ -126,7 +161,7 @@ def converse(binary, image):
     transcript = [("greeting", mask(json.loads(reader.readline()), fds))]
     files = {"rw": os.O_RDWR, "ro": os.O_RDONLY}
     try:
-        for step in STEPS:
+        for step in steps:
             data, fd_kind = (step, None) if isinstance(step, bytes) else step
             if fd_kind:
                 fd = os.open(image, files[fd_kind])
@@ -147,7 +182,10 @@ def converse(binary, image):
                     break
     finally:
         sock.close()
-        proc.wait(timeout=10)
+        out, _ = proc.communicate(timeout=10)
+    # qemu-io's timing lines differ by nature.
+    out = re.sub(rb"(?m)^(\d+ bytes, \d+ ops); .*$", rb"\1; TIMING", out)
+    transcript.append(("stdout", out.decode(errors="replace")))
     return transcript
 
 
@@ -193,6 +231,8 @@ def main():
         f.write(b"\0" * 4096)
     mine = converse(ours, image)
     theirs = converse(reference, image)
+    mine += converse(ours, image, ERROR_ACTION_STEPS, error_action_args)
+    theirs += converse(reference, image, ERROR_ACTION_STEPS, error_action_args)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)
         theirs += converse_stdio(reference, monitor)
