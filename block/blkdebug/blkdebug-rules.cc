@@ -41,7 +41,7 @@ void BlkdebugRules::drop_rule(RuleList& list, RuleList::iterator it)
     list.erase(it);
 }
 
-EventOutcome BlkdebugRules::event(BlkdebugEvent event)
+EventOutcome BlkdebugRules::event(BlkdebugEvent event, const std::function<void(const std::string& tag)>& announce)
 {
     std::lock_guard guard(m_lock);
     EventOutcome outcome;
@@ -70,6 +70,9 @@ EventOutcome BlkdebugRules::event(BlkdebugEvent event)
         case RuleAction::Suspend:
             // A breakpoint stops one request, then is gone.
             outcome.suspended_tags.push_back(rule.tag);
+            if (announce) {
+                announce(rule.tag);
+            }
             outcome.suspended_ids.push_back(m_next_suspension);
             m_suspended.insert(m_suspended.begin(), Suspension{rule.tag, m_next_suspension++});
             drop_rule(list, it);
@@ -118,7 +121,7 @@ int BlkdebugRules::add_breakpoint(std::string_view event, std::string_view tag)
     return 0;
 }
 
-int BlkdebugRules::remove_breakpoint(std::string_view tag, std::vector<std::string>* resumed)
+int BlkdebugRules::remove_breakpoint(std::string_view tag, std::vector<std::string>* resumed, const Announce& announce)
 {
     std::lock_guard guard(m_lock);
     int ret = -ENOENT;
@@ -137,6 +140,9 @@ int BlkdebugRules::remove_breakpoint(std::string_view tag, std::vector<std::stri
             if (resumed) {
                 resumed->push_back(it->tag);
             }
+            if (announce) {
+                announce(it->tag);
+            }
             it = m_suspended.erase(it);
         } else {
             ++it;
@@ -146,12 +152,15 @@ int BlkdebugRules::remove_breakpoint(std::string_view tag, std::vector<std::stri
     return ret;
 }
 
-int BlkdebugRules::resume(std::string_view tag)
+int BlkdebugRules::resume(std::string_view tag, const Announce& announce)
 {
     std::lock_guard guard(m_lock);
     auto it = std::ranges::find(m_suspended, tag, &Suspension::tag);
     if (it == m_suspended.end()) {
         return -ENOENT;
+    }
+    if (announce) {
+        announce(it->tag);
     }
     m_suspended.erase(it);
     m_resumed.notify_all();
@@ -175,13 +184,16 @@ void BlkdebugRules::wait_resumed(uint64_t id)
     m_resumed.wait(guard, [&] { return std::ranges::find(m_suspended, id, &Suspension::id) == m_suspended.end(); });
 }
 
-std::vector<std::string> BlkdebugRules::resume_parked()
+std::vector<std::string> BlkdebugRules::resume_parked(const Announce& announce)
 {
     std::lock_guard guard(m_lock);
     std::vector<std::string> tags;
     for (auto it = m_suspended.begin(); it != m_suspended.end();) {
         if (it->parked) {
             tags.push_back(it->tag);
+            if (announce) {
+                announce(it->tag);
+            }
             it = m_suspended.erase(it);
         } else {
             ++it;

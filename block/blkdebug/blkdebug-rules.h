@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <list>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -63,7 +64,9 @@ public:
     int state() const;
     // bdrv_debug_event: activates this event's inject-error rules (when it has any that
     // apply in this state), applies its set-state rules, and takes its breakpoints.
-    EventOutcome event(BlkdebugEvent event);
+    // announce, if given, is called with each breakpoint's tag under the lock as it
+    // suspends the request: its "Suspended" line comes before any resume can be printed.
+    EventOutcome event(BlkdebugEvent event, const std::function<void(const std::string& tag)>& announce = {});
     // rule_check: the first active rule covering [offset, offset+bytes) for this request
     // type; a "once" rule that injects is dropped.
     std::optional<Injection> check(uint64_t offset, uint64_t bytes, BlkdebugIoType type);
@@ -72,14 +75,17 @@ public:
     int add_breakpoint(std::string_view event, std::string_view tag);
     // Removes the breakpoints with this tag and resumes requests suspended under it; as in
     // QEMU 7.2, -ENOENT unless a breakpoint was removed, even when a request was resumed.
-    int remove_breakpoint(std::string_view tag, std::vector<std::string>* resumed);
-    int resume(std::string_view tag);
+    // announce, if given, is called with each resumed request's tag under the lock, before
+    // that request can run on: its "Resuming" line comes before anything the request prints.
+    using Announce = std::function<void(const std::string& tag)>;
+    int remove_breakpoint(std::string_view tag, std::vector<std::string>* resumed, const Announce& announce = {});
+    int resume(std::string_view tag, const Announce& announce = {});
     bool is_suspended(std::string_view tag) const;
     // Blocks the calling thread (a worker's request) until the suspension `id` that
     // event() reported is resumed or its breakpoint removed.
     void wait_resumed(uint64_t id);
     // Resumes every request waiting in wait_resumed; returns their tags, newest first.
-    std::vector<std::string> resume_parked();
+    std::vector<std::string> resume_parked(const Announce& announce = {});
 
 private:
     using RuleList = std::list<BlkdebugRule>;

@@ -283,10 +283,12 @@ Result<DriverInfo> blkdebug_get_info(BlockNode& node)
 void blkdebug_debug_event(BlockNode& node, BlkdebugEvent event)
 {
     BlkdebugRules& rules = *blkdebug_state(node).rules;
-    EventOutcome outcome = rules.event(event);
-    for (const std::string& tag : outcome.suspended_tags) {
+    // Printed as the request is suspended, before `wait_break` can see it and a `resume`
+    // print its line.
+    EventOutcome outcome = rules.event(event, [](const std::string& tag) {
         std::printf("blkdebug: Suspended request '%s'\n", tag.c_str());
-    }
+        std::fflush(stdout);
+    });
     // A request running on a worker of a context that can resume it waits here for
     // `resume`, as QEMU's coroutine does; one on the caller's own thread (a synchronous
     // request, or HMP's qemu-io, which must answer) is only recorded as suspended and goes
@@ -295,18 +297,23 @@ void blkdebug_debug_event(BlockNode& node, BlkdebugEvent event)
     if (outcome.suspended_ids.empty() || !ctx || !ctx->parking()) {
         return;
     }
-    std::fflush(stdout);
     ctx->wake();
     for (uint64_t id : outcome.suspended_ids) {
         rules.wait_resumed(id);
     }
 }
 
+// qemu-io's line for a request let go. It is printed before the request can run on (as
+// QEMU's coroutine prints it when it wakes), so a worker's next "Suspended" comes after it.
+void announce_resume(const std::string& tag)
+{
+    std::printf("blkdebug: Resuming request '%s'\n", tag.c_str());
+    std::fflush(stdout);
+}
+
 void blkdebug_resume_parked(BlockNode& node)
 {
-    for (const std::string& tag : blkdebug_state(node).rules->resume_parked()) {
-        std::printf("blkdebug: Resuming request '%s'\n", tag.c_str());
-    }
+    blkdebug_state(node).rules->resume_parked(announce_resume);
 }
 
 int blkdebug_breakpoint(BlockNode& node, std::string_view event, std::string_view tag)
@@ -316,21 +323,12 @@ int blkdebug_breakpoint(BlockNode& node, std::string_view event, std::string_vie
 
 int blkdebug_remove_breakpoint(BlockNode& node, std::string_view tag)
 {
-    std::vector<std::string> resumed;
-    int ret = blkdebug_state(node).rules->remove_breakpoint(tag, &resumed);
-    for (const std::string& name : resumed) {
-        std::printf("blkdebug: Resuming request '%s'\n", name.c_str());
-    }
-    return ret;
+    return blkdebug_state(node).rules->remove_breakpoint(tag, nullptr, announce_resume);
 }
 
 int blkdebug_resume(BlockNode& node, std::string_view tag)
 {
-    int ret = blkdebug_state(node).rules->resume(tag);
-    if (ret == 0) {
-        std::printf("blkdebug: Resuming request '%.*s'\n", static_cast<int>(tag.size()), tag.data());
-    }
-    return ret;
+    return blkdebug_state(node).rules->resume(tag, announce_resume);
 }
 
 uint64_t blkdebug_request_alignment(const BlockNode& node)

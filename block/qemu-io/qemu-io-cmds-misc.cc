@@ -1,5 +1,6 @@
 // qemu-io's commands that do not touch the image: quit, sleep, sigraise, abort, and
 // blkdebug's breakpoint commands.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -18,7 +19,7 @@ int quit_f(Session& s, const Command&, int, char**)
     return 0;
 }
 
-int sleep_f(Session&, const Command&, int, char** argv)
+int sleep_f(Session& s, const Command&, int, char** argv)
 {
     char* end = nullptr;
     long ms = std::strtol(argv[1], &end, 0);
@@ -26,7 +27,17 @@ int sleep_f(Session&, const Command&, int, char** argv)
         std::printf("%s is not a valid number\n", argv[1]);
         return -EINVAL;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    // As QEMU's timer wait in its event loop: requests that complete meanwhile are
+    // reported, and one parked at a breakpoint stays parked (a test can kill the process
+    // there). The wait wakes each millisecond while requests are in flight.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    for (auto now = std::chrono::steady_clock::now(); now < deadline; now = std::chrono::steady_clock::now()) {
+        s.aio.poll(false);
+        auto left = deadline - now;
+        std::this_thread::sleep_for(s.aio.busy() ? std::min<std::chrono::nanoseconds>(left, std::chrono::milliseconds(1))
+                                                 : left);
+    }
+    s.aio.poll(false);
     return 0;
 }
 

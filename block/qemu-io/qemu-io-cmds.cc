@@ -99,11 +99,12 @@ int help_f(Session&, const Command&, int argc, char** argv)
 
 // Whether QEMU 7.2's command runs the event loop (a synchronous request waits in it), so
 // that the aio requests before it complete first. These do not: they only start requests,
-// act on breakpoints, or print what is already known.
+// act on breakpoints, or print what is already known. sleep runs the loop for its time
+// only, without waiting for every request (sleep_f).
 bool polls(const Command& cmd)
 {
     static constexpr std::string_view kNonPolling[] = {
-        "aio_read", "aio_write", "break", "remove_break", "resume", "wait_break", "help", "length", "info", "quit",
+        "aio_read", "aio_write", "break", "remove_break", "resume", "wait_break", "help", "length", "info", "quit", "sleep",
     };
     for (std::string_view name : kNonPolling) {
         if (cmd.name == name) {

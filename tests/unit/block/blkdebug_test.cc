@@ -3,6 +3,7 @@
 // file fails exactly the requests its rules match while the rest reach the image.
 #include <atomic>
 #include <cerrno>
+#include <functional>
 #include <thread>
 #include <string>
 
@@ -219,6 +220,56 @@ TEST(BlkdebugRules, ParkedRequestWaitsUntilResumeAndResumeParkedSkipsTheRecorded
     parked.join();
     EXPECT_EQ(resumed, std::vector<std::string>{"C"});
     EXPECT_TRUE(rules.is_suspended("B"));
+}
+
+// qemu-io's lines stay in order across threads: "Suspended" is announced as the request is
+// suspended (before is_suspended, which wait_break polls, sees it), and "Resuming" before
+// the parked request can run on, whichever of resume, remove_break and resume_parked lets
+// it go.
+TEST(BlkdebugRules, AnnouncementsComeBeforeTheStateTheyDescribeChanges)
+{
+    BlkdebugRules rules({});
+    std::vector<std::string> lines;
+    ASSERT_EQ(rules.add_breakpoint("read_aio", "A"), 0);
+    // Called under the rules' lock, so nothing (wait_break's is_suspended) sees A before.
+    auto outcome = rules.event(BlkdebugEvent::ReadAio, [&](const std::string& tag) { lines.push_back(tag); });
+    ASSERT_EQ(lines, std::vector<std::string>{"A"});
+    ASSERT_EQ(outcome.suspended_ids.size(), 1u);
+
+    // Each way of letting a parked request go; each returns how many it let go.
+    using Resume = std::function<size_t(const BlkdebugRules::Announce&)>;
+    const Resume resumes[] = {
+        [&](const BlkdebugRules::Announce& a) -> size_t { return rules.resume("B", a) == 0 ? 1 : 0; },
+        [&](const BlkdebugRules::Announce& a) -> size_t {
+            std::vector<std::string> resumed;
+            rules.remove_breakpoint("B", &resumed, a);
+            return resumed.size();
+        },
+        [&](const BlkdebugRules::Announce& a) -> size_t { return rules.resume_parked(a).size(); },
+    };
+    for (const Resume& resume : resumes) {
+        ASSERT_EQ(rules.add_breakpoint("write_aio", "B"), 0);
+        std::atomic<bool> running_on{false};
+        std::thread worker([&] {
+            auto parked = rules.event(BlkdebugEvent::WriteAio);
+            rules.wait_resumed(parked.suspended_ids[0]);
+            running_on = true;
+        });
+        bool announced_first = false;
+        auto announce = [&](const std::string& tag) { announced_first = tag == "B" && !running_on; };
+        while (!rules.is_suspended("B")) {
+            std::this_thread::yield();
+        }
+        // resume_parked takes only a request already waiting in wait_resumed: retry until
+        // it went (the others let it go at the first call).
+        while (resume(announce) == 0) {
+            std::this_thread::yield();
+        }
+        worker.join();
+        EXPECT_TRUE(announced_first);
+        EXPECT_TRUE(running_on);
+    }
+    EXPECT_TRUE(rules.is_suspended("A"));
 }
 
 class BlkdebugNodeTest : public BlockTest { };
