@@ -30,7 +30,9 @@ int sleep_f(Session& s, const Command&, int, char** argv)
     // As QEMU's timer wait in its event loop: requests that complete meanwhile are
     // reported, and one parked at a breakpoint stays parked (a test can kill the process
     // there). The wait wakes each millisecond while requests are in flight.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    // A year bounds the wait, so the deadline cannot overflow the clock's nanoseconds.
+    constexpr long kLongestMs = 365L * 24 * 3600 * 1000;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::min(ms, kLongestMs));
     for (auto now = std::chrono::steady_clock::now(); now < deadline; now = std::chrono::steady_clock::now()) {
         s.aio.poll(false);
         auto left = deadline - now;
