@@ -50,6 +50,8 @@ def run_with_fds(h, tool, args, files):
 def setup(h):
     h.must('ref_img', ['create', '-q', '-f', 'vdi', 'src.vdi', '8M'])
     h.must('ref_io', ['-f', 'vdi', '-c', 'write -q -P 0x5a 1M 64k', '-c', 'write -q -P 0xa5 7M 4k', 'src.vdi'])
+    # Written back now, so info's disk size is the same in every run below.
+    os.sync()
 
 
 def info_through_a_set(h):
