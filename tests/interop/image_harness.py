@@ -107,6 +107,14 @@ def shorten(value, limit=400):
     return text if len(text) <= limit else f'{text[:limit]}... ({len(text)} chars)'
 
 
+def settle_for_info(args):
+    """Before a qemu-img info (args as given to qemu-img): info's disk size is the file's
+    st_blocks, which ext4 raises at writeback (the blocks of a fresh file's extent tree), so
+    write everything back first and every run sees one value."""
+    if 'info' in args:
+        os.sync()
+
+
 class Harness:
     def __init__(self, name, argv, extra=()):
         """name: the format, for messages; argv: the script's arguments; extra: the names of
@@ -157,10 +165,8 @@ class Harness:
         killed and the exit code is 'timeout', so a hang is one failed check, not a stop.
         limits: {resource.RLIMIT_x: bytes} set in the child, as `ulimit` would."""
         cwd = self.cwd if subdir is None else self.path(subdir)
-        if tool.endswith('_img') and 'info' in args:
-            # info's disk size is the file's st_blocks, which ext4 raises at writeback (the
-            # blocks of a fresh file's extent tree): settle it so every run sees one value.
-            os.sync()
+        if tool.endswith('_img'):
+            settle_for_info(args)
 
         def set_limits():
             import resource

@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 
+from image_harness import settle_for_info
+
 MiB = 1024 * 1024
 
 
@@ -233,10 +235,7 @@ CASES = [
 
 
 def run(binary, args, cwd):
-    if args and args[0] == 'info':
-        # info's disk size is st_blocks, which ext4 raises at writeback (the blocks of a fresh
-        # file's extent tree): settle the file first so both tools' runs see one value.
-        os.sync()
+    settle_for_info(args)
     proc = subprocess.run([binary] + args, cwd=cwd, capture_output=True, timeout=120)
     # bench's timing line is the one output that differs from run to run.
     stdout = re.sub(rb'Run completed in [0-9.]+ seconds', b'Run completed in X seconds', proc.stdout)
