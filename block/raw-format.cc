@@ -108,10 +108,21 @@ Result<void> raw_pwritev(BlockNode& node, int64_t offset, std::span<const iovec>
     return node.file()->pwritev(offset + s.offset, iov, flags);
 }
 
+// A blkdebug file may suspend a request at its event until `resume`. Only a request on a
+// worker can wait there (as QEMU's coroutine does), so the synchronous path on a worker
+// serves those, not the asynchronous forms below, whose events fire on the caller's thread.
+bool file_takes_breakpoints(BlockNode& node)
+{
+    return node.file()->driver().debug_breakpoint != nullptr;
+}
+
 // The asynchronous forms: the same checks, then the file's own asynchronous request.
 bool raw_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
     AioCallback& done)
 {
+    if (file_takes_breakpoints(node)) {
+        return false;
+    }
     blkdbg_event(node.file(), BlkdebugEvent::ReadAio);
     node.file()->aio_preadv(ctx, offset + node.state<RawState>().offset, iov, flags, std::move(done));
     return true;
@@ -120,6 +131,9 @@ bool raw_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<
 bool raw_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
     AioCallback& done)
 {
+    if (file_takes_breakpoints(node)) {
+        return false;
+    }
     RawState& s = node.state<RawState>();
     auto bytes = static_cast<uint64_t>(iov_size(iov));
     Result<void> refused;

@@ -173,6 +173,16 @@ bool BlkdebugRules::is_suspended(std::string_view tag) const
     return std::ranges::find(m_suspended, tag, &Suspension::tag) != m_suspended.end();
 }
 
+void BlkdebugRules::mark_parked(std::span<const uint64_t> ids)
+{
+    std::lock_guard guard(m_lock);
+    for (Suspension& suspension : m_suspended) {
+        if (std::ranges::find(ids, suspension.id) != ids.end()) {
+            suspension.parked = true;
+        }
+    }
+}
+
 void BlkdebugRules::wait_resumed(uint64_t id)
 {
     std::unique_lock guard(m_lock);

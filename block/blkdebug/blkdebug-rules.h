@@ -12,6 +12,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,9 @@ public:
     int remove_breakpoint(std::string_view tag, std::vector<std::string>* resumed, const Announce& announce = {});
     int resume(std::string_view tag, const Announce& announce = {});
     bool is_suspended(std::string_view tag) const;
+    // Marks the suspensions event() reported as waiting, so that resume_parked lets them
+    // go from now on, even before their thread reaches wait_resumed.
+    void mark_parked(std::span<const uint64_t> ids);
     // Blocks the calling thread (a worker's request) until the suspension `id` that
     // event() reported is resumed or its breakpoint removed.
     void wait_resumed(uint64_t id);

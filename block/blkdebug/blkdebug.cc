@@ -297,10 +297,14 @@ void blkdebug_debug_event(BlockNode& node, BlkdebugEvent event)
     if (outcome.suspended_ids.empty() || !ctx || !ctx->parking()) {
         return;
     }
-    ctx->wake();
+    // Parked before the context counts it so: a drain that sees the count settled must
+    // find the request there to let go, or it would wait for it forever.
+    rules.mark_parked(outcome.suspended_ids);
+    ctx->park_begin();
     for (uint64_t id : outcome.suspended_ids) {
         rules.wait_resumed(id);
     }
+    ctx->park_end();
 }
 
 // qemu-io's line for a request let go. It is printed before the request can run on (as

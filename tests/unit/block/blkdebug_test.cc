@@ -222,6 +222,21 @@ TEST(BlkdebugRules, ParkedRequestWaitsUntilResumeAndResumeParkedSkipsTheRecorded
     EXPECT_TRUE(rules.is_suspended("B"));
 }
 
+// A drain that lets parked requests go may run between a worker's suspension and its wait:
+// once marked parked, the request goes at the first resume_parked, and its wait returns.
+TEST(BlkdebugRules, MarkedParkedGoesAtOnceEvenBeforeItWaits)
+{
+    BlkdebugRules rules({});
+    ASSERT_EQ(rules.add_breakpoint("write_aio", "A"), 0);
+    auto outcome = rules.event(BlkdebugEvent::WriteAio);
+    ASSERT_EQ(outcome.suspended_ids.size(), 1u);
+    EXPECT_TRUE(rules.resume_parked().empty());  // not waiting yet: left alone
+    rules.mark_parked(outcome.suspended_ids);
+    EXPECT_EQ(rules.resume_parked(), std::vector<std::string>{"A"});
+    EXPECT_FALSE(rules.is_suspended("A"));
+    rules.wait_resumed(outcome.suspended_ids[0]);  // returns at once
+}
+
 // qemu-io's lines stay in order across threads: "Suspended" is announced as the request is
 // suspended (before is_suspended, which wait_break polls, sees it), and "Resuming" before
 // the parked request can run on, whichever of resume, remove_break and resume_parked lets
