@@ -169,6 +169,9 @@ void BlockBackend::aio_flush(AioContext& ctx, AioCallback done)
 void BlockBackend::drain()
 {
     while (m_in_flight > 0 && m_aio_ctx) {
+        if (m_root) {
+            resume_parked_requests(*m_root);
+        }
         m_aio_ctx->poll(true);
     }
 }

@@ -521,6 +521,9 @@ inline void blkdbg_event(BlockNode* child, BlkdebugEvent event)
 // The node qemu-io's breakpoint commands act on: the first down the primary children of
 // `top` whose driver takes breakpoints, or nullptr.
 BlockNode* find_debug_node(BlockNode& top);
+// Lets every request parked at a breakpoint of that node go (a drain that nothing else
+// could end: QEMU's would wait forever).
+void resume_parked_requests(BlockNode& top);
 
 // bdrv_co_block_status_above with base excluded: the status of the first layer from `top`
 // down the backing chain (stopping above `base`, nullptr for the whole chain) that holds

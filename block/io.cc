@@ -165,6 +165,13 @@ BlockNode* find_debug_node(BlockNode& top)
     return nullptr;
 }
 
+void resume_parked_requests(BlockNode& top)
+{
+    if (BlockNode* debug = find_debug_node(top); debug && debug->driver().debug_resume_parked) {
+        debug->driver().debug_resume_parked(*debug);
+    }
+}
+
 Result<void> BlockNode::driver_pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
     RequestFlags passed = flags;

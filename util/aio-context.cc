@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 
 namespace qemu {
@@ -142,12 +143,45 @@ void AioContext::run_in_worker(std::move_only_function<std::move_only_function<v
         m_workers.emplace(kWorkerThreads);
     }
     begin_external();
+    {
+        std::lock_guard lock(m_settle_lock);
+        ++m_working;
+    }
     m_workers->run_detached([this, work = std::move(work)]() mutable {
         t_worker_of = this;
         auto done = work();
         t_worker_of = nullptr;
+        {
+            std::lock_guard lock(m_settle_lock);
+            --m_working;
+        }
+        m_settled.notify_all();
         post(std::move(done));
     });
+}
+
+void AioContext::park_begin()
+{
+    {
+        std::lock_guard lock(m_settle_lock);
+        ++m_parked;
+    }
+    m_settled.notify_all();
+    wake();
+}
+
+void AioContext::park_end()
+{
+    std::lock_guard lock(m_settle_lock);
+    --m_parked;
+}
+
+void AioContext::settle_workers()
+{
+    // A task blocked behind a parked request (on a driver's lock) gets no further until
+    // that one is resumed, which this caller's next command may do: the wait is bounded.
+    std::unique_lock lock(m_settle_lock);
+    m_settled.wait_for(lock, std::chrono::seconds(10), [this] { return m_working == m_parked; });
 }
 
 void AioContext::defer(std::move_only_function<void()> fn)
@@ -161,10 +195,10 @@ void AioContext::defer(std::move_only_function<void()> fn)
 
 void AioContext::post(std::move_only_function<void()> fn)
 {
-    {
-        std::lock_guard lock(m_posted_lock);
-        m_posted.push_back(std::move(fn));
-    }
+    // The signal goes under the lock: once a poll has taken fn, this thread is done with
+    // the context, which may then go away (and a spent signal cannot come after its poll).
+    std::lock_guard lock(m_posted_lock);
+    m_posted.push_back(std::move(fn));
     if (m_event) {
         uint64_t one = 1;
         [[maybe_unused]] ssize_t n = ::write(m_event.get(), &one, sizeof one);
@@ -297,6 +331,16 @@ bool AioContext::busy() const
 {
     return !m_deferred.empty() || m_uring_queued > 0 || m_uring_in_flight > 0 || m_linux_aio_in_flight > 0 ||
         m_external > 0;
+}
+
+bool AioContext::poll_notified()
+{
+    uint64_t count;
+    if (m_event) {
+        // Non-blocking: a count taken by a poll that waited leaves nothing to read.
+        [[maybe_unused]] ssize_t n = ::read(m_event.get(), &count, sizeof count);
+    }
+    return poll(false);
 }
 
 int AioContext::notify_fd()

@@ -10,6 +10,7 @@
 #include <linux/aio_abi.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -67,6 +68,14 @@ public:
     // it is resumed (qemu-io's break/resume): only an owner that can resume it says so.
     void set_parking(bool allowed) { m_parking = allowed; }
     bool parking() const { return m_parking; }
+    // A worker's request waits at a breakpoint (between these two calls, on that worker).
+    void park_begin();
+    void park_end();
+    // Waits until every task given to the workers has returned or waits parked. A request
+    // that may meet a breakpoint has then reached it, as QEMU's coroutine has by the time
+    // the call that started it returns. Runs no completion. A task stuck behind a parked
+    // request cannot get there: the wait gives up after ten seconds.
+    void settle_workers();
     // Runs fn at the next poll; any thread may call it, once per begin_external().
     void post(std::move_only_function<void()> fn);
 
@@ -75,8 +84,15 @@ public:
     bool poll(bool wait);
     // Whether anything started here has not completed yet.
     bool busy() const;
-    // Readable whenever poll has work (a GLib watch on it calls poll(false)).
+    // Readable whenever poll has work: a GLib watch on it calls poll_notified(). -1 when
+    // the context has no eventfd (descriptors exhausted): its owner must poll instead.
     int notify_fd();
+    // For that watch: takes the notification, runs what is ready and sends what it
+    // started. Returns whether anything ran.
+    bool poll_notified();
+    // Hands the requests queued since the last poll to the kernel without running any
+    // completion (an owner whose loop will poll when notify_fd() says so).
+    void submit() { submit_queued(); }
 
 private:
     void submit_queued();
@@ -101,6 +117,10 @@ private:
     std::vector<std::move_only_function<void()>> m_posted;
     std::atomic<unsigned> m_external{0};
     bool m_parking = false;
+    std::mutex m_settle_lock;
+    std::condition_variable m_settled;
+    unsigned m_working = 0;  // worker tasks whose work has not returned
+    unsigned m_parked = 0;  // of those, the ones waiting at a breakpoint
     // QEMU's pool has 64 workers per context; made at first use, gone before the rest.
     std::optional<ThreadPool> m_workers;
 };

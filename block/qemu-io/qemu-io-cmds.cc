@@ -147,7 +147,15 @@ int dispatch(Session& s, const Command& cmd, std::vector<char*>& argv)
         s.drain();
     }
     optind = 0;  // glibc: a full getopt reset for the next argument vector
-    return cmd.fn(s, cmd, argc, argv.data());
+    int ret = cmd.fn(s, cmd, argc, argv.data());
+    // QEMU's aio request runs until it first yields, so one that meets a breakpoint is
+    // suspended before the command returns and a `resume` after it finds it. Ours may run
+    // on a worker: under blkdebug, the command waits for it to get that far.
+    std::string_view name = cmd.name;
+    if ((name == "aio_read" || name == "aio_write") && s.aio.parking() && s.blk && block::find_debug_node(s.blk->root())) {
+        s.aio.settle_workers();
+    }
+    return ret;
 }
 
 }  // namespace
@@ -167,9 +175,10 @@ void Session::drain()
     while (aio_printed != aio_issued || aio.busy()) {
         // A request waiting at a breakpoint would keep this wait going forever (QEMU's
         // does): nothing can `resume` it now, so it goes on.
-        if (block::BlockNode* debug = blk ? block::find_debug_node(blk->root()) : nullptr;
-            debug && debug->driver().debug_resume_parked) {
-            debug->driver().debug_resume_parked(*debug);
+        if (resume_parked) {
+            resume_parked();
+        } else if (blk) {
+            block::resume_parked_requests(blk->root());
         }
         aio.poll(true);
     }
