@@ -23,6 +23,16 @@ const qapi::QmpCommandInfo* find_command(std::string_view name)
     return nullptr;
 }
 
+// Commands that leave requests in flight alone (HMP qemu-io's aio ones): they read state,
+// pass fds or let the VM run. Every other command drains first, as the QEMU commands that
+// stop the VM or change the graph do, so that none acts under a request still running.
+bool runs_beside_requests(std::string_view name)
+{
+    static constexpr std::string_view kBeside[] = {
+        "qmp_capabilities", "human-monitor-command", "cont", "add-fd", "getfd", "closefd", "qom-list", "qom-get"};
+    return name.starts_with("query-") || std::ranges::find(kBeside, name) != std::end(kBeside);
+}
+
 // Validates the request object; returns the command name and whether it is exec-oob.
 Result<std::pair<std::string, bool>> check_request(const JsonValue& request, bool oob_enabled)
 {
@@ -116,6 +126,9 @@ std::optional<JsonValue> qmp_dispatch(qapi::QmpContext& ctx, const JsonValue& re
         const JsonValue& args = args_it != request.end() ? *args_it : empty;
         // A command whose arguments ask for more memory than there is (a ringbuf of a
         // terabyte) fails alone; the monitor and the other clients carry on.
+        if (!runs_beside_requests(name)) {
+            ctx.host.drain_block_requests();
+        }
         JsonValue ret = TRY(enomem_on_bad_alloc([&] { return info->marshal(ctx, args); }));
         if (!info->success_response) {
             return std::optional<JsonValue>{};

@@ -243,6 +243,49 @@ Result<void> prepare_write(block::BlockBackend& blk)
 
 }  // namespace
 
+MonitorHost::MonitorHost() = default;
+MonitorHost::~MonitorHost() = default;
+
+void MonitorHost::drain_block_requests()
+{
+    if (hmp_qemu_io) {
+        hmp_qemu_io->session().drain();
+        std::fflush(stdout);
+    }
+}
+
+HmpQemuIo::HmpQemuIo(block::BlockDevices& devices)
+{
+    // A drain before a synchronous command waits for every drive's requests, so it must
+    // be able to let go of those parked under any of them.
+    m_session.resume_parked = [&devices] {
+        for (block::BlockNode* node : devices.nodes_in_order()) {
+            block::resume_parked_requests(*node);
+        }
+    };
+    // Requests on workers wait at breakpoints until a later command's `resume`.
+    m_session.aio.set_parking(true);
+    if (int fd = m_session.aio.notify_fd(); fd >= 0) {
+        m_watch = g_unix_fd_add(fd, G_IO_IN, &HmpQemuIo::on_ready, this);
+    }
+}
+
+HmpQemuIo::~HmpQemuIo()
+{
+    m_session.drain();
+    if (m_watch) {
+        g_source_remove(m_watch);
+    }
+}
+
+gboolean HmpQemuIo::on_ready(int, GIOCondition, gpointer self)
+{
+    auto* io = static_cast<HmpQemuIo*>(self);
+    io->m_session.aio.poll_notified();
+    std::fflush(stdout);
+    return G_SOURCE_CONTINUE;
+}
+
 std::string hmp_info_block(qapi::QmpContext& ctx, std::string_view args)
 {
     HmpArgs parser(args);
@@ -306,7 +349,11 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
         return usage_error("qemu-io", "extraneous characters at the end of line");
     }
     block::BlockDevices& devices = ctx.host.block();
-    qemu_io::Session session;
+    if (!ctx.host.hmp_qemu_io) {
+        ctx.host.hmp_qemu_io = std::make_unique<HmpQemuIo>(devices);
+    }
+    HmpQemuIo& io = *ctx.host.hmp_qemu_io;
+    qemu_io::Session& session = io.session();
     // The backend the command borrows, lent to the session for this one command and given
     // back below: a drive's, or a disk device's (-d, by its id or QOM path).
     std::unique_ptr<block::BlockBackend>* lender = nullptr;
@@ -323,6 +370,8 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
     if (lender && !*lender) {
         return "Error: Device '" + **device + "' has no medium\n";
     }
+    // A backend made for this command goes with it, drained first as blk_unref does.
+    bool borrowed = lender != nullptr;
     if (lender) {
         session.blk = std::move(*lender);
     } else {
@@ -346,14 +395,21 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
         out = ready.error().desc + "\n";
     } else {
         qemu_io::run_command(session, **command);
-        // The backend goes back to its owner: what this command started ends here, and
-        // its reports belong to this command's output.
-        session.drain();
+        if (!io.watched()) {
+            session.drain();  // nothing would deliver the completions later
+        } else if (!borrowed) {
+            session.blk->drain();  // blk_unref below; its reports still take their turn
+        } else {
+            // The drive's requests run on with the backend back at its owner, and their
+            // reports come from the main loop. Queued ones reach the kernel now.
+            session.aio.submit();
+        }
         std::fflush(stdout);
     }
     if (lender && session.blk) {
         *lender = std::move(session.blk);
     }
+    session.blk.reset();
     return out;
 }
 

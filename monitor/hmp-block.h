@@ -3,12 +3,41 @@
 // hmp.cc turns them into the monitor's "\r\n".
 #pragma once
 
+#include <glib-unix.h>
+#include <glib.h>
+
 #include <string>
 #include <string_view>
 
+#include "block/block-devices.h"
+#include "block/qemu-io/qemu-io.h"
 #include "monitor/qmp-context.h"
 
 namespace qemu::monitor {
+
+// What HMP's qemu-io keeps from one command to the next: the session whose context its
+// aio requests complete in. A GLib watch on that context runs their completions from the
+// main loop, so `aio_write` answers at once and its report prints when the write is done
+// (or, parked at a blkdebug breakpoint, after a later `resume`), as in QEMU.
+class HmpQemuIo {
+public:
+    explicit HmpQemuIo(block::BlockDevices& devices);
+    // Waits for what is still in flight (resuming parked requests): the completions use
+    // the session.
+    ~HmpQemuIo();
+    HmpQemuIo(const HmpQemuIo&) = delete;
+    HmpQemuIo& operator=(const HmpQemuIo&) = delete;
+
+    qemu_io::Session& session() { return m_session; }
+    // Whether the main loop delivers completions; if not (no eventfd), each command drains.
+    bool watched() const { return m_watch != 0; }
+
+private:
+    static gboolean on_ready(int fd, GIOCondition condition, gpointer self);
+
+    qemu_io::Session m_session;
+    guint m_watch = 0;
+};
 
 std::string hmp_info_block(qapi::QmpContext& ctx, std::string_view args);
 

@@ -83,6 +83,7 @@ void do_qemu_io(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
 
 void do_stop(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
 {
+    ctx.host.drain_block_requests();  // vm_stop drains, as QMP's stop does in dispatch
     ctx.host.stop();
 }
 

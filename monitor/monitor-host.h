@@ -4,6 +4,7 @@
 // tests implement it with a fake.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,9 +17,13 @@
 
 namespace qemu::monitor {
 
+class HmpQemuIo;
+
 class MonitorHost {
 public:
-    virtual ~MonitorHost() = default;
+    // Out of line (hmp-block.cc): it destroys the HMP qemu-io state, after the derived
+    // host's block devices have drained into it.
+    virtual ~MonitorHost();
 
     // The parts the commands work on. They are lower layers' objects; the host owns them.
     virtual FdSetRegistry& fdsets() = 0;
@@ -50,11 +55,18 @@ public:
     std::set<qapi::MigrationCapability> migration_capabilities;
     // -uuid, for query-uuid (QEMU's all-zero default without it).
     std::string uuid = "00000000-0000-0000-0000-000000000000";
+    // HMP qemu-io's session, made by its first command: the aio requests a command starts
+    // complete after it has answered, as QEMU's do in its main loop. A member of this
+    // base so that it outlives the block devices whose requests report into it.
+    std::unique_ptr<HmpQemuIo> hmp_qemu_io;
+    // bdrv_drain_all, before a command that stops the VM or changes what requests use:
+    // waits for those requests (letting parked ones go) and prints their reports.
+    void drain_block_requests();
 
 protected:
-    MonitorHost() = default;
-    MonitorHost(const MonitorHost&) = default;
-    MonitorHost& operator=(const MonitorHost&) = default;
+    MonitorHost();
+    MonitorHost(const MonitorHost&) = delete;
+    MonitorHost& operator=(const MonitorHost&) = delete;
 };
 
 }  // namespace qemu::monitor

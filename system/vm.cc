@@ -1,6 +1,8 @@
 // Run state transitions, each announced to the QMP monitors.
 #include "system/vm.h"
 
+#include "monitor/hmp-block.h"
+
 namespace qemu {
 
 Vm::Vm()
@@ -8,12 +10,17 @@ Vm::Vm()
     // Chardevs (file, pipe, pty) open /dev/fdset/N from this VM's sets; m_fdsets is declared
     // before m_chardevs, so it outlives every duplicate a chardev holds.
     m_chardevs.set_open_context(open_context());
+    // HMP qemu-io's requests complete in the main loop, whose notifier exists from start-up
+    // as QEMU's main AioContext does, so a client counting descriptors sees it from the first.
+    hmp_qemu_io = std::make_unique<monitor::HmpQemuIo>(m_block);
 }
 
 Vm::~Vm()
 {
     // Monitors detach from their chardevs before the registry destroys them.
     m_monitors.clear();
+    // Its requests finish (parked ones let go) while the drives they use still exist.
+    hmp_qemu_io.reset();
 }
 
 void Vm::stop(qapi::RunState new_state)

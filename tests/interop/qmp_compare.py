@@ -2,7 +2,8 @@
 """Runs one scripted QMP conversation against our qemu-system-x86_64 and against Debian's
 QEMU, and checks that every reply is the same once the values that differ by nature are
 masked (version numbers, timestamps, fd numbers, QEMU 7.2's dropped 'singlestep'). A second
-conversation runs HMP qemu-io on a -drive with werror=stop,rerror=stop over blkdebug errors.
+conversation runs HMP qemu-io on a -drive with werror=stop,rerror=stop over blkdebug errors,
+a third HMP qemu-io's aio requests, one held at a blkdebug breakpoint across commands.
 
 usage: qmp_compare.py OUR_BINARY REFERENCE_BINARY"""
 import json
@@ -141,6 +142,28 @@ def error_action_args(work, image):
     return ["-drive", f"if=none,id=d0,format=raw,werror=stop,rerror=stop,file=blkdebug:{config}:{image}"]
 
 
+# HMP qemu-io's aio requests on a -drive run on after the command has answered, and their
+# reports print from the main loop. One held at a blkdebug breakpoint stays there across
+# other commands until `resume`, and only then prints "wrote".
+AIO_STEPS = [
+    b'{"execute": "qmp_capabilities"}\n',
+    hmp('qemu-io d0 "aio_write -P 0x11 512 512"'),
+    hmp('qemu-io d0 "aio_flush"'),
+    hmp('qemu-io d0 "break write_aio A"'),
+    hmp('qemu-io d0 "aio_write -P 0x5a 0 512"'),
+    b'{"execute": "query-status"}\n',
+    hmp('qemu-io d0 "resume A"'),
+    b'{"execute": "query-status"}\n',
+    b'{"execute": "quit"}\n',
+]
+
+
+def aio_args(work, image):
+    config = os.path.join(work, "blkdebug.conf")
+    open(config, "w").close()
+    return ["-drive", f"if=none,id=d0,format=raw,file=blkdebug:{config}:{image}"]
+
+
 def converse(binary, image, steps=STEPS, extra_args=None):
     work = tempfile.mkdtemp(prefix="qmp-compare-")
     path = os.path.join(work, "qmp.sock")
@@ -233,6 +256,8 @@ def main():
     theirs = converse(reference, image)
     mine += converse(ours, image, ERROR_ACTION_STEPS, error_action_args)
     theirs += converse(reference, image, ERROR_ACTION_STEPS, error_action_args)
+    mine += converse(ours, image, AIO_STEPS, aio_args)
+    theirs += converse(reference, image, AIO_STEPS, aio_args)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)
         theirs += converse_stdio(reference, monitor)
