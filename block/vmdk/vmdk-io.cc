@@ -501,6 +501,82 @@ Result<void> vmdk_pwritev(BlockNode& node, int64_t offset, std::span<const iovec
 
 namespace {
 
+// Where a request the asynchronous forms may serve lands: inside one grain of an extent
+// that is not compressed, whose grain table is already read, and whose extent file is not
+// a blkdebug node (its events and breakpoints fire on the synchronous path, as QEMU's
+// order has them). An allocated grain never moves, so the request needs nothing once
+// started. nullopt sends the request to the synchronous path.
+std::optional<std::pair<Extent*, GrainRef>> grain_in_place(VmdkState& s, int64_t offset, std::span<const iovec> iov)
+{
+    auto bytes = static_cast<int64_t>(iov_size(iov));
+    if (offset < 0 || bytes <= 0 || offset + bytes > s.total_sectors * 512) {
+        return std::nullopt;
+    }
+    Extent* e = find_extent(s, offset / 512);
+    if (!e || e->compressed || e->sesparse || e->file->driver().debug_breakpoint ||
+        (offset + bytes - 1) / 512 >= e->end_sector) {
+        return std::nullopt;
+    }
+    if (e->offset_in_cluster(offset) + bytes > e->cluster_bytes()) {
+        return std::nullopt;
+    }
+    auto ref = lookup_cached_grain(*e, offset);
+    if (!ref) {
+        return std::nullopt;
+    }
+    return std::pair{e, *ref};
+}
+
+// A flat extent is one grain the size of the extent.
+int64_t file_offset_of(const Extent& e, const GrainRef& ref, int64_t offset)
+{
+    return static_cast<int64_t>(ref.cluster_offset) + e.offset_in_cluster(offset);
+}
+
+}  // namespace
+
+bool vmdk_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags,
+    AioCallback& done)
+{
+    auto& s = node.state<VmdkState>();
+    auto place = grain_in_place(s, offset, iov);
+    if (!place) {
+        return false;
+    }
+    auto& [e, ref] = *place;
+    if (ref.result == Lookup::Ok) {
+        e->file->aio_preadv(ctx, file_offset_of(*e, ref, offset), iov, {}, std::move(done));
+        return true;
+    }
+    // A hole reads as zeros unless a backing file fills it (that path checks the CIDs).
+    if (ref.result == Lookup::Zeroed || (ref.result == Lookup::Unallocated && !node.backing())) {
+        iov_zero(iov);
+        complete_later(ctx, done, {});
+        return true;
+    }
+    return false;
+}
+
+bool vmdk_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags,
+    AioCallback& done)
+{
+    auto& s = node.state<VmdkState>();
+    // The first write after open rewrites the descriptor's CID: that one goes the
+    // synchronous way, as do writes that must allocate a grain.
+    if (!s.cid_updated) {
+        return false;
+    }
+    auto place = grain_in_place(s, offset, iov);
+    if (!place || place->second.result != Lookup::Ok) {
+        return false;
+    }
+    auto& [e, ref] = *place;
+    e->file->aio_pwritev(ctx, file_offset_of(*e, ref, offset), iov, {}, std::move(done));
+    return true;
+}
+
+namespace {
+
 // vmdk_pwritev's zeroed path over [offset, offset+bytes): ENOTSUP unless every grain is
 // whole and in an extent with zeroed-grain entries.
 Result<void> write_zeroed(BlockNode& node, VmdkState& s, int64_t offset, int64_t bytes, bool dry_run)

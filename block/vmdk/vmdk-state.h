@@ -105,6 +105,8 @@ Extent* find_extent(VmdkState& s, int64_t sector);
 
 // Looks up the grain for a guest offset without allocating. May read a grain table.
 Result<GrainRef> lookup_grain(Extent& e, int64_t offset);
+// The same from the grain tables already read only: nullopt when the table is not cached.
+std::optional<GrainRef> lookup_cached_grain(Extent& e, int64_t offset);
 // Sets one entry in the in-memory table and remembers it for write_dirty_tables.
 void set_grain_entry(Extent& e, const GrainRef& ref, uint32_t value);
 // Writes the table entries set since the last call (primary, then redundant tables).
@@ -120,6 +122,11 @@ Result<void> vmdk_open(BlockNode& node, BlockOptions& options, const OpenContext
 void vmdk_close(BlockNode& node);
 Result<void> vmdk_preadv(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags);
 Result<void> vmdk_pwritev(BlockNode& node, int64_t offset, std::span<const iovec> iov, RequestFlags flags);
+// BlockDriver::aio_preadv/aio_pwritev: a request inside one grain that is in place.
+bool vmdk_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback& done);
+bool vmdk_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags flags,
+    AioCallback& done);
 // Compresses a whole stream grain ahead of its write (BlockDriver::prepare_write).
 bool vmdk_prepare_write(BlockNode& node, int64_t offset, std::span<const uint8_t> data, PreparedWrite& out);
 Result<void> vmdk_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags);

@@ -81,7 +81,11 @@ Extent* find_extent(VmdkState& s, int64_t sector)
     return it == s.extents.end() ? nullptr : &*it;
 }
 
-Result<GrainRef> lookup_grain(Extent& e, int64_t offset)
+namespace {
+
+// lookup_grain's work. With `may_load` false a grain table that is not cached is not
+// read, and the answer is nullopt; otherwise there always is one.
+std::optional<GrainRef> lookup(Extent& e, int64_t offset, bool may_load)
 {
     GrainRef ref;
     if (e.flat) {
@@ -109,6 +113,9 @@ Result<GrainRef> lookup_grain(Extent& e, int64_t offset)
     uint64_t entry;
     {
         std::lock_guard lock(*e.table_lock);
+        if (!may_load && !e.l2_cache.contains(ref.l2_offset)) {
+            return std::nullopt;
+        }
         auto table = load_table(e, ref.l2_offset);
         if (!table) {
             ref.result = Lookup::Error;
@@ -150,6 +157,18 @@ Result<GrainRef> lookup_grain(Extent& e, int64_t offset)
         ref.cluster_offset = cluster_sector * 512;
     }
     return ref;
+}
+
+}  // namespace
+
+Result<GrainRef> lookup_grain(Extent& e, int64_t offset)
+{
+    return *lookup(e, offset, true);
+}
+
+std::optional<GrainRef> lookup_cached_grain(Extent& e, int64_t offset)
+{
+    return lookup(e, offset, false);
 }
 
 void set_grain_entry(Extent& e, const GrainRef& ref, uint32_t value)
