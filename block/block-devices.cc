@@ -101,6 +101,11 @@ Result<void> BlockDevices::del_node(std::string_view node_name)
     if (has_backend(*node)) {
         return make_error("Node " + std::string(node_name) + " is in use");
     }
+    // The op blocker QEMU puts on a backing node (bdrv_backing_attach).
+    if (block::BlockNode* parent = m_graph.backing_parent_of(*node)) {
+        return make_error("Node '" + std::string(node_name) + "' is busy: node is used as backing hd of '" +
+                          (drive_of(*parent) ? drive_of(*parent)->id : parent->node_name()) + "'");
+    }
     auto owned = std::find_if(m_monitor_nodes.begin(), m_monitor_nodes.end(),
         [node](const std::shared_ptr<block::BlockNode>& held) { return held.get() == node; });
     if (owned == m_monitor_nodes.end()) {
@@ -250,13 +255,15 @@ std::vector<block::BlockNode*> BlockDevices::nodes_in_order()
             self(self, child.node.get());
         }
     };
-    // QEMU lists the newest node first; a parent is always newer than its children.
     for (auto root = m_roots.rbegin(); root != m_roots.rend(); ++root) {
         visit(visit, *root);
     }
     for (block::BlockNode* node : m_graph.nodes()) {
         visit(visit, node);
     }
+    // QEMU lists the nodes newest first, in the order they got their names (a file child
+    // before its format node), whatever the graph between them.
+    std::ranges::stable_sort(result, std::ranges::greater{}, &block::BlockNode::serial);
     return result;
 }
 

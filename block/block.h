@@ -72,6 +72,9 @@ struct OpenFlags {
     // BDRV_O_NO_BACKING: the backing file the image names is not opened (qemu-img info,
     // "backing": null); this node only.
     bool no_backing = false;
+    // BDRV_O_NO_IO: opened for its metadata only (qemu-img info), so its name never spells
+    // out a backing file it does not open.
+    bool no_io = false;
 };
 
 // A write's payload worked out ahead of its turn, on another thread: vmdk compresses a
@@ -355,6 +358,18 @@ public:
         m_backing_format = std::move(format);
     }
     BlockNode* backing() const { return child("backing"); }
+    // Counts up as the graph names nodes (QEMU's graph_bdrv_states order).
+    uint64_t serial() const { return m_serial; }
+    // bdrv_backing_overridden: the backing child is not what the image names (a node given
+    // by reference whose name differs, or none where the image names one because the user
+    // said "backing": null). QEMU's json: names then spell the backing out.
+    bool backing_overridden() const;
+    // The backing child was opened from the name in the image (bs->auto_backing_file).
+    void set_auto_backing_file(std::string name) { m_auto_backing_file = std::move(name); }
+    // "backing": null was given (at open or by blockdev-reopen).
+    void set_backing_nulled(bool nulled) { m_backing_nulled = nulled; }
+    // Replaces the backing child (nullptr removes it): blockdev-reopen's `backing`.
+    void replace_backing(std::shared_ptr<BlockNode> backing);
 
     std::span<BdrvChild> children() { return m_children; }
     BlockNode* child(std::string_view name) const;
@@ -409,6 +424,9 @@ private:
     BlockOptions m_open_options;
     std::string m_backing_file;
     std::string m_backing_format;
+    std::optional<std::string> m_auto_backing_file;
+    uint64_t m_serial = 0;  // the order the graph named the nodes in
+    bool m_backing_nulled = false;
     OpenFlags m_flags;
     std::unique_ptr<DriverState> m_state;
     std::vector<BdrvChild> m_children;
@@ -482,6 +500,10 @@ public:
         std::optional<std::string> filename, OpenFlags flags, bool allow_none);
 
     BlockNode* find_node(std::string_view node_name) const;
+    // After `node`'s children changed: its name and those of every node above it again.
+    void refresh_filenames(BlockNode& node);
+    // A node that has `node` as its backing child, or nullptr.
+    BlockNode* backing_parent_of(const BlockNode& node) const;
     std::vector<BlockNode*> nodes() const;
 
     // Where warnings go (tests capture them).
@@ -506,6 +528,7 @@ private:
 
     OpenContext m_context;
     std::map<std::string, BlockNode*, std::less<>> m_by_name;
+    uint64_t m_node_serial = 0;
     uint64_t m_next_auto_name = 0;
     std::function<void(const std::string&)> m_warn;
 };

@@ -267,6 +267,7 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_node(
     node->set_open_options(std::move(given));
     node->set_filename(std::move(filename));
     m_by_name.emplace(node_name, node.get());
+    node->m_serial = ++m_node_serial;
     TRY_VOID(open_with_driver(driver, *node, options, m_context));
     TRY_VOID(refuse_leftovers(driver, options));
     refresh_filename(*node);
@@ -403,19 +404,23 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     // The backing child's options are the graph's, not the driver's (bdrv_open_backing_file
     // takes them out of the parent's options after the driver has had its own).
     BackingRequest backing{.options = extract_subtree(options, "backing"), .reference = take_string(options, "backing")};
+    bool nulled = false;
     if (backing.reference && backing.reference->empty()) {
         // "backing": null (flattened to ""): no backing file, whatever the image names.
         backing.reference.reset();
         backing.options.clear();
         flags.no_backing = true;
+        nulled = true;
     }
 
     std::string node_name = TRY(take_node_name(options));
     auto node = std::make_shared<BlockNode>(*this, *driver, node_name, flags);
     node->set_filename(file->filename());
     node->add_child("file", std::move(file));
+    node->set_backing_nulled(nulled);
     node->set_open_options(options);
     m_by_name.emplace(node_name, node.get());
+    node->m_serial = ++m_node_serial;
     TRY_VOID(open_with_driver(*driver, *node, options, m_context));
     TRY_VOID(refuse_leftovers(*driver, options));
     if (!flags.no_backing) {
@@ -472,6 +477,9 @@ Result<void> BlockGraph::open_backing(BlockNode& node, BackingRequest request)
             return std::unexpected(std::move(opened.error().prepend("Could not open backing file: ")));
         }
         backing = std::move(*opened);
+        if (filename) {
+            node.set_auto_backing_file(backing->filename());
+        }
     }
     node.add_child("backing", std::move(backing));
     return {};
@@ -622,6 +630,47 @@ BlockNode* BlockNode::child(std::string_view name) const
 void BlockNode::add_child(std::string name, std::shared_ptr<BlockNode> node)
 {
     m_children.push_back(BdrvChild{std::move(name), std::move(node)});
+}
+
+void BlockGraph::refresh_filenames(BlockNode& node)
+{
+    refresh_filename(node);
+    for (const auto& [name, parent] : m_by_name) {
+        auto children = parent->children();
+        if (std::ranges::any_of(children, [&](const BdrvChild& child) { return child.node.get() == &node; })) {
+            refresh_filenames(*parent);
+        }
+    }
+}
+
+BlockNode* BlockGraph::backing_parent_of(const BlockNode& node) const
+{
+    for (const auto& [name, parent] : m_by_name) {
+        if (parent->backing() == &node) {
+            return parent;
+        }
+    }
+    return nullptr;
+}
+
+bool BlockNode::backing_overridden() const
+{
+    if (!m_driver->supports_backing || m_flags.no_io) {
+        return false;
+    }
+    if (BlockNode* current = backing()) {
+        return current->filename() != m_auto_backing_file.value_or(m_backing_file);
+    }
+    return m_backing_nulled && !m_backing_file.empty();
+}
+
+void BlockNode::replace_backing(std::shared_ptr<BlockNode> backing)
+{
+    std::erase_if(m_children, [](const BdrvChild& child) { return child.name == "backing"; });
+    if (backing) {
+        m_children.push_back(BdrvChild{"backing", std::move(backing)});
+    }
+    m_backing_nulled = !this->backing();
 }
 
 }  // namespace qemu::block

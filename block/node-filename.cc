@@ -20,6 +20,24 @@ std::string json_quoted(std::string_view text)
     return out + "\"";
 }
 
+std::optional<std::string> json_of(BlockNode& node, const OptionRenderer& render, const std::string& prefix);
+
+// A node's bs->full_open_options: its json: object, or for a node with a plain name its
+// driver and file (or, at the bottom, its filename).
+std::string full_open_options(BlockNode& node, const OptionRenderer& render, const std::string& prefix)
+{
+    if (auto json = json_of(node, render, prefix)) {
+        return *json;
+    }
+    std::vector<std::pair<std::string, std::string>> members{{"driver", json_quoted(node.driver().format_name)}};
+    if (BlockNode* file = node.file()) {
+        members.emplace_back("file", full_open_options(*file, render, prefix + "file."));
+    } else {
+        members.emplace_back("filename", json_quoted(node.filename()));
+    }
+    return qdict_json_object(std::move(members));
+}
+
 std::optional<std::string> json_of(BlockNode& node, const OptionRenderer& render, const std::string& prefix)
 {
     std::vector<std::pair<std::string, std::string>> members;
@@ -28,20 +46,25 @@ std::optional<std::string> json_of(BlockNode& node, const OptionRenderer& render
             members.emplace_back(std::string(key), *value);
         }
     }
+    bool backing_overridden = node.backing_overridden();
     std::optional<std::string> child;
     if (BlockNode* file = node.file()) {
         child = json_of(*file, render, prefix + "file.");
-        if (!child && !members.empty()) {
+        if (!child && (!members.empty() || backing_overridden)) {
             child = qdict_json_object(
                 {{"driver", json_quoted(file->driver().format_name)}, {"filename", json_quoted(file->filename())}});
         }
     }
-    if (members.empty() && !child) {
+    if (members.empty() && !child && !backing_overridden) {
         return std::nullopt;
     }
     members.emplace_back("driver", json_quoted(node.driver().format_name));
     if (child) {
         members.emplace_back("file", *child);
+    }
+    if (backing_overridden) {
+        BlockNode* backing = node.backing();
+        members.emplace_back("backing", backing ? full_open_options(*backing, render, prefix + "backing.") : "null");
     }
     return qdict_json_object(std::move(members));
 }
@@ -94,6 +117,8 @@ void refresh_filename(BlockNode& node)
 {
     if (auto json = json_filename(node, render_open_option)) {
         node.set_filename("json:" + *json);
+    } else if (BlockNode* file = node.file()) {
+        node.set_filename(file->filename());  // back to a plain name after a reopen
     }
 }
 

@@ -37,7 +37,55 @@ struct Plan {
     OpenFlags flags;
     bool cache_given;  // cache.* given explicitly: referenced children follow it
     BlockOptions driver_options;  // the given ones of the driver's reopen_keys
+    // When `backing` names another child than the current: the new one (nullptr: none).
+    bool change_backing = false;
+    std::shared_ptr<BlockNode> new_backing;
 };
+
+bool has_descendant(BlockNode& node, const BlockNode& target)
+{
+    if (&node == &target) {
+        return true;
+    }
+    for (BdrvChild& child : node.children()) {
+        if (has_descendant(*child.node, target)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// bdrv_reopen_parse_file_or_backing for `backing`: true, with the node it names in `out`
+// (nullptr for null), when the backing child changes.
+Result<bool> parse_backing(BlockNode& node, BlockOptions& options, std::shared_ptr<BlockNode>& out)
+{
+    auto backing = take_string(options, "backing");
+    if (!backing) {
+        // blockdev-reopen restates every option: a node with a backing file must say it.
+        if (node.driver().supports_backing && !options.contains("backing.driver") &&
+            (node.backing() || !node.backing_file().empty())) {
+            return make_error("backing is missing for '" + node.node_name() + "'");
+        }
+        return false;
+    }
+    BlockNode* current = node.backing();
+    if (backing->empty()) {
+        return current != nullptr;
+    }
+    BlockNode* wanted = node.graph().find_node(*backing);
+    if (!wanted) {
+        return make_error("Cannot find device='' nor node-name='" + *backing + "'");
+    }
+    if (wanted == current) {
+        return false;
+    }
+    if (has_descendant(*wanted, node)) {
+        return make_error(
+            "Making '" + wanted->node_name() + "' a backing child of '" + node.node_name() + "' would create a cycle");
+    }
+    out = wanted->shared_from_this();
+    return true;
+}
 
 Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* parent, std::vector<Plan>& plans)
 {
@@ -78,14 +126,8 @@ Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* par
             TRY_VOID(prepare(*file, std::move(file_options), &flags, plans));
         }
     }
-    // The backing child may be named again as it is (or null again for none); changing it
-    // is not supported here.
-    if (auto backing = take_string(options, "backing")) {
-        BlockNode* current = node.backing();
-        if (current ? *backing != current->node_name() : !backing->empty()) {
-            return cannot_change("backing");
-        }
-    }
+    std::shared_ptr<BlockNode> new_backing;
+    bool change_backing = TRY(parse_backing(node, options, new_backing));
     // What the driver cannot take must keep the value it was opened with; what it can
     // take goes to its reopen.
     BlockOptions driver_options;
@@ -99,7 +141,7 @@ Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* par
             return cannot_change(key);
         }
     }
-    plans.insert(plans.begin(), Plan{&node, flags, cache_given, std::move(driver_options)});
+    plans.insert(plans.begin(), Plan{&node, flags, cache_given, std::move(driver_options), change_backing, std::move(new_backing)});
     return {};
 }
 
@@ -195,6 +237,10 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         }
     }
     for (const Plan& plan : plans) {
+        if (plan.change_backing) {
+            plan.node->replace_backing(plan.new_backing);
+            plan.node->graph().refresh_filenames(*plan.node);
+        }
         plan.node->mutable_flags() = plan.flags;
         // What the driver took is now what the node has, for a later reopen to keep.
         BlockOptions updated = plan.node->open_options();

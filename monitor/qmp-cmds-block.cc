@@ -82,7 +82,9 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
         .node_name = node.node_name(),
         .ro = node.read_only(),
         .drv = std::string(node.driver().format_name),
-        .backing_file = node.backing_file().empty() ? std::nullopt : std::optional(node.backing_file()),
+        // The backing node's name, as QEMU's bdrv_block_device_info reports it; the name the
+        // image itself holds is image.backing-filename.
+        .backing_file = node.backing() ? std::optional(node.backing()->filename()) : std::nullopt,
         .backing_file_depth = depth,
         .encrypted = false,
         .detect_zeroes = detect_zeroes_of(node),

@@ -3,7 +3,8 @@
 QEMU, and checks that every reply is the same once the values that differ by nature are
 masked (version numbers, timestamps, fd numbers, QEMU 7.2's dropped 'singlestep'). A second
 conversation runs HMP qemu-io on a -drive with werror=stop,rerror=stop over blkdebug errors,
-a third HMP qemu-io's aio requests, one held at a blkdebug breakpoint across commands.
+a third HMP qemu-io's aio requests, one held at a blkdebug breakpoint across commands, a
+fourth blockdev-reopen's `backing` over vmdk nodes.
 
 usage: qmp_compare.py OUR_BINARY REFERENCE_BINARY"""
 import json
@@ -164,6 +165,67 @@ def aio_args(work, image):
     return ["-drive", f"if=none,id=d0,format=raw,file=blkdebug:{config}:{image}"]
 
 
+def qmp(command, **arguments):
+    message = {"execute": command}
+    if arguments:
+        message["arguments"] = arguments
+    return json.dumps(message).encode() + b"\n"
+
+
+def reopen_steps(work):
+    """blockdev-reopen's `backing` over vmdk nodes (every node named, so no generated name
+    enters the replies): a new backing node, none, the errors QEMU gives, and the json:
+    names and backing_file the queries then show."""
+    def vmdk(name, backing=Ellipsis):
+        options = {"driver": "vmdk", "node-name": name, "file": name + "f"}
+        if backing is not Ellipsis:
+            options["backing"] = backing
+        return options
+
+    def reopen(*options):
+        return qmp("blockdev-reopen", options=list(options))
+
+    steps = [b'{"execute": "qmp_capabilities"}\n']
+    for name in ("b1", "b2", "top"):
+        steps.append(qmp("blockdev-add", driver="file", **{"node-name": name + "f"},
+                         filename=os.path.join(work, name + ".vmdk")))
+    steps += [
+        qmp("blockdev-add", **vmdk("b1")),
+        qmp("blockdev-add", **vmdk("b2")),
+        qmp("blockdev-add", **vmdk("top", "b1")),
+        qmp("query-named-block-nodes", flat=True),
+        hmp('qemu-io top "read -P 0x11 0 64k"'),
+        reopen(vmdk("top", "b2")),
+        qmp("query-named-block-nodes", flat=True),
+        hmp('qemu-io top "read -P 0x22 0 64k"'),
+        reopen(vmdk("top", None)),
+        qmp("query-named-block-nodes", flat=True),
+        hmp('qemu-io top "read -P 0 0 64k"'),
+        reopen(vmdk("top")),
+        reopen(vmdk("top", "nope")),
+        reopen(vmdk("top", "top")),
+        reopen(vmdk("top", "b2")),
+        reopen(vmdk("b2", "top")),
+        qmp("blockdev-del", **{"node-name": "b2"}),
+        reopen(vmdk("top", "topf")),
+        qmp("query-named-block-nodes", flat=True),
+        reopen(vmdk("top", "b1")),
+        qmp("query-block"),
+        b'{"execute": "quit"}\n',
+    ]
+    return steps
+
+
+def make_reopen_images(work, qemu_img):
+    for name, pattern in (("b1", "0x11"), ("b2", "0x22")):
+        subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, name + ".vmdk"), "1M"], check=True)
+        subprocess.run([os.path.join(os.path.dirname(qemu_img), "qemu-io"), "-f", "vmdk", "-c",
+                        f"write -P {pattern} 0 64k", os.path.join(work, name + ".vmdk")],
+                       check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", "-b", "b1.vmdk", "-F", "vmdk",
+                    os.path.join(work, "top.vmdk")], check=True)
+
+
 def converse(binary, image, steps=STEPS, extra_args=None):
     work = tempfile.mkdtemp(prefix="qmp-compare-")
     path = os.path.join(work, "qmp.sock")
@@ -207,7 +269,7 @@ def converse(binary, image, steps=STEPS, extra_args=None):
         sock.close()
         out, _ = proc.communicate(timeout=10)
     # qemu-io's timing lines differ by nature.
-    out = re.sub(rb"(?m)^(\d+ bytes, \d+ ops); .*$", rb"\1; TIMING", out)
+    out = re.sub(rb"(?m)^(.*, \d+ ops); .*$", rb"\1; TIMING", out)
     transcript.append(("stdout", out.decode(errors="replace")))
     return transcript
 
@@ -258,6 +320,11 @@ def main():
     theirs += converse(reference, image, ERROR_ACTION_STEPS, error_action_args)
     mine += converse(ours, image, AIO_STEPS, aio_args)
     theirs += converse(reference, image, AIO_STEPS, aio_args)
+    # Both programs reopen the same images (reads only, so neither changes them).
+    reopen_work = tempfile.mkdtemp(prefix="qmp-compare-reopen-")
+    make_reopen_images(reopen_work, "/usr/bin/qemu-img")
+    mine += converse(ours, image, reopen_steps(reopen_work))
+    theirs += converse(reference, image, reopen_steps(reopen_work))
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)
         theirs += converse_stdio(reference, monitor)

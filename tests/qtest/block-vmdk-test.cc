@@ -407,7 +407,10 @@ TEST_F(BlockVmdk, BackingChainInOneFdSetReadsFallThroughToTheBase)
     qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'ov', "
                            "'file': {'driver': 'file', 'filename': '/dev/fdset/3/ov.vmdk'}}}");
     JsonValue info = node_info(qts, "ov");
-    EXPECT_EQ(info["backing_file"], "base.vmdk") << dump(info);
+    // backing_file names the backing node (QEMU's bdrv_block_device_info), the image's own
+    // name for it is backing-filename.
+    EXPECT_EQ(info["backing_file"], "/dev/fdset/3/base.vmdk") << dump(info);
+    EXPECT_EQ(info["image"]["backing-filename"], "base.vmdk") << dump(info);
     EXPECT_EQ(info["backing_file_depth"], 1) << dump(info);
     EXPECT_EQ(info["image"]["full-backing-filename"], "/dev/fdset/3/base.vmdk") << dump(info);
     // As in QEMU, the base's own ImageInfo nests under the overlay's (not with flat).

@@ -83,7 +83,8 @@ Result<OpenImage> open_image(const ImageRequest& request)
         .cache_direct = request.cache.direct,
         .no_flush = request.cache.no_flush,
         .force_share = request.force_share && !request.read_write,
-        .no_backing = request.no_backing};
+        .no_backing = request.no_backing,
+        .no_io = request.no_io};
     auto fail = [&](Error error) -> Result<OpenImage> {
         error.prepend("Could not open '" + request.name + "': ");
         return std::unexpected(std::move(error));

@@ -194,3 +194,53 @@ TEST_F(BlockTest, HostDeviceOverAnFdSetReopensReadWrite)
 }
 
 }  // namespace
+
+namespace {
+
+// blockdev-reopen's `backing`: the image's own backing file, opened with it, goes (and its
+// descriptor with it) when the reopen names another node or none; a cycle is refused and
+// changes nothing; the node's json: name spells out a backing the image does not name.
+TEST_F(BlockTest, ReopenReplacesTheBackingChildAndLetsTheOldOneGo)
+{
+    const BlockDriver* vmdk = find_driver("vmdk");
+    ASSERT_NE(vmdk, nullptr);
+    ASSERT_TRUE(vmdk->create({}, CreateOptions{.filename = path("base.vmdk"), .size = 1 << 20}));
+    ASSERT_TRUE(vmdk->create({}, CreateOptions{.filename = path("other.vmdk"), .size = 1 << 20}));
+    ASSERT_TRUE(vmdk->create({}, CreateOptions{.filename = path("top.vmdk"),
+                                     .size = 1 << 20,
+                                     .opts = {{"backing_file", "base.vmdk"}, {"backing_fmt", "vmdk"}}}));
+    auto other = graph().open(path("other.vmdk"), {{"driver", "vmdk"}, {"node-name", "other"}}, rw());
+    ASSERT_TRUE(other) << other.error().desc;
+    auto top = graph().open(path("top.vmdk"), {{"driver", "vmdk"}, {"node-name", "top"}}, rw());
+    ASSERT_TRUE(top) << top.error().desc;
+    ASSERT_NE((*top)->backing(), nullptr);
+    EXPECT_EQ((*top)->filename(), path("top.vmdk"));
+    int with_base = open_fd_count();
+    BlockOptions again{{"driver", "vmdk"}, {"node-name", "top"}};
+
+    auto missing = reopen(**top, again);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().desc, "backing is missing for 'top'");
+
+    again["backing"] = "other";
+    ASSERT_TRUE(reopen(**top, again));
+    EXPECT_EQ((*top)->backing(), other->get());
+    EXPECT_EQ(open_fd_count(), with_base - 1) << "the implicit base is closed";
+    EXPECT_TRUE((*top)->filename().starts_with("json:{\"backing\": {\"driver\": \"vmdk\", \"file\": {\"driver\": \"file\""))
+        << (*top)->filename();
+
+    BlockOptions cycle{{"driver", "vmdk"}, {"node-name", "other"}, {"backing", "top"}};
+    auto refused = reopen(**other, cycle);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().desc, "Making 'top' a backing child of 'other' would create a cycle");
+    EXPECT_EQ((*other)->backing(), nullptr);
+
+    again["backing"] = "";
+    ASSERT_TRUE(reopen(**top, again));
+    EXPECT_EQ((*top)->backing(), nullptr);
+    EXPECT_TRUE((*top)->filename().starts_with("json:{\"backing\": null, ")) << (*top)->filename();
+    again["backing"] = "nope";
+    EXPECT_EQ(reopen(**top, again).error().desc, "Cannot find device='' nor node-name='nope'");
+}
+
+}  // namespace

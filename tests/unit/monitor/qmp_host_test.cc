@@ -177,10 +177,12 @@ TEST_F(QmpHostTest, QueriesReportTheBackingFileANodeNamesAndItsChain)
         return JsonValue();
     };
     JsonValue nested = find(only_reply(R"({"execute": "query-named-block-nodes"})")["return"], "top");
-    EXPECT_EQ(nested["backing_file"], "base.img");
+    // backing_file is the backing node's name (QEMU 7.2's bdrv_block_device_info); the
+    // name in the image is backing-filename.
+    EXPECT_EQ(nested["backing_file"], path);
+    std::string dir = path.substr(0, path.rfind('/') + 1);
     EXPECT_EQ(nested["backing_file_depth"], 1);
     EXPECT_EQ(nested["image"]["backing-filename"], "base.img");
-    std::string dir = path.substr(0, path.rfind('/') + 1);
     EXPECT_EQ(nested["image"]["full-backing-filename"], dir + "base.img");
     EXPECT_EQ(nested["image"]["backing-filename-format"], "vmdk");
     JsonValue flat =
@@ -191,7 +193,7 @@ TEST_F(QmpHostTest, QueriesReportTheBackingFileANodeNamesAndItsChain)
 
     // The base is the top's child now: it cannot go first, and goes with the top.
     JsonValue del_base = only_reply(R"({"execute": "blockdev-del", "arguments": {"node-name": "base"}})");
-    EXPECT_EQ(del_base["error"]["desc"], "Block device base is in use");
+    EXPECT_EQ(del_base["error"]["desc"], "Node 'base' is busy: node is used as backing hd of 'top'");
     EXPECT_EQ(json_to_string(only_reply(R"({"execute": "blockdev-del", "arguments": {"node-name": "top"}})")),
         R"({"return": {}})");
     EXPECT_EQ(json_to_string(only_reply(R"({"execute": "blockdev-del", "arguments": {"node-name": "base"}})")),
