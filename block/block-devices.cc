@@ -104,7 +104,7 @@ Result<void> BlockDevices::del_node(std::string_view node_name)
     // The op blocker QEMU puts on a backing node (bdrv_backing_attach).
     if (block::BlockNode* parent = m_graph.backing_parent_of(*node)) {
         return make_error("Node '" + std::string(node_name) + "' is busy: node is used as backing hd of '" +
-                          (drive_of(*parent) ? drive_of(*parent)->id : parent->node_name()) + "'");
+            (drive_of(*parent) ? drive_of(*parent)->id : parent->node_name()) + "'");
     }
     auto owned = std::find_if(m_monitor_nodes.begin(), m_monitor_nodes.end(),
         [node](const std::shared_ptr<block::BlockNode>& held) { return held.get() == node; });

@@ -141,7 +141,8 @@ Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* par
             return cannot_change(key);
         }
     }
-    plans.insert(plans.begin(), Plan{&node, flags, cache_given, std::move(driver_options), change_backing, std::move(new_backing)});
+    plans.insert(plans.begin(),
+        Plan{&node, flags, cache_given, std::move(driver_options), change_backing, std::move(new_backing)});
     return {};
 }
 

@@ -535,8 +535,8 @@ int64_t file_offset_of(const Extent& e, const GrainRef& ref, int64_t offset)
 
 }  // namespace
 
-bool vmdk_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags,
-    AioCallback& done)
+bool vmdk_aio_preadv(
+    BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags, AioCallback& done)
 {
     auto& s = node.state<VmdkState>();
     auto place = grain_in_place(s, offset, iov);
@@ -557,8 +557,8 @@ bool vmdk_aio_preadv(BlockNode& node, AioContext& ctx, int64_t offset, std::span
     return false;
 }
 
-bool vmdk_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags,
-    AioCallback& done)
+bool vmdk_aio_pwritev(
+    BlockNode& node, AioContext& ctx, int64_t offset, std::span<const iovec> iov, RequestFlags, AioCallback& done)
 {
     auto& s = node.state<VmdkState>();
     // The first write after open rewrites the descriptor's CID: that one goes the

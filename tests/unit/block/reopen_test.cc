@@ -206,9 +206,10 @@ TEST_F(BlockTest, ReopenReplacesTheBackingChildAndLetsTheOldOneGo)
     ASSERT_NE(vmdk, nullptr);
     ASSERT_TRUE(vmdk->create({}, CreateOptions{.filename = path("base.vmdk"), .size = 1 << 20}));
     ASSERT_TRUE(vmdk->create({}, CreateOptions{.filename = path("other.vmdk"), .size = 1 << 20}));
-    ASSERT_TRUE(vmdk->create({}, CreateOptions{.filename = path("top.vmdk"),
-                                     .size = 1 << 20,
-                                     .opts = {{"backing_file", "base.vmdk"}, {"backing_fmt", "vmdk"}}}));
+    ASSERT_TRUE(vmdk->create({},
+        CreateOptions{.filename = path("top.vmdk"),
+            .size = 1 << 20,
+            .opts = {{"backing_file", "base.vmdk"}, {"backing_fmt", "vmdk"}}}));
     auto other = graph().open(path("other.vmdk"), {{"driver", "vmdk"}, {"node-name", "other"}}, rw());
     ASSERT_TRUE(other) << other.error().desc;
     auto top = graph().open(path("top.vmdk"), {{"driver", "vmdk"}, {"node-name", "top"}}, rw());
@@ -226,7 +227,8 @@ TEST_F(BlockTest, ReopenReplacesTheBackingChildAndLetsTheOldOneGo)
     ASSERT_TRUE(reopen(**top, again));
     EXPECT_EQ((*top)->backing(), other->get());
     EXPECT_EQ(open_fd_count(), with_base - 1) << "the implicit base is closed";
-    EXPECT_TRUE((*top)->filename().starts_with("json:{\"backing\": {\"driver\": \"vmdk\", \"file\": {\"driver\": \"file\""))
+    EXPECT_TRUE(
+        (*top)->filename().starts_with("json:{\"backing\": {\"driver\": \"vmdk\", \"file\": {\"driver\": \"file\""))
         << (*top)->filename();
 
     BlockOptions cycle{{"driver", "vmdk"}, {"node-name", "other"}, {"backing", "top"}};
