@@ -368,8 +368,6 @@ public:
     void set_auto_backing_file(std::string name) { m_auto_backing_file = std::move(name); }
     // "backing": null was given (at open or by blockdev-reopen).
     void set_backing_nulled(bool nulled) { m_backing_nulled = nulled; }
-    // Replaces the backing child (nullptr removes it): blockdev-reopen's `backing`.
-    void replace_backing(std::shared_ptr<BlockNode> backing);
 
     std::span<BdrvChild> children() { return m_children; }
     BlockNode* child(std::string_view name) const;
@@ -504,6 +502,10 @@ public:
     void refresh_filenames(BlockNode& node);
     // A node that has `node` as its backing child, or nullptr.
     BlockNode* backing_parent_of(const BlockNode& node) const;
+    // Replaces `node`'s backing child (nullptr removes it), blockdev-reopen's `backing`:
+    // the old one no longer holds this node's permissions, the new one takes them. When
+    // the new one cannot grant them, nothing changes.
+    Result<void> replace_backing(BlockNode& node, std::shared_ptr<BlockNode> backing);
     std::vector<BlockNode*> nodes() const;
 
     // Where warnings go (tests capture them).

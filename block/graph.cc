@@ -653,6 +653,41 @@ BlockNode* BlockGraph::backing_parent_of(const BlockNode& node) const
     return nullptr;
 }
 
+Result<void> BlockGraph::replace_backing(BlockNode& node, std::shared_ptr<BlockNode> backing)
+{
+    auto swap = [&node](std::shared_ptr<BlockNode> with) {
+        std::shared_ptr<BlockNode> old;
+        std::erase_if(node.m_children, [&old](BdrvChild& child) {
+            if (child.name != "backing") {
+                return false;
+            }
+            old = std::move(child.node);
+            return true;
+        });
+        if (with) {
+            node.m_children.push_back(BdrvChild{"backing", std::move(with)});
+        }
+        return old;
+    };
+    bool was_nulled = node.m_backing_nulled;
+    std::shared_ptr<BlockNode> old = swap(std::move(backing));
+    node.m_backing_nulled = !node.backing();
+    if (old) {
+        drop_perm(*old, &node);
+    }
+    if (auto granted = refresh_perm(node); !granted) {
+        if (BlockNode* refused = node.backing()) {
+            drop_perm(*refused, &node);
+        }
+        swap(old);
+        node.m_backing_nulled = was_nulled;
+        (void)refresh_perm(node);  // what held before was valid
+        return granted;
+    }
+    refresh_filenames(node);
+    return {};
+}
+
 bool BlockNode::backing_overridden() const
 {
     if (!m_driver->supports_backing || m_flags.no_io) {
@@ -664,13 +699,5 @@ bool BlockNode::backing_overridden() const
     return m_backing_nulled && !m_backing_file.empty();
 }
 
-void BlockNode::replace_backing(std::shared_ptr<BlockNode> backing)
-{
-    std::erase_if(m_children, [](const BdrvChild& child) { return child.name == "backing"; });
-    if (backing) {
-        m_children.push_back(BdrvChild{"backing", std::move(backing)});
-    }
-    m_backing_nulled = !this->backing();
-}
 
 }  // namespace qemu::block

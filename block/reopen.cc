@@ -224,7 +224,31 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         bool read_write = flags.read_write && (!flags.auto_read_only || current.read_write);
         wanted.push_back({host, read_write, direct});
     }
-    FileAccessChange change = TRY(change_file_access(node.graph(), wanted));
+    // New backing children first: they only need permissions, and a refusal there must
+    // leave the descriptors alone. Undone if anything after them fails.
+    std::vector<std::pair<BlockNode*, std::shared_ptr<BlockNode>>> replaced;
+    auto restore_backing = [&] {
+        for (auto it = replaced.rbegin(); it != replaced.rend(); ++it) {
+            (void)node.graph().replace_backing(*it->first, std::move(it->second));
+        }
+    };
+    for (const Plan& plan : plans) {
+        if (!plan.change_backing) {
+            continue;
+        }
+        BlockNode* old = plan.node->backing();
+        std::shared_ptr<BlockNode> kept = old ? old->shared_from_this() : nullptr;
+        if (auto done = node.graph().replace_backing(*plan.node, plan.new_backing); !done) {
+            restore_backing();
+            return done;
+        }
+        replaced.emplace_back(plan.node, std::move(kept));
+    }
+    auto change = change_file_access(node.graph(), wanted);
+    if (!change) {
+        restore_backing();
+        return std::unexpected(std::move(change).error());
+    }
     for (const Plan& plan : plans) {
         if (!plan.node->driver().reopen) {
             continue;
@@ -233,15 +257,12 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         auto done = plan.node->driver().reopen(*plan.node, given, plan.node->graph().context());
         if (!done) {
             // The driver changed nothing; the old descriptors come back as they were.
-            change.undo();
+            change->undo();
+            restore_backing();
             return done;
         }
     }
     for (const Plan& plan : plans) {
-        if (plan.change_backing) {
-            plan.node->replace_backing(plan.new_backing);
-            plan.node->graph().refresh_filenames(*plan.node);
-        }
         plan.node->mutable_flags() = plan.flags;
         // What the driver took is now what the node has, for a later reopen to keep.
         BlockOptions updated = plan.node->open_options();

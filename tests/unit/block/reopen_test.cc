@@ -3,6 +3,7 @@
 // leaves the old ones in place, with nothing leaked.
 #include <fcntl.h>
 
+#include "block/block-backend.h"
 #include "block/drivers.h"
 #include "block/file-posix.h"
 #include "block/reopen.h"
@@ -243,6 +244,32 @@ TEST_F(BlockTest, ReopenReplacesTheBackingChildAndLetsTheOldOneGo)
     EXPECT_TRUE((*top)->filename().starts_with("json:{\"backing\": null, ")) << (*top)->filename();
     again["backing"] = "nope";
     EXPECT_EQ(reopen(**top, again).error().desc, "Cannot find device='' nor node-name='nope'");
+}
+
+// The backing child holds its parent's permissions (its users' reads): a new one takes
+// them, and the old one is left free of them.
+TEST_F(BlockTest, ReopenMovesTheBackingPermissionsWithTheChild)
+{
+    const BlockDriver* vmdk = find_driver("vmdk");
+    ASSERT_NE(vmdk, nullptr);
+    for (const char* name : {"top.vmdk", "other.vmdk"}) {
+        ASSERT_TRUE(vmdk->create({}, CreateOptions{.filename = path(name), .size = 1 << 20}));
+    }
+    auto other = graph().open(path("other.vmdk"), {{"driver", "vmdk"}, {"node-name", "other"}}, rw());
+    ASSERT_TRUE(other) << other.error().desc;
+    auto top = graph().open(path("top.vmdk"), {{"driver", "vmdk"}, {"node-name", "top"}}, rw());
+    ASSERT_TRUE(top) << top.error().desc;
+    auto reader = BlockBackend::attach(*top, perm::kConsistentRead, perm::kConsistentRead | perm::kWriteUnchanged);
+    ASSERT_TRUE(reader) << reader.error().desc;
+    EXPECT_EQ((*other)->perm(), 0u);
+
+    ASSERT_TRUE(reopen(**top, {{"driver", "vmdk"}, {"node-name", "top"}, {"backing", "other"}}));
+    EXPECT_EQ((*other)->perm(), perm::kConsistentRead);
+    EXPECT_EQ((*other)->shared_perm() & perm::kWrite, 0u) << "the overlay's user does not share writing";
+
+    ASSERT_TRUE(reopen(**top, {{"driver", "vmdk"}, {"node-name", "top"}, {"backing", ""}}));
+    EXPECT_EQ((*other)->perm(), 0u);
+    EXPECT_EQ((*other)->shared_perm(), perm::kAll);
 }
 
 }  // namespace
