@@ -65,8 +65,26 @@ Result<void> BlockBackend::check_request(int64_t offset, int64_t bytes)
     if (bytes < 0 || offset < 0) {
         return make_errno_error(EIO);
     }
+    auto inside = [offset, bytes](int64_t len) { return offset <= len && len - offset >= bytes; };
+    uint64_t epoch = m_root->graph().resize_epoch();
+    {
+        std::lock_guard lock(m_length_lock);
+        if (m_length_seen >= 0 && m_length_epoch == epoch && inside(m_length_seen)) {
+            return {};
+        }
+    }
+    // A request past the length seen asks again: the file may have grown.
     int64_t len = TRY(length());
-    if (offset > len || len - offset < bytes) {
+    BlockNode* bottom = m_root.get();
+    while (bottom->file()) {
+        bottom = bottom->file();
+    }
+    if (bottom->driver().format_name == std::string_view("file")) {
+        std::lock_guard lock(m_length_lock);
+        m_length_seen = len;
+        m_length_epoch = epoch;
+    }
+    if (!inside(len)) {
         return make_errno_error(EIO);
     }
     return {};

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -70,6 +71,12 @@ private:
     AioCallback track(AioContext& ctx, AioCallback done);
 
     std::shared_ptr<BlockNode> m_root;
+    // The root's length as last asked, and the graph's resize epoch then: requests inside it
+    // need no fstat (QEMU checks against bs->total_sectors). Only over a regular file, whose
+    // size changes through the graph; a device may change its medium.
+    std::mutex m_length_lock;
+    int64_t m_length_seen = -1;
+    uint64_t m_length_epoch = 0;
     uint64_t m_perm = 0;
     uint64_t m_shared = perm::kAll;
     bool m_write_cache = true;

@@ -502,6 +502,10 @@ public:
     void refresh_filenames(BlockNode& node);
     // A node that has `node` as its backing child, or nullptr.
     BlockNode* backing_parent_of(const BlockNode& node) const;
+    // Counts the size changes made through the graph (truncate, reopen), so that a backend
+    // may keep its root's length between them, as QEMU keeps bs->total_sectors.
+    uint64_t resize_epoch() const { return m_resize_epoch.load(std::memory_order_acquire); }
+    void note_resize() { m_resize_epoch.fetch_add(1, std::memory_order_acq_rel); }
     // Replaces `node`'s backing child (nullptr removes it), blockdev-reopen's `backing`:
     // the old one no longer holds this node's permissions, the new one takes them. When
     // the new one cannot grant them, nothing changes.
@@ -531,6 +535,7 @@ private:
     OpenContext m_context;
     std::map<std::string, BlockNode*, std::less<>> m_by_name;
     uint64_t m_node_serial = 0;
+    std::atomic<uint64_t> m_resize_epoch{0};
     uint64_t m_next_auto_name = 0;
     std::function<void(const std::string&)> m_warn;
 };

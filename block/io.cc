@@ -409,7 +409,9 @@ Result<void> BlockNode::truncate(int64_t offset, Prealloc prealloc)
     }
     auto guard = guard_request(true);
     note_change();
-    return m_driver->truncate(*this, offset, prealloc);
+    auto done = m_driver->truncate(*this, offset, prealloc);
+    m_graph.note_resize();
+    return done;
 }
 
 Result<BlockStatus> BlockNode::block_status(bool want_zero, int64_t offset, int64_t bytes)

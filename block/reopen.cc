@@ -272,6 +272,8 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         updated.insert(plan.driver_options.begin(), plan.driver_options.end());
         plan.node->set_open_options(std::move(updated));
     }
+    // A driver option (raw's offset and size) may have changed what the node spans.
+    node.graph().note_resize();
     // Children opened by reference keep their own options, but follow the access mode,
     // and cache settings given explicitly, as QEMU's inherited options do.
     std::vector<BlockNode*> pending;

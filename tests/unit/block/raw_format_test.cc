@@ -128,3 +128,28 @@ TEST_F(BlockTest, RawInfoReportsNoClusters)
     EXPECT_EQ(info->cluster_size, 0);
     EXPECT_EQ(info->vm_state_offset, 0);
 }
+
+namespace {
+
+// A backend checks requests against the length it saw last (no fstat per request, as QEMU
+// keeps bs->total_sectors), but a resize through the graph, by any backend or node, is
+// seen at once: after a shrink the old end is refused, after a growth the new end is not.
+TEST_F(BlockTest, BackendSeesEveryResizeMadeThroughTheGraph)
+{
+    std::string p = make_image("img.raw", 1 << 20);
+    auto blk = BlockBackend::open(graph(), p, {{"driver", "raw"}}, {.flags = rw(), .resize = true});
+    ASSERT_TRUE(blk) << blk.error().desc;
+    std::vector<uint8_t> buf(4096);
+    ASSERT_TRUE((*blk)->pread((1 << 20) - 4096, buf));
+    EXPECT_EQ((*blk)->pread(1 << 20, buf).error().errno_value, EIO);
+
+    // Through the node, not this backend.
+    ASSERT_TRUE((*blk)->root().truncate(512 * 1024, Prealloc::Off));
+    EXPECT_EQ((*blk)->pread((1 << 20) - 4096, buf).error().errno_value, EIO);
+    ASSERT_TRUE((*blk)->pread(512 * 1024 - 4096, buf));
+
+    ASSERT_TRUE((*blk)->root().truncate(2 << 20, Prealloc::Off));
+    ASSERT_TRUE((*blk)->pread((2 << 20) - 4096, buf));
+}
+
+}  // namespace
