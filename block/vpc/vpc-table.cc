@@ -32,8 +32,11 @@ std::optional<int64_t> data_offset(const VpcState& s, int64_t offset)
     return bitmap_offset + s.bitmap_size + static_cast<int64_t>(static_cast<uint64_t>(offset) % s.block_size);
 }
 
-// Before the first write into an allocated block (since the last one written to), mark all
-// of its sectors as used, so other VHD readers never skip what we wrote.
+// Before the first write into an allocated block in this open, mark all of its sectors as
+// used, so other VHD readers never skip what we wrote. QEMU writes the bitmap (and flushes)
+// whenever writes move to another block; the bytes on disk are the same if ours reads it
+// first and writes only a bitmap that is not all ones yet, as every block QEMU or we
+// allocated is. One read costs much less than a write and a flush.
 Result<std::optional<int64_t>> data_offset_for_write(BlockNode& node, VpcState& s, int64_t offset)
 {
     auto found = data_offset(s, offset);
@@ -45,8 +48,13 @@ Result<std::optional<int64_t>> data_offset_for_write(BlockNode& node, VpcState& 
         s.bitmap_set.resize(s.max_table_entries);
     }
     if (!s.bitmap_set[index]) {
-        std::vector<uint8_t> bitmap(s.bitmap_size, 0xff);
-        TRY_VOID(write_sync(*node.file(), 512 * int64_t{s.bat[index]}, bitmap));
+        int64_t bitmap_offset = 512 * int64_t{s.bat[index]};
+        std::vector<uint8_t> bitmap(s.bitmap_size);
+        auto read = node.file()->pread(bitmap_offset, bitmap);
+        if (!read || std::ranges::any_of(bitmap, [](uint8_t b) { return b != 0xff; })) {
+            std::ranges::fill(bitmap, uint8_t{0xff});
+            TRY_VOID(write_sync(*node.file(), bitmap_offset, bitmap));
+        }
         s.bitmap_set[index] = true;
     }
     return found;

@@ -362,6 +362,32 @@ TEST_F(VpcTest, WritingIntoAnotherToolsBlockSetsItsBitmapToAllOnes)
     EXPECT_EQ(read_range(bytes, 2048, 512), std::vector<uint8_t>(512, 0xff));
 }
 
+// A block whose bitmap is already all ones is not written again: its first write touches
+// only the data. A blkdebug rule fails any write to the bitmap's sector (4: the block starts
+// at 2048), so a rewrite would show as EIO.
+TEST_F(VpcTest, ABitmapAlreadyAllOnesIsNotWrittenAgain)
+{
+    std::string p = create("d.vhd", 8 * MiB);
+    {
+        auto blk = BlockBackend::open(graph(), p, {{"driver", "vpc"}}, {.flags = rw()});
+        ASSERT_TRUE(blk);
+        ASSERT_TRUE((*blk)->pwrite(0, std::vector<uint8_t>(512, 1)));
+    }
+    const std::string_view rule = "[inject-error]\nevent = \"none\"\niotype = \"write\"\nsector = \"4\"\nerrno = \"5\"\n";
+    std::string config = make_image("bitmap.cfg", std::vector<uint8_t>(rule.begin(), rule.end()));
+    std::string zeroed = patch(p, "z.vhd", {{2048, std::vector<uint8_t>(512, 0)}}, false);
+    for (const auto& [image, fails] : {std::pair{p, false}, std::pair{zeroed, true}}) {
+        auto blk = BlockBackend::open(graph(), "blkdebug:" + config + ":" + image, {{"driver", "vpc"}}, {.flags = rw()});
+        ASSERT_TRUE(blk) << blk.error().desc;
+        auto written = (*blk)->pwrite(4096, std::vector<uint8_t>(512, 2));
+        EXPECT_EQ(!written, fails) << image;
+        if (!written) {
+            EXPECT_EQ(written.error().errno_value, EIO);
+        }
+    }
+    EXPECT_EQ(read_range(file_bytes(p), 2560 + 4096, 512), std::vector<uint8_t>(512, 2));
+}
+
 TEST_F(VpcTest, OpenErrorsAreQemus)
 {
     std::string good = create("good.vhd", 8 * MiB);
