@@ -35,6 +35,14 @@ struct Converter {
     // The length of the target's new backing file, -1 when unknown (-n): past it, zeros
     // are left to read as zeros.
     int64_t target_backing_bytes = -1;
+    // The last block status answer, [start, end) of one source: the pieces inside it reuse
+    // it, as QEMU's convert does (sector_next_status), instead of asking once per piece.
+    struct {
+        size_t source = SIZE_MAX;
+        int64_t start = 0;
+        int64_t end = 0;
+        block::BlockStatus status;
+    } last_status;
 };
 
 // Copies the sources' concatenation into the target, holes as holes, and flushes it;
