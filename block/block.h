@@ -311,6 +311,10 @@ struct BlockDriver {
     // Resumes every request that waits at a breakpoint, printing QEMU's Resuming line for
     // each (a drain that would otherwise wait for them forever).
     void (*debug_resume_parked)(BlockNode& node) = nullptr;
+    // blockdev-reopen put `now` where the child `old` was (the "file" child): a driver that
+    // keeps pointers to its file (vmdk's extents) moves them. Drivers that ask node.file()
+    // at each use need nothing.
+    void (*child_replaced)(BlockNode& node, BlockNode& old, BlockNode& now) = nullptr;
 };
 
 struct BdrvChild {
@@ -506,10 +510,11 @@ public:
     // may keep its root's length between them, as QEMU keeps bs->total_sectors.
     uint64_t resize_epoch() const { return m_resize_epoch.load(std::memory_order_acquire); }
     void note_resize() { m_resize_epoch.fetch_add(1, std::memory_order_acq_rel); }
-    // Replaces `node`'s backing child (nullptr removes it), blockdev-reopen's `backing`:
-    // the old one no longer holds this node's permissions, the new one takes them. When
-    // the new one cannot grant them, nothing changes.
-    Result<void> replace_backing(BlockNode& node, std::shared_ptr<BlockNode> backing);
+    // Replaces `node`'s child called "backing" (nullptr removes it) or "file" (never
+    // nullptr), blockdev-reopen's `backing` and `file`: the old one no longer holds this
+    // node's permissions, the new one takes them, and a driver that keeps its file told
+    // (child_replaced). When the new one cannot grant them, nothing changes.
+    Result<void> replace_child(BlockNode& node, const std::string& name, std::shared_ptr<BlockNode> with);
     std::vector<BlockNode*> nodes() const;
 
     // Where warnings go (tests capture them).

@@ -653,30 +653,44 @@ BlockNode* BlockGraph::backing_parent_of(const BlockNode& node) const
     return nullptr;
 }
 
-Result<void> BlockGraph::replace_backing(BlockNode& node, std::shared_ptr<BlockNode> backing)
+Result<void> BlockGraph::replace_child(BlockNode& node, const std::string& name, std::shared_ptr<BlockNode> with)
 {
-    auto swap = [&node](std::shared_ptr<BlockNode> with) {
-        std::shared_ptr<BlockNode> old;
-        std::erase_if(node.m_children, [&old](BdrvChild& child) {
-            if (child.name != "backing") {
-                return false;
+    // Swaps in place, so the children keep their order; returns what was there.
+    auto swap = [&node, &name](std::shared_ptr<BlockNode> in) {
+        std::shared_ptr<BlockNode> out;
+        auto it = std::ranges::find_if(node.m_children, [&](const BdrvChild& child) { return child.name == name; });
+        if (it != node.m_children.end()) {
+            out = std::move(it->node);
+            if (in) {
+                it->node = std::move(in);
+            } else {
+                node.m_children.erase(it);
             }
-            old = std::move(child.node);
-            return true;
-        });
-        if (with) {
-            node.m_children.push_back(BdrvChild{"backing", std::move(with)});
+        } else if (in) {
+            node.m_children.push_back(BdrvChild{name, std::move(in)});
         }
-        return old;
+        if (out && node.child(name) && node.driver().child_replaced) {
+            node.driver().child_replaced(node, *out, *node.child(name));
+        }
+        return out;
     };
+    // bdrv_default_perms_for_storage: a writable format may write its metadata whether or
+    // not anyone writes through it, so its file must be writable. (Other permissions here
+    // follow the users' only; this is the case a new `file` can break.)
+    if (name == "file" && with && !node.driver().is_filter_like && !node.read_only() && with->read_only()) {
+        return make_error("Block node is read-only");
+    }
+    bool is_backing = name == "backing";
     bool was_nulled = node.m_backing_nulled;
-    std::shared_ptr<BlockNode> old = swap(std::move(backing));
-    node.m_backing_nulled = !node.backing();
+    std::shared_ptr<BlockNode> old = swap(std::move(with));
+    if (is_backing) {
+        node.m_backing_nulled = !node.backing();
+    }
     if (old) {
         drop_perm(*old, &node);
     }
     if (auto granted = refresh_perm(node); !granted) {
-        if (BlockNode* refused = node.backing()) {
+        if (BlockNode* refused = node.child(name)) {
             drop_perm(*refused, &node);
         }
         swap(old);

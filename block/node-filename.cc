@@ -50,6 +50,11 @@ std::optional<std::string> json_of(BlockNode& node, const OptionRenderer& render
     std::optional<std::string> child;
     if (BlockNode* file = node.file()) {
         child = json_of(*file, render, prefix + "file.");
+        // bdrv_refresh_filename takes the file's name only from a protocol node: over
+        // another format (a `file` blockdev-reopen pointed at one) the name spells it out.
+        if (!child && file->driver().protocol_name.empty()) {
+            child = full_open_options(*file, render, prefix + "file.");
+        }
         if (!child && (!members.empty() || backing_overridden)) {
             child = qdict_json_object(
                 {{"driver", json_quoted(file->driver().format_name)}, {"filename", json_quoted(file->filename())}});

@@ -10,17 +10,24 @@ namespace qemu::block {
 
 namespace {
 
+// The children a reopen reaches: not a backing file, which keeps its own (read-only)
+// access whatever its overlay becomes, nor a `file` the reopen replaces (QEMU reopens
+// neither the old child nor the new one).
+bool reopen_reaches(const BdrvChild& child, std::span<BlockNode* const> replacing_file, const BlockNode& parent)
+{
+    return child.name != "backing" && !(child.name == "file" && std::ranges::count(replacing_file, &parent));
+}
+
 // The nodes that hold something on the host to reopen; below them there is nothing more.
-void collect_host_nodes(BlockNode& node, std::vector<BlockNode*>& out)
+void collect_host_nodes(BlockNode& node, std::vector<BlockNode*>& out, std::span<BlockNode* const> replacing_file = {})
 {
     if (node.driver().reopen_prepare) {
         out.push_back(&node);
         return;
     }
     for (BdrvChild& child : node.children()) {
-        // A backing file keeps its own (read-only) access whatever its overlay becomes.
-        if (child.name != "backing") {
-            collect_host_nodes(*child.node, out);
+        if (reopen_reaches(child, replacing_file, node)) {
+            collect_host_nodes(*child.node, out, replacing_file);
         }
     }
 }
@@ -40,6 +47,8 @@ struct Plan {
     // When `backing` names another child than the current: the new one (nullptr: none).
     bool change_backing = false;
     std::shared_ptr<BlockNode> new_backing;
+    // When `file` names another node than the current file child: that node.
+    std::shared_ptr<BlockNode> new_file;
 };
 
 bool has_descendant(BlockNode& node, const BlockNode& target)
@@ -53,6 +62,20 @@ bool has_descendant(BlockNode& node, const BlockNode& target)
         }
     }
     return false;
+}
+
+// The node a `file` or `backing` reference names, if it may become that child of `node`.
+Result<BlockNode*> referenced_child(BlockNode& node, const std::string& reference, std::string_view role)
+{
+    BlockNode* wanted = node.graph().find_node(reference);
+    if (!wanted) {
+        return make_error("Cannot find device='' nor node-name='" + reference + "'");
+    }
+    if (has_descendant(*wanted, node)) {
+        return make_error("Making '" + wanted->node_name() + "' a " + std::string(role) + " child of '" +
+            node.node_name() + "' would create a cycle");
+    }
+    return wanted;
 }
 
 // bdrv_reopen_parse_file_or_backing for `backing`: true, with the node it names in `out`
@@ -72,17 +95,10 @@ Result<bool> parse_backing(BlockNode& node, BlockOptions& options, std::shared_p
     if (backing->empty()) {
         return current != nullptr;
     }
-    BlockNode* wanted = node.graph().find_node(*backing);
-    if (!wanted) {
-        return make_error("Cannot find device='' nor node-name='" + *backing + "'");
-    }
-    if (wanted == current) {
+    if (node.graph().find_node(*backing) == current && current) {
         return false;
     }
-    if (has_descendant(*wanted, node)) {
-        return make_error(
-            "Making '" + wanted->node_name() + "' a backing child of '" + node.node_name() + "' would create a cycle");
-    }
+    BlockNode* wanted = TRY(referenced_child(node, *backing, "backing"));
     out = wanted->shared_from_this();
     return true;
 }
@@ -117,10 +133,11 @@ Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* par
         }
         return make_error("Read-only block node '" + node.node_name() + "' cannot support read-write users");
     }
+    std::shared_ptr<BlockNode> new_file;
     if (BlockNode* file = node.file()) {
         BlockOptions file_options = extract_subtree(options, "file");
         if (auto reference = take_string(options, "file"); reference && *reference != file->node_name()) {
-            return cannot_change("file");
+            new_file = TRY(referenced_child(node, *reference, "file"))->shared_from_this();
         }
         if (!file_options.empty()) {
             TRY_VOID(prepare(*file, std::move(file_options), &flags, plans));
@@ -142,7 +159,8 @@ Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* par
         }
     }
     plans.insert(plans.begin(),
-        Plan{&node, flags, cache_given, std::move(driver_options), change_backing, std::move(new_backing)});
+        Plan{&node, flags, cache_given, std::move(driver_options), change_backing, std::move(new_backing),
+            std::move(new_file)});
     return {};
 }
 
@@ -207,10 +225,16 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
     std::vector<Plan> plans;  // parents before their children
     TRY_VOID(prepare(node, std::move(options), nullptr, plans));
     const Plan& top = plans.front();
+    std::vector<BlockNode*> replacing_file;
+    for (const Plan& plan : plans) {
+        if (plan.new_file) {
+            replacing_file.push_back(plan.node);
+        }
+    }
     // Each file node takes the access mode and O_DIRECT of its own plan: a child given
     // inline may set its own cache mode. One opened by reference follows the top node.
     std::vector<BlockNode*> hosts;
-    collect_host_nodes(node, hosts);
+    collect_host_nodes(node, hosts, replacing_file);
     std::vector<FileAccess> wanted;
     for (BlockNode* host : hosts) {
         auto plan = std::ranges::find_if(plans, [&](const Plan& p) { return p.node == host; });
@@ -224,25 +248,38 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         bool read_write = flags.read_write && (!flags.auto_read_only || current.read_write);
         wanted.push_back({host, read_write, direct});
     }
-    // New backing children first: they only need permissions, and a refusal there must
-    // leave the descriptors alone. Undone if anything after them fails.
-    std::vector<std::pair<BlockNode*, std::shared_ptr<BlockNode>>> replaced;
+    // New file and backing children first: they only need permissions, and a refusal
+    // there must leave the descriptors alone. Undone if anything after them fails.
+    struct Replaced {
+        BlockNode* node;
+        std::string name;
+        std::shared_ptr<BlockNode> old;
+    };
+    std::vector<Replaced> replaced;
     auto restore_backing = [&] {
         for (auto it = replaced.rbegin(); it != replaced.rend(); ++it) {
-            (void)node.graph().replace_backing(*it->first, std::move(it->second));
+            (void)node.graph().replace_child(*it->node, it->name, std::move(it->old));
         }
     };
-    for (const Plan& plan : plans) {
-        if (!plan.change_backing) {
-            continue;
-        }
-        BlockNode* old = plan.node->backing();
+    auto replace = [&](BlockNode& parent, const std::string& name, std::shared_ptr<BlockNode> with) -> Result<void> {
+        BlockNode* old = parent.child(name);
         std::shared_ptr<BlockNode> kept = old ? old->shared_from_this() : nullptr;
-        if (auto done = node.graph().replace_backing(*plan.node, plan.new_backing); !done) {
+        TRY_VOID(node.graph().replace_child(parent, name, std::move(with)));
+        replaced.push_back({&parent, name, std::move(kept)});
+        return {};
+    };
+    for (const Plan& plan : plans) {
+        Result<void> done;
+        if (plan.new_file) {
+            done = replace(*plan.node, "file", plan.new_file);
+        }
+        if (done && plan.change_backing) {
+            done = replace(*plan.node, "backing", plan.new_backing);
+        }
+        if (!done) {
             restore_backing();
             return done;
         }
-        replaced.emplace_back(plan.node, std::move(kept));
     }
     auto change = change_file_access(node.graph(), wanted);
     if (!change) {
@@ -270,6 +307,10 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
             updated.erase(std::string(key));
         }
         updated.insert(plan.driver_options.begin(), plan.driver_options.end());
+        if (plan.new_file) {
+            std::erase_if(updated, [](const auto& entry) { return entry.first.starts_with("file."); });
+            updated.insert_or_assign("file", plan.new_file->node_name());
+        }
         plan.node->set_open_options(std::move(updated));
     }
     // A driver option (raw's offset and size) may have changed what the node spans.
@@ -278,7 +319,7 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
     // and cache settings given explicitly, as QEMU's inherited options do.
     std::vector<BlockNode*> pending;
     for (BdrvChild& child : node.children()) {
-        if (child.name != "backing") {
+        if (reopen_reaches(child, replacing_file, node)) {
             pending.push_back(child.node.get());
         }
     }
@@ -295,7 +336,7 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
             }
         }
         for (BdrvChild& child : current->children()) {
-            if (child.name != "backing") {
+            if (reopen_reaches(child, replacing_file, *current)) {
                 pending.push_back(child.node.get());
             }
         }

@@ -104,6 +104,15 @@ const BlockDriver kVmdkDriver = {
     .create = vmdk::vmdk_create,
     .create_opts = kVmdkCreateOptions,
     .check = vmdk::vmdk_check,
+    // An extent in the node's own file (monolithic images) follows a new `file`.
+    .child_replaced =
+        [](BlockNode& node, BlockNode& old, BlockNode& now) {
+            for (vmdk::Extent& extent : node.state<vmdk::VmdkState>().extents) {
+                if (extent.file == &old) {
+                    extent.file = &now;
+                }
+            }
+        },
 };
 
 }  // namespace qemu::block

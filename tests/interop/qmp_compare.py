@@ -9,6 +9,7 @@ fourth blockdev-reopen's `backing` over vmdk nodes.
 usage: qmp_compare.py OUR_BINARY REFERENCE_BINARY"""
 import json
 import os
+import shutil
 import re
 import socket
 import subprocess
@@ -216,6 +217,47 @@ def reopen_steps(work):
     return steps
 
 
+def reopen_file_steps(work):
+    """blockdev-reopen's `file`: a vmdk and a raw node move to other file nodes (a copy of
+    the same image, another image, a format node), and the errors QEMU gives for a missing
+    node, a cycle and a read-only file under a writable node."""
+    def reopen(**options):
+        return qmp("blockdev-reopen", options=[options])
+
+    def node(driver, name, file):
+        return {"driver": driver, "node-name": name, "file": file}
+
+    steps = [b'{"execute": "qmp_capabilities"}\n']
+    for name, image, extra in (("b1f", "b1.vmdk", {}), ("b2f", "b2.vmdk", {}), ("cf", "copy.vmdk", {}),
+                               ("rof", "b2.vmdk", {"read-only": True})):
+        steps.append(qmp("blockdev-add", driver="file", **{"node-name": name}, filename=os.path.join(work, image),
+                         **extra))
+    steps += [
+        qmp("blockdev-add", **node("vmdk", "v", "b1f")),
+        qmp("blockdev-add", **node("raw", "r", "b2f")),
+        hmp('qemu-io v "read -P 0x11 0 64k"'),
+        reopen(**node("vmdk", "v", "cf")),
+        qmp("query-named-block-nodes", flat=True),
+        hmp('qemu-io v "read -P 0x11 0 64k"'),
+        reopen(**node("raw", "r", "b1f")),
+        hmp('qemu-io r "read -v 0 32"'),
+        reopen(**node("vmdk", "v", "nope")),
+        reopen(**node("vmdk", "v", "v")),
+        reopen(**node("raw", "r", "r")),
+        reopen(**node("vmdk", "v", "rof")),
+        reopen(**node("vmdk", "v", "r")),
+        hmp('qemu-io v "read -P 0x11 0 64k"'),
+        reopen(**node("raw", "r", "v")),
+        qmp("blockdev-del", **{"node-name": "b1f"}),
+        qmp("blockdev-del", **{"node-name": "b2f"}),
+        qmp("blockdev-del", **{"node-name": "cf"}),
+        qmp("query-named-block-nodes", flat=True),
+        qmp("query-block"),
+        b'{"execute": "quit"}\n',
+    ]
+    return steps
+
+
 def make_reopen_images(work, qemu_img):
     for name, pattern in (("b1", "0x11"), ("b2", "0x22")):
         subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, name + ".vmdk"), "1M"], check=True)
@@ -224,6 +266,7 @@ def make_reopen_images(work, qemu_img):
                        check=True, stdout=subprocess.DEVNULL)
     subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", "-b", "b1.vmdk", "-F", "vmdk",
                     os.path.join(work, "top.vmdk")], check=True)
+    shutil.copyfile(os.path.join(work, "b1.vmdk"), os.path.join(work, "copy.vmdk"))
 
 
 def converse(binary, image, steps=STEPS, extra_args=None):
@@ -331,6 +374,8 @@ def main():
     make_reopen_images(reopen_work, "/usr/bin/qemu-img")
     mine += converse(ours, image, reopen_steps(reopen_work))
     theirs += converse(reference, image, reopen_steps(reopen_work))
+    mine += converse(ours, image, reopen_file_steps(reopen_work))
+    theirs += converse(reference, image, reopen_file_steps(reopen_work))
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)
         theirs += converse_stdio(reference, monitor)

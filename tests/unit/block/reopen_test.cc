@@ -273,3 +273,52 @@ TEST_F(BlockTest, ReopenMovesTheBackingPermissionsWithTheChild)
 }
 
 }  // namespace
+
+// blockdev-reopen's `file`: the node reads through the new file child (a vmdk's extent in
+// its own file follows it), the implicit old file is closed, and a read-only file under a
+// writable format is refused without changing anything.
+TEST_F(BlockTest, ReopenReplacesTheFileChildAndTheExtentFollowsIt)
+{
+    const BlockDriver* vmdk = find_driver("vmdk");
+    ASSERT_NE(vmdk, nullptr);
+    for (auto [name, fill] : {std::pair{"a.vmdk", uint8_t{0x11}}, std::pair{"b.vmdk", uint8_t{0x22}}}) {
+        ASSERT_TRUE(vmdk->create({}, CreateOptions{.filename = path(name), .size = 1 << 20}));
+        auto blk = BlockBackend::open(graph(), path(name), {{"driver", "vmdk"}}, {.flags = rw()});
+        ASSERT_TRUE(blk) << blk.error().desc;
+        ASSERT_TRUE((*blk)->pwrite(0, std::vector<uint8_t>(65536, fill)));
+    }
+    auto other = graph().open(path("b.vmdk"), {{"driver", "file"}, {"node-name", "bf"}}, rw());
+    ASSERT_TRUE(other) << other.error().desc;
+    OpenFlags read_only = rw();
+    read_only.read_write = false;
+    auto locked = graph().open(path("b.vmdk"), {{"driver", "file"}, {"node-name", "rof"}}, read_only);
+    ASSERT_TRUE(locked) << locked.error().desc;
+    auto node = graph().open(path("a.vmdk"), {{"driver", "vmdk"}, {"node-name", "v"}}, rw());
+    ASSERT_TRUE(node) << node.error().desc;
+    auto blk = BlockBackend::attach(*node, perm::kConsistentRead, perm::kAll);
+    ASSERT_TRUE(blk) << blk.error().desc;
+    std::vector<uint8_t> buf(65536);
+    ASSERT_TRUE((*blk)->pread(0, buf));
+    EXPECT_EQ(buf, std::vector<uint8_t>(65536, 0x11));
+    int with_a = open_fd_count();
+
+    BlockOptions again{{"driver", "vmdk"}, {"node-name", "v"}, {"file", "rof"}};
+    auto refused = reopen(**node, again);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().desc, "Block node is read-only");
+    EXPECT_EQ((*node)->file()->filename(), path("a.vmdk"));
+
+    again["file"] = "v";
+    EXPECT_EQ(reopen(**node, again).error().desc, "Making 'v' a file child of 'v' would create a cycle");
+
+    again["file"] = "bf";
+    ASSERT_TRUE(reopen(**node, again));
+    EXPECT_EQ((*node)->file(), other->get());
+    EXPECT_EQ((*node)->filename(), path("b.vmdk"));
+    EXPECT_EQ(open_fd_count(), with_a - 1) << "the implicit file of a.vmdk is closed";
+    ASSERT_TRUE((*blk)->pread(0, buf));
+    EXPECT_EQ(buf, std::vector<uint8_t>(65536, 0x22));
+    // Restating the same file changes nothing.
+    ASSERT_TRUE(reopen(**node, again));
+    EXPECT_EQ((*node)->file(), other->get());
+}
