@@ -411,10 +411,12 @@ TEST_F(VpcTest, ABitmapAlreadyAllOnesIsNotWrittenAgain)
     EXPECT_LE(written[1] - written[0], 768);
     EXPECT_EQ(read_range(file_bytes(p), 2560 + 4096, 512), std::vector<uint8_t>(512, 2));
 
-    const std::string_view rule = "[inject-error]\nevent = \"none\"\niotype = \"write\"\nsector = \"4\"\nerrno = \"5\"\n";
+    const std::string_view rule =
+        "[inject-error]\nevent = \"none\"\niotype = \"write\"\nsector = \"4\"\nerrno = \"5\"\n";
     std::string config = make_image("bitmap.cfg", std::vector<uint8_t>(rule.begin(), rule.end()));
     for (const std::string& image : {p, zeroed}) {
-        auto blk = BlockBackend::open(graph(), "blkdebug:" + config + ":" + image, {{"driver", "vpc"}}, {.flags = rw()});
+        auto blk =
+            BlockBackend::open(graph(), "blkdebug:" + config + ":" + image, {{"driver", "vpc"}}, {.flags = rw()});
         ASSERT_TRUE(blk) << blk.error().desc;
         auto written = (*blk)->pwrite(4096, std::vector<uint8_t>(512, 3));
         ASSERT_FALSE(written) << image;
