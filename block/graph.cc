@@ -713,5 +713,4 @@ bool BlockNode::backing_overridden() const
     return m_backing_nulled && !m_backing_file.empty();
 }
 
-
 }  // namespace qemu::block

@@ -256,7 +256,7 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         std::shared_ptr<BlockNode> old;
     };
     std::vector<Replaced> replaced;
-    auto restore_backing = [&] {
+    auto restore_children = [&] {
         for (auto it = replaced.rbegin(); it != replaced.rend(); ++it) {
             (void)node.graph().replace_child(*it->node, it->name, std::move(it->old));
         }
@@ -277,13 +277,13 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
             done = replace(*plan.node, "backing", plan.new_backing);
         }
         if (!done) {
-            restore_backing();
+            restore_children();
             return done;
         }
     }
     auto change = change_file_access(node.graph(), wanted);
     if (!change) {
-        restore_backing();
+        restore_children();
         return std::unexpected(std::move(change).error());
     }
     for (const Plan& plan : plans) {
@@ -295,7 +295,7 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         if (!done) {
             // The driver changed nothing; the old descriptors come back as they were.
             change->undo();
-            restore_backing();
+            restore_children();
             return done;
         }
     }

@@ -52,7 +52,7 @@ Result<std::optional<int64_t>> data_offset_for_write(BlockNode& node, VpcState& 
         int64_t bitmap_offset = 512 * int64_t{s.bat[index]};
         std::vector<uint8_t> bitmap(s.bitmap_size);
         bool all_ones = false;
-        if (!node.file()->driver().debug_event) {
+        if (!find_debug_node(*node.file())) {
             all_ones = node.file()->pread(bitmap_offset, bitmap) &&
                 std::ranges::all_of(bitmap, [](uint8_t b) { return b == 0xff; });
         }

@@ -272,8 +272,6 @@ TEST_F(BlockTest, ReopenMovesTheBackingPermissionsWithTheChild)
     EXPECT_EQ((*other)->shared_perm(), perm::kAll);
 }
 
-}  // namespace
-
 // blockdev-reopen's `file`: the node reads through the new file child (a vmdk's extent in
 // its own file follows it), the implicit old file is closed, and a read-only file under a
 // writable format is refused without changing anything.
@@ -322,3 +320,5 @@ TEST_F(BlockTest, ReopenReplacesTheFileChildAndTheExtentFollowsIt)
     ASSERT_TRUE(reopen(**node, again));
     EXPECT_EQ((*node)->file(), other->get());
 }
+
+}  // namespace
