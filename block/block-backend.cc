@@ -30,9 +30,10 @@ Result<std::unique_ptr<BlockBackend>> BlockBackend::open(
 }
 
 Result<std::unique_ptr<BlockBackend>> BlockBackend::attach(
-    std::shared_ptr<BlockNode> root, uint64_t wanted, uint64_t shared)
+    std::shared_ptr<BlockNode> root, uint64_t wanted, uint64_t shared, std::string name)
 {
     std::unique_ptr<BlockBackend> backend(new BlockBackend(std::move(root)));
+    backend->m_name = std::move(name);
     TRY_VOID(backend->set_perm(wanted, shared));
     return backend;
 }
@@ -49,7 +50,9 @@ BlockBackend::~BlockBackend()
 
 Result<void> BlockBackend::set_perm(uint64_t wanted, uint64_t shared)
 {
-    TRY_VOID(m_root->graph().set_perm(*m_root, this, wanted, shared));
+    // blk_root_get_parent_desc
+    PermUser who{this, m_name.empty() ? "an unnamed block device" : "block device '" + m_name + "'", "root"};
+    TRY_VOID(m_root->graph().set_perm(*m_root, who, wanted, shared));
     m_perm = wanted;
     m_shared = shared;
     return {};

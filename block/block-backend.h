@@ -27,9 +27,10 @@ public:
     // blk_new_open: opens the graph below and takes the permissions the flags imply.
     static Result<std::unique_ptr<BlockBackend>> open(
         BlockGraph& graph, std::optional<std::string> filename, BlockOptions options, const BackendOpenOptions& how);
-    // A backend over an existing node (blockdev-add then a device).
+    // A backend over an existing node (blockdev-add then a device). `name` (a drive's id,
+    // a device's) is how permission errors call it: "block device 'NAME'".
     static Result<std::unique_ptr<BlockBackend>> attach(
-        std::shared_ptr<BlockNode> root, uint64_t perm, uint64_t shared);
+        std::shared_ptr<BlockNode> root, uint64_t perm, uint64_t shared, std::string name = {});
     ~BlockBackend();
     BlockBackend(const BlockBackend&) = delete;
     BlockBackend& operator=(const BlockBackend&) = delete;
@@ -71,6 +72,7 @@ private:
     AioCallback track(AioContext& ctx, AioCallback done);
 
     std::shared_ptr<BlockNode> m_root;
+    std::string m_name;
     // The root's length as last asked, and the graph's resize epoch then: requests inside it
     // need no fstat (QEMU checks against bs->total_sectors). Only over a regular file, whose
     // size changes through the graph; a device may change its medium.

@@ -132,7 +132,7 @@ Result<void> BlockDevices::add_drive(
     }
     auto root = TRY(open_tree(m_graph, std::move(filename), std::move(options), how.flags));
     // Without a guest device nobody writes yet; qemu-io and block_resize ask when they do.
-    auto blk = TRY(block::BlockBackend::attach(root, block::perm::kConsistentRead, block::perm::kAll));
+    auto blk = TRY(block::BlockBackend::attach(root, block::perm::kConsistentRead, block::perm::kAll, id));
     blk->set_write_cache(!how.writethrough);
     m_roots.push_back(root.get());
     m_drives.push_back(Drive{std::move(id), std::move(blk)});
@@ -163,12 +163,18 @@ Result<void> BlockDevices::add_guest_disk(std::optional<std::string> id, std::st
         if (has_backend(*node)) {
             return make_error(property + "can't take value '" + std::string(drive) + "', it's in use");
         }
-        // As a -drive's backend: no write permission until a writer (qemu-io) asks for it.
-        disk.blk = TRY(block::BlockBackend::attach(
-            node->shared_from_this(), block::perm::kConsistentRead, block::perm::kAll));
     }
     disk.path = id ? "/machine/peripheral/" + *id
-                   : "/machine/peripheral-anon/device[" + std::to_string(m_anonymous_devices++) + "]";
+                   : "/machine/peripheral-anon/device[" + std::to_string(m_anonymous_devices) + "]";
+    if (disk.drive.empty()) {
+        // As a -drive's backend: no write permission until a writer (qemu-io) asks for it.
+        block::BlockNode* node = m_graph.find_node(drive);
+        disk.blk = TRY(block::BlockBackend::attach(
+            node->shared_from_this(), block::perm::kConsistentRead, block::perm::kAll, id.value_or(disk.path)));
+    }
+    if (!id) {
+        ++m_anonymous_devices;
+    }
     m_guest_disks.push_back(std::move(disk));
     return {};
 }

@@ -53,7 +53,18 @@ constexpr uint64_t kAll = 0xf;
 constexpr int kCount = 4;
 // The names QEMU prints in lock and permission errors.
 std::string_view name(int bit);
+// bdrv_perm_names: "write, resize".
+std::string names(uint64_t perms);
 }  // namespace perm
+
+// Who holds permissions on a node, as QEMU's errors name it: a backend ("block device
+// 'd0'", "an unnamed block device") through its "root", or a parent node ("node 'v1'")
+// through the child it has the node as.
+struct PermUser {
+    const void* key;
+    std::string description;
+    std::string child_name;
+};
 
 // detect-zeroes: whether writes of zero buffers become write-zeroes requests (and with
 // unmap, ones that may deallocate when the node discards).
@@ -116,6 +127,7 @@ constexpr unsigned kRecurse = 0x40;
 }  // namespace status
 
 class BlockNode;
+struct BdrvChild;
 
 struct BlockStatus {
     unsigned flags = 0;
@@ -315,11 +327,27 @@ struct BlockDriver {
     // keeps pointers to its file (vmdk's extents) moves them. Drivers that ask node.file()
     // at each use need nothing.
     void (*child_replaced)(BlockNode& node, BlockNode& old, BlockNode& now) = nullptr;
+    // bdrv_child_perm beyond the defaults its role gives: adjusts `perm` and `shared`, what
+    // the node takes on `child`, given what the node's own users hold (`parent_perm`).
+    void (*child_perm)(const BlockNode& node, const BdrvChild& child, uint64_t parent_perm, uint64_t& perm,
+        uint64_t& shared) = nullptr;
 };
+
+// What a child is to its parent (BdrvChildRole); the permissions the parent takes on it
+// follow from it (bdrv_default_perms).
+namespace child_role {
+constexpr unsigned kData = 1 << 0;  // holds guest data
+constexpr unsigned kMetadata = 1 << 1;  // holds the parent's metadata, written even without writers
+constexpr unsigned kFiltered = 1 << 2;  // the parent passes every request through to it
+constexpr unsigned kCow = 1 << 3;  // a backing file
+constexpr unsigned kPrimary = 1 << 4;
+constexpr unsigned kImage = kData | kMetadata;
+}  // namespace child_role
 
 struct BdrvChild {
     std::string name;  // "file", later "backing", "extents.0", ...
     std::shared_ptr<BlockNode> node;
+    unsigned role = child_role::kImage | child_role::kPrimary;
 };
 
 class BlockGraph;
@@ -384,7 +412,10 @@ public:
     // Whether a FUA write reaches the disk through this node without a flush after it:
     // the driver passes the flag on and, for a format, the child it goes to does too.
     bool passes_fua() const;
-    void add_child(std::string name, std::shared_ptr<BlockNode> node);
+    void add_child(std::string name, std::shared_ptr<BlockNode> node, unsigned role);
+    // A driver's open that finds its child is not what the default role said (raw with an
+    // offset holds data, not a filtered image; a vmdk descriptor file holds no data).
+    void set_child_role(std::string_view name, unsigned role);
 
     // The union of what every user of the node holds, and what all of them share.
     uint64_t perm() const { return m_perm; }
@@ -432,10 +463,13 @@ private:
     OpenFlags m_flags;
     std::unique_ptr<DriverState> m_state;
     std::vector<BdrvChild> m_children;
-    // Users (parent nodes, backends) and what each holds and shares.
+    // Users (parent nodes, backends) and what each holds and shares; how errors name
+    // them, and the order they came in (the newest is asked first, as in QEMU's list).
     struct PermUse {
         uint64_t perm;
         uint64_t shared;
+        PermUser who;
+        uint64_t serial;
     };
     std::map<const void*, PermUse> m_users;
     uint64_t m_perm = 0;
@@ -487,8 +521,9 @@ public:
 
     // Sets what `user` (a backend, or a parent node) holds on node and shares with others,
     // and carries the node's new totals down to its children and into the image locks.
-    // On failure nothing changes.
-    Result<void> set_perm(BlockNode& node, const void* user, uint64_t perm, uint64_t shared);
+    // What one user holds that another refuses to share fails as QEMU's "Permission
+    // conflict" does. On failure nothing changes.
+    Result<void> set_perm(BlockNode& node, const PermUser& user, uint64_t perm, uint64_t shared);
     // The user is gone: its permissions no longer count.
     void drop_perm(BlockNode& node, const void* user);
 
@@ -516,6 +551,10 @@ public:
     // (child_replaced). When the new one cannot grant them, nothing changes.
     Result<void> replace_child(BlockNode& node, const std::string& name, std::shared_ptr<BlockNode> with);
     std::vector<BlockNode*> nodes() const;
+    // bdrv_refresh_perms: what node takes on its children again, from its users' totals,
+    // its flags (a writable format writes its metadata) and each child's role, down the
+    // graph. For after a node's flags or children changed.
+    Result<void> refresh_perm(BlockNode& node);
 
     // Where warnings go (tests capture them).
     void set_warning_sink(std::function<void(const std::string&)> sink) { m_warn = std::move(sink); }
@@ -535,11 +574,11 @@ private:
     Result<std::shared_ptr<BlockNode>> open_node(
         const BlockDriver& driver, std::string filename, BlockOptions options, OpenFlags flags);
     Result<std::string> take_node_name(BlockOptions& options);
-    Result<void> refresh_perm(BlockNode& node);
 
     OpenContext m_context;
     std::map<std::string, BlockNode*, std::less<>> m_by_name;
     uint64_t m_node_serial = 0;
+    uint64_t m_perm_serial = 0;  // orders the users of nodes (PermUse::serial)
     std::atomic<uint64_t> m_resize_epoch{0};
     uint64_t m_next_auto_name = 0;
     std::function<void(const std::string&)> m_warn;

@@ -166,6 +166,17 @@ std::string_view perm::name(int bit)
     return "unknown";
 }
 
+std::string perm::names(uint64_t perms)
+{
+    std::string out;
+    for (int bit = 0; bit < kCount; ++bit) {
+        if (perms & (uint64_t{1} << bit)) {
+            out += (out.empty() ? "" : ", ") + std::string(name(bit));
+        }
+    }
+    return out;
+}
+
 BlockOptions extract_subtree(BlockOptions& options, std::string_view prefix)
 {
     BlockOptions subtree;
@@ -416,16 +427,21 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open(
     std::string node_name = TRY(take_node_name(options));
     auto node = std::make_shared<BlockNode>(*this, *driver, node_name, flags);
     node->set_filename(file->filename());
-    node->add_child("file", std::move(file));
+    unsigned file_role = driver->is_filter_like ? child_role::kFiltered : child_role::kImage;
+    node->add_child("file", std::move(file), file_role | child_role::kPrimary);
     node->set_backing_nulled(nulled);
     node->set_open_options(options);
     m_by_name.emplace(node_name, node.get());
     node->m_serial = ++m_node_serial;
+    // As bdrv_open_child attaches it: the file is locked before the driver reads it, and
+    // again once the driver has added its own children or changed a role.
+    TRY_VOID(refresh_perm(*node));
     TRY_VOID(open_with_driver(*driver, *node, options, m_context));
     TRY_VOID(refuse_leftovers(*driver, options));
     if (!flags.no_backing) {
         TRY_VOID(open_backing(*node, std::move(backing)));
     }
+    TRY_VOID(refresh_perm(*node));
     if (probed && driver->probed_write_warning && !node->read_only()) {
         warn(driver->probed_write_warning(node->filename()));
     }
@@ -481,7 +497,7 @@ Result<void> BlockGraph::open_backing(BlockNode& node, BackingRequest request)
             node.set_auto_backing_file(backing->filename());
         }
     }
-    node.add_child("backing", std::move(backing));
+    node.add_child("backing", std::move(backing), child_role::kCow);
     return {};
 }
 
@@ -507,13 +523,82 @@ Result<std::string> full_backing_filename(BlockNode& node)
     return qemu_path_combine(bottom->filename(), name);
 }
 
+namespace {
+
+// bdrv_default_perms for one child by its role, then the driver's own adjustment: what a
+// node whose users hold `wanted` and share `shared` takes on `child`.
+std::pair<uint64_t, uint64_t> child_perms(
+    const BlockNode& node, const BdrvChild& child, uint64_t wanted, uint64_t shared)
+{
+    uint64_t child_perm = wanted;
+    uint64_t child_shared = shared;
+    if (child.role & child_role::kCow) {
+        // Only reads go to a backing file, and others may change it only if this node's
+        // users can live with changing data.
+        child_perm = wanted & perm::kConsistentRead;
+        child_shared = (shared & perm::kWrite) ? (perm::kWrite | perm::kResize) : 0;
+        child_shared |= perm::kConsistentRead | perm::kWriteUnchanged;
+    } else if (!(child.role & child_role::kFiltered)) {
+        if (child.role & child_role::kMetadata) {
+            // A writable format may write its metadata whether or not anyone writes
+            // through it, and nobody else may change what it describes.
+            if (!node.read_only()) {
+                child_perm |= perm::kWrite | perm::kResize;
+            }
+            if (!node.flags().no_io) {
+                child_perm |= perm::kConsistentRead;
+            }
+            child_shared &= ~(perm::kWrite | perm::kResize);
+        }
+        if (child.role & child_role::kData) {
+            // The format may assume the size (fixed extents), may have to write where its
+            // users only write unchanged data, and grows the file as it writes.
+            child_shared &= ~perm::kResize;
+            if (child_perm & perm::kWriteUnchanged) {
+                child_perm |= perm::kWrite;
+            }
+            if (child_perm & perm::kWrite) {
+                child_perm |= perm::kResize;
+            }
+        }
+    }
+    if (node.driver().child_perm) {
+        node.driver().child_perm(node, child, wanted, child_perm, child_shared);
+    }
+    if (child.node->flags().force_share) {
+        child_shared = perm::kAll;
+    }
+    return {child_perm, child_shared};
+}
+
+}  // namespace
+
 Result<void> BlockGraph::refresh_perm(BlockNode& node)
 {
+    // bdrv_parent_perms_conflict: each user must share what every other one holds. The
+    // newest users come first, as in QEMU's list of parents.
+    std::vector<const BlockNode::PermUse*> users;
+    for (const auto& [key, use] : node.m_users) {
+        users.push_back(&use);
+    }
+    std::ranges::sort(users, [](const auto* a, const auto* b) { return a->serial > b->serial; });
+    for (const BlockNode::PermUse* a : users) {
+        for (const BlockNode::PermUse* b : users) {
+            if (a == b || !(b->perm & ~a->shared)) {
+                continue;
+            }
+            const std::string& name = node.node_name();
+            return make_error("Permission conflict on node '" + name + "': permissions '" +
+                perm::names(b->perm & ~a->shared) + "' are both required by " + b->who.description + " (uses node '" +
+                name + "' as '" + b->who.child_name + "' child) and unshared by " + a->who.description +
+                " (uses node '" + name + "' as '" + a->who.child_name + "' child).");
+        }
+    }
     uint64_t wanted = 0;
     uint64_t shared = perm::kAll;
-    for (const auto& [user, use] : node.m_users) {
-        wanted |= use.perm;
-        shared &= use.shared;
+    for (const BlockNode::PermUse* use : users) {
+        wanted |= use->perm;
+        shared &= use->shared;
     }
     if (node.flags().force_share) {
         shared = perm::kAll;
@@ -535,23 +620,9 @@ Result<void> BlockGraph::refresh_perm(BlockNode& node)
         }
     }
     for (BdrvChild& child : node.children()) {
-        uint64_t child_perm = wanted;
-        uint64_t child_shared = shared;
-        if (child.name == "backing") {
-            // bdrv_default_perms_for_cow: only reads go to a backing file, and others may
-            // change it only if this node's users can live with changing data.
-            child_perm = wanted & perm::kConsistentRead;
-            child_shared = (shared & perm::kWrite) ? (perm::kWrite | perm::kResize) : 0;
-            child_shared |= perm::kConsistentRead | perm::kWriteUnchanged;
-        } else if (!node.driver().is_filter_like) {
-            // A format reads its metadata and grows its file when it may write.
-            child_perm |= perm::kConsistentRead;
-            if (wanted & perm::kWrite) {
-                child_perm |= perm::kResize;
-            }
-            child_shared &= ~(perm::kWrite | perm::kResize);
-        }
-        TRY_VOID(set_perm(*child.node, &node, child_perm, child_shared));
+        auto [child_perm, child_shared] = child_perms(node, child, wanted, shared);
+        PermUser as_parent{&node, "node '" + node.node_name() + "'", child.name};
+        TRY_VOID(set_perm(*child.node, as_parent, child_perm, child_shared));
     }
     if (node.driver().check_perm) {
         TRY_VOID(node.driver().check_perm(node, wanted, shared));
@@ -564,19 +635,20 @@ Result<void> BlockGraph::refresh_perm(BlockNode& node)
     return {};
 }
 
-Result<void> BlockGraph::set_perm(BlockNode& node, const void* user, uint64_t wanted, uint64_t shared)
+Result<void> BlockGraph::set_perm(BlockNode& node, const PermUser& user, uint64_t wanted, uint64_t shared)
 {
     std::optional<BlockNode::PermUse> old;
-    if (auto it = node.m_users.find(user); it != node.m_users.end()) {
+    if (auto it = node.m_users.find(user.key); it != node.m_users.end()) {
         old = it->second;
     }
-    node.m_users[user] = {wanted, shared};
+    node.m_users.insert_or_assign(
+        user.key, BlockNode::PermUse{wanted, shared, user, old ? old->serial : ++m_perm_serial});
     auto done = refresh_perm(node);
     if (!done) {
         if (old) {
-            node.m_users[user] = *old;
+            node.m_users.insert_or_assign(user.key, *old);
         } else {
-            node.m_users.erase(user);
+            node.m_users.erase(user.key);
         }
         // Back to what held before; that state was valid, so this cannot newly fail.
         (void)refresh_perm(node);
@@ -627,9 +699,18 @@ BlockNode* BlockNode::child(std::string_view name) const
     return nullptr;
 }
 
-void BlockNode::add_child(std::string name, std::shared_ptr<BlockNode> node)
+void BlockNode::add_child(std::string name, std::shared_ptr<BlockNode> node, unsigned role)
 {
-    m_children.push_back(BdrvChild{std::move(name), std::move(node)});
+    m_children.push_back(BdrvChild{std::move(name), std::move(node), role});
+}
+
+void BlockNode::set_child_role(std::string_view name, unsigned role)
+{
+    for (BdrvChild& child : m_children) {
+        if (child.name == name) {
+            child.role = role;
+        }
+    }
 }
 
 void BlockGraph::refresh_filenames(BlockNode& node)
@@ -667,19 +748,13 @@ Result<void> BlockGraph::replace_child(BlockNode& node, const std::string& name,
                 node.m_children.erase(it);
             }
         } else if (in) {
-            node.m_children.push_back(BdrvChild{name, std::move(in)});
+            node.m_children.push_back(BdrvChild{name, std::move(in), child_role::kCow});
         }
         if (out && node.child(name) && node.driver().child_replaced) {
             node.driver().child_replaced(node, *out, *node.child(name));
         }
         return out;
     };
-    // bdrv_default_perms_for_storage: a writable format may write its metadata whether or
-    // not anyone writes through it, so its file must be writable. (Other permissions here
-    // follow the users' only; this is the case a new `file` can break.)
-    if (name == "file" && with && !node.driver().is_filter_like && !node.read_only() && with->read_only()) {
-        return make_error("Block node is read-only");
-    }
     bool is_backing = name == "backing";
     bool was_nulled = node.m_backing_nulled;
     std::shared_ptr<BlockNode> old = swap(std::move(with));

@@ -56,6 +56,29 @@ Result<void> raw_open(BlockNode& node, BlockOptions& options, const OpenContext&
     return {};
 }
 
+Result<void> raw_first_open(BlockNode& node, BlockOptions& options, const OpenContext& context)
+{
+    TRY_VOID(raw_open(node, options, context));
+    // Without a window raw passes everything through like a filter; with one (as QEMU
+    // decides at open, not at a reopen) its file holds data the users do not see whole.
+    const RawState& s = node.state<RawState>();
+    if (s.offset || s.has_size) {
+        node.set_child_role("file", child_role::kData | child_role::kPrimary);
+    }
+    return {};
+}
+
+// raw_child_perm: write and resize on the file only as the users take them, whatever the
+// role would add. (Raw has no backing file of its own; one given by hand keeps its rules.)
+void raw_child_perm(const BlockNode&, const BdrvChild& child, uint64_t parent_perm, uint64_t& perm, uint64_t&)
+{
+    if (child.role & child_role::kCow) {
+        return;
+    }
+    perm &= ~(perm::kWrite | perm::kResize);
+    perm |= parent_perm & (perm::kWrite | perm::kResize);
+}
+
 Result<int64_t> raw_get_length(BlockNode& node)
 {
     RawState& s = node.state<RawState>();
@@ -245,7 +268,7 @@ const BlockDriver kRawDriver = {
     .passes_fua = true,
     .concurrency = Concurrency::Full,
     .probe = raw_probe,
-    .open = raw_open,
+    .open = raw_first_open,
     // Opening again over the same child checks and swaps the window, or changes nothing.
     .reopen = raw_open,
     .reopen_keys = kRawReopenKeys,
@@ -263,6 +286,7 @@ const BlockDriver kRawDriver = {
     .create_opts = kRawCreateOpts,
     .measure = raw_measure,
     .probed_write_warning = raw_probed_write_warning,
+    .child_perm = raw_child_perm,
 };
 
 }  // namespace qemu::block

@@ -125,7 +125,7 @@ Result<void> blkdebug_open(BlockNode& node, BlockOptions& options, const OpenCon
 
     auto image = TRY(node.graph().open_child(options, "image", image_name, node.flags(), false));
     std::string image_filename = image->filename();
-    node.add_child("image", std::move(image));
+    node.add_child("image", std::move(image), child_role::kFiltered | child_role::kPrimary);
 
     if (align && (align >= INT_MAX || !is_power_of_2(align))) {
         return make_error("Cannot meet constraints with align " + std::to_string(align));

@@ -314,8 +314,11 @@ Result<void> open_extents(OpenState& st, std::string_view desc, int depth)
         std::string child_name = "extents." + std::to_string(st.s.extents.size());
         auto child = TRY(st.node.graph().open_child(st.options, child_name, path, st.node.flags(), false));
         BlockNode& file = *child;
-        st.node.add_child(child_name, std::move(child));
-        if (line.type == "FLAT" || line.type == "VMFS") {
+        bool flat = line.type == "FLAT" || line.type == "VMFS";
+        // Only a sparse extent holds metadata to write without a writer.
+        st.node.add_child(child_name, std::move(child), flat ? child_role::kData : child_role::kImage);
+        TRY_VOID(st.node.graph().refresh_perm(st.node));
+        if (flat) {
             if (line.flat_offset > INT64_MAX / 512) {
                 return make_errno_error(EFBIG);
             }
@@ -381,6 +384,9 @@ Result<void> vmdk_open(BlockNode& node, BlockOptions& options, const OpenContext
         TRY_VOID(open_sparse(st, file, buf, 0));
         s.desc_offset = 0x200;
     } else {
+        // A descriptor file holds no guest data (the extents do).
+        node.set_child_role("file", child_role::kMetadata | child_role::kPrimary);
+        TRY_VOID(node.graph().refresh_perm(node));
         TRY_VOID(open_desc_file(st, buf, 0));
     }
     auto area = read_descriptor_area(file, s.desc_offset);

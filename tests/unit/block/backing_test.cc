@@ -91,15 +91,15 @@ TEST_F(BackingTest, AnOverlayOnlyReadsItsBackingFileAndSharesWhatItsUsersShare)
     ASSERT_TRUE(base);
     auto top = graph().open(make_image("top.img", 4096), {{"driver", "raw"}}, block_test::rw());
     ASSERT_TRUE(top);
-    (*top)->add_child("backing", *base);
+    (*top)->add_child("backing", *base, qemu::block::child_role::kCow);
     int user = 0;
-    ASSERT_TRUE(graph().set_perm(**top, &user, perm::kConsistentRead | perm::kWrite | perm::kResize,
+    ASSERT_TRUE(graph().set_perm(**top, {&user, "a test", "root"}, perm::kConsistentRead | perm::kWrite | perm::kResize,
         perm::kConsistentRead | perm::kWriteUnchanged));
     // Writing the overlay asks nothing but reads of a read-only backing file...
     EXPECT_EQ((*base)->perm(), perm::kConsistentRead);
     // ...which nobody may change while the overlay's users need its data stable.
     EXPECT_EQ((*base)->shared_perm(), perm::kConsistentRead | perm::kWriteUnchanged);
-    ASSERT_TRUE(graph().set_perm(**top, &user, perm::kConsistentRead, perm::kAll));
+    ASSERT_TRUE(graph().set_perm(**top, {&user, "a test", "root"}, perm::kConsistentRead, perm::kAll));
     EXPECT_EQ((*base)->shared_perm(), perm::kAll);
     graph().drop_perm(**top, &user);
     EXPECT_EQ((*base)->perm(), 0u);
@@ -111,7 +111,7 @@ TEST_F(BackingTest, BackingFileSizeIsNotPartOfTheOverlaysDiskSize)
     auto top = graph().open(make_image("top.img", 4096, 1), {{"driver", "raw"}}, block_test::ro());
     ASSERT_TRUE(base && top);
     int64_t alone = (*top)->allocated_file_size().value_or(-1);
-    (*top)->add_child("backing", *base);
+    (*top)->add_child("backing", *base, qemu::block::child_role::kCow);
     EXPECT_EQ((*top)->allocated_file_size().value_or(-2), alone);
 }
 
@@ -120,7 +120,7 @@ TEST_F(BackingTest, StatusAboveStopsAtTheFirstLayerThatHoldsTheRange)
     auto base = graph().open(make_image("base.img", 8192, 1), {{"driver", "raw"}}, block_test::ro());
     auto top = graph().open(make_image("top.img", 8192, 1), {{"driver", "raw"}}, block_test::ro());
     ASSERT_TRUE(base && top);
-    (*top)->add_child("backing", *base);
+    (*top)->add_child("backing", *base, qemu::block::child_role::kCow);
     auto answer = qemu::block::block_status_above(**top, nullptr, true, 0, 8192);
     ASSERT_TRUE(answer) << answer.error().desc;
     EXPECT_EQ(answer->depth, 1);

@@ -166,7 +166,7 @@ TEST_F(QmpHostTest, QueriesReportTheBackingFileANodeNamesAndItsChain)
     block::BlockNode* top = host.block().graph().find_node("top");
     block::BlockNode* base = host.block().graph().find_node("base");
     top->set_backing_file("base.img", "vmdk");
-    top->add_child("backing", base->shared_from_this());
+    top->add_child("backing", base->shared_from_this(), block::child_role::kCow);
 
     auto find = [](const JsonValue& list, const char* name) {
         for (const JsonValue& node : list) {
