@@ -86,6 +86,9 @@ struct OpenFlags {
     // BDRV_O_NO_IO: opened for its metadata only (qemu-img info), so its name never spells
     // out a backing file it does not open.
     bool no_io = false;
+    // read-only was among this node's own options: a reopen of a parent that names the node
+    // by reference keeps it rather than passing its own access down.
+    bool read_only_given = false;
 };
 
 // A write's payload worked out ahead of its turn, on another thread: vmdk compresses a

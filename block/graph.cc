@@ -18,8 +18,10 @@ namespace qemu::block {
 // The options every node takes, whatever its driver; children inherit them unless set.
 Result<void> take_common_flags(BlockOptions& options, OpenFlags& flags)
 {
-    if (auto value = TRY(take_bool(options, "read-only"))) {
-        flags.read_write = !*value;
+    auto read_only = TRY(take_bool(options, "read-only"));
+    flags.read_only_given = read_only.has_value();
+    if (read_only) {
+        flags.read_write = !*read_only;
     }
     if (auto value = TRY(take_bool(options, "auto-read-only"))) {
         flags.auto_read_only = *value;

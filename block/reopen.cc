@@ -3,6 +3,7 @@
 #include "block/reopen.h"
 
 #include <algorithm>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -62,6 +63,30 @@ bool has_descendant(BlockNode& node, const BlockNode& target)
         }
     }
     return false;
+}
+
+// The nodes below `node` that the reopen reaches without a plan of their own (children
+// opened by reference): they keep their own options but follow the access mode, and
+// cache settings given explicitly, as QEMU's inherited options do.
+std::vector<BlockNode*> followers(
+    BlockNode& node, std::span<const Plan> plans, std::span<BlockNode* const> replacing_file)
+{
+    std::vector<BlockNode*> out;
+    std::vector<BlockNode*> pending{&node};
+    while (!pending.empty()) {
+        BlockNode* current = pending.back();
+        pending.pop_back();
+        if (current != &node && std::ranges::none_of(plans, [&](const Plan& p) { return p.node == current; }) &&
+            std::ranges::find(out, current) == out.end()) {
+            out.push_back(current);
+        }
+        for (BdrvChild& child : current->children()) {
+            if (reopen_reaches(child, replacing_file, *current)) {
+                pending.push_back(child.node.get());
+            }
+        }
+    }
+    return out;
 }
 
 // The node a `file` or `backing` reference names, if it may become that child of `node`.
@@ -246,6 +271,9 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         }
         // auto-read-only keeps what the descriptor has; a writer reopens it when it comes.
         bool read_write = flags.read_write && (!flags.auto_read_only || current.read_write);
+        if (plan == plans.end() && host->flags().read_only_given) {
+            read_write = current.read_write;  // its own read-only stands (bdrv_reopen_queue_child)
+        }
         wanted.push_back({host, read_write, direct});
     }
     // New file and backing children first: they only need permissions, and a refusal
@@ -281,8 +309,40 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
             return done;
         }
     }
+    // The new flags count for permissions before any descriptor changes: a format that
+    // becomes writable takes write on its file, and another user that does not share it
+    // fails the reopen. The file descriptors that change then carry the new locks along.
+    std::vector<std::pair<BlockNode*, OpenFlags>> old_flags;
+    for (const Plan& plan : plans) {
+        old_flags.emplace_back(plan.node, plan.node->flags());
+        plan.node->mutable_flags() = plan.flags;
+    }
+    for (BlockNode* follower : followers(node, plans, replacing_file)) {
+        old_flags.emplace_back(follower, follower->flags());
+        if (!follower->flags().read_only_given) {
+            follower->mutable_flags().read_write = top.flags.read_write;
+            follower->mutable_flags().auto_read_only = top.flags.auto_read_only;
+        }
+        if (top.cache_given) {
+            follower->mutable_flags().cache_direct = top.flags.cache_direct;
+            follower->mutable_flags().no_flush = top.flags.no_flush;
+        }
+    }
+    auto restore_flags = [&] {
+        for (const auto& [changed, flags] : old_flags) {
+            changed->mutable_flags() = flags;
+        }
+        // Back to permissions that held before: dropping them cannot fail.
+        (void)node.graph().refresh_perm(node);
+    };
+    if (auto perms = node.graph().refresh_perm(node); !perms) {
+        restore_flags();
+        restore_children();
+        return perms;
+    }
     auto change = change_file_access(node.graph(), wanted);
     if (!change) {
+        restore_flags();
         restore_children();
         return std::unexpected(std::move(change).error());
     }
@@ -295,12 +355,12 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         if (!done) {
             // The driver changed nothing; the old descriptors come back as they were.
             change->undo();
+            restore_flags();
             restore_children();
             return done;
         }
     }
     for (const Plan& plan : plans) {
-        plan.node->mutable_flags() = plan.flags;
         // What the driver took is now what the node has, for a later reopen to keep.
         BlockOptions updated = plan.node->open_options();
         for (std::string_view key : plan.node->driver().reopen_keys) {
@@ -315,32 +375,6 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
     }
     // A driver option (raw's offset and size) may have changed what the node spans.
     node.graph().note_resize();
-    // Children opened by reference keep their own options, but follow the access mode,
-    // and cache settings given explicitly, as QEMU's inherited options do.
-    std::vector<BlockNode*> pending;
-    for (BdrvChild& child : node.children()) {
-        if (reopen_reaches(child, replacing_file, node)) {
-            pending.push_back(child.node.get());
-        }
-    }
-    while (!pending.empty()) {
-        BlockNode* current = pending.back();
-        pending.pop_back();
-        bool planned = std::ranges::any_of(plans, [&](const Plan& p) { return p.node == current; });
-        if (!planned) {
-            current->mutable_flags().read_write = top.flags.read_write;
-            current->mutable_flags().auto_read_only = top.flags.auto_read_only;
-            if (top.cache_given) {
-                current->mutable_flags().cache_direct = top.flags.cache_direct;
-                current->mutable_flags().no_flush = top.flags.no_flush;
-            }
-        }
-        for (BdrvChild& child : current->children()) {
-            if (reopen_reaches(child, replacing_file, *current)) {
-                pending.push_back(child.node.get());
-            }
-        }
-    }
     return {};
 }
 
