@@ -4,7 +4,8 @@ QEMU, and checks that every reply is the same once the values that differ by nat
 masked (version numbers, timestamps, fd numbers, QEMU 7.2's dropped 'singlestep'). A second
 conversation runs HMP qemu-io on a -drive with werror=stop,rerror=stop over blkdebug errors,
 a third HMP qemu-io's aio requests, one held at a blkdebug breakpoint across commands, a
-fourth blockdev-reopen's `backing` over vmdk nodes.
+fourth blockdev-reopen's `backing` over vmdk nodes, then its `file`, and a last one the
+permission conflicts between nodes.
 
 usage: qmp_compare.py OUR_BINARY REFERENCE_BINARY"""
 import json
@@ -258,6 +259,59 @@ def reopen_file_steps(work):
     return steps
 
 
+def make_permission_images(work, qemu_img):
+    """Fresh images for each binary's permission conversation."""
+    for name in ("a", "b"):
+        subprocess.run([qemu_img, "create", "-q", "-f", "vdi", os.path.join(work, name + ".vdi"), "1M"], check=True)
+
+
+def permission_steps(work):
+    """QEMU's permissions between nodes: a writable format takes write and resize on its
+    file and shares neither, raw with a window refuses resize, the "Permission conflict"
+    texts that name both users, and a reopen to read-write that one of them refuses."""
+    def add(driver, name, file=None, **extra):
+        options = {"driver": driver, "node-name": name}
+        if driver == "file":
+            options["filename"] = os.path.join(work, file)
+        else:
+            options["file"] = file
+        return qmp("blockdev-add", **options, **extra)
+
+    def reopen(name, file, read_only):
+        return qmp("blockdev-reopen", options=[{"driver": "vdi", "node-name": name, "file": file,
+                                                 "read-only": read_only}])
+
+    def delete(name):
+        return qmp("blockdev-del", **{"node-name": name})
+
+    return [
+        b'{"execute": "qmp_capabilities"}\n',
+        add("file", "f", "a.vdi"),
+        add("vdi", "v1", "f"),
+        add("vdi", "v2", "f"),
+        add("vdi", "v3", "f", **{"read-only": True}),
+        add("raw", "r1", "f"),
+        add("raw", "r2", "f", offset=512),
+        delete("r1"),
+        delete("v1"),
+        add("vdi", "v1", "f", **{"read-only": True}),
+        add("raw", "r2", "f", offset=512),
+        reopen("v1", "f", False),
+        delete("r2"),
+        reopen("v1", "f", False),
+        add("raw", "r2", "f", offset=512),
+        reopen("v1", "f", True),
+        add("raw", "r2", "f", offset=512),
+        add("file", "g", "b.vdi", **{"read-only": True}),
+        add("vdi", "w1", "g", **{"read-only": True}),
+        reopen("w1", "g", False),
+        add("vdi", "w2", "g"),
+        add("raw", "q1", "g", offset=512),
+        add("raw", "q2", "g", size=512),
+        b'{"execute": "quit"}\n',
+    ]
+
+
 def make_reopen_images(work, qemu_img):
     for name, pattern in (("b1", "0x11"), ("b2", "0x22")):
         subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, name + ".vmdk"), "1M"], check=True)
@@ -376,6 +430,12 @@ def main():
     theirs += converse(reference, image, reopen_steps(reopen_work))
     mine += converse(ours, image, reopen_file_steps(reopen_work))
     theirs += converse(reference, image, reopen_file_steps(reopen_work))
+    perm_work = tempfile.mkdtemp(prefix="qmp-compare-perm-")
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    mine += converse(ours, image, permission_steps(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    theirs += converse(reference, image, permission_steps(perm_work))
+    shutil.rmtree(perm_work)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)
         theirs += converse_stdio(reference, monitor)
