@@ -388,7 +388,7 @@ const BlockDriver kFileDriver = {
     .get_allocated_file_size = file_posix::file_get_allocated_file_size,
     .create = file_posix::file_create,
     .create_opts = file_posix::kFileCreateOpts,
-    .check_perm = file_posix::lock_check_perm,
+    .check_perm = file_posix::file_check_perm,
     .set_perm = file_posix::lock_set_perm,
 };
 
@@ -419,7 +419,7 @@ const BlockDriver kHostDeviceDriver = {
     .get_allocated_file_size = file_posix::file_get_allocated_file_size,
     .create = file_posix::hdev_create,
     .create_opts = file_posix::kHdevCreateOpts,
-    .check_perm = file_posix::lock_check_perm,
+    .check_perm = file_posix::file_check_perm,
     .set_perm = file_posix::lock_set_perm,
 };
 
@@ -448,7 +448,7 @@ const BlockDriver kHostCdromDriver = {
     .get_length = file_posix::hdev_get_length,
     .get_info = file_posix::file_get_info,
     .get_allocated_file_size = file_posix::file_get_allocated_file_size,
-    .check_perm = file_posix::lock_check_perm,
+    .check_perm = file_posix::file_check_perm,
     .set_perm = file_posix::lock_set_perm,
 };
 

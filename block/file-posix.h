@@ -103,6 +103,9 @@ HostAccess file_host_access(BlockNode& node);
 Result<void> file_reopen_prepare(BlockNode& node, HostAccess wanted);
 void file_reopen_commit(BlockNode& node);
 void file_reopen_abort(BlockNode& node);
+// check_perm of file and host_device: the write descriptor an auto-read-only node defers,
+// then the image locks.
+Result<void> file_check_perm(BlockNode& node, uint64_t perm, uint64_t shared);
 
 // file-hdev.cc: what host_device does differently.
 int hdev_probe_device(std::string_view filename);

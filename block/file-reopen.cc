@@ -86,4 +86,18 @@ void file_reopen_abort(BlockNode& node)
     release(s, std::move(fresh));
 }
 
+Result<void> file_check_perm(BlockNode& node, uint64_t wanted, uint64_t shared)
+{
+    FileState& s = state_of(node);
+    // raw_check_perm: an auto-read-only node whose descriptor is read-only gets a writable
+    // one when write permission arrives (a writable format over it asks at once), and
+    // fails as that open does (`Could not open 'X': Read-only file system`).
+    if ((wanted & perm::kWrite) && node.flags().auto_read_only && !node.read_only() && !s.pending_reopen &&
+        (s.open_flags & O_ACCMODE) != O_RDWR) {
+        TRY_VOID(file_reopen_prepare(node, HostAccess{.read_write = true, .direct = (s.open_flags & O_DIRECT) != 0}));
+        file_reopen_commit(node);
+    }
+    return lock_check_perm(node, wanted, shared);
+}
+
 }  // namespace qemu::block::file_posix

@@ -9,6 +9,7 @@
 
 #include "block/block-backend.h"
 #include "block/drivers.h"
+#include "block/file-posix.h"
 #include "block/reopen.h"
 #include "tests/unit/block/block_test_util.h"
 
@@ -177,6 +178,37 @@ TEST_F(PermTest, ReopenKeepsTheReadOnlyAReferencedFileWasGiven)
     EXPECT_EQ(add({{"driver", "vdi"}, {"node-name", "w2"}, {"file", "g"}}),
         "Permission conflict on node 'g': permissions 'write, resize' are both required by node 'w2' "
         "(uses node 'g' as 'file' child) and unshared by node 'w1' (uses node 'g' as 'file' child).");
+}
+
+// -drive's auto-read-only: the file is open read-only until write permission arrives, and a
+// writable format asks for it as soon as it is opened over the file (raw_check_perm), so
+// the fd set must hold a read-write member then, not at the first write.
+TEST_F(PermTest, AnAutoReadOnlyFileTakesItsWriteDescriptorWhenAWriterComes)
+{
+    std::string a = vdi("a.vdi");
+    ASSERT_TRUE(m_registry->add(1, qemu::UniqueFd(::open(a.c_str(), O_RDONLY)), std::nullopt));
+    ASSERT_TRUE(m_registry->add(1, qemu::UniqueFd(::open(a.c_str(), O_RDWR)), std::nullopt));
+    ASSERT_TRUE(m_registry->add(2, qemu::UniqueFd(::open(a.c_str(), O_RDONLY)), std::nullopt));
+    for (const char* name : {"f1", "f2"}) {
+        std::string set = std::string("/dev/fdset/") + name[1];
+        ASSERT_EQ(add({{"driver", "file"}, {"node-name", name}, {"filename", set}}, ro()), "ok");
+        node(name).mutable_flags().read_write = true;
+        node(name).mutable_flags().auto_read_only = true;
+        EXPECT_FALSE(file_posix::file_host_access(node(name)).read_write);
+    }
+    // Raw passes through what its users hold: nothing yet.
+    ASSERT_EQ(add({{"driver", "raw"}, {"node-name", "r"}, {"file", "f2"}}), "ok");
+    EXPECT_FALSE(file_posix::file_host_access(node("f2")).read_write);
+
+    ASSERT_EQ(add({{"driver", "vdi"}, {"node-name", "v1"}, {"file", "f1"}}), "ok");
+    EXPECT_TRUE(file_posix::file_host_access(node("f1")).read_write);
+
+    del("r");
+    int fds = block_test::open_fd_count();
+    std::string refused = add({{"driver", "vdi"}, {"node-name", "v2"}, {"file", "f2"}});
+    EXPECT_EQ(refused, "Failed to find file descriptor with matching flags=0x2");
+    EXPECT_FALSE(file_posix::file_host_access(node("f2")).read_write);
+    EXPECT_EQ(block_test::open_fd_count(), fds);
 }
 
 // A flat extent holds only data: a writable monolithicFlat image without users takes
