@@ -130,7 +130,7 @@ Result<void> lock_check_perm(BlockNode& node, uint64_t wanted, uint64_t shared)
             return {};
         }
         applied = std::unexpected(std::move(checked).error());
-        applied.error().desc += hint(node);
+        applied.error().append_hint(hint(node));
     }
     (void)apply_lock_bytes(s.fd.get(), old_perm, ~old_shared & perm::kAll, true);
     return applied;

@@ -90,7 +90,8 @@ JsonValue qmp_error_response(const Error& error, const JsonValue* id)
     if (id) {
         reply["id"] = *id;
     }
-    reply["error"] = JsonValue{{"class", std::string(error_class_name(error.cls))}, {"desc", error.desc}};
+    reply["error"] =
+        JsonValue{{"class", std::string(error_class_name(error.cls))}, {"desc", std::string(error.message())}};
     return reply;
 }
 

@@ -25,6 +25,18 @@ std::string_view error_class_name(ErrorClass cls)
 Error& Error::prepend(std::string_view prefix)
 {
     desc.insert(0, prefix);
+    if (hint_at != std::string::npos) {
+        hint_at += prefix.size();
+    }
+    return *this;
+}
+
+Error& Error::append_hint(std::string_view hint)
+{
+    if (hint_at == std::string::npos) {
+        hint_at = desc.size();
+    }
+    desc += hint;
     return *this;
 }
 

@@ -27,8 +27,16 @@ struct Error {
     std::string desc;
     int errno_value = 0;
 
+    // Where a hint (QEMU's error_append_hint) starts in desc: the command line and the
+    // tools print it after the message, a QMP reply leaves it out.
+    size_t hint_at = std::string::npos;
+
     // Prepends context the way QEMU's error_prepend() does: "prefix" + desc.
     Error& prepend(std::string_view prefix);
+    // error_append_hint: "\nIs another process using the image [x]?" after the message.
+    Error& append_hint(std::string_view hint);
+    // The message without its hint, as QMP's "desc" carries it.
+    std::string_view message() const { return std::string_view(desc).substr(0, hint_at); }
 
     // The errno to report, or fallback when the failure had none (QEMU's callers print
     // strerror of a negative return that is never 0).

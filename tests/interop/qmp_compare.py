@@ -263,6 +263,9 @@ def make_permission_images(work, qemu_img):
     """Fresh images for each binary's permission conversation."""
     for name in ("a", "b"):
         subprocess.run([qemu_img, "create", "-q", "-f", "vdi", os.path.join(work, name + ".vdi"), "1M"], check=True)
+    subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, "base.vmdk"), "1M"], check=True)
+    subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk",
+                    os.path.join(work, "top.vmdk")], check=True)
 
 
 def permission_steps(work):
@@ -308,6 +311,12 @@ def permission_steps(work):
         add("vdi", "w2", "g"),
         add("raw", "q1", "g", offset=512),
         add("raw", "q2", "g", size=512),
+        # The overlay's backing file refuses writers: a lock conflict inside one process,
+        # whose QMP text leaves out the command line's hint.
+        qmp("blockdev-add", driver="vmdk", **{"node-name": "t1"},
+            file={"driver": "file", "filename": os.path.join(work, "top.vmdk")}),
+        qmp("blockdev-add", driver="vmdk", **{"node-name": "b1"},
+            file={"driver": "file", "filename": os.path.join(work, "base.vmdk")}),
         b'{"execute": "quit"}\n',
     ]
 

@@ -60,3 +60,20 @@ TEST(Error, ResultPropagatesThroughTry)
     EXPECT_TRUE(all_digits("42"));
     EXPECT_EQ(all_digits("4-2").error().errno_value, EINVAL);
 }
+
+// error_append_hint: the command line and the tools print the hint after the message
+// (desc holds both), a QMP reply only the message, wherever context was prepended.
+TEST(Error, AHintFollowsTheMessageButIsNotPartOfIt)
+{
+    Error error = make_error("Failed to get \"write\" lock").error();
+    EXPECT_EQ(error.message(), error.desc);
+    error.append_hint("\nIs another process using the image [a.img]?");
+    EXPECT_EQ(error.desc, "Failed to get \"write\" lock\nIs another process using the image [a.img]?");
+    EXPECT_EQ(error.message(), "Failed to get \"write\" lock");
+    error.prepend("Could not open 'a.img': ");
+    EXPECT_EQ(error.message(), "Could not open 'a.img': Failed to get \"write\" lock");
+    error.append_hint(" Or another thread?");
+    EXPECT_EQ(error.message(), "Could not open 'a.img': Failed to get \"write\" lock");
+    EXPECT_EQ(
+        error.desc.substr(error.message().size()), "\nIs another process using the image [a.img]? Or another thread?");
+}
