@@ -145,6 +145,8 @@ Result<void> BlockDevices::add_guest_disk(std::optional<std::string> id, std::st
     if (id && find_guest_disk(*id)) {
         return make_error("Duplicate device ID '" + *id + "'");
     }
+    disk.path = id ? "/machine/peripheral/" + *id
+                   : "/machine/peripheral-anon/device[" + std::to_string(m_anonymous_devices) + "]";
     const std::string property = "Property '" + disk.model + ".drive' ";
     if (Drive* taken = find_drive(drive)) {
         if (guest_disk_on_drive(drive)) {
@@ -163,12 +165,8 @@ Result<void> BlockDevices::add_guest_disk(std::optional<std::string> id, std::st
         if (has_backend(*node)) {
             return make_error(property + "can't take value '" + std::string(drive) + "', it's in use");
         }
-    }
-    disk.path = id ? "/machine/peripheral/" + *id
-                   : "/machine/peripheral-anon/device[" + std::to_string(m_anonymous_devices) + "]";
-    if (disk.drive.empty()) {
         // As a -drive's backend: no write permission until a writer (qemu-io) asks for it.
-        block::BlockNode* node = m_graph.find_node(drive);
+        // QEMU names it after the device (blk_get_attached_dev_id).
         disk.blk = TRY(block::BlockBackend::attach(
             node->shared_from_this(), block::perm::kConsistentRead, block::perm::kAll, id.value_or(disk.path)));
     }

@@ -256,26 +256,6 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
             replacing_file.push_back(plan.node);
         }
     }
-    // Each file node takes the access mode and O_DIRECT of its own plan: a child given
-    // inline may set its own cache mode. One opened by reference follows the top node.
-    std::vector<BlockNode*> hosts;
-    collect_host_nodes(node, hosts, replacing_file);
-    std::vector<FileAccess> wanted;
-    for (BlockNode* host : hosts) {
-        auto plan = std::ranges::find_if(plans, [&](const Plan& p) { return p.node == host; });
-        const OpenFlags& flags = plan != plans.end() ? plan->flags : top.flags;
-        HostAccess current = host->driver().host_access(*host);
-        bool direct = current.direct;
-        if (plan != plans.end() || top.cache_given) {
-            direct = flags.cache_direct;
-        }
-        // auto-read-only keeps what the descriptor has; a writer reopens it when it comes.
-        bool read_write = flags.read_write && (!flags.auto_read_only || current.read_write);
-        if (plan == plans.end() && host->flags().read_only_given) {
-            read_write = current.read_write;  // its own read-only stands (bdrv_reopen_queue_child)
-        }
-        wanted.push_back({host, read_write, direct});
-    }
     // New file and backing children first: they only need permissions, and a refusal
     // there must leave the descriptors alone. Undone if anything after them fails.
     struct Replaced {
@@ -339,6 +319,22 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         restore_flags();
         restore_children();
         return perms;
+    }
+    // Each file node takes the access mode and O_DIRECT its new flags give it: a child
+    // given inline may set its own cache mode; one opened by reference follows the top
+    // node unless its own options said otherwise. Read after the permissions, which may
+    // already have given an auto-read-only file its write descriptor.
+    std::vector<BlockNode*> hosts;
+    collect_host_nodes(node, hosts, replacing_file);
+    std::vector<FileAccess> wanted;
+    for (BlockNode* host : hosts) {
+        const OpenFlags& flags = host->flags();
+        HostAccess current = host->driver().host_access(*host);
+        bool planned = std::ranges::any_of(plans, [&](const Plan& p) { return p.node == host; });
+        bool direct = planned || top.cache_given ? flags.cache_direct : current.direct;
+        // auto-read-only keeps what the descriptor has; a writer reopens it when it comes.
+        bool read_write = flags.read_write && (!flags.auto_read_only || current.read_write);
+        wanted.push_back({host, read_write, direct});
     }
     auto change = change_file_access(node.graph(), wanted);
     if (!change) {

@@ -211,6 +211,23 @@ TEST_F(PermTest, AnAutoReadOnlyFileTakesItsWriteDescriptorWhenAWriterComes)
     EXPECT_EQ(block_test::open_fd_count(), fds);
 }
 
+// A reopen to read-write under auto-read-only: the writable format takes write on its file
+// at once, and the file's descriptor must stay read-write for the format's writes.
+TEST_F(PermTest, AReopenToReadWriteUnderAutoReadOnlyKeepsTheWriteDescriptor)
+{
+    std::string a = vdi("a.vdi");
+    BlockOptions options{{"driver", "vdi"}, {"node-name", "v"}, {"file.driver", "file"}, {"file.filename", a}};
+    ASSERT_EQ(add(options, ro()), "ok");
+    EXPECT_FALSE(file_posix::file_host_access(*node("v").file()).read_write);
+    options["read-only"] = "off";
+    options["auto-read-only"] = "on";
+    auto done = reopen(node("v"), options);
+    ASSERT_TRUE(done) << done.error().desc;
+    EXPECT_TRUE(file_posix::file_host_access(*node("v").file()).read_write);
+    EXPECT_TRUE(node("v").pwrite(0, std::vector<uint8_t>(512, 0x5a)));
+    EXPECT_EQ(locked_bytes(a), kWritableFormat);
+}
+
 // A flat extent holds only data: a writable monolithicFlat image without users takes
 // nothing beyond reading on it, while its descriptor file is written as metadata.
 TEST_F(PermTest, AFlatVmdkExtentIsDataAndItsDescriptorMetadata)
