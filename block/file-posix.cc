@@ -95,19 +95,14 @@ Result<void> posix_open(
 
     auto state = std::make_unique<FileState>();
     state->aio = aio;
-    int flags = (node.flags().read_write ? O_RDWR : O_RDONLY) | extra_flags;
+    // raw_parse_flags: an auto-read-only node opens read-only and stays read-write in name;
+    // check_perm asks for a writable descriptor when a writer arrives.
+    bool writable = node.flags().read_write && !node.flags().auto_read_only;
+    int flags = (writable ? O_RDWR : O_RDONLY) | extra_flags;
     if (node.flags().cache_direct) {
         flags |= O_DIRECT;
     }
     auto opened = qemu_open(context, node.filename(), flags);
-    if (!opened && node.flags().read_write && node.flags().auto_read_only &&
-        (opened.error().errno_value == EACCES || opened.error().errno_value == EROFS)) {
-        flags = (flags & ~O_ACCMODE) | O_RDONLY;
-        opened = qemu_open(context, node.filename(), flags);
-        if (opened) {
-            node.mutable_flags().read_write = false;
-        }
-    }
     if (!opened) {
         return std::unexpected(std::move(opened).error());
     }

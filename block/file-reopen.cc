@@ -89,13 +89,23 @@ void file_reopen_abort(BlockNode& node)
 Result<void> file_check_perm(BlockNode& node, uint64_t wanted, uint64_t shared)
 {
     FileState& s = state_of(node);
-    // raw_check_perm: an auto-read-only node whose descriptor is read-only gets a writable
-    // one when write permission arrives (a writable format over it asks at once), and
-    // fails as that open does (`Could not open 'X': Read-only file system`).
-    if ((wanted & perm::kWrite) && node.flags().auto_read_only && !node.read_only() && !s.pending_reopen &&
-        (s.open_flags & O_ACCMODE) != O_RDWR) {
-        TRY_VOID(file_reopen_prepare(node, HostAccess{.read_write = true, .direct = (s.open_flags & O_DIRECT) != 0}));
-        file_reopen_commit(node);
+    // raw_check_perm: an auto-read-only node has a writable descriptor exactly while some
+    // user may write or resize through it. Write permission reopens it read-write and fails
+    // as that open does (`Could not open 'X': Read-only file system`); when the last writer
+    // leaves it goes back to read-only. QEMU fails the permission change if that second
+    // open fails (an fd set without a read-only member, a sealed file system); ours keeps
+    // the writable descriptor instead, as dropping a right must not fail.
+    if (node.flags().auto_read_only && !node.read_only() && !s.pending_reopen) {
+        bool writers = (wanted & (perm::kWrite | perm::kWriteUnchanged | perm::kResize)) != 0;
+        if (writers != ((s.open_flags & O_ACCMODE) == O_RDWR)) {
+            auto reopened =
+                file_reopen_prepare(node, HostAccess{.read_write = writers, .direct = (s.open_flags & O_DIRECT) != 0});
+            if (reopened) {
+                file_reopen_commit(node);
+            } else if (writers) {
+                return reopened;
+            }
+        }
     }
     return lock_check_perm(node, wanted, shared);
 }

@@ -261,7 +261,7 @@ def reopen_file_steps(work):
 
 def make_permission_images(work, qemu_img):
     """Fresh images for each binary's permission conversation."""
-    for name in ("a", "b"):
+    for name in ("a", "b", "c"):
         subprocess.run([qemu_img, "create", "-q", "-f", "vdi", os.path.join(work, name + ".vdi"), "1M"], check=True)
     subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, "base.vmdk"), "1M"], check=True)
     subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk",
@@ -317,6 +317,19 @@ def permission_steps(work):
             file={"driver": "file", "filename": os.path.join(work, "top.vmdk")}),
         qmp("blockdev-add", driver="vmdk", **{"node-name": "b1"},
             file={"driver": "file", "filename": os.path.join(work, "base.vmdk")}),
+        # auto-read-only (raw_check_perm): the descriptor is read-write exactly while a
+        # writer uses the node, whether writers come by blockdev-add or by a reopen.
+        add("file", "h", "c.vdi", **{"auto-read-only": True}),
+        FdModes(os.path.join(work, "c.vdi")),
+        add("vdi", "x1", "h"),
+        FdModes(os.path.join(work, "c.vdi")),
+        delete("x1"),
+        FdModes(os.path.join(work, "c.vdi")),
+        add("vdi", "x2", "h", **{"read-only": True}),
+        reopen("x2", "h", False),
+        FdModes(os.path.join(work, "c.vdi")),
+        reopen("x2", "h", True),
+        FdModes(os.path.join(work, "c.vdi")),
         b'{"execute": "quit"}\n',
     ]
 
@@ -330,6 +343,27 @@ def make_reopen_images(work, qemu_img):
     subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", "-b", "b1.vmdk", "-F", "vmdk",
                     os.path.join(work, "top.vmdk")], check=True)
     shutil.copyfile(os.path.join(work, "b1.vmdk"), os.path.join(work, "copy.vmdk"))
+
+
+class FdModes:
+    """A step that sends nothing: the access modes of the descriptors the process holds on
+    a file, in the transcript like a reply."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def observe(self, pid):
+        modes = []
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") != self.path:
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                    flags = next(int(line.split()[1], 8) for line in info if line.startswith("flags:"))
+            except OSError:
+                continue
+            modes.append({os.O_RDONLY: "ro", os.O_WRONLY: "wo", os.O_RDWR: "rw"}[flags & os.O_ACCMODE])
+        return sorted(modes)
 
 
 def converse(binary, image, steps=STEPS, extra_args=None):
@@ -359,6 +393,9 @@ def converse(binary, image, steps=STEPS, extra_args=None):
     files = {"rw": os.O_RDWR, "ro": os.O_RDONLY}
     try:
         for step in steps:
+            if isinstance(step, FdModes):
+                transcript.append((f"fd modes on {os.path.basename(step.path)}", step.observe(proc.pid)))
+                continue
             data, fd_kind = (step, None) if isinstance(step, bytes) else step
             if fd_kind:
                 fd = os.open(image, files[fd_kind])

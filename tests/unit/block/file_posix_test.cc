@@ -48,7 +48,9 @@ TEST_F(BlockTest, FileDriverRequiresARegularFile)
     EXPECT_EQ(node.error().desc, "'file' driver requires '" + m_dir + "' to be a regular file");
 }
 
-TEST_F(BlockTest, AutoReadOnlyFallsBackWhenTheFileIsNotWritable)
+// raw_parse_flags: auto-read-only opens the file read-only whatever it allows, and only a
+// writer asks for more (PermTest covers that part).
+TEST_F(BlockTest, AutoReadOnlyOpensAFileThatIsNotWritable)
 {
     if (geteuid() == 0) {
         GTEST_SKIP() << "root ignores file permissions";
@@ -62,7 +64,10 @@ TEST_F(BlockTest, AutoReadOnlyFallsBackWhenTheFileIsNotWritable)
     flags.auto_read_only = true;
     auto node = graph().open(std::nullopt, file_options(img), flags);
     ASSERT_TRUE(node) << node.error().desc;
-    EXPECT_TRUE((*node)->read_only());
+    EXPECT_FALSE((*node)->read_only());
+    auto writer = graph().set_perm(**node, PermUser{this, "a writer", "root"}, perm::kWrite, perm::kAll);
+    ASSERT_FALSE(writer);
+    EXPECT_EQ(writer.error().desc, "Could not open '" + img + "': Permission denied");
 }
 
 TEST_F(BlockTest, FdSetNameOpensADuplicateAndGivesItBack)

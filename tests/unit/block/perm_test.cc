@@ -211,6 +211,42 @@ TEST_F(PermTest, AnAutoReadOnlyFileTakesItsWriteDescriptorWhenAWriterComes)
     EXPECT_EQ(block_test::open_fd_count(), fds);
 }
 
+// raw_check_perm both ways: an auto-read-only file node opened on its own holds a read-only
+// descriptor (and is not read-only in name), a writer brings a read-write one, and the last
+// writer's leaving brings the read-only one back. Where the set no longer has a read-only
+// member the writable descriptor stays rather than failing the writer's removal.
+TEST_F(PermTest, AnAutoReadOnlyFileGoesBackToReadOnlyWhenTheLastWriterLeaves)
+{
+    std::string a = vdi("a.vdi");
+    int ro_member = ::open(a.c_str(), O_RDONLY);
+    ASSERT_TRUE(m_registry->add(1, qemu::UniqueFd(ro_member), std::nullopt));
+    ASSERT_TRUE(m_registry->add(1, qemu::UniqueFd(::open(a.c_str(), O_RDWR)), std::nullopt));
+    OpenFlags auto_ro = rw();
+    auto_ro.auto_read_only = true;
+    ASSERT_EQ(add({{"driver", "file"}, {"node-name", "f"}, {"filename", "/dev/fdset/1"}}, auto_ro), "ok");
+    EXPECT_FALSE(node("f").read_only());
+    EXPECT_FALSE(file_posix::file_host_access(node("f")).read_write);
+    int fds = block_test::open_fd_count();
+
+    ASSERT_EQ(add({{"driver", "vdi"}, {"node-name", "v"}, {"file", "f"}}), "ok");
+    EXPECT_TRUE(file_posix::file_host_access(node("f")).read_write);
+    del("v");
+    EXPECT_FALSE(file_posix::file_host_access(node("f")).read_write);
+    EXPECT_EQ(block_test::open_fd_count(), fds);
+    EXPECT_TRUE(locked_bytes(a).empty());
+
+    ASSERT_EQ(add({{"driver", "vdi"}, {"node-name", "v"}, {"file", "f"}}), "ok");
+    ASSERT_TRUE(m_registry->remove(1, ro_member));
+    del("v");
+    EXPECT_TRUE(file_posix::file_host_access(node("f")).read_write);
+    EXPECT_TRUE(locked_bytes(a).empty());
+
+    // Without a read-only member the node cannot open at all, as in QEMU.
+    ASSERT_TRUE(m_registry->add(2, qemu::UniqueFd(::open(a.c_str(), O_RDWR)), std::nullopt));
+    EXPECT_EQ(add({{"driver", "file"}, {"node-name", "g"}, {"filename", "/dev/fdset/2"}}, auto_ro),
+        "Failed to find file descriptor with matching flags=0x0");
+}
+
 // A reopen to read-write under auto-read-only: the writable format takes write on its file
 // at once, and the file's descriptor must stay read-write for the format's writes.
 TEST_F(PermTest, AReopenToReadWriteUnderAutoReadOnlyKeepsTheWriteDescriptor)
