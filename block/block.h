@@ -351,6 +351,10 @@ struct BdrvChild {
     std::string name;  // "file", later "backing", "extents.0", ...
     std::shared_ptr<BlockNode> node;
     unsigned role = child_role::kImage | child_role::kPrimary;
+    // The parent opened this node from its own options (QEMU's inherits_from): a reopen of
+    // the parent reaches it. A node named by reference keeps its options whatever its
+    // parents become.
+    bool inherits = false;
 };
 
 class BlockGraph;
@@ -463,6 +467,9 @@ private:
     std::optional<std::string> m_auto_backing_file;
     uint64_t m_serial = 0;  // the order the graph named the nodes in
     bool m_backing_nulled = false;
+    // Opened by BlockGraph::open_child from a parent's options, not attached yet: the
+    // first add_child makes the child inherit from that parent.
+    bool m_opened_as_child = false;
     OpenFlags m_flags;
     std::unique_ptr<DriverState> m_state;
     std::vector<BdrvChild> m_children;
@@ -551,8 +558,10 @@ public:
     // Replaces `node`'s child called "backing" (nullptr removes it) or "file" (never
     // nullptr), blockdev-reopen's `backing` and `file`: the old one no longer holds this
     // node's permissions, the new one takes them, and a driver that keeps its file told
-    // (child_replaced). When the new one cannot grant them, nothing changes.
-    Result<void> replace_child(BlockNode& node, const std::string& name, std::shared_ptr<BlockNode> with);
+    // (child_replaced). When the new one cannot grant them, nothing changes. A node named
+    // by reference does not inherit from `node`; `inherits` puts back one that did.
+    Result<void> replace_child(
+        BlockNode& node, const std::string& name, std::shared_ptr<BlockNode> with, bool inherits = false);
     std::vector<BlockNode*> nodes() const;
     // bdrv_refresh_perms: what node takes on its children again, from its users' totals,
     // its flags (a writable format writes its metadata) and each child's role, down the

@@ -365,7 +365,9 @@ Result<std::shared_ptr<BlockNode>> BlockGraph::open_child(BlockOptions& options,
     child_flags.probed = false;
     child_flags.detect_zeroes = DetectZeroes::Off;
     child_flags.no_backing = false;
-    return open_protocol(std::move(filename), std::move(child_options), child_flags);
+    auto child = TRY(open_protocol(std::move(filename), std::move(child_options), child_flags));
+    child->m_opened_as_child = true;
+    return child;
 }
 
 Result<std::shared_ptr<BlockNode>> BlockGraph::open(
@@ -605,7 +607,9 @@ Result<void> BlockGraph::refresh_perm(BlockNode& node)
     if (node.flags().force_share) {
         shared = perm::kAll;
     }
-    if ((wanted & (perm::kWrite | perm::kResize)) && node.read_only()) {
+    // bdrv_node_refresh_perm: writing never works on a read-only node. Resizing is refused
+    // later, by the truncate itself ("Image is read-only").
+    if ((wanted & (perm::kWrite | perm::kWriteUnchanged)) && node.read_only()) {
         return make_error("Block node is read-only");
     }
     if ((wanted & perm::kWrite) && !(wanted & perm::kResize)) {
@@ -703,7 +707,8 @@ BlockNode* BlockNode::child(std::string_view name) const
 
 void BlockNode::add_child(std::string name, std::shared_ptr<BlockNode> node, unsigned role)
 {
-    m_children.push_back(BdrvChild{std::move(name), std::move(node), role});
+    bool inherits = std::exchange(node->m_opened_as_child, false);
+    m_children.push_back(BdrvChild{std::move(name), std::move(node), role, inherits});
 }
 
 void BlockNode::set_child_role(std::string_view name, unsigned role)
@@ -736,21 +741,25 @@ BlockNode* BlockGraph::backing_parent_of(const BlockNode& node) const
     return nullptr;
 }
 
-Result<void> BlockGraph::replace_child(BlockNode& node, const std::string& name, std::shared_ptr<BlockNode> with)
+Result<void> BlockGraph::replace_child(
+    BlockNode& node, const std::string& name, std::shared_ptr<BlockNode> with, bool inherits)
 {
     // Swaps in place, so the children keep their order; returns what was there.
-    auto swap = [&node, &name](std::shared_ptr<BlockNode> in) {
+    bool old_inherits = false;
+    auto swap = [&node, &name, &old_inherits](std::shared_ptr<BlockNode> in, bool inherits) {
         std::shared_ptr<BlockNode> out;
         auto it = std::ranges::find_if(node.m_children, [&](const BdrvChild& child) { return child.name == name; });
         if (it != node.m_children.end()) {
             out = std::move(it->node);
+            old_inherits = it->inherits;
             if (in) {
                 it->node = std::move(in);
+                it->inherits = inherits;
             } else {
                 node.m_children.erase(it);
             }
         } else if (in) {
-            node.m_children.push_back(BdrvChild{name, std::move(in), child_role::kCow});
+            node.m_children.push_back(BdrvChild{name, std::move(in), child_role::kCow, inherits});
         }
         if (out && node.child(name) && node.driver().child_replaced) {
             node.driver().child_replaced(node, *out, *node.child(name));
@@ -759,7 +768,8 @@ Result<void> BlockGraph::replace_child(BlockNode& node, const std::string& name,
     };
     bool is_backing = name == "backing";
     bool was_nulled = node.m_backing_nulled;
-    std::shared_ptr<BlockNode> old = swap(std::move(with));
+    std::shared_ptr<BlockNode> old = swap(std::move(with), inherits);
+    bool had_inherits = old_inherits;
     if (is_backing) {
         node.m_backing_nulled = !node.backing();
     }
@@ -770,7 +780,7 @@ Result<void> BlockGraph::replace_child(BlockNode& node, const std::string& name,
         if (BlockNode* refused = node.child(name)) {
             drop_perm(*refused, &node);
         }
-        swap(old);
+        swap(old, had_inherits);
         node.m_backing_nulled = was_nulled;
         (void)refresh_perm(node);  // what held before was valid
         return granted;

@@ -11,12 +11,15 @@ namespace qemu::block {
 
 namespace {
 
-// The children a reopen reaches: not a backing file, which keeps its own (read-only)
-// access whatever its overlay becomes, nor a `file` the reopen replaces (QEMU reopens
-// neither the old child nor the new one).
+// The children a reopen reaches (bdrv_reopen_queue_child): only those the parent opened
+// from its own options, not a node named by reference, which keeps its options whatever
+// its parents become; not a backing file, which keeps its own (read-only) access whatever
+// its overlay becomes; nor a `file` the reopen replaces (QEMU reopens neither the old
+// child nor the new one).
 bool reopen_reaches(const BdrvChild& child, std::span<BlockNode* const> replacing_file, const BlockNode& parent)
 {
-    return child.name != "backing" && !(child.name == "file" && std::ranges::count(replacing_file, &parent));
+    return child.inherits && child.name != "backing" &&
+        !(child.name == "file" && std::ranges::count(replacing_file, &parent));
 }
 
 // The nodes that hold something on the host to reopen; below them there is nothing more.
@@ -165,6 +168,13 @@ Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* par
             new_file = TRY(referenced_child(node, *reference, "file"))->shared_from_this();
         }
         if (!file_options.empty()) {
+            auto children = node.children();
+            bool inherits = std::ranges::any_of(
+                children, [&](const BdrvChild& child) { return child.node.get() == file && child.inherits; });
+            if (!inherits) {
+                // A file this node did not open takes no options from it.
+                return cannot_change("file." + file_options.begin()->first);
+            }
             TRY_VOID(prepare(*file, std::move(file_options), &flags, plans));
         }
     }
@@ -233,18 +243,6 @@ Result<FileAccessChange> change_file_access(BlockGraph&, std::span<const FileAcc
     return change;
 }
 
-Result<void> reopen_file_access(BlockNode& node, bool read_write, std::optional<bool> direct)
-{
-    std::vector<BlockNode*> hosts;
-    collect_host_nodes(node, hosts);
-    std::vector<FileAccess> wanted;
-    for (BlockNode* host : hosts) {
-        wanted.push_back({host, read_write, direct});
-    }
-    FileAccessChange change = TRY(change_file_access(node.graph(), wanted));
-    return {};  // committed as the change goes out of scope
-}
-
 Result<void> reopen(BlockNode& node, BlockOptions options)
 {
     std::vector<Plan> plans;  // parents before their children
@@ -262,18 +260,21 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         BlockNode* node;
         std::string name;
         std::shared_ptr<BlockNode> old;
+        bool inherited;
     };
     std::vector<Replaced> replaced;
     auto restore_children = [&] {
         for (auto it = replaced.rbegin(); it != replaced.rend(); ++it) {
-            (void)node.graph().replace_child(*it->node, it->name, std::move(it->old));
+            (void)node.graph().replace_child(*it->node, it->name, std::move(it->old), it->inherited);
         }
     };
     auto replace = [&](BlockNode& parent, const std::string& name, std::shared_ptr<BlockNode> with) -> Result<void> {
-        BlockNode* old = parent.child(name);
-        std::shared_ptr<BlockNode> kept = old ? old->shared_from_this() : nullptr;
+        auto children = parent.children();
+        auto old = std::ranges::find_if(children, [&](const BdrvChild& child) { return child.name == name; });
+        std::shared_ptr<BlockNode> kept = old != children.end() ? old->node : nullptr;
+        bool inherited = old != children.end() && old->inherits;
         TRY_VOID(node.graph().replace_child(parent, name, std::move(with)));
-        replaced.push_back({&parent, name, std::move(kept)});
+        replaced.push_back({&parent, name, std::move(kept), inherited});
         return {};
     };
     for (const Plan& plan : plans) {

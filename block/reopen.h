@@ -47,11 +47,6 @@ private:
 // prepared are aborted and nothing changes.
 Result<FileAccessChange> change_file_access(BlockGraph& graph, std::span<const FileAccess> wanted);
 
-// Reopens every host resource under `node` (the node itself and its children)
-// O_RDWR or O_RDONLY, and with or without O_DIRECT when `direct` is given, keeping the
-// image locks; on failure nothing changes.
-Result<void> reopen_file_access(BlockNode& node, bool read_write, std::optional<bool> direct = std::nullopt);
-
 // blockdev-reopen of one node: `options` is its complete new option set (flattened, the
 // child as "file" naming a node or as a "file.*" subtree). What the node and its driver
 // can change (read-only, auto-read-only, cache.*, discard, detect-zeroes, driver options

@@ -7,7 +7,6 @@
 
 #include "block/node-filename.h"
 #include "block/qemu-io/qemu-io.h"
-#include "block/reopen.h"
 #include "monitor/block-info.h"
 #include "monitor/monitor-host.h"
 #include "qapi/qapi-commands.h"
@@ -227,16 +226,12 @@ bool tool_only(std::string_view command)
     return false;
 }
 
-// The first write through an auto-read-only image reopens it read-write (through the fd
-// set for /dev/fdset/N), then takes the write permission as qemu-io's command would.
+// qemu-io's command takes the write permission; under an auto-read-only image that is what
+// reopens the file read-write (through the fd set for /dev/fdset/N).
 Result<void> prepare_write(block::BlockBackend& blk)
 {
-    block::BlockNode& root = blk.root();
-    if (root.read_only()) {
+    if (blk.root().read_only()) {
         return make_error("Block node is read-only");
-    }
-    if (!block::has_write_access(root)) {
-        TRY_VOID(block::reopen_file_access(root, true));
     }
     return blk.set_perm(blk.perm() | block::perm::kWrite, blk.shared_perm());
 }

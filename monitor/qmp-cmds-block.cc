@@ -3,7 +3,6 @@
 // BlockDevices and encode; the graph work happens there and in block/.
 #include "block/blockdev-options.h"
 #include "block/drivers.h"
-#include "block/reopen.h"
 #include "monitor/block-info.h"
 #include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
@@ -154,10 +153,6 @@ qemu::Result<void> qmp_block_resize(QmpContext& ctx, const std::optional<std::st
     }
     if (node->read_only()) {
         return qemu::make_error("Image is read-only");
-    }
-    // An auto-read-only image asks its fd set for write access now.
-    if (!qemu::block::has_write_access(*node)) {
-        TRY_VOID(qemu::block::reopen_file_access(*node, true));
     }
     auto blk = TRY(qemu::block::BlockBackend::attach(
         node->shared_from_this(), qemu::block::perm::kResize, qemu::block::perm::kAll));

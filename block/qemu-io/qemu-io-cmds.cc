@@ -48,7 +48,7 @@ const Command kCommands[] = {
     {"sigraise", nullptr, sigraise_f, 1, 1, "signal", "raises a signal", kNoFileOk | kGlobal},
     {"sleep", nullptr, sleep_f, 1, 1, nullptr, "waits for the given value in milliseconds", kNoFileOk | kGlobal},
     {"truncate", "t", truncate_f, 1, 3, "[-m prealloc_mode] off", "truncates the current file at the given offset", 0,
-        block::perm::kResize},
+        block::perm::kWrite | block::perm::kResize},
     {"wait_break", nullptr, wait_break_f, 1, 1, "tag", "waits for the suspension of a request"},
     {"write", "w", write_f, 2, -1, "[-bcCfnquz] [-P pattern | -s source_file] off len",
         "writes a number of bytes at a specified offset", 0, block::perm::kWrite},

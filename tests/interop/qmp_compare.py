@@ -105,6 +105,10 @@ def mask(value, fds):
                 out[key] = "VERSION"
             elif key == "fd" and isinstance(item, int):
                 out[key] = fds.setdefault(item, f"FD{len(fds)}")
+            elif key in ("cid", "parent-cid") and isinstance(item, int):
+                out[key] = "CID"  # random in every vmdk create
+            elif key == "node-name" and isinstance(item, str) and re.fullmatch(r"#block\d+", item):
+                out[key] = "#blockN"  # generated names count differently
             else:
                 out[key] = mask(item, fds)
         return out
@@ -263,6 +267,8 @@ def make_permission_images(work, qemu_img):
     """Fresh images for each binary's permission conversation."""
     for name in ("a", "b", "c"):
         subprocess.run([qemu_img, "create", "-q", "-f", "vdi", os.path.join(work, name + ".vdi"), "1M"], check=True)
+    for name in ("d", "e"):
+        subprocess.run([qemu_img, "create", "-q", "-f", "raw", os.path.join(work, name + ".raw"), "1M"], check=True)
     subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, "base.vmdk"), "1M"], check=True)
     subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk",
                     os.path.join(work, "top.vmdk")], check=True)
@@ -330,6 +336,23 @@ def permission_steps(work):
         FdModes(os.path.join(work, "c.vdi")),
         reopen("x2", "h", True),
         FdModes(os.path.join(work, "c.vdi")),
+        # Raw over a read-only file may be writable itself; a write through it is refused by
+        # the permissions, a resize by the truncate, and the descriptor stays read-only.
+        add("file", "k", "d.raw", **{"read-only": True}),
+        add("raw", "rk", "k"),
+        hmp('qemu-io rk "write 0 512"'),
+        qmp("block_resize", **{"node-name": "rk"}, size=2 << 20),
+        FdModes(os.path.join(work, "d.raw")),
+        # Under auto-read-only, a resize or a write takes a writable descriptor for as long
+        # as it runs.
+        qmp("blockdev-add", driver="raw", **{"node-name": "rj"},
+            file={"driver": "file", "filename": os.path.join(work, "e.raw"), "auto-read-only": True}),
+        qmp("block_resize", **{"node-name": "rj"}, size=2 << 20),
+        FdModes(os.path.join(work, "e.raw")),
+        hmp('qemu-io rj "write -P 0x5a 0 512"'),
+        FdModes(os.path.join(work, "e.raw")),
+        hmp('qemu-io rj "read -P 0x5a 0 512"'),
+        qmp("query-named-block-nodes", flat=True),
         b'{"execute": "quit"}\n',
     ]
 

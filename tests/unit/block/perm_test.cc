@@ -180,6 +180,38 @@ TEST_F(PermTest, ReopenKeepsTheReadOnlyAReferencedFileWasGiven)
         "(uses node 'g' as 'file' child) and unshared by node 'w1' (uses node 'g' as 'file' child).");
 }
 
+// bdrv_reopen_queue_child: a reopen reaches only the children the node opened from its own
+// options. A file added on its own and named by reference keeps its read-only and its
+// descriptor, and takes no options through the parent; a file opened inline follows.
+TEST_F(PermTest, ReopenLeavesAFileNamedByReferenceAlone)
+{
+    std::string a = vdi("a.vdi");
+    std::string b = vdi("b.vdi");
+    ASSERT_EQ(add({{"driver", "file"}, {"node-name", "f"}, {"filename", a}}), "ok");
+    ASSERT_EQ(add({{"driver", "vdi"}, {"node-name", "v"}, {"file", "f"}}), "ok");
+    ASSERT_EQ(add({{"driver", "vdi"}, {"node-name", "w"}, {"file.driver", "file"}, {"file.node-name", "wf"},
+                  {"file.filename", b}}),
+        "ok");
+
+    auto done = reopen(node("v"), {{"driver", "vdi"}, {"node-name", "v"}, {"file", "f"}, {"read-only", "on"}});
+    ASSERT_TRUE(done) << done.error().desc;
+    EXPECT_TRUE(node("v").read_only());
+    EXPECT_FALSE(node("f").read_only());
+    EXPECT_TRUE(file_posix::file_host_access(node("f")).read_write);
+
+    done = reopen(node("v"),
+        {{"driver", "vdi"}, {"node-name", "v"}, {"file.driver", "file"}, {"file.node-name", "f"},
+            {"file.filename", a}});
+    ASSERT_FALSE(done);
+    EXPECT_EQ(done.error().desc, "Cannot change the option 'file.driver'");
+
+    done = reopen(node("w"), {{"driver", "vdi"}, {"node-name", "w"}, {"file", "wf"}, {"read-only", "on"}});
+    ASSERT_TRUE(done) << done.error().desc;
+    BlockNode& wf = *node("w").file();
+    EXPECT_TRUE(wf.read_only());
+    EXPECT_FALSE(file_posix::file_host_access(wf).read_write);
+}
+
 // -drive's auto-read-only: the file is open read-only until write permission arrives, and a
 // writable format asks for it as soon as it is opened over the file (raw_check_perm), so
 // the fd set must hold a read-write member then, not at the first write.
