@@ -136,9 +136,18 @@ void file_aio_rw(BlockNode& node, AioContext& ctx, Direction direction, int64_t 
         leave_async(s);
         done = std::move(request->m_done);
     }
+    const bool counted = (s.open_flags & O_DIRECT) != 0;
+    if (counted) {
+        s.worker_in_flight.fetch_add(1);
+    }
     ctx.run_in_worker([&node, direction, offset, iov = std::vector<iovec>(iov.begin(), iov.end()),
-                          done = std::move(done)]() mutable {
+                          done = std::move(done), counted]() mutable {
         Result<void> result = file_rw(node, direction, offset, iov);
+        if (counted) {
+            FileState& state = state_of(node);
+            state.worker_in_flight.fetch_sub(1);
+            state.worker_in_flight.notify_all();
+        }
         return std::move_only_function<void()>(
             [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
     });
@@ -190,6 +199,22 @@ bool file_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::spa
 {
     file_aio_rw(node, ctx, flags.fua ? Direction::DurableWrite : Direction::Write, offset, iov, std::move(done));
     return true;
+}
+
+void wait_for_workers(FileState& s)
+{
+    if (AioContext::worker_context()) {
+        return;  // part of another request: nothing was issued before it on this thread
+    }
+    while (int pending = s.worker_in_flight.load()) {
+        // A worker's own bounce may wait for kernel requests only this thread completes.
+        AioContext* ctx = s.async_ctx.load();
+        if (ctx && s.async_owner.load() == std::this_thread::get_id()) {
+            ctx->poll(true);
+        } else {
+            s.worker_in_flight.wait(pending);
+        }
+    }
 }
 
 void quiesce_async(FileState& s)

@@ -278,6 +278,7 @@ Result<void> file_rw(BlockNode& node, Direction direction, int64_t offset, std::
         return transfer(s.fd.get(), direction, offset, iov);
     }
     if (!request_aligned(s, offset, iov)) {
+        wait_for_workers(s);
         std::unique_lock alone(s.direct_io_lock);
         quiesce_async(s);
         auto done = bounce(s, direction, offset, iov);

@@ -41,6 +41,11 @@ struct FileState : DriverState {
     // on direct_io_lock) and waits for these to finish, polling their context when it runs
     // on that context's own thread.
     std::atomic<int> async_in_flight{0};
+    // O_DIRECT requests file-aio.cc handed to the context's workers, queued or running. A
+    // synchronous bounce on a context's own thread waits for them first: they were issued
+    // before it, and QEMU's read-modify-write waits for the overlapping requests in flight
+    // (a worker that has not taken direct_io_lock yet would otherwise write after it).
+    std::atomic<int> worker_in_flight{0};
     std::atomic<bool> bouncing{false};
     std::atomic<AioContext*> async_ctx{nullptr};
     std::atomic<std::thread::id> async_owner{};
@@ -79,6 +84,9 @@ bool file_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::spa
     AioCallback& done);
 // Before a bounce rewrites whole blocks: no io_uring or Linux AIO request may be in flight.
 void quiesce_async(FileState& s);
+// Before a synchronous bounce on a context's own thread: the worker requests issued before
+// it have finished (a no-op on a worker thread).
+void wait_for_workers(FileState& s);
 
 // file-lock.cc: OFD locks on bytes 100+bit (held) and 200+bit (not shared).
 Result<void> lock_check_perm(BlockNode& node, uint64_t perm, uint64_t shared);
