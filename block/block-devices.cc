@@ -281,14 +281,6 @@ Result<void> BlockDevices::reopen_node(block::BlockOptions options)
     if (!node) {
         return make_error("Failed to find node with node-name='" + name->second + "'");
     }
-    if (option_is_on(options, "read-only")) {
-        // Refuse while somebody holds write access through a backend.
-        for (Drive& drive : m_drives) {
-            if (drive.blk && &drive.blk->root() == node && (drive.blk->perm() & block::perm::kWrite)) {
-                return make_error("Block node is read-only");
-            }
-        }
-    }
     return block::reopen(*node, std::move(options));
 }
 

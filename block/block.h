@@ -426,6 +426,9 @@ public:
 
     // The union of what every user of the node holds, and what all of them share.
     uint64_t perm() const { return m_perm; }
+    // blockdev-reopen marks each writable node it makes read-only while it refreshes the
+    // permissions (QEMU's bdrv_is_writable_after_reopen).
+    void set_leaving_read_write(bool leaving) { m_leaving_read_write = leaving; }
     uint64_t shared_perm() const { return m_shared; }
 
     // The generic layer (bdrv_co_*): length in whole sectors, EOF and zero handling,
@@ -470,6 +473,9 @@ private:
     // Opened by BlockGraph::open_child from a parent's options, not attached yet: the
     // first add_child makes the child inherit from that parent.
     bool m_opened_as_child = false;
+    // Set while a blockdev-reopen makes this writable node read-only: a writer it still
+    // has is then refused with QEMU's text for that case.
+    bool m_leaving_read_write = false;
     OpenFlags m_flags;
     std::unique_ptr<DriverState> m_state;
     std::vector<BdrvChild> m_children;

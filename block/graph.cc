@@ -610,6 +610,9 @@ Result<void> BlockGraph::refresh_perm(BlockNode& node)
     // bdrv_node_refresh_perm: writing never works on a read-only node. Resizing is refused
     // later, by the truncate itself ("Image is read-only").
     if ((wanted & (perm::kWrite | perm::kWriteUnchanged)) && node.read_only()) {
+        if (node.m_leaving_read_write) {
+            return make_error("Read-only block node '" + node.node_name() + "' cannot support read-write users");
+        }
         return make_error("Block node is read-only");
     }
     if ((wanted & perm::kWrite) && !(wanted & perm::kResize)) {

@@ -154,13 +154,6 @@ Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* par
     if (flags.force_share != node.flags().force_share) {
         return cannot_change("force-share");
     }
-    if (!flags.read_write && (node.perm() & (perm::kWrite | perm::kWriteUnchanged))) {
-        // bdrv_node_refresh_perm: a user still writes through this node.
-        if (node.read_only()) {
-            return make_error("Block node is read-only");
-        }
-        return make_error("Read-only block node '" + node.node_name() + "' cannot support read-write users");
-    }
     std::shared_ptr<BlockNode> new_file;
     if (BlockNode* file = node.file()) {
         BlockOptions file_options = extract_subtree(options, "file");
@@ -316,7 +309,16 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         // Back to permissions that held before: dropping them cannot fail.
         (void)node.graph().refresh_perm(node);
     };
-    if (auto perms = node.graph().refresh_perm(node); !perms) {
+    // bdrv_node_refresh_perm tells a node that is read-only already from one this reopen
+    // makes read-only.
+    for (const auto& [changed, flags] : old_flags) {
+        changed->set_leaving_read_write(flags.read_write && changed->read_only());
+    }
+    auto perms = node.graph().refresh_perm(node);
+    for (const auto& [changed, flags] : old_flags) {
+        changed->set_leaving_read_write(false);
+    }
+    if (!perms) {
         restore_flags();
         restore_children();
         return perms;

@@ -107,13 +107,13 @@ def mask(value, fds):
                 out[key] = fds.setdefault(item, f"FD{len(fds)}")
             elif key in ("cid", "parent-cid") and isinstance(item, int):
                 out[key] = "CID"  # random in every vmdk create
-            elif key == "node-name" and isinstance(item, str) and re.fullmatch(r"#block\d+", item):
-                out[key] = "#blockN"  # generated names count differently
             else:
                 out[key] = mask(item, fds)
         return out
     if isinstance(value, list):
         return [mask(item, fds) for item in value]
+    if isinstance(value, str):
+        return re.sub(r"#block\d+", "#blockN", value)  # generated node names count differently
     return value
 
 
@@ -357,6 +357,47 @@ def permission_steps(work):
     ]
 
 
+def drive_args(work):
+    """Two -drive nodes for the reopen steps below: a vdi and a raw with a named file."""
+    return lambda _work, _image: [
+        "-drive", f"if=none,id=d0,file={os.path.join(work, 'c.vdi')},format=vdi,node-name=n0",
+        "-drive", f"if=none,id=d1,file={os.path.join(work, 'd.raw')},format=raw,node-name=n1,file.node-name=n1f"]
+
+
+def drive_reopen_steps(work):
+    """blockdev-reopen of -drive nodes: a format made read-only with its file, which the
+    permissions allow at once, and QEMU's text for a node that a reopen would make
+    read-only under a writer (the drive's backend after a qemu-io write, or the format
+    over its file)."""
+    def reopen_vdi(read_only, file_read_only=None):
+        file = {"driver": "file", "filename": os.path.join(work, "c.vdi")}
+        if file_read_only is not None:
+            file["read-only"] = file_read_only
+        return qmp("blockdev-reopen", options=[{"driver": "vdi", "node-name": "n0", "read-only": read_only,
+                                                 "file": file}])
+
+    def reopen_raw(read_only):
+        return qmp("blockdev-reopen", options=[{"driver": "raw", "node-name": "n1", "read-only": read_only,
+                                                 "file": "n1f"}])
+
+    return [
+        b'{"execute": "qmp_capabilities"}\n',
+        reopen_vdi(True),
+        hmp('qemu-io d0 "write 0 512"'),
+        hmp('qemu-io d1 "write 0 512"'),
+        FdModes(os.path.join(work, "d.raw")),
+        reopen_raw(True),
+        FdModes(os.path.join(work, "d.raw")),
+        reopen_raw(False),
+        reopen_vdi(False),
+        hmp('qemu-io d0 "write 0 512"'),
+        reopen_vdi(True),
+        reopen_vdi(False, True),
+        qmp("query-named-block-nodes", flat=True),
+        b'{"execute": "quit"}\n',
+    ]
+
+
 def make_reopen_images(work, qemu_img):
     for name, pattern in (("b1", "0x11"), ("b2", "0x22")):
         subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, name + ".vmdk"), "1M"], check=True)
@@ -504,6 +545,10 @@ def main():
     mine += converse(ours, image, permission_steps(perm_work))
     make_permission_images(perm_work, "/usr/bin/qemu-img")
     theirs += converse(reference, image, permission_steps(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    mine += converse(ours, image, drive_reopen_steps(perm_work), drive_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    theirs += converse(reference, image, drive_reopen_steps(perm_work), drive_args(perm_work))
     shutil.rmtree(perm_work)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)

@@ -212,6 +212,39 @@ TEST_F(PermTest, ReopenLeavesAFileNamedByReferenceAlone)
     EXPECT_FALSE(file_posix::file_host_access(wf).read_write);
 }
 
+// bdrv_node_refresh_perm after a reopen: the permissions are those of the new state of every
+// node the reopen reaches, so a format and its file become read-only together; a writer
+// that remains is refused with the text for a node the reopen would make read-only.
+TEST_F(PermTest, ReopenToReadOnlyCountsTheNewStateOfEveryNode)
+{
+    std::string a = vdi("a.vdi");
+    BlockOptions inline_file{
+        {"driver", "vdi"}, {"node-name", "v"}, {"file.driver", "file"}, {"file.node-name", "vf"}, {"file.filename", a}};
+    ASSERT_EQ(add(inline_file), "ok");
+    {
+        auto blk = BlockBackend::attach(node("v").shared_from_this(), perm::kConsistentRead | perm::kWrite, perm::kAll);
+        ASSERT_TRUE(blk) << blk.error().desc;
+        auto done = reopen(node("v"), {{"driver", "vdi"}, {"node-name", "v"}, {"file", "vf"}, {"read-only", "on"}});
+        ASSERT_FALSE(done);
+        EXPECT_EQ(done.error().desc, "Read-only block node 'v' cannot support read-write users");
+        EXPECT_FALSE(node("v").read_only());
+    }
+    BlockOptions read_only = inline_file;
+    read_only["read-only"] = "on";
+    auto done = reopen(node("v"), read_only);
+    ASSERT_TRUE(done) << done.error().desc;
+    EXPECT_TRUE(node("v").file()->read_only());
+    EXPECT_EQ(locked_bytes(a), kReadOnlyFormat);
+
+    BlockOptions file_read_only = inline_file;
+    file_read_only["file.read-only"] = "on";
+    ASSERT_TRUE(reopen(node("v"), inline_file));
+    done = reopen(node("v"), file_read_only);
+    ASSERT_FALSE(done);
+    EXPECT_EQ(done.error().desc, "Read-only block node 'vf' cannot support read-write users");
+    EXPECT_FALSE(node("v").file()->read_only());
+}
+
 // -drive's auto-read-only: the file is open read-only until write permission arrives, and a
 // writable format asks for it as soon as it is opened over the file (raw_check_perm), so
 // the fd set must hold a read-write member then, not at the first write.
