@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 
+#include "block/block-acct.h"
 #include "block/block.h"
 
 namespace qemu::block {
@@ -42,6 +43,8 @@ public:
     Result<void> set_perm(uint64_t perm, uint64_t shared);
 
     bool write_cache_enabled() const { return m_write_cache; }
+    // blk_get_stats: what the backend's user accounted (qemu-io's aio_* commands here).
+    BlockAcctStats& acct_stats() { return m_acct; }
     void set_write_cache(bool enabled) { m_write_cache = enabled; }
 
     Result<int64_t> length();
@@ -80,6 +83,7 @@ private:
     int64_t m_length_seen = -1;
     uint64_t m_length_epoch = 0;
     uint64_t m_perm = 0;
+    BlockAcctStats m_acct;
     uint64_t m_shared = perm::kAll;
     bool m_write_cache = true;
     int m_in_flight = 0;

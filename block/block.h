@@ -140,6 +140,13 @@ struct BlockStatus {
 };
 
 // bdrv_get_info's BlockDriverInfo, the fields the tools print.
+// bdrv_get_specific_stats of the file protocols: the discards they passed to the host.
+struct DiscardStats {
+    uint64_t nb_ok = 0;
+    uint64_t nb_failed = 0;
+    uint64_t bytes_ok = 0;
+};
+
 struct DriverInfo {
     int64_t cluster_size = 0;
     int64_t vm_state_offset = 0;
@@ -298,6 +305,8 @@ struct BlockDriver {
     // bdrv_get_specific_info: QEMU's ImageInfoSpecific as JSON in QAPI member order,
     // {"type": "vmdk", "data": {...}}; nullopt when the format has nothing to add.
     Result<std::optional<JsonValue>> (*get_specific_info)(BlockNode& node) = nullptr;
+    // query-blockstats' driver-specific part (file and host_device).
+    DiscardStats (*discard_stats)(BlockNode& node) = nullptr;
     // Bytes the node occupies on the host (protocols; formats add up their children).
     Result<int64_t> (*get_allocated_file_size)(BlockNode& node) = nullptr;
     Result<void> (*create)(const OpenContext& context, const CreateOptions& options) = nullptr;
@@ -399,6 +408,10 @@ public:
     BlockNode* backing() const { return child("backing"); }
     // Counts up as the graph names nodes (QEMU's graph_bdrv_states order).
     uint64_t serial() const { return m_serial; }
+    // bs->wr_highest_offset: where the furthest write (or write-zeroes) request this node
+    // received ended, whether or not it succeeded; query-blockstats reports it.
+    int64_t wr_highest_offset() const { return m_wr_highest_offset.load(std::memory_order_relaxed); }
+    void note_write_end(int64_t end);
     // bdrv_backing_overridden: the backing child is not what the image names (a node given
     // by reference whose name differs, or none where the image names one because the user
     // said "backing": null). QEMU's json: names then spell the backing out.
@@ -488,6 +501,7 @@ private:
         uint64_t serial;
     };
     std::map<const void*, PermUse> m_users;
+    std::atomic<int64_t> m_wr_highest_offset{0};
     uint64_t m_perm = 0;
     uint64_t m_shared = perm::kAll;
     // Taken around the driver's operations as driver().concurrency asks (block/io.cc).

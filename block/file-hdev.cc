@@ -56,10 +56,12 @@ Result<void> hdev_discard(BlockNode& node, int64_t offset, int64_t bytes)
         return file_discard(node, offset, bytes);
     }
     uint64_t range[2] = {static_cast<uint64_t>(offset), static_cast<uint64_t>(bytes)};
+    Result<void> done;
     if (::ioctl(s.fd.get(), BLKDISCARD, range) != 0) {
-        return io_error(is_unsupported(errno) ? ENOTSUP : errno);
+        done = io_error(is_unsupported(errno) ? ENOTSUP : errno);
     }
-    return {};
+    account_discard(s, bytes, done);
+    return done;
 }
 
 Result<void> hdev_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags)

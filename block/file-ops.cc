@@ -126,11 +126,29 @@ Result<void> file_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, R
 
 Result<void> file_discard(BlockNode& node, int64_t offset, int64_t bytes)
 {
-    int ret = do_fallocate(state_of(node).fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, bytes);
-    if (ret < 0) {
-        return io_error(-ret);
+    FileState& s = state_of(node);
+    int ret = do_fallocate(s.fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, bytes);
+    Result<void> done = ret < 0 ? io_error(-ret) : Result<void>{};
+    account_discard(s, bytes, done);
+    return done;
+}
+
+void account_discard(FileState& s, int64_t bytes, const Result<void>& done)
+{
+    if (done) {
+        s.discard_nb_ok.fetch_add(1, std::memory_order_relaxed);
+        s.discard_bytes_ok.fetch_add(static_cast<uint64_t>(bytes), std::memory_order_relaxed);
+    } else {
+        s.discard_nb_failed.fetch_add(1, std::memory_order_relaxed);
     }
-    return {};
+}
+
+DiscardStats file_discard_stats(BlockNode& node)
+{
+    const FileState& s = state_of(node);
+    return DiscardStats{.nb_ok = s.discard_nb_ok.load(std::memory_order_relaxed),
+        .nb_failed = s.discard_nb_failed.load(std::memory_order_relaxed),
+        .bytes_ok = s.discard_bytes_ok.load(std::memory_order_relaxed)};
 }
 
 Result<void> truncate_fd(int fd, int64_t offset, Prealloc prealloc)

@@ -49,6 +49,10 @@ struct FileState : DriverState {
     std::atomic<bool> bouncing{false};
     std::atomic<AioContext*> async_ctx{nullptr};
     std::atomic<std::thread::id> async_owner{};
+    // raw_account_discard: the discards passed to the host, for query-blockstats.
+    std::atomic<uint64_t> discard_nb_ok{0};
+    std::atomic<uint64_t> discard_nb_failed{0};
+    std::atomic<uint64_t> discard_bytes_ok{0};
     // The permission bits currently locked on the image, to release on close.
     uint64_t locked_perm = 0;
     uint64_t locked_shared = perm::kAll;
@@ -100,6 +104,9 @@ Result<void> check_lock_bytes(int fd, uint64_t perm, uint64_t shared);
 // file-ops.cc
 Result<void> file_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, RequestFlags flags);
 Result<void> file_discard(BlockNode& node, int64_t offset, int64_t bytes);
+// Counts a discard the host was asked for (an unsupported one counts as failed).
+void account_discard(FileState& s, int64_t bytes, const Result<void>& done);
+DiscardStats file_discard_stats(BlockNode& node);
 Result<void> file_truncate(BlockNode& node, int64_t offset, Prealloc prealloc);
 Result<BlockStatus> file_block_status(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes);
 Result<void> file_create(const OpenContext& context, const CreateOptions& options);

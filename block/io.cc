@@ -172,8 +172,15 @@ void resume_parked_requests(BlockNode& top)
     }
 }
 
+void BlockNode::note_write_end(int64_t end)
+{
+    int64_t seen = m_wr_highest_offset.load(std::memory_order_relaxed);
+    while (end > seen && !m_wr_highest_offset.compare_exchange_weak(seen, end, std::memory_order_relaxed)) { }
+}
+
 Result<void> BlockNode::driver_pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
+    note_write_end(offset + static_cast<int64_t>(iov_size(iov)));
     RequestFlags passed = flags;
     passed.fua = flags.fua && passes_fua();
     {
@@ -304,6 +311,7 @@ Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlag
 
 Result<void> BlockNode::zero_range(int64_t offset, int64_t bytes, RequestFlags flags)
 {
+    note_write_end(offset + bytes);
     if (!m_flags.unmap) {
         flags.may_unmap = false;
     }

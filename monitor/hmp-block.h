@@ -41,6 +41,9 @@ private:
 
 std::string hmp_info_block(qapi::QmpContext& ctx, std::string_view args);
 
+// HMP `info blockstats`: a line of counters per backend (monitor/qmp-cmds-blockstats.cc).
+std::string hmp_info_blockstats(qapi::QmpContext& ctx);
+
 // As in QEMU 7.2, what the qemu-io command prints goes to the emulator's stdout (and its
 // complaints to stderr); only errors from finding the node or getting permission to write
 // come back as monitor output.

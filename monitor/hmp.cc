@@ -76,6 +76,11 @@ void info_block(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
     put_lines(out, hmp_info_block(ctx, args));
 }
 
+void info_blockstats(qapi::QmpContext& ctx, std::string_view, HmpOutput& out)
+{
+    put_lines(out, hmp_info_blockstats(ctx));
+}
+
 void do_qemu_io(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
 {
     put_lines(out, hmp_qemu_io(ctx, args));
@@ -105,6 +110,7 @@ void do_system_reset(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
 constexpr std::array kInfoCommands = {
     HmpCommand{"block", "[-n] [-v] [device]",
         "show info of one block device or all block devices (-n: show named nodes; -v: show details)", info_block},
+    HmpCommand{"blockstats", "", "show block device statistics", info_blockstats},
     HmpCommand{"name", "", "show the current VM name", info_name},
     HmpCommand{"status", "", "show the current VM status (running|paused)", info_status},
     HmpCommand{"version", "", "show the version of QEMU", info_version},

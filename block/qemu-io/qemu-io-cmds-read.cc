@@ -34,6 +34,7 @@ int vectored_read(Session& s, const Command& cmd, int argc, char** argv, bool ai
         case 'i':
             // An invalid request is only counted in the statistics; nothing is read.
             std::printf("injecting invalid read request\n");
+            s.blk->acct_stats().invalid(block::AcctType::Read);
             return 0;
         case 'q':
             qflag = true;
@@ -56,6 +57,9 @@ int vectored_read(Session& s, const Command& cmd, int argc, char** argv, bool ai
     optind++;
     auto created = create_iovec(s, argv + optind, argc - optind, 0xab);
     if (!created) {
+        if (aio) {
+            s.blk->acct_stats().invalid(block::AcctType::Read);
+        }
         return -EINVAL;
     }
     auto v = std::make_unique<Vectored>(std::move(*created));
@@ -85,10 +89,18 @@ int vectored_read(Session& s, const Command& cmd, int argc, char** argv, bool ai
     if (aio) {
         uint64_t number = s.next_aio();
         std::span<const iovec> iov = v->iov;
-        s.blk->aio_preadv(s.aio, offset, iov, [&s, number, t1, finish, v = std::move(v)](Result<void> done) mutable {
-            timespec t2 = elapsed_since(t1);
-            s.report(number, [finish, v = std::move(v), done = std::move(done), t2] { finish(*v, done, t2); });
-        });
+        block::BlockAcctStats& stats = s.blk->acct_stats();
+        block::AcctCookie cookie = block::BlockAcctStats::start(v->size, block::AcctType::Read);
+        s.blk->aio_preadv(
+            s.aio, offset, iov, [&s, &stats, cookie, number, t1, finish, v = std::move(v)](Result<void> done) mutable {
+                if (done) {
+                    stats.done(cookie);
+                } else {
+                    stats.failed(cookie);
+                }
+                timespec t2 = elapsed_since(t1);
+                s.report(number, [finish, v = std::move(v), done = std::move(done), t2] { finish(*v, done, t2); });
+            });
         return 0;
     }
     auto done = s.blk->preadv(offset, v->iov);

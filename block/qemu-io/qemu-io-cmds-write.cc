@@ -245,6 +245,7 @@ int aio_write_f(Session& s, const Command& cmd, int argc, char** argv)
             break;
         case 'i':
             std::printf("injecting invalid write request\n");
+            s.blk->acct_stats().invalid(block::AcctType::Write);
             return 0;
         case 'q':
             qflag = true;
@@ -314,15 +315,24 @@ int aio_write_f(Session& s, const Command& cmd, int argc, char** argv)
     }
     auto created = create_iovec(s, argv + optind, argc - optind, pattern);
     if (!created) {
+        s.blk->acct_stats().invalid(block::AcctType::Write);
         return -EINVAL;
     }
     auto v = std::make_unique<Vectored>(std::move(*created));
     uint64_t number = s.next_aio();
     std::span<const iovec> iov = v->iov;
     timespec t1 = now();
-    s.blk->aio_pwritev(s.aio, offset, iov, flags, [finish, number, t1, v = std::move(v)](Result<void> done) mutable {
-        finish(number, v->size, std::move(done), elapsed_since(t1));
-    });
+    block::BlockAcctStats& stats = s.blk->acct_stats();
+    block::AcctCookie cookie = block::BlockAcctStats::start(v->size, block::AcctType::Write);
+    s.blk->aio_pwritev(
+        s.aio, offset, iov, flags, [finish, &stats, cookie, number, t1, v = std::move(v)](Result<void> done) mutable {
+            if (done) {
+                stats.done(cookie);
+            } else {
+                stats.failed(cookie);
+            }
+            finish(number, v->size, std::move(done), elapsed_since(t1));
+        });
     return 0;
 }
 

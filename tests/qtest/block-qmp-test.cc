@@ -210,6 +210,68 @@ TEST(HmpQemuIo, WritesLandInTheImageAndOutputGoesToStdout)
     EXPECT_TRUE(all_bytes(image.read(0, 1024), 0xab));
 }
 
+// ---------------------------------------------------------------- query-blockstats
+
+// QEMU 7.2's accounting: a backend counts what its user accounts (qemu-io's aio_* commands,
+// not its synchronous ones), every node the end of its highest write, the file protocol
+// its discards; query-nodes lists every node, oldest first, without the backend's part.
+TEST(QueryBlockstats, CountsWhatQemuCounts)
+{
+    TempImage image;
+    auto qts =
+        QTestState::init(std::string(kArgs) + " -drive if=none,id=d0,format=raw,discard=unmap,file=" + image.path());
+    auto device = [&] {
+        JsonValue all = qts->qmp_assert_success("{'execute': 'query-blockstats'}");
+        EXPECT_EQ(all.size(), 1u) << dump(all);
+        return all[0];
+    };
+    JsonValue d0 = device();
+    EXPECT_EQ(d0["device"], "d0");
+    EXPECT_EQ(d0["stats"]["wr_operations"], 0);
+    EXPECT_EQ(d0["stats"]["account_invalid"], true);
+    EXPECT_FALSE(d0["stats"].contains("idle_time_ns"));
+    EXPECT_EQ(d0["stats"]["timed_stats"], JsonValue::array());
+    EXPECT_EQ(canon(d0["parent"]["driver-specific"]),
+        canon(JsonValue::parse(
+            R"({"driver": "file", "discard-nb-ok": 0, "discard-nb-failed": 0, "discard-bytes-ok": 0})")));
+    EXPECT_EQ(d0["parent"]["stats"]["account_invalid"], false);
+
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write 512 1k\""), "");
+    d0 = device();
+    EXPECT_EQ(d0["stats"]["wr_operations"], 0);
+    EXPECT_EQ(d0["stats"]["wr_highest_offset"], 1536);
+    EXPECT_EQ(d0["parent"]["stats"]["wr_highest_offset"], 1536);
+
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"aio_write 64k 4k\""), "");
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"aio_flush\""), "");
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"aio_read -i 0 512\""), "");
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"discard 128k 64k\""), "");
+    d0 = device();
+    EXPECT_EQ(d0["stats"]["wr_operations"], 1);
+    EXPECT_EQ(d0["stats"]["wr_bytes"], 4096);
+    EXPECT_EQ(d0["stats"]["flush_operations"], 1);
+    EXPECT_EQ(d0["stats"]["invalid_rd_operations"], 1);
+    EXPECT_EQ(d0["stats"]["unmap_operations"], 0);
+    EXPECT_TRUE(d0["stats"].contains("idle_time_ns"));
+    EXPECT_EQ(d0["stats"]["wr_highest_offset"], 69632);
+    EXPECT_EQ(d0["parent"]["driver-specific"]["discard-nb-ok"], 1);
+    EXPECT_EQ(d0["parent"]["driver-specific"]["discard-bytes-ok"], 65536);
+
+    JsonValue nodes = qts->qmp_assert_success("{'execute': 'query-blockstats', 'arguments': {'query-nodes': true}}");
+    ASSERT_EQ(nodes.size(), 2u) << dump(nodes);
+    EXPECT_EQ(nodes[0]["driver-specific"]["driver"], "file");
+    EXPECT_FALSE(nodes[0].contains("parent"));
+    EXPECT_EQ(nodes[1]["parent"]["node-name"], nodes[0]["node-name"]);
+    EXPECT_FALSE(nodes[1].contains("device"));
+    EXPECT_EQ(nodes[1]["stats"]["wr_operations"], 0);
+
+    std::string line = qts->hmp("info blockstats");
+    EXPECT_TRUE(line.starts_with("d0: rd_bytes=0 wr_bytes=4096 rd_operations=0 wr_operations=1 flush_operations=1 "
+                                 "wr_total_time_ns="))
+        << line;
+    EXPECT_NE(line.find(" rd_merged=0 wr_merged=0 idle_time_ns="), std::string::npos) << line;
+}
+
 TEST(HmpQemuIo, DetectZeroesTurnsZeroWritesIntoHoles)
 {
     auto allocated = [](const TempImage& image) {
