@@ -1,6 +1,7 @@
 // QMP commands of the block layer: blockdev-add, blockdev-del, blockdev-reopen,
-// block_resize, query-block and query-named-block-nodes. They decode, call the host's
-// BlockDevices and encode; the graph work happens there and in block/.
+// block_resize, query-block, query-named-block-nodes and the (empty) job queries. They
+// decode, call the host's BlockDevices and encode; the graph work happens there and in
+// block/.
 #include "block/blockdev-options.h"
 #include "block/drivers.h"
 #include "monitor/block-info.h"
@@ -190,6 +191,18 @@ qemu::Result<std::vector<BlockInfo>> qmp_query_block(QmpContext& ctx)
         }
     }
     return result;
+}
+
+// No job ever runs here (no block jobs, no blockdev-create): libvirt still asks, for
+// instance when it reconnects to a running emulator.
+qemu::Result<std::vector<JobInfo>> qmp_query_jobs(QmpContext&)
+{
+    return std::vector<JobInfo>{};
+}
+
+qemu::Result<std::vector<BlockJobInfo>> qmp_query_block_jobs(QmpContext&)
+{
+    return std::vector<BlockJobInfo>{};
 }
 
 qemu::Result<std::vector<BlockDeviceInfo>> qmp_query_named_block_nodes(QmpContext& ctx, const std::optional<bool>& flat)

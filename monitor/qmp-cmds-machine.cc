@@ -32,4 +32,10 @@ qemu::Result<std::vector<CpuInfoFast>> qmp_query_cpus_fast(QmpContext&)
     return std::vector<CpuInfoFast>{};
 }
 
+// No -object iothread: every device runs in the main loop.
+qemu::Result<std::vector<IOThreadInfo>> qmp_query_iothreads(QmpContext&)
+{
+    return std::vector<IOThreadInfo>{};
+}
+
 }  // namespace qapi

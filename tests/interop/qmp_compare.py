@@ -433,6 +433,10 @@ def blockstats_steps(work):
         stats,
         qmp("query-blockstats", **{"query-nodes": True}),
         hmp("info blockstats"),
+        # No jobs and no iothreads run here; libvirt asks all the same.
+        qmp("query-jobs"),
+        qmp("query-block-jobs"),
+        qmp("query-iothreads"),
         b'{"execute": "quit"}\n',
     ]
 
