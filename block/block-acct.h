@@ -48,7 +48,7 @@ public:
     {
         std::lock_guard lock(m_lock);
         m_counts[index(type)].invalid++;
-        if (m_account_invalid) {
+        if (kAccountInvalid) {
             m_last_access_ns = now_ns();
         }
     }
@@ -69,8 +69,10 @@ public:
         return now_ns() - m_last_access_ns;
     }
 
-    bool account_invalid() const { return m_account_invalid; }
-    bool account_failed() const { return m_account_failed; }
+    // -drive's stats-account-invalid and stats-account-failed, both on by default; the
+    // options themselves are not taken.
+    static constexpr bool kAccountInvalid = true;
+    static constexpr bool kAccountFailed = true;
 
 private:
     static size_t index(AcctType type) { return static_cast<size_t>(type); }
@@ -86,7 +88,7 @@ private:
             counts.bytes += cookie.bytes;
             counts.ops++;
         }
-        if (!failed || m_account_failed) {
+        if (!failed || kAccountFailed) {
             counts.total_time_ns += time - cookie.start_ns;
             m_last_access_ns = time;
         }
@@ -95,9 +97,6 @@ private:
     mutable std::mutex m_lock;
     std::array<Counts, 4> m_counts{};
     int64_t m_last_access_ns = 0;
-    // -drive's stats-account-invalid and stats-account-failed, both on by default.
-    bool m_account_invalid = true;
-    bool m_account_failed = true;
 };
 
 }  // namespace qemu::block

@@ -139,7 +139,6 @@ struct BlockStatus {
     BlockNode* file = nullptr;  // the node `map` is an offset into
 };
 
-// bdrv_get_info's BlockDriverInfo, the fields the tools print.
 // bdrv_get_specific_stats of the file protocols: the discards they passed to the host.
 struct DiscardStats {
     uint64_t nb_ok = 0;
@@ -147,6 +146,7 @@ struct DiscardStats {
     uint64_t bytes_ok = 0;
 };
 
+// bdrv_get_info's BlockDriverInfo, the fields the tools print.
 struct DriverInfo {
     int64_t cluster_size = 0;
     int64_t vm_state_offset = 0;
@@ -423,6 +423,8 @@ public:
 
     std::span<BdrvChild> children() { return m_children; }
     BlockNode* child(std::string_view name) const;
+    // The link to the child called `name` (its role, whether it inherits), or nullptr.
+    const BdrvChild* child_link(std::string_view name) const;
     BlockNode* file() const { return child("file"); }
     // bdrv_primary_child: the child holding the node's data (`file`, or a filter's
     // `image`), where the generic layer raises this node's flush events.

@@ -201,33 +201,37 @@ bool file_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::spa
     return true;
 }
 
+namespace {
+
+// Waits until `count` drops to zero. On the thread that owns the kernel requests it polls
+// their context instead: only this thread completes them, and a worker's own bounce may
+// be waiting for them.
+void wait_until_none(FileState& s, std::atomic<int>& count)
+{
+    while (int pending = count.load()) {
+        AioContext* ctx = s.async_ctx.load();
+        if (ctx && s.async_owner.load() == std::this_thread::get_id()) {
+            ctx->poll(true);
+        } else {
+            count.wait(pending);
+        }
+    }
+}
+
+}  // namespace
+
 void wait_for_workers(FileState& s)
 {
     if (AioContext::worker_context()) {
         return;  // part of another request: nothing was issued before it on this thread
     }
-    while (int pending = s.worker_in_flight.load()) {
-        // A worker's own bounce may wait for kernel requests only this thread completes.
-        AioContext* ctx = s.async_ctx.load();
-        if (ctx && s.async_owner.load() == std::this_thread::get_id()) {
-            ctx->poll(true);
-        } else {
-            s.worker_in_flight.wait(pending);
-        }
-    }
+    wait_until_none(s, s.worker_in_flight);
 }
 
 void quiesce_async(FileState& s)
 {
     s.bouncing = true;
-    while (int pending = s.async_in_flight.load()) {
-        AioContext* ctx = s.async_ctx.load();
-        if (ctx && s.async_owner.load() == std::this_thread::get_id()) {
-            ctx->poll(true);
-        } else {
-            s.async_in_flight.wait(pending);
-        }
-    }
+    wait_until_none(s, s.async_in_flight);
 }
 
 }  // namespace qemu::block::file_posix

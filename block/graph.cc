@@ -698,14 +698,16 @@ BlockNode::~BlockNode()
     }
 }
 
+const BdrvChild* BlockNode::child_link(std::string_view name) const
+{
+    auto it = std::ranges::find_if(m_children, [&](const BdrvChild& child) { return child.name == name; });
+    return it != m_children.end() ? &*it : nullptr;
+}
+
 BlockNode* BlockNode::child(std::string_view name) const
 {
-    for (const BdrvChild& child : m_children) {
-        if (child.name == name) {
-            return child.node.get();
-        }
-    }
-    return nullptr;
+    const BdrvChild* link = child_link(name);
+    return link ? link->node.get() : nullptr;
 }
 
 void BlockNode::add_child(std::string name, std::shared_ptr<BlockNode> node, unsigned role)
@@ -747,14 +749,15 @@ BlockNode* BlockGraph::backing_parent_of(const BlockNode& node) const
 Result<void> BlockGraph::replace_child(
     BlockNode& node, const std::string& name, std::shared_ptr<BlockNode> with, bool inherits)
 {
-    // Swaps in place, so the children keep their order; returns what was there.
-    bool old_inherits = false;
-    auto swap = [&node, &name, &old_inherits](std::shared_ptr<BlockNode> in, bool inherits) {
+    // Swaps in place, so the children keep their order; returns what was there and whether
+    // it inherited.
+    auto swap = [&node, &name](std::shared_ptr<BlockNode> in, bool inherits) {
         std::shared_ptr<BlockNode> out;
+        bool out_inherits = false;
         auto it = std::ranges::find_if(node.m_children, [&](const BdrvChild& child) { return child.name == name; });
         if (it != node.m_children.end()) {
             out = std::move(it->node);
-            old_inherits = it->inherits;
+            out_inherits = it->inherits;
             if (in) {
                 it->node = std::move(in);
                 it->inherits = inherits;
@@ -767,12 +770,11 @@ Result<void> BlockGraph::replace_child(
         if (out && node.child(name) && node.driver().child_replaced) {
             node.driver().child_replaced(node, *out, *node.child(name));
         }
-        return out;
+        return std::pair(std::move(out), out_inherits);
     };
     bool is_backing = name == "backing";
     bool was_nulled = node.m_backing_nulled;
-    std::shared_ptr<BlockNode> old = swap(std::move(with), inherits);
-    bool had_inherits = old_inherits;
+    auto [old, had_inherits] = swap(std::move(with), inherits);
     if (is_backing) {
         node.m_backing_nulled = !node.backing();
     }

@@ -161,10 +161,7 @@ Result<void> prepare(BlockNode& node, BlockOptions options, const OpenFlags* par
             new_file = TRY(referenced_child(node, *reference, "file"))->shared_from_this();
         }
         if (!file_options.empty()) {
-            auto children = node.children();
-            bool inherits = std::ranges::any_of(
-                children, [&](const BdrvChild& child) { return child.node.get() == file && child.inherits; });
-            if (!inherits) {
+            if (!node.child_link("file")->inherits) {
                 // A file this node did not open takes no options from it.
                 return cannot_change("file." + file_options.begin()->first);
             }
@@ -262,10 +259,9 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
         }
     };
     auto replace = [&](BlockNode& parent, const std::string& name, std::shared_ptr<BlockNode> with) -> Result<void> {
-        auto children = parent.children();
-        auto old = std::ranges::find_if(children, [&](const BdrvChild& child) { return child.name == name; });
-        std::shared_ptr<BlockNode> kept = old != children.end() ? old->node : nullptr;
-        bool inherited = old != children.end() && old->inherits;
+        const BdrvChild* old = parent.child_link(name);
+        std::shared_ptr<BlockNode> kept = old ? old->node : nullptr;
+        bool inherited = old && old->inherits;
         TRY_VOID(node.graph().replace_child(parent, name, std::move(with)));
         replaced.push_back({&parent, name, std::move(kept), inherited});
         return {};

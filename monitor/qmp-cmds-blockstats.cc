@@ -1,7 +1,7 @@
 // QMP query-blockstats and HMP `info blockstats`: QEMU's I/O accounting. A backend counts
-// what its guest device does through it; no device here does I/O, so those counters stay
-// 0, as they do in QEMU for qemu-io's requests. Every node reports the end of the highest
-// write it got, and the file protocols count their discards.
+// what its user accounts (block/block-acct.h: qemu-io's aio_* commands; no device here
+// does I/O). Every node reports the end of the highest write it got, and the file
+// protocols count their discards.
 #include <string>
 
 #include "monitor/block-info.h"
@@ -84,8 +84,8 @@ qapi::BlockStats backend_stats(block::BlockBackend* blk, std::string device, std
     stats.device = std::move(device);
     stats.qdev = std::move(qdev);
     qapi::BlockDeviceStats& s = stats.stats;
-    s.account_invalid = true;
-    s.account_failed = true;
+    s.account_invalid = block::BlockAcctStats::kAccountInvalid;
+    s.account_failed = block::BlockAcctStats::kAccountFailed;
     if (!blk) {
         return stats;
     }
@@ -115,8 +115,6 @@ qapi::BlockStats backend_stats(block::BlockBackend* blk, std::string device, std
     s.invalid_wr_operations = write.invalid;
     s.invalid_flush_operations = flush.invalid;
     s.invalid_unmap_operations = unmap.invalid;
-    s.account_invalid = acct.account_invalid();
-    s.account_failed = acct.account_failed();
     return stats;
 }
 
