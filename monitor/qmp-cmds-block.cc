@@ -152,9 +152,8 @@ qemu::Result<void> qmp_block_resize(QmpContext& ctx, const std::optional<std::st
     if (size < 0) {
         return qemu::make_error("Parameter 'size' expects a >0 size");
     }
-    if (node->read_only()) {
-        return qemu::make_error("Image is read-only");
-    }
+    // QEMU's qmp_block_resize: the resize permission first (another user may refuse it),
+    // then the truncate, which refuses a read-only node ("Image is read-only").
     auto blk = TRY(qemu::block::BlockBackend::attach(
         node->shared_from_this(), qemu::block::perm::kResize, qemu::block::perm::kAll));
     return blk->truncate(size);

@@ -323,6 +323,9 @@ def permission_steps(work):
         add("vdi", "w2", "g"),
         add("raw", "q1", "g", offset=512),
         add("raw", "q2", "g", size=512),
+        # block_resize asks the resize permission first, which the raw windows refuse,
+        # before the truncate could say the node is read-only.
+        qmp("block_resize", **{"node-name": "g"}, size=2 << 20),
         # The overlay's backing file refuses writers: a lock conflict inside one process,
         # whose QMP text leaves out the command line's hint.
         qmp("blockdev-add", driver="vmdk", **{"node-name": "t1"},
