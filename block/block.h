@@ -412,6 +412,12 @@ public:
     // received ended, whether or not it succeeded; query-blockstats reports it.
     int64_t wr_highest_offset() const { return m_wr_highest_offset.load(std::memory_order_relaxed); }
     void note_write_end(int64_t end);
+    // block-set-write-threshold (bs->write_threshold_offset): the first write or discard
+    // reaching past it is reported through the graph's on_write_threshold and switches it
+    // off again; 0 is none.
+    uint64_t write_threshold() const { return m_write_threshold.load(std::memory_order_relaxed); }
+    void set_write_threshold(uint64_t offset) { m_write_threshold.store(offset, std::memory_order_relaxed); }
+    void check_write_threshold(int64_t end);
     // bdrv_backing_overridden: the backing child is not what the image names (a node given
     // by reference whose name differs, or none where the image names one because the user
     // said "backing": null). QEMU's json: names then spell the backing out.
@@ -504,6 +510,7 @@ private:
     };
     std::map<const void*, PermUse> m_users;
     std::atomic<int64_t> m_wr_highest_offset{0};
+    std::atomic<uint64_t> m_write_threshold{0};
     uint64_t m_perm = 0;
     uint64_t m_shared = perm::kAll;
     // Taken around the driver's operations as driver().concurrency asks (block/io.cc).
@@ -589,6 +596,10 @@ public:
     // its flags (a writable format writes its metadata) and each child's role, down the
     // graph. For after a node's flags or children changed.
     Result<void> refresh_perm(BlockNode& node);
+
+    // A write or discard on `node` crossed its write threshold (BLOCK_WRITE_THRESHOLD):
+    // the bytes beyond it and the threshold. Called on the thread that made the request.
+    std::function<void(const BlockNode& node, uint64_t exceeded, uint64_t threshold)> on_write_threshold;
 
     // Where warnings go (tests capture them).
     void set_warning_sink(std::function<void(const std::string&)> sink) { m_warn = std::move(sink); }

@@ -176,6 +176,21 @@ void BlockNode::note_write_end(int64_t end)
 {
     int64_t seen = m_wr_highest_offset.load(std::memory_order_relaxed);
     while (end > seen && !m_wr_highest_offset.compare_exchange_weak(seen, end, std::memory_order_relaxed)) { }
+    check_write_threshold(end);
+}
+
+void BlockNode::check_write_threshold(int64_t end)
+{
+    uint64_t threshold = write_threshold();
+    if (threshold == 0 || end < 0 || static_cast<uint64_t>(end) <= threshold) {
+        return;
+    }
+    // One report per threshold: a request racing this one finds it gone, and one set again
+    // meanwhile stays.
+    if (m_write_threshold.compare_exchange_strong(threshold, 0, std::memory_order_relaxed) &&
+        m_graph.on_write_threshold) {
+        m_graph.on_write_threshold(*this, static_cast<uint64_t>(end) - threshold, threshold);
+    }
 }
 
 Result<void> BlockNode::driver_pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
@@ -362,6 +377,7 @@ Result<void> BlockNode::discard(int64_t offset, int64_t bytes)
     if (!m_flags.unmap || !m_driver->discard) {
         return {};
     }
+    check_write_threshold(offset + bytes);
     auto done = [&] {
         auto guard = guard_request(true);
         return m_driver->discard(*this, offset, bytes);

@@ -399,6 +399,9 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
         }
         std::fflush(stdout);
     }
+    // What the requests reported on their way, before the answer, as QEMU's come from the
+    // requests themselves.
+    ctx.host.send_queued_events();
     if (lender && session.blk) {
         *lender = std::move(session.blk);
     }

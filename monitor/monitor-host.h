@@ -42,6 +42,9 @@ public:
 
     // device_del released a device: the host emits DEVICE_DELETED (id, QOM path).
     virtual void device_deleted(const std::optional<std::string>& id, const std::string& path) = 0;
+    // Sends the events requests on worker threads left for the main loop (a node's write
+    // threshold), for a command that waited for its requests and answers after them.
+    virtual void send_queued_events() { }
 
     // -name, for query-name and `info name`.
     virtual std::optional<std::string> name() const = 0;

@@ -98,7 +98,7 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
         .cache = qapi::BlockdevCacheInfo{.writeback = blk ? blk->write_cache_enabled() : true,
             .direct = node.flags().cache_direct,
             .no_flush = node.flags().no_flush},
-        .write_threshold = 0,
+        .write_threshold = static_cast<int64_t>(node.write_threshold()),
     };
 }
 
@@ -157,6 +157,17 @@ qemu::Result<void> qmp_block_resize(QmpContext& ctx, const std::optional<std::st
     auto blk = TRY(qemu::block::BlockBackend::attach(
         node->shared_from_this(), qemu::block::perm::kResize, qemu::block::perm::kAll));
     return blk->truncate(size);
+}
+
+qemu::Result<void> qmp_block_set_write_threshold(
+    QmpContext& ctx, const std::string& node_name, uint64_t write_threshold)
+{
+    qemu::block::BlockNode* node = ctx.host.block().graph().find_node(node_name);
+    if (!node) {
+        return qemu::make_error("Device '" + node_name + "' not found");
+    }
+    node->set_write_threshold(write_threshold);
+    return {};
 }
 
 qemu::Result<std::vector<BlockInfo>> qmp_query_block(QmpContext& ctx)

@@ -13,6 +13,9 @@ Vm::Vm()
     // HMP qemu-io's requests complete in the main loop, whose notifier exists from start-up
     // as QEMU's main AioContext does, so a client counting descriptors sees it from the first.
     hmp_qemu_io = std::make_unique<monitor::HmpQemuIo>(m_block);
+    m_block.graph().on_write_threshold = [this](const block::BlockNode& node, uint64_t exceeded, uint64_t threshold) {
+        write_threshold_reached(ThresholdEvent{node.node_name(), exceeded, threshold});
+    };
 }
 
 Vm::~Vm()
@@ -21,6 +24,47 @@ Vm::~Vm()
     m_monitors.clear();
     // Its requests finish (parked ones let go) while the drives they use still exist.
     hmp_qemu_io.reset();
+    // No request is in flight any more; what the nodes write as they close reports nothing.
+    m_block.graph().on_write_threshold = nullptr;
+    if (m_event_source != 0) {
+        g_source_remove(m_event_source);
+    }
+}
+
+void Vm::write_threshold_reached(ThresholdEvent event)
+{
+    if (std::this_thread::get_id() == m_main_thread) {
+        qapi::qapi_event_send_block_write_threshold(m_monitors, event.node_name, event.exceeded, event.threshold);
+        return;
+    }
+    std::lock_guard lock(m_event_lock);
+    m_queued_events.push_back(std::move(event));
+    if (m_event_source == 0) {
+        m_event_source = g_idle_add(on_queued_events, this);
+    }
+}
+
+void Vm::send_queued_events()
+{
+    std::vector<ThresholdEvent> events;
+    {
+        std::lock_guard lock(m_event_lock);
+        events.swap(m_queued_events);
+    }
+    for (ThresholdEvent& event : events) {
+        qapi::qapi_event_send_block_write_threshold(m_monitors, event.node_name, event.exceeded, event.threshold);
+    }
+}
+
+gboolean Vm::on_queued_events(gpointer self)
+{
+    auto* vm = static_cast<Vm*>(self);
+    {
+        std::lock_guard lock(vm->m_event_lock);
+        vm->m_event_source = 0;
+    }
+    vm->send_queued_events();
+    return G_SOURCE_REMOVE;
 }
 
 void Vm::stop(qapi::RunState new_state)

@@ -6,10 +6,14 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <glib.h>
 
 #include "block/block-devices.h"
 #include "char/registry.h"
@@ -41,6 +45,7 @@ public:
     // There is no guest to reset, only the RESET event and the state change to make.
     void reset(qapi::ShutdownCause cause) override;
     void device_deleted(const std::optional<std::string>& id, const std::string& path) override;
+    void send_queued_events() override;
 
     std::optional<std::string> name() const override { return m_name; }
     void set_name(std::optional<std::string> name) { m_name = std::move(name); }
@@ -66,6 +71,16 @@ public:
     std::function<void()> wakeup;
 
 private:
+    struct ThresholdEvent {
+        std::string node_name;
+        uint64_t exceeded;
+        uint64_t threshold;
+    };
+    // BLOCK_WRITE_THRESHOLD: sent at once from the main thread; a request on a worker
+    // thread leaves it for the main loop.
+    void write_threshold_reached(ThresholdEvent event);
+    static gboolean on_queued_events(gpointer self);
+
     qapi::RunState m_runstate = qapi::RunState::prelaunch;
     bool m_shutdown_requested = false;
     std::optional<std::string> m_name;
@@ -74,6 +89,10 @@ private:
     block::BlockDevices m_block{open_context()};
     // Where the run state's events go: every QMP monitor in command mode.
     monitor::QmpMonitors m_monitors;
+    const std::thread::id m_main_thread = std::this_thread::get_id();
+    std::mutex m_event_lock;
+    std::vector<ThresholdEvent> m_queued_events;
+    guint m_event_source = 0;
 };
 
 }  // namespace qemu

@@ -275,6 +275,7 @@ def make_permission_images(work, qemu_img):
         subprocess.run([qemu_img, "create", "-q", "-f", "vdi", os.path.join(work, name + ".vdi"), "1M"], check=True)
     for name in ("d", "e"):
         subprocess.run([qemu_img, "create", "-q", "-f", "raw", os.path.join(work, name + ".raw"), "1M"], check=True)
+    subprocess.run([qemu_img, "create", "-q", "-f", "vpc", os.path.join(work, "f.vpc"), "1M"], check=True)
     subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, "base.vmdk"), "1M"], check=True)
     subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk",
                     os.path.join(work, "top.vmdk")], check=True)
@@ -444,6 +445,57 @@ def blockstats_steps(work):
     ]
 
 
+def threshold_args(work):
+    return lambda _work, _image: [
+        "-drive", f"if=none,id=d0,file={os.path.join(work, 'd.raw')},format=raw,discard=unmap,"
+                  "node-name=fmt,file.node-name=proto"]
+
+
+def threshold_steps(work):
+    """block-set-write-threshold and BLOCK_WRITE_THRESHOLD: one event for the first write,
+    write-zeroes or discard reaching past the threshold on a node, on a format and on the
+    file below it (with the format's metadata writes), then none until it is set again."""
+    def threshold(node, offset):
+        return qmp("block-set-write-threshold", **{"node-name": node, "write-threshold": offset})
+    return [
+        b'{"execute": "qmp_capabilities"}\n',
+        threshold("fmt", 4096),
+        threshold("d0", 4096),
+        threshold("nowhere", 1),
+        qmp("block-set-write-threshold", **{"node-name": "fmt"}),
+        qmp("query-block"),
+        hmp('qemu-io d0 "write 0 4k"'),
+        hmp('qemu-io d0 "write 4095 2"'),
+        hmp('qemu-io d0 "write 8k 2"'),
+        qmp("query-block"),
+        threshold("proto", 100),
+        hmp('qemu-io d0 "discard 0 64k"'),
+        threshold("fmt", 10000),
+        hmp('qemu-io d0 "write -z 9000 2000"'),
+        threshold("fmt", 10000),
+        hmp('qemu-io d0 "write 20000 0"'),
+        threshold("fmt", 2 ** 64 - 1),
+        qmp("query-named-block-nodes"),
+        threshold("fmt", 0),
+        hmp('qemu-io d0 "write 64k 4k"'),
+        qmp("blockdev-add", driver="vdi", **{"node-name": "v"},
+            file={"driver": "file", "filename": os.path.join(work, "c.vdi"), "node-name": "vf"}),
+        threshold("v", 100),
+        threshold("vf", 100),
+        hmp('qemu-io v "write 0 512"'),
+        threshold("vf", 100),
+        hmp('qemu-io v "aio_write 600000 512"'),
+        hmp('qemu-io v "aio_flush"'),
+        qmp("blockdev-add", driver="vpc", **{"node-name": "p"},
+            file={"driver": "file", "filename": os.path.join(work, "f.vpc"), "node-name": "pf"}),
+        threshold("p", 100),
+        threshold("pf", 100),
+        hmp('qemu-io p "aio_write 4k 4k"'),
+        hmp('qemu-io p "aio_flush"'),
+        b'{"execute": "quit"}\n',
+    ]
+
+
 def make_reopen_images(work, qemu_img):
     for name, pattern in (("b1", "0x11"), ("b2", "0x22")):
         subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, name + ".vmdk"), "1M"], check=True)
@@ -599,6 +651,10 @@ def main():
     mine += converse(ours, image, blockstats_steps(perm_work), blockstats_args(perm_work))
     make_permission_images(perm_work, "/usr/bin/qemu-img")
     theirs += converse(reference, image, blockstats_steps(perm_work), blockstats_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    mine += converse(ours, image, threshold_steps(perm_work), threshold_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    theirs += converse(reference, image, threshold_steps(perm_work), threshold_args(perm_work))
     shutil.rmtree(perm_work)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)

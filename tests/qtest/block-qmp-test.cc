@@ -272,6 +272,44 @@ TEST(QueryBlockstats, CountsWhatQemuCounts)
     EXPECT_NE(line.find(" rd_merged=0 wr_merged=0 idle_time_ns="), std::string::npos) << line;
 }
 
+// ---------------------------------------------------------------- write threshold
+
+// block-set-write-threshold, as libvirt's domblkthreshold uses it on thin storage: the
+// first write past the offset raises one BLOCK_WRITE_THRESHOLD and switches it off.
+TEST(WriteThreshold, OneEventForTheFirstWritePastIt)
+{
+    TempImage image;
+    auto qts = QTestState::init(kArgs);
+    qts->qmp_assert_success(add_raw("d0", image.path()));
+    auto threshold_of = [&] {
+        JsonValue nodes = qts->qmp_assert_success("{'execute': 'query-named-block-nodes'}");
+        EXPECT_EQ(nodes[0]["node-name"], "d0") << dump(nodes);
+        return nodes[0]["write_threshold"];
+    };
+    EXPECT_EQ(threshold_of(), 0);
+    EXPECT_EQ(error_of(qts->qmp("{'execute': 'block-set-write-threshold', 'arguments': "
+                                "{'node-name': 'nowhere', 'write-threshold': 4096}}")),
+        "Device 'nowhere' not found");
+    qts->qmp_assert_success(
+        "{'execute': 'block-set-write-threshold', 'arguments': {'node-name': 'd0', 'write-threshold': 65536}}");
+    EXPECT_EQ(threshold_of(), 65536);
+
+    // Ending exactly at the threshold does not cross it.
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write 60k 4k\""), "");
+    EXPECT_FALSE(qts->qmp_event_ref("BLOCK_WRITE_THRESHOLD"));
+    EXPECT_EQ(threshold_of(), 65536);
+
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write 64k 512\""), "");
+    JsonValue event = qts->qmp_eventwait("BLOCK_WRITE_THRESHOLD");
+    EXPECT_EQ(canon(event["data"]),
+        canon(JsonValue::parse(R"({"node-name": "d0", "amount-exceeded": 512, "write-threshold": 65536})")));
+    EXPECT_EQ(threshold_of(), 0);
+
+    EXPECT_EQ(qts->hmp("qemu-io d0 \"write 128k 4k\""), "");
+    qts->qmp_assert_success("{'execute': 'query-status'}");
+    EXPECT_FALSE(qts->qmp_event_ref("BLOCK_WRITE_THRESHOLD"));
+}
+
 TEST(HmpQemuIo, DetectZeroesTurnsZeroWritesIntoHoles)
 {
     auto allocated = [](const TempImage& image) {

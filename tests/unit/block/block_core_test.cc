@@ -1,6 +1,10 @@
 // The graph core: opening by filename and options, format probing and its warning, node
 // names, the errors for unknown drivers and options, and the backend's request checks.
 #include <cerrno>
+#include <mutex>
+#include <thread>
+#include <tuple>
+#include <vector>
 
 #include "block/drivers.h"
 #include "tests/unit/block/block_test_util.h"
@@ -251,4 +255,57 @@ TEST_F(BlockTest, BlockStatusFollowsRawDownToTheFile)
     ASSERT_TRUE(eof);
     EXPECT_EQ(eof->bytes, 0);
     EXPECT_TRUE(eof->flags & status::kEof);
+}
+
+// block-set-write-threshold's node half: the first write, write-zeroes or discard whose end
+// passes the threshold reports once, on whichever thread made it, and switches it off.
+TEST_F(BlockTest, WriteThresholdReportsTheFirstRequestPastItOnce)
+{
+    std::string img = make_image("a.img", 1 << 20, 0);
+    auto node = graph().open(img, {{"driver", "raw"}, {"discard", "unmap"}}, rw());
+    ASSERT_TRUE(node) << node.error().desc;
+    BlockNode& file = *(*node)->file();
+    std::mutex lock;
+    std::vector<std::tuple<std::string, uint64_t, uint64_t>> reports;
+    graph().on_write_threshold = [&](const BlockNode& where, uint64_t exceeded, uint64_t threshold) {
+        std::lock_guard hold(lock);
+        reports.emplace_back(where.node_name(), exceeded, threshold);
+    };
+    struct Unhook {
+        BlockGraph& graph;
+        ~Unhook() { graph.on_write_threshold = nullptr; }
+    } unhook{graph()};
+    std::vector<uint8_t> data(4096, 0x5a);
+
+    (*node)->set_write_threshold(8192);
+    ASSERT_TRUE((*node)->pwrite(4096, data));  // ends exactly at it
+    EXPECT_TRUE(reports.empty());
+    ASSERT_TRUE((*node)->pwrite(8191, std::span(data).first(2)));
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0], std::make_tuple((*node)->node_name(), uint64_t{1}, uint64_t{8192}));
+    EXPECT_EQ((*node)->write_threshold(), 0u);
+    ASSERT_TRUE((*node)->pwrite(1 << 19, data));
+    EXPECT_EQ(reports.size(), 1u);
+
+    // The file below has its own, and a discard counts.
+    file.set_write_threshold(100);
+    ASSERT_TRUE((*node)->discard(0, 65536));
+    ASSERT_EQ(reports.size(), 2u);
+    EXPECT_EQ(reports[1], std::make_tuple(file.node_name(), uint64_t{65436}, uint64_t{100}));
+
+    (*node)->set_write_threshold(10000);
+    ASSERT_TRUE((*node)->pwrite_zeroes(9000, 2000));
+    ASSERT_EQ(reports.size(), 3u);
+    EXPECT_EQ(std::get<1>(reports[2]), 1000u);
+
+    // Writers racing past it on several threads: still one report.
+    (*node)->set_write_threshold(4096);
+    std::vector<std::thread> writers;
+    for (int i = 0; i < 8; ++i) {
+        writers.emplace_back([&, i] { EXPECT_TRUE((*node)->pwrite(8192 + i * 4096, data)); });
+    }
+    for (std::thread& writer : writers) {
+        writer.join();
+    }
+    EXPECT_EQ(reports.size(), 4u);
 }
