@@ -137,7 +137,11 @@ session="dom-fd-associate fdpass-disk disk-fds 7; start fdpass-disk; "
 session+=$(qmp '{"execute":"query-fdsets"}')
 session+=$(qmp '{"execute":"query-block"}')
 session+=$(qmp '{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}')
-session+="qemu-monitor-command fdpass-disk --hmp 'qemu-io -d virtio-disk0 \"write -P 0x61 0 4k\"'"
+# domblkthreshold arms the disk's node; the write below crosses it, which switches it off,
+# so domstats (from query-named-block-nodes) no longer lists it.
+session+="domblkthreshold fdpass-disk vda 2048; echo before-write; domstats --block fdpass-disk; "
+session+="qemu-monitor-command fdpass-disk --hmp 'qemu-io -d virtio-disk0 \"write -P 0x61 0 4k\"'; "
+session+="echo after-write; domstats --block fdpass-disk"
 exec 7<>"$disk"
 timeout 120 virsh -c qemu:///system "$session" > "$work/session" 2>&1
 exec 7>&-
@@ -145,6 +149,11 @@ check "it starts from the associated fd" grep -q "Domain 'fdpass-disk' started" 
 check "query-fdsets shows the fd libvirt passed" grep -q '"opaque":"libvirt-1-storage0"' "$work/session"
 check "query-block shows the disk attached to its device" grep -q '"qdev":"virtio-disk0"' "$work/session"
 check "qom-list of /machine/peripheral lists the device" grep -q '"child<virtio-blk-device>"' "$work/session"
+check "domblkthreshold sets the node's write threshold" \
+    bash -c "sed -n '/^before-write/,/^after-write/p' '$work/session' | grep -q 'block.0.threshold=2048'"
+check "the write past it switches the threshold off" \
+    bash -c "sed -n '/^after-write/,\$p' '$work/session' | grep -q 'block.0.name=vda' &&
+      ! sed -n '/^after-write/,\$p' '$work/session' | grep -q 'block.0.threshold'"
 head -c 4096 /dev/zero | tr '\0' a > "$work/expected"
 check "HMP qemu-io's write landed in the file" cmp -n 4096 "$disk" "$work/expected"
 check "device_del releases the disk" virsh_q qemu-monitor-command fdpass-disk \
