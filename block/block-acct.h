@@ -48,7 +48,7 @@ public:
     {
         std::lock_guard lock(m_lock);
         m_counts[index(type)].invalid++;
-        if (kAccountInvalid) {
+        if (m_account_invalid) {
             m_last_access_ns = now_ns();
         }
     }
@@ -69,10 +69,16 @@ public:
         return now_ns() - m_last_access_ns;
     }
 
-    // -drive's stats-account-invalid and stats-account-failed, both on by default; the
-    // options themselves are not taken.
-    static constexpr bool kAccountInvalid = true;
-    static constexpr bool kAccountFailed = true;
+    // -drive's stats-account-invalid and stats-account-failed, both on by default:
+    // whether invalid and failed requests count as accesses (idle_time_ns), and failed
+    // ones their time. Set before the backend's first request.
+    void set_accounting(bool account_invalid, bool account_failed)
+    {
+        m_account_invalid = account_invalid;
+        m_account_failed = account_failed;
+    }
+    bool account_invalid() const { return m_account_invalid; }
+    bool account_failed() const { return m_account_failed; }
 
 private:
     static size_t index(AcctType type) { return static_cast<size_t>(type); }
@@ -88,7 +94,7 @@ private:
             counts.bytes += cookie.bytes;
             counts.ops++;
         }
-        if (!failed || kAccountFailed) {
+        if (!failed || m_account_failed) {
             counts.total_time_ns += time - cookie.start_ns;
             m_last_access_ns = time;
         }
@@ -97,6 +103,8 @@ private:
     mutable std::mutex m_lock;
     std::array<Counts, 4> m_counts{};
     int64_t m_last_access_ns = 0;
+    bool m_account_invalid = true;
+    bool m_account_failed = true;
 };
 
 }  // namespace qemu::block

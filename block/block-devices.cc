@@ -134,6 +134,7 @@ Result<void> BlockDevices::add_drive(
     // Without a guest device nobody writes yet; qemu-io and block_resize ask when they do.
     auto blk = TRY(block::BlockBackend::attach(root, block::perm::kConsistentRead, block::perm::kAll, id));
     blk->set_write_cache(!how.writethrough);
+    blk->acct_stats().set_accounting(how.account_invalid, how.account_failed);
     m_roots.push_back(root.get());
     m_drives.push_back(Drive{std::move(id), std::move(blk)});
     return {};

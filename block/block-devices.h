@@ -39,6 +39,9 @@ struct GuestDisk {
 struct DriveOpenOptions {
     block::OpenFlags flags;
     bool writethrough = false;
+    // stats-account-invalid and stats-account-failed (block/block-acct.h).
+    bool account_invalid = true;
+    bool account_failed = true;
 };
 
 class BlockDevices {

@@ -84,12 +84,16 @@ qapi::BlockStats backend_stats(block::BlockBackend* blk, std::string device, std
     stats.device = std::move(device);
     stats.qdev = std::move(qdev);
     qapi::BlockDeviceStats& s = stats.stats;
-    s.account_invalid = block::BlockAcctStats::kAccountInvalid;
-    s.account_failed = block::BlockAcctStats::kAccountFailed;
+    // A drive without a medium reports the defaults whatever -drive said, as QEMU sets
+    // the accounting up only when it opens one.
+    s.account_invalid = true;
+    s.account_failed = true;
     if (!blk) {
         return stats;
     }
     const block::BlockAcctStats& acct = blk->acct_stats();
+    s.account_invalid = acct.account_invalid();
+    s.account_failed = acct.account_failed();
     auto read = acct.counts(block::AcctType::Read);
     auto write = acct.counts(block::AcctType::Write);
     auto flush = acct.counts(block::AcctType::Flush);

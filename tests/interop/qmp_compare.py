@@ -411,13 +411,16 @@ def drive_reopen_steps(work):
 def blockstats_args(work):
     return lambda _work, _image: [
         "-drive", f"if=none,id=d0,file={os.path.join(work, 'd.raw')},format=raw,discard=unmap",
-        "-drive", "if=none,id=d1"]
+        "-drive", "if=none,id=d1,stats-account-failed=off",
+        "-drive", f"if=none,id=d2,file={os.path.join(work, 'e.raw')},format=raw,"
+                  "stats-account-invalid=off,stats-account-failed=off"]
 
 
 def blockstats_steps(work):
     """query-blockstats and `info blockstats`: what a backend accounts (qemu-io's aio_*
     requests, invalid ones included, not its synchronous ones), the highest write of every
-    node, the file protocol's discards, and the nodes oldest first with query-nodes."""
+    node, the file protocol's discards, the nodes oldest first with query-nodes, and -drive's
+    stats-account-* options."""
     stats = qmp("query-blockstats")
     return [
         b'{"execute": "qmp_capabilities"}\n',
@@ -434,6 +437,8 @@ def blockstats_steps(work):
         hmp('qemu-io d0 "aio_read -i 0 512"'),
         hmp('qemu-io d0 "aio_write -i 0 512"'),
         hmp('qemu-io d0 "aio_flush"'),
+        # Not accounted as an access: d2 stays without idle_time_ns.
+        hmp('qemu-io d2 "aio_read -i 0 512"'),
         stats,
         qmp("query-blockstats", **{"query-nodes": True}),
         hmp("info blockstats"),

@@ -365,6 +365,20 @@ TEST(Drive, DeviceKeysAreCheckedAndMediaCdromIsReadOnly)
             "qemu-system-x86_64: -drive if=none,media=x: 'x' invalid media\n");
 }
 
+TEST(Drive, StatsIntervalsAreRefusedNotLeftEmpty)
+{
+    if (qtest::qemu_binary().starts_with("/usr/")) {
+        GTEST_SKIP() << "QEMU keeps latency over the intervals";
+    }
+    TempImage image;
+    auto result = qtest::run_emulator({"-nodefaults", "-display", "none", "-machine", "none", "-drive",
+        "if=none,format=raw,stats-intervals.0=60,file=" + image.path()});
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(result.err,
+        "qemu-system-x86_64: -drive if=none,format=raw,stats-intervals.0=60,file=" + image.path() +
+            ": stats-intervals is not supported by this build\n");
+}
+
 TEST(Drive, SnapshotOnIsRefusedWithoutQcow2)
 {
     if (qtest::qemu_binary().starts_with("/usr/")) {
@@ -564,25 +578,29 @@ INSTANTIATE_TEST_SUITE_P(Qemu72, DriveStartupError,
     ::testing::Values(StartupErrorCase{"-drive if=none,file=%s,format=raw,media=bad",
                           "qemu-system-x86_64: -drive if=none,file=%s,format=raw,media=bad: 'bad' invalid media\n"},
         StartupErrorCase{"-drive if=none,file=%s,format=raw,werror=bad",
-                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,werror=bad: 'bad' invalid write error action\n"},
+            "qemu-system-x86_64: -drive if=none,file=%s,format=raw,werror=bad: 'bad' invalid write error action\n"},
         StartupErrorCase{"-drive if=none,file=%s,format=raw,rerror=enospc",
-                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,rerror=enospc: 'enospc' invalid read error action\n"},
+            "qemu-system-x86_64: -drive if=none,file=%s,format=raw,rerror=enospc: 'enospc' invalid read error "
+            "action\n"},
         StartupErrorCase{"-drive if=none,file=%s,format=raw,index=x",
-                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,index=x: Parameter 'index' expects a number\n"},
+            "qemu-system-x86_64: -drive if=none,file=%s,format=raw,index=x: Parameter 'index' expects a number\n"},
         StartupErrorCase{"-drive if=none,file=%s,format=raw,unit=x",
-                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,unit=x: Parameter 'unit' expects a number\n"},
+            "qemu-system-x86_64: -drive if=none,file=%s,format=raw,unit=x: Parameter 'unit' expects a number\n"},
         StartupErrorCase{"-drive if=none,file=%s,format=raw,index=1,bus=0,unit=0",
-                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,index=1,bus=0,unit=0: index cannot be used with bus and unit\n"},
+            "qemu-system-x86_64: -drive if=none,file=%s,format=raw,index=1,bus=0,unit=0: index cannot be used with bus "
+            "and unit\n"},
         StartupErrorCase{"-drive if=none,file=%s,format=raw,copy-on-read=x",
-                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,copy-on-read=x: Parameter 'copy-on-read' expects 'on' or 'off'\n"},
+            "qemu-system-x86_64: -drive if=none,file=%s,format=raw,copy-on-read=x: Parameter 'copy-on-read' expects "
+            "'on' or 'off'\n"},
         StartupErrorCase{"-drive if=none,file=%s,format=raw,snapshot=x",
-                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,snapshot=x: Parameter 'snapshot' expects 'on' or 'off'\n"},
+            "qemu-system-x86_64: -drive if=none,file=%s,format=raw,snapshot=x: Parameter 'snapshot' expects 'on' or "
+            "'off'\n"},
         StartupErrorCase{"-drive if=none,file=%s,format=raw,detect-zeroes=bad",
-                          "qemu-system-x86_64: -drive if=none,file=%s,format=raw,detect-zeroes=bad: invalid parameter "
-                          "value: bad\n"},
+            "qemu-system-x86_64: -drive if=none,file=%s,format=raw,detect-zeroes=bad: invalid parameter "
+            "value: bad\n"},
         StartupErrorCase{"-drive if=ide,file=%s,format=raw",
-                          "qemu-system-x86_64: -drive if=ide,file=%s,format=raw: machine type does not support "
-                          "if=ide,bus=0,unit=0\n"},
+            "qemu-system-x86_64: -drive if=ide,file=%s,format=raw: machine type does not support "
+            "if=ide,bus=0,unit=0\n"},
         StartupErrorCase{"-drive if=virtio,id=d,file=%s,format=raw",
             "qemu-system-x86_64: -drive if=virtio,id=d,file=%s,format=raw: No 'PCI' bus found for device "
             "'virtio-blk-pci'\n"},
@@ -598,6 +616,9 @@ INSTANTIATE_TEST_SUITE_P(Qemu72, DriveStartupError,
             "qemu-system-x86_64: -drive if=none,id=d,file=%s,format=qcow9: Unknown driver 'qcow9'\n"},
         StartupErrorCase{"-drive if=none,id=d,file=%s,format=raw,cache=bogus",
             "qemu-system-x86_64: -drive if=none,id=d,file=%s,format=raw,cache=bogus: invalid cache option\n"},
+        StartupErrorCase{"-drive if=none,id=d,file=%s,format=raw,stats-account-failed=2",
+            "qemu-system-x86_64: -drive if=none,id=d,file=%s,format=raw,stats-account-failed=2: Parameter "
+            "'stats-account-failed' expects 'on' or 'off'\n"},
         StartupErrorCase{"-drive if=none,id=d,file=%s,format=raw,aio=native",
             "qemu-system-x86_64: -drive if=none,id=d,file=%s,format=raw,aio=native: aio=native was specified, but it "
             "requires cache.direct=on, which was not specified.\n"},
