@@ -44,7 +44,9 @@ public:
 
     bool write_cache_enabled() const { return m_write_cache; }
     // blk_get_stats: what the backend's user accounted (qemu-io's aio_* commands here).
-    BlockAcctStats& acct_stats() { return m_acct; }
+    BlockAcctStats& acct_stats() { return *m_acct; }
+    // A drive's accounting lives on across its media: each backend it has counts into it.
+    void share_acct_stats(std::shared_ptr<BlockAcctStats> stats) { m_acct = std::move(stats); }
     void set_write_cache(bool enabled) { m_write_cache = enabled; }
 
     Result<int64_t> length();
@@ -83,7 +85,7 @@ private:
     int64_t m_length_seen = -1;
     uint64_t m_length_epoch = 0;
     uint64_t m_perm = 0;
-    BlockAcctStats m_acct;
+    std::shared_ptr<BlockAcctStats> m_acct = std::make_shared<BlockAcctStats>();
     uint64_t m_shared = perm::kAll;
     bool m_write_cache = true;
     int m_in_flight = 0;

@@ -72,6 +72,16 @@ bool names_an_image(const block::BlockOptions& options)
 
 }  // namespace
 
+MediumFlags medium_flags_of(const block::BlockNode& root)
+{
+    const block::OpenFlags& flags = root.flags();
+    return MediumFlags{.read_write = flags.read_write,
+        .cache_direct = flags.cache_direct,
+        .no_flush = flags.no_flush,
+        .unmap = flags.unmap,
+        .detect_zeroes = flags.detect_zeroes != block::DetectZeroes::Off};
+}
+
 BlockDevices::~BlockDevices()
 {
     // Backends first: they hold permissions (and image locks) on the nodes.
@@ -126,17 +136,63 @@ Result<void> BlockDevices::add_drive(
     if (find_drive(id)) {
         return make_error("Duplicate ID '" + id + "' for drive");
     }
+    Drive drive{.id = std::move(id), .blk = nullptr};
+    drive.write_cache = !how.writethrough;
     if (!filename && !names_an_image(options)) {
-        m_drives.push_back(Drive{std::move(id), nullptr});
+        // blockdev_init's root state for an empty drive; its accounting keeps the defaults.
+        drive.medium.read_write = !(options.contains("read-only") ? option_is_on(options, "read-only") : !how.flags.read_write);
+        drive.medium.detect_zeroes = options.contains("detect-zeroes") && options.at("detect-zeroes") != "off";
+        m_drives.push_back(std::move(drive));
         return {};
     }
     auto root = TRY(open_tree(m_graph, std::move(filename), std::move(options), how.flags));
+    drive.acct->set_accounting(how.account_invalid, how.account_failed);
     // Without a guest device nobody writes yet; qemu-io and block_resize ask when they do.
-    auto blk = TRY(block::BlockBackend::attach(root, block::perm::kConsistentRead, block::perm::kAll, id));
-    blk->set_write_cache(!how.writethrough);
-    blk->acct_stats().set_accounting(how.account_invalid, how.account_failed);
-    m_roots.push_back(root.get());
-    m_drives.push_back(Drive{std::move(id), std::move(blk)});
+    drive.perm = block::perm::kConsistentRead;
+    TRY_VOID(insert_medium(drive, std::move(root)));
+    m_drives.push_back(std::move(drive));
+    return {};
+}
+
+void BlockDevices::remove_medium(Drive& drive)
+{
+    if (!drive.blk) {
+        return;
+    }
+    drive.medium = medium_flags_of(drive.blk->root());
+    drive.perm = drive.blk->perm();
+    drive.shared_perm = drive.blk->shared_perm();
+    drive.blk->drain();
+    if (!monitor_owned(drive.blk->root())) {
+        std::erase(m_roots, &drive.blk->root());
+    }
+    drive.blk.reset();
+}
+
+Result<std::shared_ptr<block::BlockNode>> BlockDevices::open_medium(const MediumFlags& medium,
+    std::optional<std::string> filename, const std::optional<std::string>& format, std::optional<bool> read_write)
+{
+    // Without auto-read-only: a medium that cannot be written fails unless asked read-only.
+    block::OpenFlags flags{.read_write = read_write.value_or(medium.read_write),
+        .cache_direct = medium.cache_direct,
+        .no_flush = medium.no_flush,
+        .unmap = medium.unmap};
+    block::BlockOptions options{{"detect-zeroes", medium.detect_zeroes ? "on" : "off"}};
+    if (format) {
+        options["driver"] = *format;
+    }
+    return open_tree(m_graph, std::move(filename), std::move(options), flags);
+}
+
+Result<void> BlockDevices::insert_medium(Drive& drive, std::shared_ptr<block::BlockNode> root)
+{
+    auto blk = TRY(block::BlockBackend::attach(root, drive.perm, drive.shared_perm, drive.id));
+    blk->set_write_cache(drive.write_cache);
+    blk->share_acct_stats(drive.acct);
+    if (std::ranges::find(m_roots, root.get()) == m_roots.end()) {
+        m_roots.push_back(root.get());
+    }
+    drive.blk = std::move(blk);
     return {};
 }
 
@@ -239,6 +295,12 @@ Drive* BlockDevices::drive_of(const block::BlockNode& node)
         }
     }
     return nullptr;
+}
+
+bool BlockDevices::monitor_owned(const block::BlockNode& node) const
+{
+    return std::ranges::any_of(
+        m_monitor_nodes, [&node](const std::shared_ptr<block::BlockNode>& held) { return held.get() == &node; });
 }
 
 bool BlockDevices::has_backend(const block::BlockNode& node)

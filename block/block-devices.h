@@ -17,10 +17,32 @@
 
 namespace qemu::block {
 
+// QEMU's BlockBackendRootState: how a drive opens the medium blockdev-change-medium puts
+// in, kept from the medium it had (or from -drive when it had none).
+struct MediumFlags {
+    bool read_write = true;
+    bool cache_direct = false;
+    bool no_flush = false;
+    bool unmap = false;
+    bool detect_zeroes = false;  // QEMU keeps whether it was on: unmap comes back as on
+};
+
+// blk_update_root_state: what a medium was opened with, for the next one.
+MediumFlags medium_flags_of(const block::BlockNode& root);
+
 // One -drive: the backend a guest device would use, under its id.
 struct Drive {
     std::string id;
     std::unique_ptr<block::BlockBackend> blk;  // null for a drive without a medium
+    // What outlives a medium, as on QEMU's BlockBackend: the accounting, the write-cache
+    // setting and the flags the next medium opens with.
+    std::shared_ptr<block::BlockAcctStats> acct = std::make_shared<block::BlockAcctStats>();
+    bool write_cache = true;
+    MediumFlags medium;
+    // The backend's permissions, which stay as qemu-io extended them (an empty drive's
+    // backend takes none, as blk_new's).
+    uint64_t perm = 0;
+    uint64_t shared_perm = block::perm::kAll;
 };
 
 // A guest-less disk device (-device virtio-blk-device, device_add): it holds its drive as
@@ -66,6 +88,16 @@ public:
     // The drive whose backend sits on `node`, if any.
     Drive* drive_of(const block::BlockNode& node);
 
+    // blk_remove_bs: the drive's medium goes once its requests have finished; the flags it
+    // was opened with stay for the next. Nothing happens to a drive without one.
+    void remove_medium(Drive& drive);
+    // blockdev-change-medium's bdrv_open: `filename` with `medium`'s flags, in `format`
+    // (probed without), read-write as `read_write` says or as the flags say.
+    Result<std::shared_ptr<block::BlockNode>> open_medium(const MediumFlags& medium,
+        std::optional<std::string> filename, const std::optional<std::string>& format, std::optional<bool> read_write);
+    // blk_insert_bs: a drive without a medium takes `root` as its medium.
+    Result<void> insert_medium(Drive& drive, std::shared_ptr<block::BlockNode> root);
+
     // A device on `drive`, a -drive id or else a node name, with QEMU's errors. The caller
     // has checked id and model.
     Result<void> add_guest_disk(std::optional<std::string> id, std::string model, std::string_view drive);
@@ -84,9 +116,11 @@ public:
     // blockdev-reopen: applies new options (read-only, auto-read-only for now) to a node.
     Result<void> reopen_node(block::BlockOptions options);
 
-private:
-    // Whether a -drive or a device holds a backend on node.
+    // Whether a -drive or a device holds a backend on node (bdrv_has_blk).
     bool has_backend(const block::BlockNode& node);
+
+private:
+    bool monitor_owned(const block::BlockNode& node) const;
 
     // Declared first: nodes unregister from the graph when the members below drop them.
     block::BlockGraph m_graph;

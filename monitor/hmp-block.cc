@@ -182,6 +182,13 @@ void print_block_info(
         return;
     }
     out += "    Cache mode:       " + cache_mode_text(inserted->cache) + "\n";
+    if (inserted->backing_file) {
+        out += "    Backing file:     " + *inserted->backing_file + " (chain depth: " +
+            std::to_string(inserted->backing_file_depth) + ")\n";
+    }
+    if (inserted->detect_zeroes != qapi::BlockdevDetectZeroesOptions::off) {
+        out += "    Detect zeroes:    " + std::string(qapi::BlockdevDetectZeroesOptions_str(inserted->detect_zeroes)) + "\n";
+    }
     if (verbose) {
         out += "\nImages:\n";
         print_image_info(inserted->image, out);
@@ -407,6 +414,56 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
     }
     session.blk.reset();
     return out;
+}
+
+std::string hmp_eject(qapi::QmpContext& ctx, std::string_view args)
+{
+    HmpArgs parser(args);
+    bool force = parser.flag("-f");
+    auto device = parser.string();
+    if (!device || !*device) {
+        return usage_error("eject", device ? "block device name expected" : device.error().desc);
+    }
+    if (!parser.at_end()) {
+        return usage_error("eject", "extraneous characters at the end of line");
+    }
+    auto done = qapi::qmp_eject(ctx, **device, std::nullopt, force);
+    return done ? std::string() : "Error: " + done.error().desc + "\n";
+}
+
+std::string hmp_change(qapi::QmpContext& ctx, std::string_view args)
+{
+    HmpArgs parser(args);
+    auto device = parser.string();
+    if (!device || !*device) {
+        return usage_error("change", device ? "block device name expected" : device.error().desc);
+    }
+    bool force = parser.flag("-f");
+    auto target = parser.string();
+    if (!target || !*target) {
+        return usage_error("change", target ? "filename expected" : target.error().desc);
+    }
+    auto format = parser.string();
+    if (!format) {
+        return usage_error("change", format.error().desc);
+    }
+    auto mode_text = parser.string();
+    if (!mode_text) {
+        return usage_error("change", mode_text.error().desc);
+    }
+    if (!parser.at_end()) {
+        return usage_error("change", "extraneous characters at the end of line");
+    }
+    // There is no VNC server here, so "change vnc ..." names a drive as any other word.
+    std::optional<qapi::BlockdevChangeReadOnlyMode> mode;
+    if (*mode_text) {
+        mode = qapi::BlockdevChangeReadOnlyMode_parse(**mode_text);
+        if (!mode) {
+            return "Error: invalid parameter value: " + **mode_text + "\n";
+        }
+    }
+    auto done = qapi::qmp_blockdev_change_medium(ctx, **device, std::nullopt, **target, *format, force, mode);
+    return done ? std::string() : "Error: " + done.error().desc + "\n";
 }
 
 }  // namespace qemu::monitor

@@ -49,4 +49,9 @@ std::string hmp_info_blockstats(qapi::QmpContext& ctx);
 // come back as monitor output.
 std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args);
 
+// `eject [-f] device` and `change device [-f] filename [format [read-only-mode]]`, over
+// QMP's eject and blockdev-change-medium, errors after "Error: " as hmp_handle_error.
+std::string hmp_eject(qapi::QmpContext& ctx, std::string_view args);
+std::string hmp_change(qapi::QmpContext& ctx, std::string_view args);
+
 }  // namespace qemu::monitor

@@ -86,6 +86,16 @@ void do_qemu_io(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
     put_lines(out, hmp_qemu_io(ctx, args));
 }
 
+void do_eject(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
+{
+    put_lines(out, hmp_eject(ctx, args));
+}
+
+void do_change(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
+{
+    put_lines(out, hmp_change(ctx, args));
+}
+
 void do_stop(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
 {
     ctx.host.drain_block_requests();  // vm_stop drains, as QMP's stop does in dispatch
@@ -120,7 +130,10 @@ void do_info(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out);
 void do_help(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out);
 
 constexpr std::array kCommands = {
+    HmpCommand{"change", "device [-f] filename [format [read-only-mode]]",
+        "change a removable medium, optional format, use -f to force the operation", do_change},
     HmpCommand{"cont|c", "", "resume emulation", do_cont},
+    HmpCommand{"eject", "[-f] device", "eject a removable medium (use -f to force it)", do_eject},
     HmpCommand{"help|?", "[cmd]", "show the help", do_help},
     HmpCommand{"info", "[subcommand]", "show various information about the system state", do_info},
     HmpCommand{"qemu-io", "[-d] [device] \"[command]\"", "run a qemu-io command on a block device",

@@ -78,20 +78,14 @@ qapi::BlockStats node_stats(block::BlockNode* node, bool blk_level)
 
 // bdrv_query_blk_stats: a backend's entry, its node's figures under what the backend's
 // user accounted.
-qapi::BlockStats backend_stats(block::BlockBackend* blk, std::string device, std::optional<std::string> qdev)
+// A drive's accounting outlives its media, so one without a medium still reports it.
+qapi::BlockStats backend_stats(
+    block::BlockNode* root, const block::BlockAcctStats& acct, std::string device, std::optional<std::string> qdev)
 {
-    qapi::BlockStats stats = node_stats(blk ? &blk->root() : nullptr, true);
+    qapi::BlockStats stats = node_stats(root, true);
     stats.device = std::move(device);
     stats.qdev = std::move(qdev);
     qapi::BlockDeviceStats& s = stats.stats;
-    // A drive without a medium reports the defaults whatever -drive said, as QEMU sets
-    // the accounting up only when it opens one.
-    s.account_invalid = true;
-    s.account_failed = true;
-    if (!blk) {
-        return stats;
-    }
-    const block::BlockAcctStats& acct = blk->acct_stats();
     s.account_invalid = acct.account_invalid();
     s.account_failed = acct.account_failed();
     auto read = acct.counts(block::AcctType::Read);
@@ -142,11 +136,12 @@ std::vector<qapi::BlockStats> query_blockstats(qapi::QmpContext& ctx, bool query
         return disk->id.empty() ? disk->path : disk->id;
     };
     for (block::Drive& drive : devices.drives()) {
-        result.push_back(backend_stats(drive.blk.get(), drive.id, qdev_of(devices.guest_disk_on_drive(drive.id))));
+        result.push_back(backend_stats(drive.blk ? &drive.blk->root() : nullptr, *drive.acct, drive.id,
+            qdev_of(devices.guest_disk_on_drive(drive.id))));
     }
     for (const block::GuestDisk& disk : devices.guest_disks()) {
         if (disk.blk) {
-            result.push_back(backend_stats(disk.blk.get(), "", qdev_of(&disk)));
+            result.push_back(backend_stats(&disk.blk->root(), disk.blk->acct_stats(), "", qdev_of(&disk)));
         }
     }
     return result;

@@ -501,6 +501,80 @@ def threshold_steps(work):
     ]
 
 
+def medium_args(work):
+    return lambda _work, _image: [
+        "-drive", f"if=none,id=d0,file={os.path.join(work, 'd.raw')},format=raw,cache=none,discard=unmap,"
+                  "detect-zeroes=unmap",
+        "-drive", "if=none,id=d1",
+        "-drive", "if=none,id=d2,readonly=on",
+        "-blockdev", f"driver=file,filename={os.path.join(work, 'e.raw')},node-name=n1"]
+
+
+def medium_steps(work):
+    """eject, blockdev-change-medium and the tray commands on drives without a guest
+    device (no tray, no events): the new medium opens with the flags of the old one (or of
+    -drive for an empty drive), a failed open leaves the drive as it was, the drive's
+    accounting and permissions outlive its media; HMP eject and change."""
+    def change(device, filename, **extra):
+        return qmp("blockdev-change-medium", device=device, filename=os.path.join(work, filename), **extra)
+    return [
+        b'{"execute": "qmp_capabilities"}\n',
+        hmp('qemu-io d0 "aio_read 0 512"'),
+        qmp("eject", device="d0"),
+        qmp("query-block"),
+        qmp("query-blockstats"),
+        qmp("eject", device="d0"),
+        qmp("eject", device="nowhere"),
+        qmp("eject", device="d0", id="d0"),
+        qmp("eject"),
+        qmp("eject", id="d0"),
+        change("d0", "d.raw", format="raw"),
+        qmp("query-block"),
+        qmp("query-blockstats"),
+        change("d0", "c.vdi", **{"read-only-mode": "read-only"}),
+        qmp("query-block"),
+        change("d0", "nonexistent.raw", format="raw"),
+        change("d0", "d.raw", format="bogus"),
+        change("d0", "d.raw", format="raw", **{"read-only-mode": "bogus"}),
+        qmp("blockdev-change-medium", id="d0", filename="x"),
+        qmp("blockdev-change-medium", filename="x"),
+        change("d1", "a.vdi"),
+        change("d2", "b.vdi", format="vdi"),
+        qmp("query-block"),
+        change("d2", "b.vdi", format="vdi", **{"read-only-mode": "read-write"}),
+        qmp("query-named-block-nodes"),
+        qmp("blockdev-remove-medium", id="d0"),
+        qmp("blockdev-insert-medium", id="d0", **{"node-name": "nowhere"}),
+        qmp("blockdev-open-tray", device="d0"),
+        qmp("blockdev-open-tray", device="d0", force=True),
+        qmp("blockdev-open-tray", device="nowhere"),
+        qmp("blockdev-close-tray", device="d0"),
+        qmp("blockdev-close-tray", id="d0"),
+        qmp("query-block"),
+        hmp("eject d0"),
+        hmp("eject -f d0"),
+        hmp("eject nowhere"),
+        hmp("eject"),
+        hmp("eject d0 more"),
+        hmp("info block"),
+        hmp(f"change d0 {os.path.join(work, 'd.raw')} raw"),
+        hmp(f"change d0 -f {os.path.join(work, 'd.raw')} raw read-only"),
+        hmp(f"change d0 {os.path.join(work, 'd.raw')} raw bogus"),
+        hmp(f"change d0 {os.path.join(work, 'nonexistent')}"),
+        hmp("change nowhere x"),
+        hmp("change d0"),
+        hmp("change"),
+        hmp("info block"),
+        qmp("query-blockstats"),
+        # qemu-io's write leaves the drive's backend with write permission, which a
+        # read-only medium cannot grant: the old medium is out by then, so none is left.
+        hmp('qemu-io d1 "write 0 512"'),
+        change("d1", "b.vdi", **{"read-only-mode": "read-only"}),
+        qmp("query-block"),
+        b'{"execute": "quit"}\n',
+    ]
+
+
 def make_reopen_images(work, qemu_img):
     for name, pattern in (("b1", "0x11"), ("b2", "0x22")):
         subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, name + ".vmdk"), "1M"], check=True)
@@ -660,6 +734,10 @@ def main():
     mine += converse(ours, image, threshold_steps(perm_work), threshold_args(perm_work))
     make_permission_images(perm_work, "/usr/bin/qemu-img")
     theirs += converse(reference, image, threshold_steps(perm_work), threshold_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    mine += converse(ours, image, medium_steps(perm_work), medium_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    theirs += converse(reference, image, medium_steps(perm_work), medium_args(perm_work))
     shutil.rmtree(perm_work)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)

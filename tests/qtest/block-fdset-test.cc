@@ -148,6 +148,57 @@ TEST(FdsetImage, AppendixSessionOfQemu72)
     EXPECT_EQ(fds_pointing_to(*qts, image.path()), 1u);
 }
 
+// A drive without a medium gets one from an fd set, as a management layer swaps images
+// behind a drive: blockdev-change-medium takes a dup of the member, the next change or an
+// eject gives it back.
+TEST(FdsetImage, ChangeMediumTakesADupAndEjectGivesItBack)
+{
+    TempImage first;
+    TempImage second;
+    auto qts = QTestState::init(std::string(kArgs) + " -drive if=none,id=cd0");
+    qemu::UniqueFd first_rw = first.open(O_RDWR);
+    qemu::UniqueFd second_ro = second.open(O_RDONLY);
+    ASSERT_TRUE(send_fd(*qts, first_rw.get(), "{'execute': 'add-fd', 'arguments': {'fdset-id': 1}}").contains("return"));
+    ASSERT_TRUE(
+        send_fd(*qts, second_ro.get(), "{'execute': 'add-fd', 'arguments': {'fdset-id': 2}}").contains("return"));
+    auto inserted = [&] {
+        JsonValue block = qts->qmp_assert_success("{'execute': 'query-block'}");
+        EXPECT_EQ(block.size(), 1u) << dump(block);
+        return block[0].contains("inserted") ? block[0]["inserted"] : JsonValue();
+    };
+
+    // Set 2 has only a read-only member: the medium must be asked for read-only.
+    std::string refused = error_of(qts->qmp("{'execute': 'blockdev-change-medium', 'arguments': {'device': "
+                                            "'cd0', 'filename': '/dev/fdset/2', 'format': 'raw'}}"));
+    EXPECT_TRUE(refused == "Failed to find file descriptor with matching flags=0x2" ||
+        refused.starts_with("Could not dup FD for /dev/fdset/2 flags 2"))
+        << refused;
+    EXPECT_TRUE(inserted().is_null());
+    EXPECT_EQ(fds_pointing_to(*qts, second.path()), 1u);
+    qts->qmp_assert_success("{'execute': 'blockdev-change-medium', 'arguments': {'device': 'cd0', "
+                            "'filename': '/dev/fdset/2', 'format': 'raw', 'read-only-mode': 'read-only'}}");
+    EXPECT_EQ(fds_pointing_to(*qts, second.path()), 2u);
+    EXPECT_EQ(inserted()["file"], "/dev/fdset/2");
+    EXPECT_EQ(inserted()["ro"], true);
+
+    qts->qmp_assert_success("{'execute': 'blockdev-change-medium', 'arguments': {'device': 'cd0', "
+                            "'filename': '/dev/fdset/1', 'format': 'raw', 'read-only-mode': 'read-write'}}");
+    EXPECT_EQ(fds_pointing_to(*qts, second.path()), 1u);
+    EXPECT_EQ(fds_pointing_to(*qts, first.path()), 2u);
+    EXPECT_EQ(inserted()["file"], "/dev/fdset/1");
+    EXPECT_EQ(inserted()["ro"], false);
+    EXPECT_EQ(qts->hmp("qemu-io cd0 \"write -P 0x5c 0 4k\""), "");
+    EXPECT_TRUE(first.holds(0, 4096, 0x5c));
+
+    qts->qmp_assert_success("{'execute': 'eject', 'arguments': {'device': 'cd0'}}");
+    EXPECT_EQ(fds_pointing_to(*qts, first.path()), 1u);
+    EXPECT_TRUE(inserted().is_null());
+    qts->qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': 1}}");
+    qts->qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': 2}}");
+    EXPECT_EQ(fds_pointing_to(*qts, first.path()), 0u);
+    EXPECT_EQ(fds_pointing_to(*qts, second.path()), 0u);
+}
+
 // -drive file=/dev/fdset/N with the sets QEMU's auto-read-only can and cannot use.
 struct AutoReadOnly : ::testing::Test {
     TempImage image;

@@ -148,6 +148,48 @@ TEST(GuestDisk, DeviceAddOnADriveAndDeviceDelTakesTheDriveWithIt)
     EXPECT_EQ(fds_on(qts, image.path()), 0u);
 }
 
+// A disk device holds its medium fast (QEMU's virtio-blk has no removable media): every
+// removable-media command refuses it with QEMU's texts and leaves the drive as it was; a
+// medium opened for blockdev-change-medium closes again.
+TEST(GuestDisk, ItsMediumIsNotRemovable)
+{
+    TempImage image;
+    TempImage other;
+    Emulator vm(std::string(qtest::kBlockTestArgs) + " -drive if=none,id=d1,format=raw,file=" + image.path() +
+        " -device virtio-blk-device,drive=d1,id=disk1 -blockdev driver=file,node-name=spare,filename=" +
+        other.path());
+    QTestState& qts = *vm.qts;
+    const std::string not_removable = "Device 'd1' is not removable";
+    EXPECT_EQ(error_of(qts.qmp("{'execute': 'eject', 'arguments': {'device': 'd1'}}")), not_removable);
+    EXPECT_EQ(error_of(qts.qmp("{'execute': 'eject', 'arguments': {'id': 'disk1', 'force': true}}")),
+        "Device 'disk1' is not removable");
+    EXPECT_EQ(error_of(qts.qmp("{'execute': 'blockdev-open-tray', 'arguments': {'device': 'd1'}}")), not_removable);
+    EXPECT_EQ(error_of(qts.qmp("{'execute': 'blockdev-close-tray', 'arguments': {'id': 'disk1'}}")),
+        "Device 'disk1' is not removable");
+    EXPECT_EQ(error_of(qts.qmp("{'execute': 'blockdev-remove-medium', 'arguments': {'id': 'disk1'}}")),
+        "Device 'disk1' is not removable");
+    EXPECT_EQ(error_of(qts.qmp("{'execute': 'blockdev-insert-medium', 'arguments': {'id': 'disk1', "
+                               "'node-name': 'spare'}}")),
+        "Device is not removable");
+    EXPECT_EQ(error_of(qts.qmp("{'execute': 'blockdev-insert-medium', 'arguments': {'id': 'disk1', "
+                               "'node-name': 'nowhere'}}")),
+        "Node 'nowhere' not found");
+    EXPECT_EQ(error_of(qts.qmp("{'execute': 'blockdev-remove-medium', 'arguments': {'id': 'd1'}}"), "DeviceNotFound"),
+        "Device 'd1' not found");
+    // The medium opens first (so its own errors come first), then the device refuses it.
+    EXPECT_EQ(error_of(qts.qmp("{'execute': 'blockdev-change-medium', 'arguments': {'id': 'disk1', "
+                               "'filename': '/nonexistent/x', 'format': 'raw'}}")),
+        "Could not open '/nonexistent/x': No such file or directory");
+    EXPECT_EQ(error_of(qts.qmp("{'execute': 'blockdev-change-medium', 'arguments': {'id': 'disk1', 'filename': '" +
+                               other.path() + "', 'format': 'raw'}}")),
+        "Device 'disk1' is not removable");
+    EXPECT_EQ(fds_on(qts, other.path()), 1u);  // the spare node's, not the refused medium's
+    JsonValue block = qts.qmp_assert_success("{'execute': 'query-block'}");
+    ASSERT_EQ(block.size(), 1u) << dump(block);
+    EXPECT_EQ(block[0]["inserted"]["file"], image.path());
+    EXPECT_EQ(qts.hmp("eject d1"), "Error: " + not_removable + "\r\n");
+}
+
 TEST(GuestDisk, WithoutAnIdItLivesInPeripheralAnonAndGoesByItsPath)
 {
     TempImage image;
