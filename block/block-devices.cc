@@ -130,14 +130,15 @@ Result<void> BlockDevices::del_node(std::string_view node_name)
     return {};
 }
 
-Result<void> BlockDevices::add_drive(
-    std::string id, std::optional<std::string> filename, block::BlockOptions options, const DriveOpenOptions& how)
+Result<void> BlockDevices::add_drive(std::string id, std::optional<std::string> filename, block::BlockOptions options,
+    const DriveOpenOptions& how, DriveSlot slot)
 {
     if (find_drive(id)) {
         return make_error("Duplicate ID '" + id + "' for drive");
     }
     Drive drive{.id = std::move(id), .blk = nullptr};
     drive.write_cache = !how.writethrough;
+    drive.slot = slot;
     if (!filename && !names_an_image(options)) {
         // blockdev_init's root state for an empty drive; its accounting keeps the defaults.
         drive.medium.read_write = !(options.contains("read-only") ? option_is_on(options, "read-only") : !how.flags.read_write);
@@ -285,6 +286,32 @@ Drive* BlockDevices::find_drive(std::string_view id)
         }
     }
     return nullptr;
+}
+
+const Drive* BlockDevices::drive_at(const DriveSlot& slot) const
+{
+    for (const Drive& drive : m_drives) {
+        if (drive.slot.type == slot.type && drive.slot.bus == slot.bus && drive.slot.unit == slot.unit) {
+            return &drive;
+        }
+    }
+    return nullptr;
+}
+
+void BlockDevices::del_drive(std::string_view id)
+{
+    auto drive = std::find_if(m_drives.begin(), m_drives.end(), [&](const Drive& d) { return d.id == id; });
+    if (drive == m_drives.end()) {
+        return;
+    }
+    remove_medium(*drive);
+    for (GuestDisk& disk : m_guest_disks) {
+        if (disk.drive == id) {
+            disk.drive.clear();
+            disk.acct = drive->acct;
+        }
+    }
+    m_drives.erase(drive);
 }
 
 Drive* BlockDevices::drive_of(const block::BlockNode& node)

@@ -30,6 +30,14 @@ struct MediumFlags {
 // blk_update_root_state: what a medium was opened with, for the next one.
 MediumFlags medium_flags_of(const block::BlockNode& root);
 
+// Where a -drive sits (QEMU's DriveInfo): its interface as BlockInterfaceType numbers
+// them (0 is if=none), and its bus and unit there.
+struct DriveSlot {
+    int type = 0;
+    int64_t bus = 0;
+    int64_t unit = 0;
+};
+
 // One -drive: the backend a guest device would use, under its id.
 struct Drive {
     std::string id;
@@ -43,6 +51,7 @@ struct Drive {
     // backend takes none, as blk_new's).
     uint64_t perm = 0;
     uint64_t shared_perm = block::perm::kAll;
+    DriveSlot slot;
 };
 
 // A guest-less disk device (-device virtio-blk-device, device_add): it holds its drive as
@@ -54,7 +63,10 @@ struct GuestDisk {
     std::string path;  // its QOM path: /machine/peripheral/ID or /machine/peripheral-anon/device[N]
     std::string model;  // "virtio-blk-device"
     std::string drive;  // the -drive it took; empty when it sits on a node
-    std::unique_ptr<block::BlockBackend> blk;  // on a node: its anonymous backend
+    // On a node: its anonymous backend. Null with no drive either: drive_del took the
+    // drive's medium and name, and the device kept the empty backend (and its accounting).
+    std::unique_ptr<block::BlockBackend> blk;
+    std::shared_ptr<block::BlockAcctStats> acct;
 };
 
 // How -drive opens its image.
@@ -81,9 +93,14 @@ public:
     Result<void> del_node(std::string_view node_name);
 
     // -drive: a backend named `id` over a newly opened tree (or no medium without filename).
-    Result<void> add_drive(
-        std::string id, std::optional<std::string> filename, block::BlockOptions options, const DriveOpenOptions& how);
+    Result<void> add_drive(std::string id, std::optional<std::string> filename, block::BlockOptions options,
+        const DriveOpenOptions& how, DriveSlot slot = {});
     Drive* find_drive(std::string_view id);
+    // drive_get: the drive at `slot`, if any.
+    const Drive* drive_at(const DriveSlot& slot) const;
+    // HMP drive_del of a -drive: its medium goes and its name with it; a device holding it
+    // keeps an empty backend.
+    void del_drive(std::string_view id);
     std::vector<Drive>& drives() { return m_drives; }
     // The drive whose backend sits on `node`, if any.
     Drive* drive_of(const block::BlockNode& node);

@@ -466,4 +466,46 @@ std::string hmp_change(qapi::QmpContext& ctx, std::string_view args)
     return done ? std::string() : "Error: " + done.error().desc + "\n";
 }
 
+std::string hmp_drive_add(qapi::QmpContext& ctx, std::string_view args)
+{
+    HmpArgs parser(args);
+    bool node = parser.flag("-n");
+    // The PCI address QEMU once used is still required, and still ignored.
+    auto address = parser.string();
+    if (!address || !*address) {
+        return usage_error("drive_add", address ? "string expected" : address.error().desc);
+    }
+    auto options = parser.string();
+    if (!options || !*options) {
+        return usage_error("drive_add", options ? "string expected" : options.error().desc);
+    }
+    if (!parser.at_end()) {
+        return usage_error("drive_add", "extraneous characters at the end of line");
+    }
+    return ctx.host.hmp_drive_add(**options, node);
+}
+
+std::string hmp_drive_del(qapi::QmpContext& ctx, std::string_view args)
+{
+    HmpArgs parser(args);
+    auto id = parser.string();
+    if (!id || !*id) {
+        return usage_error("drive_del", id ? "block device name expected" : id.error().desc);
+    }
+    if (!parser.at_end()) {
+        return usage_error("drive_del", "extraneous characters at the end of line");
+    }
+    block::BlockDevices& devices = ctx.host.block();
+    // A node name first, as blockdev-del; then a -drive.
+    if (devices.graph().find_node(**id)) {
+        auto deleted = devices.del_node(**id);
+        return deleted ? std::string() : deleted.error().desc + "\n";
+    }
+    if (!devices.find_drive(**id)) {
+        return "Device '" + **id + "' not found\n";
+    }
+    devices.del_drive(**id);
+    return {};
+}
+
 }  // namespace qemu::monitor

@@ -54,4 +54,8 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args);
 std::string hmp_eject(qapi::QmpContext& ctx, std::string_view args);
 std::string hmp_change(qapi::QmpContext& ctx, std::string_view args);
 
+// `drive_add [-n] pci_addr options` and `drive_del id`, errors as error_report prints them.
+std::string hmp_drive_add(qapi::QmpContext& ctx, std::string_view args);
+std::string hmp_drive_del(qapi::QmpContext& ctx, std::string_view args);
+
 }  // namespace qemu::monitor

@@ -96,6 +96,16 @@ void do_change(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
     put_lines(out, hmp_change(ctx, args));
 }
 
+void do_drive_add(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
+{
+    put_lines(out, hmp_drive_add(ctx, args));
+}
+
+void do_drive_del(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
+{
+    put_lines(out, hmp_drive_del(ctx, args));
+}
+
 void do_stop(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
 {
     ctx.host.drain_block_requests();  // vm_stop drains, as QMP's stop does in dispatch
@@ -133,11 +143,15 @@ constexpr std::array kCommands = {
     HmpCommand{"change", "device [-f] filename [format [read-only-mode]]",
         "change a removable medium, optional format, use -f to force the operation", do_change},
     HmpCommand{"cont|c", "", "resume emulation", do_cont},
+    HmpCommand{"drive_add",
+        "[-n] [[<domain>:]<bus>:]<slot>\n[file=file][,if=type][,bus=n]\n[,unit=m][,media=d][,index=i]\n"
+        "[,snapshot=on|off][,cache=on|off]\n[,readonly=on|off][,copy-on-read=on|off]",
+        "add drive to PCI storage controller", do_drive_add},
+    HmpCommand{"drive_del", "device", "remove host block device", do_drive_del},
     HmpCommand{"eject", "[-f] device", "eject a removable medium (use -f to force it)", do_eject},
     HmpCommand{"help|?", "[cmd]", "show the help", do_help},
     HmpCommand{"info", "[subcommand]", "show various information about the system state", do_info},
-    HmpCommand{"qemu-io", "[-d] [device] \"[command]\"", "run a qemu-io command on a block device",
-        do_qemu_io},
+    HmpCommand{"qemu-io", "[-d] [device] \"[command]\"", "run a qemu-io command on a block device", do_qemu_io},
     HmpCommand{"quit|q", "", "quit the emulator", do_quit},
     HmpCommand{"stop|s", "", "stop emulation", do_stop},
     HmpCommand{"system_reset", "", "reset the system", do_system_reset},

@@ -45,6 +45,9 @@ public:
     // Sends the events requests on worker threads left for the main loop (a node's write
     // threshold), for a command that waited for its requests and answers after them.
     virtual void send_queued_events() { }
+    // HMP drive_add: a -drive (or with `node` a -blockdev) opened the way the command line
+    // opens one; returns what the monitor prints. The emulator's command-line code does it.
+    virtual std::string hmp_drive_add(std::string_view, bool) { return "drive_add is not available\n"; }
 
     // -name, for query-name and `info name`.
     virtual std::optional<std::string> name() const = 0;

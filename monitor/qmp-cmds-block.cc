@@ -191,11 +191,14 @@ qemu::Result<std::vector<BlockInfo>> qmp_query_block(QmpContext& ctx)
         }
         result.push_back(std::move(info));
     }
-    // Devices on a node hold an anonymous backend, listed without a device name.
+    // Devices on a node hold an anonymous backend, listed without a device name, as is the
+    // empty one a device keeps after drive_del.
     for (const qemu::block::GuestDisk& disk : devices.guest_disks()) {
-        if (disk.blk) {
+        if (disk.drive.empty()) {
             BlockInfo info{.device = "", .type = "unknown", .removable = false, .locked = false};
-            info.inserted = qemu::monitor::block_device_info(disk.blk->root(), disk.blk.get());
+            if (disk.blk) {
+                info.inserted = qemu::monitor::block_device_info(disk.blk->root(), disk.blk.get());
+            }
             attach(info, disk);
             result.push_back(std::move(info));
         }

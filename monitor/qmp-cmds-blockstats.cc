@@ -142,6 +142,8 @@ std::vector<qapi::BlockStats> query_blockstats(qapi::QmpContext& ctx, bool query
     for (const block::GuestDisk& disk : devices.guest_disks()) {
         if (disk.blk) {
             result.push_back(backend_stats(&disk.blk->root(), disk.blk->acct_stats(), "", qdev_of(&disk)));
+        } else if (disk.drive.empty() && disk.acct) {
+            result.push_back(backend_stats(nullptr, *disk.acct, "", qdev_of(&disk)));
         }
     }
     return result;

@@ -19,10 +19,15 @@ namespace qemu {
 
 namespace {
 
+// On the command line errors name the option; HMP drive_add's (no option) are bare.
 std::unexpected<Error> spec_error(const BlockSpec& spec, const std::string& message)
 {
-    return make_error(spec.option + ": " + message);
+    return make_error(spec.option.empty() ? message : spec.option + ": " + message);
 }
+
+// QEMU's BlockInterfaceType order: a drive's type is its index here.
+constexpr std::array<std::string_view, 9> kInterfaces = {
+    "none", "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen"};
 
 // Dotted keys carry only strings; these members are typed in BlockdevOptions, so their
 // values are converted the way QEMU's keyval input visitor does before decoding.
@@ -73,12 +78,56 @@ bool apply_cache_mode(std::string_view mode, block::BlockOptions& options, block
 }
 
 // What QEMU says about an interface the none machine has no controller for.
-std::string interface_error(std::string_view interface)
+std::string interface_error(const block::DriveSlot& slot)
 {
-    if (interface == "virtio") {
+    if (kInterfaces[slot.type] == "virtio") {
         return "No 'PCI' bus found for device 'virtio-blk-pci'";
     }
-    return "machine type does not support if=" + std::string(interface) + ",bus=0,unit=0";
+    return "machine type does not support if=" + std::string(kInterfaces[slot.type]) +
+        ",bus=" + std::to_string(slot.bus) + ",unit=" + std::to_string(slot.unit);
+}
+
+// drive_new's address: bus and unit, or index, or else the first free unit on the bus.
+// if_max_devs: two units per IDE bus, seven per SCSI bus, no limit elsewhere.
+Result<block::DriveSlot> drive_slot(
+    const block::BlockDevices& devices, const BlockSpec& spec, const QemuOpts& opts, int type)
+{
+    const int64_t max_devs = type == 1 ? 2 : type == 2 ? 7 : 0;
+    auto number = [&opts](const char* key, int64_t fallback) -> int64_t {
+        auto value = opts.get(key);
+        auto parsed = value ? parse_option_number(key, *value) : Result<uint64_t>(0);
+        return value && parsed ? static_cast<int64_t>(*parsed) : fallback;
+    };
+    block::DriveSlot slot{.type = type, .bus = number("bus", 0), .unit = number("unit", -1)};
+    const int64_t index = number("index", -1);
+    if (index != -1) {
+        if (slot.bus != 0 || slot.unit != -1) {
+            return spec_error(spec, "index cannot be used with bus and unit");
+        }
+        slot.bus = max_devs ? index / max_devs : 0;
+        slot.unit = max_devs ? index % max_devs : index;
+    }
+    if (slot.unit == -1) {
+        slot.unit = 0;
+        while (devices.drive_at(slot)) {
+            if (max_devs && ++slot.unit >= max_devs) {
+                slot.unit -= max_devs;
+                ++slot.bus;
+            } else if (!max_devs) {
+                ++slot.unit;
+            }
+        }
+    }
+    if (max_devs && slot.unit >= max_devs) {
+        return spec_error(
+            spec, "unit " + std::to_string(slot.unit) + " too big (max is " + std::to_string(max_devs - 1) + ")");
+    }
+    if (devices.drive_at(slot)) {
+        return spec_error(spec,
+            "drive with bus=" + std::to_string(slot.bus) + ", unit=" + std::to_string(slot.unit) +
+                " (index=" + std::to_string(index) + ") exists");
+    }
+    return slot;
 }
 
 // The keys of -drive that belong to the guest device (drive_new's part). There is no
@@ -100,9 +149,6 @@ Result<void> check_device_keys(const BlockSpec& spec, const QemuOpts& opts, bloc
                 return spec_error(spec, number.error().desc);
             }
         }
-    }
-    if (opts.get("index") && opts.get("bus") && opts.get("unit")) {
-        return spec_error(spec, "index cannot be used with bus and unit");
     }
     for (const char* key : {"copy-on-read", "snapshot"}) {
         if (auto value = opts.get(key)) {
@@ -148,7 +194,9 @@ std::string format_help_text()
 }
 
 // Returns the help text instead of opening anything when the drive asks for format=help.
-Result<std::optional<std::string>> open_drive(block::BlockDevices& devices, const BlockSpec& spec, int& unnamed)
+// A drive on an interface the machine lacks fails: at start-up with the message QEMU's
+// machine gives, hot-added (HMP drive_add) with drive_add's, and is gone again.
+Result<std::optional<std::string>> open_drive(block::BlockDevices& devices, const BlockSpec& spec, bool hotplug)
 {
     auto opts = QemuOpts::parse(spec.value);
     if (!opts) {
@@ -167,8 +215,6 @@ Result<std::optional<std::string>> open_drive(block::BlockDevices& devices, cons
             // QEMU takes an empty file= as none given.
             filename = value.empty() ? std::nullopt : std::optional<std::string>(value);
         } else if (key == "if") {
-            static constexpr std::array<std::string_view, 9> kInterfaces = {
-                "none", "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen"};
             if (std::find(kInterfaces.begin(), kInterfaces.end(), value) == kInterfaces.end()) {
                 return spec_error(spec, "unsupported bus type '" + value + "'");
             }
@@ -205,6 +251,9 @@ Result<std::optional<std::string>> open_drive(block::BlockDevices& devices, cons
         }
     }
     TRY_VOID(check_device_keys(spec, *opts, options));
+    const int type =
+        static_cast<int>(std::find(kInterfaces.begin(), kInterfaces.end(), interface) - kInterfaces.begin());
+    const block::DriveSlot slot = TRY(drive_slot(devices, spec, *opts, type));
     if (auto cache = opts->get("cache"); cache && !apply_cache_mode(*cache, options, how)) {
         return spec_error(spec, "invalid cache option");
     }
@@ -222,15 +271,25 @@ Result<std::optional<std::string>> open_drive(block::BlockDevices& devices, cons
     }
     TRY_VOID(check_late_device_keys(spec, *opts));
     if (!id) {
-        id = interface + std::to_string(unnamed++);
+        // drive_new's name: the interface, the bus where it has more than one, "-cd" or
+        // "-hd" on IDE and SCSI, and the unit.
+        std::string media;
+        if (type == 1 || type == 2) {
+            media = opts->get("media") == std::optional<std::string>("cdrom") ? "-cd" : "-hd";
+        }
+        id = interface + (type == 1 || type == 2 ? std::to_string(slot.bus) : "") + media + std::to_string(slot.unit);
     } else if (devices.find_drive(*id)) {
         return spec_error(spec, "Duplicate ID '" + *id + "' for drive");  // one made up for an earlier drive
     }
-    if (auto ok = devices.add_drive(*id, filename, std::move(options), how); !ok) {
+    if (auto ok = devices.add_drive(*id, filename, std::move(options), how, slot); !ok) {
         return spec_error(spec, ok.error().desc);
     }
     if (interface != "none") {
-        return spec_error(spec, interface_error(interface));
+        if (hotplug) {
+            devices.del_drive(*id);
+            return make_error("Can't hot-add drive to type " + std::to_string(type));
+        }
+        return spec_error(spec, interface_error(slot));
     }
     return std::nullopt;
 }
@@ -336,12 +395,40 @@ Result<void> open_blockdev(block::BlockDevices& devices, const BlockSpec& spec)
     return {};
 }
 
+std::string hmp_drive_add(block::BlockDevices& devices, std::string_view options, bool node)
+{
+    if (node) {
+        // hmp_drive_add_node: the options as QemuOpts parse them, every value a string.
+        auto opts = QemuOpts::parse(options);
+        if (!opts) {
+            return opts.error().desc + "\n";
+        }
+        block::BlockOptions flat;
+        for (const auto& [key, value] : opts->entries()) {
+            flat[key] = value;
+        }
+        if (!flat.contains("node-name")) {
+            return "'node-name' needs to be specified\n";
+        }
+        auto added = devices.add_node(std::move(flat));
+        return added ? std::string() : added.error().desc + "\n";
+    }
+    const std::vector<BlockSpec> spec{BlockSpec{.option = {}, .value = std::string(options)}};
+    if (auto ids = check_ids(spec); !ids) {
+        return ids.error().desc + "\n";
+    }
+    auto help = open_drive(devices, spec[0], true);
+    if (!help) {
+        return help.error().desc + "\n";
+    }
+    return *help ? **help : "OK\n";
+}
+
 Result<std::optional<std::string>> open_drives(block::BlockDevices& devices, const std::vector<BlockSpec>& specs)
 {
     TRY_VOID(check_ids(specs));
-    int unnamed = 0;
     for (const BlockSpec& spec : specs) {
-        auto help = TRY(open_drive(devices, spec, unnamed));
+        auto help = TRY(open_drive(devices, spec, false));
         if (help) {
             return help;
         }

@@ -28,4 +28,9 @@ Result<void> open_blockdev(block::BlockDevices& devices, const BlockSpec& spec);
 // before exiting with status 0, as QEMU does.
 Result<std::optional<std::string>> open_drives(block::BlockDevices& devices, const std::vector<BlockSpec>& specs);
 
+// HMP drive_add (hmp_drive_add): a -drive, or with `node` (-n) a node from -blockdev's
+// options. Returns what the monitor prints: "OK" for a drive, the format list for
+// format=help, else the error as error_report gives it.
+std::string hmp_drive_add(block::BlockDevices& devices, std::string_view options, bool node);
+
 }  // namespace qemu

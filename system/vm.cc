@@ -2,6 +2,7 @@
 #include "system/vm.h"
 
 #include "monitor/hmp-block.h"
+#include "system/drive-options.h"
 
 namespace qemu {
 
@@ -29,6 +30,11 @@ Vm::~Vm()
     if (m_event_source != 0) {
         g_source_remove(m_event_source);
     }
+}
+
+std::string Vm::hmp_drive_add(std::string_view options, bool node)
+{
+    return qemu::hmp_drive_add(m_block, options, node);
 }
 
 void Vm::write_threshold_reached(ThresholdEvent event)

@@ -46,6 +46,7 @@ public:
     void reset(qapi::ShutdownCause cause) override;
     void device_deleted(const std::optional<std::string>& id, const std::string& path) override;
     void send_queued_events() override;
+    std::string hmp_drive_add(std::string_view options, bool node) override;
 
     std::optional<std::string> name() const override { return m_name; }
     void set_name(std::optional<std::string> name) { m_name = std::move(name); }

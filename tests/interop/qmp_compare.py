@@ -575,6 +575,54 @@ def medium_steps(work):
     ]
 
 
+def drive_hotplug_args(work):
+    return lambda _work, _image: [
+        "-drive", f"if=none,id=d0,file={os.path.join(work, 'd.raw')},format=raw",
+        "-drive", "if=none,id=d1",
+        "-drive", f"if=none,file={os.path.join(work, 'd.raw')},format=raw,readonly=on,index=4",
+        "-blockdev", f"driver=file,filename={os.path.join(work, 'e.raw')},node-name=n1",
+        "-blockdev", "driver=raw,file=n1,node-name=n2"]
+
+
+def drive_hotplug_steps(work):
+    """HMP drive_add and drive_del: a -drive added and deleted at run time, its name made
+    from the first free unit when it has no id, node names deleted as blockdev-del would;
+    errors as error_report prints them."""
+    d = os.path.join(work, "d.raw")
+    return [
+        b'{"execute": "qmp_capabilities"}\n',
+        hmp("drive_del nowhere"),
+        hmp("drive_del"),
+        hmp("drive_del d0 more"),
+        hmp("drive_del n1"),
+        hmp("drive_del n2"),
+        hmp("drive_del d1"),
+        hmp("drive_del d0"),
+        qmp("query-block"),
+        hmp(f"drive_add 0 if=none,id=d2,file={d},format=raw"),
+        hmp(f"drive_add 0 if=none,id=d2,file={d},format=raw"),
+        hmp(f"drive_add 0 if=ide,id=d3,file={d},format=raw"),
+        hmp(f"drive_add 0 if=none,id=d4,file={os.path.join(work, 'nonexistent')},format=raw"),
+        hmp("drive_add 0 if=none,id=d5"),
+        hmp("drive_add 0 bogus=1"),
+        hmp(f"drive_add 0 id=d6,file={d},format=raw,readonly=on"),
+        hmp(f"drive_add 0 if=none,file={d},format=raw,readonly=on"),
+        hmp(f"drive_add 0 if=none,file={d},format=raw,readonly=on,index=4"),
+        hmp(f"drive_add 0 if=none,id=9bad,file={d},format=raw"),
+        hmp("drive_add"),
+        hmp("drive_add 0"),
+        hmp(f"drive_add -n 0 driver=file,filename={os.path.join(work, 'e.raw')},node-name=n9"),
+        hmp(f"drive_add -n 0 driver=file,filename={os.path.join(work, 'e.raw')}"),
+        qmp("query-block"),
+        qmp("query-named-block-nodes"),
+        hmp("drive_del none0"),
+        hmp("drive_del none2"),
+        hmp("drive_del n9"),
+        hmp("info block"),
+        b'{"execute": "quit"}\n',
+    ]
+
+
 def make_reopen_images(work, qemu_img):
     for name, pattern in (("b1", "0x11"), ("b2", "0x22")):
         subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, name + ".vmdk"), "1M"], check=True)
@@ -738,6 +786,10 @@ def main():
     mine += converse(ours, image, medium_steps(perm_work), medium_args(perm_work))
     make_permission_images(perm_work, "/usr/bin/qemu-img")
     theirs += converse(reference, image, medium_steps(perm_work), medium_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    mine += converse(ours, image, drive_hotplug_steps(perm_work), drive_hotplug_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    theirs += converse(reference, image, drive_hotplug_steps(perm_work), drive_hotplug_args(perm_work))
     shutil.rmtree(perm_work)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)

@@ -190,6 +190,38 @@ TEST(GuestDisk, ItsMediumIsNotRemovable)
     EXPECT_EQ(qts.hmp("eject d1"), "Error: " + not_removable + "\r\n");
 }
 
+// HMP drive_del cuts a device off its image at once (what a management layer does before
+// device_del): the drive's name and medium go, every fd on the image is closed, and the
+// device stays with an empty backend until device_del.
+TEST(GuestDisk, DriveDelTakesTheMediumAndLeavesTheDevice)
+{
+    TempImage image;
+    Emulator vm(std::string(qtest::kBlockTestArgs) + " -drive if=none,id=d1,format=raw,file=" + image.path() +
+        " -device virtio-blk-device,drive=d1,id=disk1");
+    QTestState& qts = *vm.qts;
+    vm.qemu_io("d1", "aio_write -P 0x61 0 512");
+    vm.qemu_io("d1", "aio_flush");
+    EXPECT_EQ(qts.hmp("drive_del d1"), "");
+    EXPECT_EQ(fds_on(qts, image.path()), 0u);
+    EXPECT_EQ(image.head(512), std::string(512, 'a'));
+    JsonValue block = qts.qmp_assert_success("{'execute': 'query-block'}");
+    ASSERT_EQ(block.size(), 1u) << dump(block);
+    EXPECT_EQ(block[0]["device"], "");
+    EXPECT_EQ(block[0]["qdev"], "disk1");
+    EXPECT_FALSE(block[0].contains("inserted")) << dump(block);
+    // The backend's accounting stays with the device.
+    JsonValue stats = qts.qmp_assert_success("{'execute': 'query-blockstats'}");
+    ASSERT_EQ(stats.size(), 1u) << dump(stats);
+    EXPECT_EQ(stats[0]["stats"]["wr_operations"], 1);
+    EXPECT_EQ(qts.hmp("drive_del d1"), "Device 'd1' not found\r\n");
+    EXPECT_EQ(
+        error_of(qts.qmp("{'execute': 'eject', 'arguments': {'id': 'disk1'}}")), "Device 'disk1' is not removable");
+
+    qts.qmp_assert_success("{'execute': 'device_del', 'arguments': {'id': 'disk1'}}");
+    qts.qmp_eventwait("DEVICE_DELETED");
+    EXPECT_EQ(dump(qts.qmp_assert_success("{'execute': 'query-block'}")), "[]");
+}
+
 TEST(GuestDisk, WithoutAnIdItLivesInPeripheralAnonAndGoesByItsPath)
 {
     TempImage image;
