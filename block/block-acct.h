@@ -6,8 +6,12 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <vector>
+
+#include "block/timed-average.h"
 
 namespace qemu::block {
 
@@ -29,14 +33,64 @@ public:
         int64_t total_time_ns = 0;
     };
 
-    static int64_t now_ns()
+    // One of -drive's stats-intervals: the latencies of about the last `length_s` seconds.
+    struct Interval {
+        uint64_t length_s;
+        std::array<uint64_t, 3> min_ns, max_ns, avg_ns;  // read, write, flush
+        double avg_rd_queue_depth, avg_wr_queue_depth;
+    };
+
+    static int64_t steady_now_ns()
     {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
             .count();
     }
 
+    // The clock the times are taken on: a monotonic one, or (as QEMU under qtest) the
+    // virtual clock, with every request then taking `fixed_latency_ns` (QEMU's 1 ms) so
+    // that the figures do not depend on the host. Set before the first request.
+    void set_clock(std::function<int64_t()> clock, int64_t fixed_latency_ns = 0)
+    {
+        m_clock = std::move(clock);
+        m_fixed_latency_ns = fixed_latency_ns;
+    }
+    int64_t now_ns() const { return m_clock(); }
+
     // block_acct_start
-    static AcctCookie start(int64_t bytes, AcctType type) { return AcctCookie{type, bytes, now_ns()}; }
+    AcctCookie start(int64_t bytes, AcctType type) const { return AcctCookie{type, bytes, now_ns()}; }
+
+    // block_acct_add_interval.
+    void add_interval(uint64_t length_s)
+    {
+        std::lock_guard lock(m_lock);
+        const int64_t now = now_ns();
+        const uint64_t period = length_s * 1'000'000'000;
+        m_intervals.push_back(TimedInterval{length_s,
+            {TimedAverage(now, period), TimedAverage(now, period), TimedAverage(now, period),
+                TimedAverage(now, period)}});
+    }
+
+    // What bdrv_query_blk_stats reports of each interval, in the order they were added.
+    std::vector<Interval> intervals()
+    {
+        std::lock_guard lock(m_lock);
+        const int64_t now = now_ns();
+        std::vector<Interval> out;
+        for (TimedInterval& timed : m_intervals) {
+            Interval interval{.length_s = timed.length_s};
+            for (AcctType type : {AcctType::Read, AcctType::Write, AcctType::Flush}) {
+                TimedAverage& latency = timed.latency[index(type)];
+                const size_t at = type == AcctType::Flush ? 2 : index(type);
+                interval.min_ns[at] = latency.min(now);
+                interval.max_ns[at] = latency.max(now);
+                interval.avg_ns[at] = latency.avg(now);
+            }
+            interval.avg_rd_queue_depth = queue_depth(timed.latency[index(AcctType::Read)], now);
+            interval.avg_wr_queue_depth = queue_depth(timed.latency[index(AcctType::Write)], now);
+            out.push_back(interval);
+        }
+        return out;
+    }
 
     // block_acct_done and block_acct_failed: a failed request counts its time only with
     // account_failed.
@@ -83,6 +137,19 @@ public:
 private:
     static size_t index(AcctType type) { return static_cast<size_t>(type); }
 
+    struct TimedInterval {
+        uint64_t length_s;
+        std::array<TimedAverage, 4> latency;  // by AcctType
+    };
+
+    // block_acct_queue_depth: the time requests spent in flight over the time that passed.
+    static double queue_depth(TimedAverage& latency, int64_t now)
+    {
+        uint64_t elapsed = 0;
+        uint64_t sum = latency.sum(now, elapsed);
+        return elapsed != 0 ? static_cast<double>(sum) / static_cast<double>(elapsed) : 0.0;
+    }
+
     void account(const AcctCookie& cookie, bool failed)
     {
         int64_t time = now_ns();
@@ -95,14 +162,21 @@ private:
             counts.ops++;
         }
         if (!failed || m_account_failed) {
-            counts.total_time_ns += time - cookie.start_ns;
+            const int64_t latency = m_fixed_latency_ns != 0 ? m_fixed_latency_ns : time - cookie.start_ns;
+            counts.total_time_ns += latency;
             m_last_access_ns = time;
+            for (TimedInterval& timed : m_intervals) {
+                timed.latency[index(cookie.type)].account(time, static_cast<uint64_t>(latency));
+            }
         }
     }
 
     mutable std::mutex m_lock;
     std::array<Counts, 4> m_counts{};
     int64_t m_last_access_ns = 0;
+    std::function<int64_t()> m_clock = steady_now_ns;
+    int64_t m_fixed_latency_ns = 0;
+    std::vector<TimedInterval> m_intervals;
     bool m_account_invalid = true;
     bool m_account_failed = true;
 };

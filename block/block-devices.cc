@@ -2,6 +2,8 @@
 #include "block/block-devices.h"
 
 #include <algorithm>
+#include <charconv>
+#include <limits>
 #include <set>
 
 #include "block/drivers.h"
@@ -139,6 +141,7 @@ Result<void> BlockDevices::add_drive(std::string id, std::optional<std::string> 
     Drive drive{.id = std::move(id), .blk = nullptr};
     drive.write_cache = !how.writethrough;
     drive.slot = slot;
+    drive.acct->set_clock(m_acct_clock, m_acct_fixed_latency_ns);
     if (!filename && !names_an_image(options)) {
         // blockdev_init's root state for an empty drive; its accounting keeps the defaults.
         drive.medium.read_write = !(options.contains("read-only") ? option_is_on(options, "read-only") : !how.flags.read_write);
@@ -148,6 +151,16 @@ Result<void> BlockDevices::add_drive(std::string id, std::optional<std::string> 
     }
     auto root = TRY(open_tree(m_graph, std::move(filename), std::move(options), how.flags));
     drive.acct->set_accounting(how.account_invalid, how.account_failed);
+    // parse_stats_intervals: whole seconds, from 1 to UINT_MAX.
+    for (const std::string& text : how.stats_intervals) {
+        uint64_t length = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
+        if (text.empty() || ec != std::errc() || end != text.data() + text.size() || length == 0 ||
+            length > std::numeric_limits<unsigned>::max()) {
+            return make_error("Invalid interval length: " + text);
+        }
+        drive.acct->add_interval(length);
+    }
     // Without a guest device nobody writes yet; qemu-io and block_resize ask when they do.
     drive.perm = block::perm::kConsistentRead;
     TRY_VOID(insert_medium(drive, std::move(root)));
@@ -227,6 +240,7 @@ Result<void> BlockDevices::add_guest_disk(std::optional<std::string> id, std::st
         // QEMU names it after the device (blk_get_attached_dev_id).
         disk.blk = TRY(block::BlockBackend::attach(
             node->shared_from_this(), block::perm::kConsistentRead, block::perm::kAll, id.value_or(disk.path)));
+        disk.blk->acct_stats().set_clock(m_acct_clock, m_acct_fixed_latency_ns);
     }
     if (!id) {
         ++m_anonymous_devices;

@@ -4,6 +4,7 @@
 // Block-layer state, so the monitor's block commands reach it without the emulator.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,6 +77,8 @@ struct DriveOpenOptions {
     // stats-account-invalid and stats-account-failed (block/block-acct.h).
     bool account_invalid = true;
     bool account_failed = true;
+    // stats-intervals.0, .1, ...: checked and added once a medium is open.
+    std::vector<std::string> stats_intervals;
 };
 
 class BlockDevices {
@@ -86,6 +89,13 @@ public:
     ~BlockDevices();
 
     block::BlockGraph& graph() { return m_graph; }
+    // The clock the accounting of backends made from here takes its times on, and the
+    // latency every request is given instead of its own (0: none; BlockAcctStats).
+    void set_acct_clock(std::function<int64_t()> clock, int64_t fixed_latency_ns)
+    {
+        m_acct_clock = std::move(clock);
+        m_acct_fixed_latency_ns = fixed_latency_ns;
+    }
 
     // blockdev-add / -blockdev: opens a tree from flat options; its root needs a node-name.
     Result<void> add_node(block::BlockOptions options);
@@ -147,6 +157,8 @@ private:
     std::vector<std::shared_ptr<block::BlockNode>> m_monitor_nodes;
     // Monitor nodes and drive roots, in the order they were created.
     std::vector<block::BlockNode*> m_roots;
+    std::function<int64_t()> m_acct_clock = block::BlockAcctStats::steady_now_ns;
+    int64_t m_acct_fixed_latency_ns = 0;
 };
 
 }  // namespace qemu::block

@@ -80,7 +80,7 @@ qapi::BlockStats node_stats(block::BlockNode* node, bool blk_level)
 // user accounted.
 // A drive's accounting outlives its media, so one without a medium still reports it.
 qapi::BlockStats backend_stats(
-    block::BlockNode* root, const block::BlockAcctStats& acct, std::string device, std::optional<std::string> qdev)
+    block::BlockNode* root, block::BlockAcctStats& acct, std::string device, std::optional<std::string> qdev)
 {
     qapi::BlockStats stats = node_stats(root, true);
     stats.device = std::move(device);
@@ -113,6 +113,22 @@ qapi::BlockStats backend_stats(
     s.invalid_wr_operations = write.invalid;
     s.invalid_flush_operations = flush.invalid;
     s.invalid_unmap_operations = unmap.invalid;
+    // Zone appends never happen here, so their figures stay 0.
+    for (const block::BlockAcctStats::Interval& interval : acct.intervals()) {
+        auto ns = [](uint64_t value) { return static_cast<int64_t>(value); };
+        s.timed_stats.push_back(qapi::BlockDeviceTimedStats{.interval_length = ns(interval.length_s),
+            .min_rd_latency_ns = ns(interval.min_ns[0]),
+            .max_rd_latency_ns = ns(interval.max_ns[0]),
+            .avg_rd_latency_ns = ns(interval.avg_ns[0]),
+            .min_wr_latency_ns = ns(interval.min_ns[1]),
+            .max_wr_latency_ns = ns(interval.max_ns[1]),
+            .avg_wr_latency_ns = ns(interval.avg_ns[1]),
+            .min_flush_latency_ns = ns(interval.min_ns[2]),
+            .max_flush_latency_ns = ns(interval.max_ns[2]),
+            .avg_flush_latency_ns = ns(interval.avg_ns[2]),
+            .avg_rd_queue_depth = interval.avg_rd_queue_depth,
+            .avg_wr_queue_depth = interval.avg_wr_queue_depth});
+    }
     return stats;
 }
 

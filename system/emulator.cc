@@ -406,7 +406,14 @@ int run_emulator(const EmulatorConfig& config)
         return 1;
     }
 
+    // Declared before vm: the block accounting of its drives reads it under qtest.
+    VirtualClock clock;
     Vm vm;
+    if (config.qtest_accel) {
+        // As QEMU's block accounting: under qtest, times are taken on the virtual clock and
+        // every request takes 1 ms.
+        vm.block().set_acct_clock([&clock] { return clock.now_ns(); }, 1'000'000);
+    }
     vm.set_name(config.name);
     vm.wakeup = [] { g_main_context_wakeup(nullptr); };
     TerminationSignals signals(vm);
@@ -468,7 +475,6 @@ int run_emulator(const EmulatorConfig& config)
         report(memory.error().desc);
         return 1;
     }
-    VirtualClock clock;
     std::optional<QtestServer> qtest;
     if (config.qtest_chardev) {
         qtest.emplace(*memory, clock, QtestServerOptions{.qtest_accel = config.qtest_accel, .log = config.qtest_log});

@@ -39,7 +39,7 @@ Result<bool> map_is_allocated(block::BlockNode& node, int64_t offset, int64_t by
 
 int aio_flush_f(Session& s, const Command&, int, char**)
 {
-    block::AcctCookie cookie = block::BlockAcctStats::start(0, block::AcctType::Flush);
+    block::AcctCookie cookie = s.blk->acct_stats().start(0, block::AcctType::Flush);
     s.drain();  // the dispatcher has drained already; aio_flush is that wait
     s.blk->acct_stats().done(cookie);
     return 0;

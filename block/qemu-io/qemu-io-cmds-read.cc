@@ -90,7 +90,7 @@ int vectored_read(Session& s, const Command& cmd, int argc, char** argv, bool ai
         uint64_t number = s.next_aio();
         std::span<const iovec> iov = v->iov;
         block::BlockAcctStats& stats = s.blk->acct_stats();
-        block::AcctCookie cookie = block::BlockAcctStats::start(v->size, block::AcctType::Read);
+        block::AcctCookie cookie = stats.start(v->size, block::AcctType::Read);
         s.blk->aio_preadv(
             s.aio, offset, iov, [&s, &stats, cookie, number, t1, finish, v = std::move(v)](Result<void> done) mutable {
                 if (done) {

@@ -323,7 +323,7 @@ int aio_write_f(Session& s, const Command& cmd, int argc, char** argv)
     std::span<const iovec> iov = v->iov;
     timespec t1 = now();
     block::BlockAcctStats& stats = s.blk->acct_stats();
-    block::AcctCookie cookie = block::BlockAcctStats::start(v->size, block::AcctType::Write);
+    block::AcctCookie cookie = stats.start(v->size, block::AcctType::Write);
     s.blk->aio_pwritev(
         s.aio, offset, iov, flags, [finish, &stats, cookie, number, t1, v = std::move(v)](Result<void> done) mutable {
             if (done) {

@@ -104,6 +104,9 @@ def mask(value, fds):
             if key.endswith("_time_ns") and isinstance(item, int):
                 out[key] = "NS"  # measured durations
                 continue
+            if (key.endswith("_latency_ns") or key.endswith("_queue_depth")) and item != 0:
+                out[key] = "MEASURED"  # timed_stats of requests that took time
+                continue
             if key == "timestamp":
                 out[key] = "TIMESTAMP"
             elif key in ("qemu", "package") and isinstance(item, (dict, str)):
@@ -413,7 +416,7 @@ def blockstats_args(work):
         "-drive", f"if=none,id=d0,file={os.path.join(work, 'd.raw')},format=raw,discard=unmap",
         "-drive", "if=none,id=d1,stats-account-failed=off",
         "-drive", f"if=none,id=d2,file={os.path.join(work, 'e.raw')},format=raw,"
-                  "stats-account-invalid=off,stats-account-failed=off"]
+                  "stats-account-invalid=off,stats-account-failed=off,stats-intervals.0=60,stats-intervals.1=3600"]
 
 
 def blockstats_steps(work):
@@ -439,6 +442,10 @@ def blockstats_steps(work):
         hmp('qemu-io d0 "aio_flush"'),
         # Not accounted as an access: d2 stays without idle_time_ns.
         hmp('qemu-io d2 "aio_read -i 0 512"'),
+        stats,
+        # Its intervals see a read and a flush; no write.
+        hmp('qemu-io d2 "aio_read 0 512"'),
+        hmp('qemu-io d2 "aio_flush"'),
         stats,
         qmp("query-blockstats", **{"query-nodes": True}),
         hmp("info blockstats"),
