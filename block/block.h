@@ -428,6 +428,14 @@ public:
     void set_backing_nulled(bool nulled) { m_backing_nulled = nulled; }
 
     std::span<BdrvChild> children() { return m_children; }
+    // What `user` (a backend, or a parent node for its child) holds on this node and what
+    // it shares; nothing held is {0, all}.
+    std::pair<uint64_t, uint64_t> perm_of(const void* user) const
+    {
+        auto it = m_users.find(user);
+        return it == m_users.end() ? std::pair<uint64_t, uint64_t>{0, perm::kAll}
+                                   : std::pair{it->second.perm, it->second.shared};
+    }
     BlockNode* child(std::string_view name) const;
     // The link to the child called `name` (its role, whether it inherits), or nullptr.
     const BdrvChild* child_link(std::string_view name) const;

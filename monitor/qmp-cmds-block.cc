@@ -2,6 +2,12 @@
 // block_resize, query-block, query-named-block-nodes and the (empty) job queries. They
 // decode, call the host's BlockDevices and encode; the graph work happens there and in
 // block/.
+#include <algorithm>
+#include <map>
+#include <ranges>
+#include <string>
+#include <vector>
+
 #include "block/blockdev-options.h"
 #include "block/drivers.h"
 #include "monitor/block-info.h"
@@ -168,6 +174,65 @@ qemu::Result<void> qmp_block_set_write_threshold(
     }
     node->set_write_threshold(write_threshold);
     return {};
+}
+
+// bdrv_get_xdbg_block_graph: the backends (creation order: -drive ones, then those of
+// devices on nodes), then every node in the order it was named; each numbered when first
+// met, as an edge's child or in its own turn. QEMU builds both lists by prepending, so
+// they come out last first.
+qemu::Result<XDbgBlockGraph> qmp_x_debug_query_block_graph(QmpContext& ctx)
+{
+    qemu::block::BlockDevices& devices = ctx.host.block();
+    std::map<const void*, uint64_t> ids;
+    auto id_of = [&ids](const void* key) { return ids.try_emplace(key, ids.size() + 1).first->second; };
+    auto perms = [](uint64_t bits) {
+        std::vector<BlockPermission> out;
+        for (int bit = 0; bit < qemu::block::perm::kCount; ++bit) {
+            if (bits & (uint64_t{1} << bit)) {
+                out.insert(out.begin(), static_cast<BlockPermission>(bit));
+            }
+        }
+        return out;
+    };
+    XDbgBlockGraph graph;
+    auto add_node = [&](const void* key, XDbgBlockGraphNodeType type, std::string name) {
+        graph.nodes.insert(
+            graph.nodes.begin(), XDbgBlockGraphNode{.id = id_of(key), .type = type, .name = std::move(name)});
+    };
+    auto add_edge = [&](const void* parent, const qemu::block::BlockNode& child, std::string name,
+                        std::pair<uint64_t, uint64_t> held) {
+        uint64_t parent_id = id_of(parent);
+        graph.edges.insert(graph.edges.begin(),
+            XDbgBlockGraphEdge{.parent = parent_id,
+                .child = id_of(&child),
+                .name = std::move(name),
+                .perm = perms(held.first),
+                .shared_perm = perms(held.second)});
+    };
+    auto add_backend = [&](qemu::block::BlockBackend* blk, const void* key, const std::string& name) {
+        add_node(key, XDbgBlockGraphNodeType::block_backend, name);
+        if (blk) {
+            add_edge(key, blk->root(), "root", {blk->perm(), blk->shared_perm()});
+        }
+    };
+    for (qemu::block::Drive& drive : devices.drives()) {
+        add_backend(drive.blk.get(), &drive, drive.id);
+    }
+    for (const qemu::block::GuestDisk& disk : devices.guest_disks()) {
+        if (disk.drive.empty()) {
+            add_backend(disk.blk.get(), &disk, disk.id.empty() ? disk.path : disk.id);
+        }
+    }
+    std::vector<qemu::block::BlockNode*> nodes = devices.graph().nodes();
+    std::ranges::sort(nodes, {}, &qemu::block::BlockNode::serial);
+    for (qemu::block::BlockNode* node : nodes) {
+        add_node(node, XDbgBlockGraphNodeType::block_driver, node->node_name());
+        // bs->children has the newest child first.
+        for (const qemu::block::BdrvChild& child : std::views::reverse(node->children())) {
+            add_edge(node, *child.node, child.name, child.node->perm_of(node));
+        }
+    }
+    return graph;
 }
 
 qemu::Result<std::vector<BlockInfo>> qmp_query_block(QmpContext& ctx)

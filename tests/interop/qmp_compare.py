@@ -630,6 +630,41 @@ def drive_hotplug_steps(work):
     ]
 
 
+def graph_args(work):
+    return lambda _work, _image: [
+        "-drive", f"if=none,id=d0,file={os.path.join(work, 'd.raw')},format=raw",
+        "-drive", "if=none,id=d1",
+        "-drive", f"if=none,id=d2,file={os.path.join(work, 'top.vmdk')},format=vmdk",
+        "-blockdev", f"driver=file,filename={os.path.join(work, 'e.raw')},node-name=n1",
+        "-blockdev", "driver=raw,file=n1,node-name=n2",
+        "-blockdev", f"driver=file,filename={os.path.join(work, 'a.vdi')},node-name=vf",
+        "-blockdev", "driver=vdi,file=vf,node-name=v"]
+
+
+def graph_steps(work):
+    """x-debug-query-block-graph: backends and nodes numbered as QEMU numbers them, the
+    edges newest child first, and the permissions each parent holds and shares, before and
+    after qemu-io's writes widen them and as nodes come and go."""
+    graph = qmp("x-debug-query-block-graph")
+    return [
+        b'{"execute": "qmp_capabilities"}\n',
+        graph,
+        hmp('qemu-io d0 "write 0 512"'),
+        hmp('qemu-io d2 "write 0 512"'),
+        hmp('qemu-io v "write 0 512"'),
+        graph,
+        qmp("blockdev-add", driver="raw", **{"node-name": "n3", "read-only": True},
+            file={"driver": "file", "filename": os.path.join(work, "e.raw"), "node-name": "n3f",
+                  "read-only": True}),
+        qmp("blockdev-change-medium", device="d1", filename=os.path.join(work, "b.vdi")),
+        qmp("eject", device="d0"),
+        graph,
+        qmp("blockdev-del", **{"node-name": "n2"}),
+        graph,
+        b'{"execute": "quit"}\n',
+    ]
+
+
 def make_reopen_images(work, qemu_img):
     for name, pattern in (("b1", "0x11"), ("b2", "0x22")):
         subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", os.path.join(work, name + ".vmdk"), "1M"], check=True)
@@ -793,6 +828,10 @@ def main():
     mine += converse(ours, image, medium_steps(perm_work), medium_args(perm_work))
     make_permission_images(perm_work, "/usr/bin/qemu-img")
     theirs += converse(reference, image, medium_steps(perm_work), medium_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    mine += converse(ours, image, graph_steps(perm_work), graph_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    theirs += converse(reference, image, graph_steps(perm_work), graph_args(perm_work))
     make_permission_images(perm_work, "/usr/bin/qemu-img")
     mine += converse(ours, image, drive_hotplug_steps(perm_work), drive_hotplug_args(perm_work))
     make_permission_images(perm_work, "/usr/bin/qemu-img")
