@@ -64,6 +64,21 @@ public:
         return std::optional<std::string>(value);
     }
 
+    // A '-X' option where the command takes one (QEMU's "-f" argument types): true when
+    // it is `letter`, false when no option is there, an error for any other.
+    Result<bool> option(char letter)
+    {
+        skip_blanks();
+        if (m_rest.size() < 2 || m_rest[0] != '-') {
+            return false;
+        }
+        if (m_rest[1] != letter) {
+            return make_error(std::string("unsupported option -") + m_rest[1]);
+        }
+        m_rest.remove_prefix(2);
+        return true;
+    }
+
     bool at_end()
     {
         skip_blanks();
@@ -419,7 +434,10 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
 std::string hmp_eject(qapi::QmpContext& ctx, std::string_view args)
 {
     HmpArgs parser(args);
-    bool force = parser.flag("-f");
+    auto force = parser.option('f');
+    if (!force) {
+        return usage_error("eject", force.error().desc);
+    }
     auto device = parser.string();
     if (!device || !*device) {
         return usage_error("eject", device ? "block device name expected" : device.error().desc);
@@ -427,7 +445,7 @@ std::string hmp_eject(qapi::QmpContext& ctx, std::string_view args)
     if (!parser.at_end()) {
         return usage_error("eject", "extraneous characters at the end of line");
     }
-    auto done = qapi::qmp_eject(ctx, **device, std::nullopt, force);
+    auto done = qapi::qmp_eject(ctx, **device, std::nullopt, *force);
     return done ? std::string() : "Error: " + done.error().desc + "\n";
 }
 
@@ -438,7 +456,10 @@ std::string hmp_change(qapi::QmpContext& ctx, std::string_view args)
     if (!device || !*device) {
         return usage_error("change", device ? "block device name expected" : device.error().desc);
     }
-    bool force = parser.flag("-f");
+    auto force = parser.option('f');
+    if (!force) {
+        return usage_error("change", force.error().desc);
+    }
     auto target = parser.string();
     if (!target || !*target) {
         return usage_error("change", target ? "filename expected" : target.error().desc);
@@ -462,14 +483,17 @@ std::string hmp_change(qapi::QmpContext& ctx, std::string_view args)
             return "Error: invalid parameter value: " + **mode_text + "\n";
         }
     }
-    auto done = qapi::qmp_blockdev_change_medium(ctx, **device, std::nullopt, **target, *format, force, mode);
+    auto done = qapi::qmp_blockdev_change_medium(ctx, **device, std::nullopt, **target, *format, *force, mode);
     return done ? std::string() : "Error: " + done.error().desc + "\n";
 }
 
 std::string hmp_drive_add(qapi::QmpContext& ctx, std::string_view args)
 {
     HmpArgs parser(args);
-    bool node = parser.flag("-n");
+    auto node = parser.option('n');
+    if (!node) {
+        return usage_error("drive_add", node.error().desc);
+    }
     // The PCI address QEMU once used is still required, and still ignored.
     auto address = parser.string();
     if (!address || !*address) {
@@ -482,7 +506,7 @@ std::string hmp_drive_add(qapi::QmpContext& ctx, std::string_view args)
     if (!parser.at_end()) {
         return usage_error("drive_add", "extraneous characters at the end of line");
     }
-    return ctx.host.hmp_drive_add(**options, node);
+    return ctx.host.hmp_drive_add(**options, *node);
 }
 
 std::string hmp_drive_del(qapi::QmpContext& ctx, std::string_view args)

@@ -239,7 +239,10 @@ void do_help(qapi::QmpContext&, std::string_view args, HmpOutput& out)
     }
     for (const auto& command : kCommands) {
         if (topic.empty() || name_matches(command.name, topic)) {
-            out.line(std::string(command.name) + " " + std::string(command.params) + " -- " + std::string(command.help));
+            // drive_add's synopsis spans lines; the monitor ends each with "\r\n".
+            put_lines(out,
+                std::string(command.name) + " " + std::string(command.params) + " -- " + std::string(command.help) +
+                    "\n");
         }
     }
 }
