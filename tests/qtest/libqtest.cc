@@ -83,7 +83,9 @@ qemu::UniqueFd listen_unix(const std::string& path)
     if (::listen(fd.get(), 1) < 0) {
         fail(errno_text("listen"));
     }
-    return fd;
+    // A structured binding is not moved from implicitly (clang holds to that; GCC 12 lets
+    // it pass).
+    return std::move(fd);
 }
 
 std::string describe_wait_status(int status)
