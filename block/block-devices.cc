@@ -144,7 +144,8 @@ Result<void> BlockDevices::add_drive(std::string id, std::optional<std::string> 
     drive.acct->set_clock(m_acct_clock, m_acct_fixed_latency_ns);
     if (!filename && !names_an_image(options)) {
         // blockdev_init's root state for an empty drive; its accounting keeps the defaults.
-        drive.medium.read_write = !(options.contains("read-only") ? option_is_on(options, "read-only") : !how.flags.read_write);
+        drive.medium.read_write =
+            options.contains("read-only") ? !option_is_on(options, "read-only") : how.flags.read_write;
         drive.medium.detect_zeroes = options.contains("detect-zeroes") && options.at("detect-zeroes") != "off";
         m_drives.push_back(std::move(drive));
         return {};

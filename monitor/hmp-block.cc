@@ -85,6 +85,26 @@ public:
         return m_rest.empty();
     }
 
+    // An argument the command cannot do without: its value, or `missing` (QEMU's "block
+    // device name expected", "filename expected", ...).
+    Result<std::string> required(std::string_view missing)
+    {
+        auto value = TRY(string());
+        if (!value) {
+            return make_error(std::string(missing));
+        }
+        return std::move(*value);
+    }
+
+    // QEMU's complaint about anything after the last argument.
+    Result<void> finish()
+    {
+        if (!at_end()) {
+            return make_error("extraneous characters at the end of line");
+        }
+        return {};
+    }
+
 private:
     void skip_blanks()
     {
@@ -100,6 +120,18 @@ std::string usage_error(std::string_view command, std::string_view message)
 {
     return std::string(command) + ": " + std::string(message) + "\nTry \"help " + std::string(command) +
         "\" for more information\n";
+}
+
+// Runs `parse` over a command's arguments; a failure becomes QEMU's usage message for
+// `command` ("COMMAND: WHAT\nTry \"help COMMAND\"...").
+template <typename Parse> auto parse_arguments(std::string_view command, std::string_view args, Parse parse)
+{
+    HmpArgs parser(args);
+    auto parsed = parse(parser);
+    if (!parsed) {
+        parsed = make_error(usage_error(command, parsed.error().desc));
+    }
+    return parsed;
 }
 
 std::string cache_mode_text(const qapi::BlockdevCacheInfo& cache)
@@ -433,102 +465,97 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
 
 std::string hmp_eject(qapi::QmpContext& ctx, std::string_view args)
 {
-    HmpArgs parser(args);
-    auto force = parser.option('f');
-    if (!force) {
-        return usage_error("eject", force.error().desc);
+    struct Arguments {
+        bool force;
+        std::string device;
+    };
+    auto parsed = parse_arguments("eject", args, [](HmpArgs& parser) -> Result<Arguments> {
+        Arguments out{.force = TRY(parser.option('f')), .device = {}};
+        out.device = TRY(parser.required("block device name expected"));
+        TRY_VOID(parser.finish());
+        return out;
+    });
+    if (!parsed) {
+        return parsed.error().desc;
     }
-    auto device = parser.string();
-    if (!device || !*device) {
-        return usage_error("eject", device ? "block device name expected" : device.error().desc);
-    }
-    if (!parser.at_end()) {
-        return usage_error("eject", "extraneous characters at the end of line");
-    }
-    auto done = qapi::qmp_eject(ctx, **device, std::nullopt, *force);
+    auto done = qapi::qmp_eject(ctx, parsed->device, std::nullopt, parsed->force);
     return done ? std::string() : "Error: " + done.error().desc + "\n";
 }
 
 std::string hmp_change(qapi::QmpContext& ctx, std::string_view args)
 {
-    HmpArgs parser(args);
-    auto device = parser.string();
-    if (!device || !*device) {
-        return usage_error("change", device ? "block device name expected" : device.error().desc);
-    }
-    auto force = parser.option('f');
-    if (!force) {
-        return usage_error("change", force.error().desc);
-    }
-    auto target = parser.string();
-    if (!target || !*target) {
-        return usage_error("change", target ? "filename expected" : target.error().desc);
-    }
-    auto format = parser.string();
-    if (!format) {
-        return usage_error("change", format.error().desc);
-    }
-    auto mode_text = parser.string();
-    if (!mode_text) {
-        return usage_error("change", mode_text.error().desc);
-    }
-    if (!parser.at_end()) {
-        return usage_error("change", "extraneous characters at the end of line");
+    struct Arguments {
+        std::string device;
+        bool force;
+        std::string target;
+        std::optional<std::string> format;
+        std::optional<std::string> mode;
+    };
+    auto parsed = parse_arguments("change", args, [](HmpArgs& parser) -> Result<Arguments> {
+        Arguments out{.device = TRY(parser.required("block device name expected")), .force = false, .target = {}};
+        out.force = TRY(parser.option('f'));
+        out.target = TRY(parser.required("filename expected"));
+        out.format = TRY(parser.string());
+        out.mode = TRY(parser.string());
+        TRY_VOID(parser.finish());
+        return out;
+    });
+    if (!parsed) {
+        return parsed.error().desc;
     }
     // There is no VNC server here, so "change vnc ..." names a drive as any other word.
     std::optional<qapi::BlockdevChangeReadOnlyMode> mode;
-    if (*mode_text) {
-        mode = qapi::BlockdevChangeReadOnlyMode_parse(**mode_text);
+    if (parsed->mode) {
+        mode = qapi::BlockdevChangeReadOnlyMode_parse(*parsed->mode);
         if (!mode) {
-            return "Error: invalid parameter value: " + **mode_text + "\n";
+            return "Error: invalid parameter value: " + *parsed->mode + "\n";
         }
     }
-    auto done = qapi::qmp_blockdev_change_medium(ctx, **device, std::nullopt, **target, *format, *force, mode);
+    auto done = qapi::qmp_blockdev_change_medium(
+        ctx, parsed->device, std::nullopt, parsed->target, parsed->format, parsed->force, mode);
     return done ? std::string() : "Error: " + done.error().desc + "\n";
 }
 
 std::string hmp_drive_add(qapi::QmpContext& ctx, std::string_view args)
 {
-    HmpArgs parser(args);
-    auto node = parser.option('n');
-    if (!node) {
-        return usage_error("drive_add", node.error().desc);
+    struct Arguments {
+        bool node;
+        std::string options;
+    };
+    auto parsed = parse_arguments("drive_add", args, [](HmpArgs& parser) -> Result<Arguments> {
+        Arguments out{.node = TRY(parser.option('n')), .options = {}};
+        // The PCI address QEMU once used is still required, and still ignored.
+        TRY(parser.required("string expected"));
+        out.options = TRY(parser.required("string expected"));
+        TRY_VOID(parser.finish());
+        return out;
+    });
+    if (!parsed) {
+        return parsed.error().desc;
     }
-    // The PCI address QEMU once used is still required, and still ignored.
-    auto address = parser.string();
-    if (!address || !*address) {
-        return usage_error("drive_add", address ? "string expected" : address.error().desc);
-    }
-    auto options = parser.string();
-    if (!options || !*options) {
-        return usage_error("drive_add", options ? "string expected" : options.error().desc);
-    }
-    if (!parser.at_end()) {
-        return usage_error("drive_add", "extraneous characters at the end of line");
-    }
-    return ctx.host.hmp_drive_add(**options, *node);
+    return ctx.host.hmp_drive_add(parsed->options, parsed->node);
 }
 
 std::string hmp_drive_del(qapi::QmpContext& ctx, std::string_view args)
 {
-    HmpArgs parser(args);
-    auto id = parser.string();
-    if (!id || !*id) {
-        return usage_error("drive_del", id ? "block device name expected" : id.error().desc);
-    }
-    if (!parser.at_end()) {
-        return usage_error("drive_del", "extraneous characters at the end of line");
+    auto id = parse_arguments("drive_del", args, [](HmpArgs& parser) -> Result<std::string> {
+        auto out = TRY(parser.required("block device name expected"));
+        TRY_VOID(parser.finish());
+        return out;
+    });
+    if (!id) {
+        return id.error().desc;
     }
     block::BlockDevices& devices = ctx.host.block();
     // A node name first, as blockdev-del; then a -drive.
-    if (devices.graph().find_node(**id)) {
-        auto deleted = devices.del_node(**id);
+    if (devices.graph().find_node(*id)) {
+        auto deleted = devices.del_node(*id);
         return deleted ? std::string() : deleted.error().desc + "\n";
     }
-    if (!devices.find_drive(**id)) {
-        return "Device '" + **id + "' not found\n";
+    if (!devices.find_drive(*id)) {
+        return "Device '" + *id + "' not found\n";
     }
-    devices.del_drive(**id);
+    devices.del_drive(*id);
     return {};
 }
 

@@ -94,6 +94,7 @@ Result<block::DriveSlot> drive_slot(
     const block::BlockDevices& devices, const BlockSpec& spec, const QemuOpts& opts, int type)
 {
     const int64_t max_devs = type == 1 ? 2 : type == 2 ? 7 : 0;
+    // check_device_keys has refused values that are not numbers.
     auto number = [&opts](const char* key, int64_t fallback) -> int64_t {
         auto value = opts.get(key);
         auto parsed = value ? parse_option_number(key, *value) : Result<uint64_t>(0);
@@ -111,11 +112,9 @@ Result<block::DriveSlot> drive_slot(
     if (slot.unit == -1) {
         slot.unit = 0;
         while (devices.drive_at(slot)) {
-            if (max_devs && ++slot.unit >= max_devs) {
-                slot.unit -= max_devs;
+            if (++slot.unit == max_devs) {
+                slot.unit = 0;
                 ++slot.bus;
-            } else if (!max_devs) {
-                ++slot.unit;
             }
         }
     }
