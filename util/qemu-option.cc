@@ -138,6 +138,9 @@ Result<uint64_t> parse_option_number(std::string_view name, std::string_view val
     char* end = nullptr;
     unsigned long long n = std::strtoull(text.c_str(), &end, 0);
     // Like qemu_strtou64, a leading '-' wraps around instead of failing.
+    if (!text.empty() && errno == ERANGE && *end == '\0') {
+        return make_error("Value '" + text + "' is too large for parameter '" + std::string(name) + "'");
+    }
     if (text.empty() || errno != 0 || *end != '\0') {
         return make_error("Parameter '" + std::string(name) + "' expects a number");
     }
