@@ -105,9 +105,34 @@ Result<void> BlockBackend::pwrite(int64_t offset, std::span<const uint8_t> buf, 
     return pwritev(offset, std::span(&one, 1), flags);
 }
 
+void BlockBackend::set_throttle(std::shared_ptr<ThrottleGroupMember> member)
+{
+    if (m_throttle) {
+        m_throttle->release_waiting();
+    }
+    m_throttle = std::move(member);
+}
+
+void BlockBackend::throttled(AioContext& ctx, bool is_write, uint64_t bytes, std::move_only_function<void()> start)
+{
+    if (!m_throttle) {
+        start();
+        return;
+    }
+    // A request the limits held starts from a timer in the main loop, where no poll of
+    // ctx follows to hand what it queued to the kernel.
+    m_throttle->intercept(is_write, bytes, [&ctx, start = std::move(start)]() mutable {
+        start();
+        ctx.submit();
+    });
+}
+
 Result<void> BlockBackend::preadv(int64_t offset, std::span<const iovec> iov)
 {
     TRY_VOID(check_request(offset, static_cast<int64_t>(iov_size(iov))));
+    if (m_throttle) {
+        m_throttle->wait_sync(false, iov_size(iov));
+    }
     return m_root->preadv(offset, iov);
 }
 
@@ -116,6 +141,9 @@ Result<void> BlockBackend::pwritev(int64_t offset, std::span<const iovec> iov, R
     TRY_VOID(check_request(offset, static_cast<int64_t>(iov_size(iov))));
     if (!(m_perm & perm::kWrite)) {
         return make_errno_error(EPERM);
+    }
+    if (m_throttle) {
+        m_throttle->wait_sync(true, iov_size(iov));
     }
     // Without a write cache every write is made durable before it completes.
     flags.fua = flags.fua || !m_write_cache;
@@ -127,6 +155,9 @@ Result<void> BlockBackend::pwrite_zeroes(int64_t offset, int64_t bytes, RequestF
     TRY_VOID(check_request(offset, bytes));
     if (!(m_perm & perm::kWrite)) {
         return make_errno_error(EPERM);
+    }
+    if (m_throttle) {
+        m_throttle->wait_sync(true, static_cast<uint64_t>(bytes));
     }
     flags.fua = flags.fua || !m_write_cache;
     return m_root->pwrite_zeroes(offset, bytes, flags);
@@ -163,7 +194,10 @@ void BlockBackend::aio_preadv(AioContext& ctx, int64_t offset, std::span<const i
         complete_later(ctx, done, std::move(checked));
         return;
     }
-    m_root->aio_preadv(ctx, offset, iov, {}, std::move(done));
+    throttled(ctx, false, iov_size(iov),
+        [this, &ctx, offset, iov = std::vector<iovec>(iov.begin(), iov.end()), done = std::move(done)]() mutable {
+            m_root->aio_preadv(ctx, offset, iov, {}, std::move(done));
+        });
 }
 
 void BlockBackend::aio_pwritev(
@@ -179,7 +213,9 @@ void BlockBackend::aio_pwritev(
         return;
     }
     flags.fua = flags.fua || !m_write_cache;
-    m_root->aio_pwritev(ctx, offset, iov, flags, std::move(done));
+    throttled(ctx, true, iov_size(iov),
+        [this, &ctx, offset, iov = std::vector<iovec>(iov.begin(), iov.end()), flags,
+            done = std::move(done)]() mutable { m_root->aio_pwritev(ctx, offset, iov, flags, std::move(done)); });
 }
 
 void BlockBackend::aio_flush(AioContext& ctx, AioCallback done)
@@ -189,11 +225,17 @@ void BlockBackend::aio_flush(AioContext& ctx, AioCallback done)
 
 void BlockBackend::drain()
 {
+    if (m_throttle) {
+        m_throttle->begin_drain();
+    }
     while (m_in_flight > 0 && m_aio_ctx) {
         if (m_root) {
             resume_parked_requests(*m_root);
         }
         m_aio_ctx->poll(true);
+    }
+    if (m_throttle) {
+        m_throttle->end_drain();
     }
 }
 

@@ -12,6 +12,7 @@
 
 #include "block/block-acct.h"
 #include "block/block.h"
+#include "block/throttle.h"
 
 namespace qemu::block {
 
@@ -48,6 +49,10 @@ public:
     // A drive's accounting lives on across its media: each backend it has counts into it.
     void share_acct_stats(std::shared_ptr<BlockAcctStats> stats) { m_acct = std::move(stats); }
     void set_write_cache(bool enabled) { m_write_cache = enabled; }
+    // The I/O limits its reads and writes keep to (a drive's, across its media), or none.
+    // Requests already waiting go first, as under a drain.
+    void set_throttle(std::shared_ptr<ThrottleGroupMember> member);
+    const ThrottleGroupMember* throttle() const { return m_throttle.get(); }
 
     Result<int64_t> length();
     // Requests past the end of the disk fail with EIO (blk_check_byte_request).
@@ -67,7 +72,8 @@ public:
     void aio_flush(AioContext& ctx, AioCallback done);
     // Requests started here whose completion has not run yet.
     int in_flight() const { return m_in_flight; }
-    // blk_drain: polls until every request started here has completed.
+    // blk_drain: polls until every request started here has completed. Requests held by
+    // the I/O limits go at once, as QEMU's drain lets them.
     void drain();
 
 private:
@@ -75,6 +81,8 @@ private:
     Result<void> check_request(int64_t offset, int64_t bytes);
     // Counts the request in and wraps done so that it is counted out as it runs.
     AioCallback track(AioContext& ctx, AioCallback done);
+    // A request of `bytes` that the I/O limits may hold: start runs now or once they allow.
+    void throttled(AioContext& ctx, bool is_write, uint64_t bytes, std::move_only_function<void()> start);
 
     std::shared_ptr<BlockNode> m_root;
     std::string m_name;
@@ -88,6 +96,7 @@ private:
     std::shared_ptr<BlockAcctStats> m_acct = std::make_shared<BlockAcctStats>();
     uint64_t m_shared = perm::kAll;
     bool m_write_cache = true;
+    std::shared_ptr<ThrottleGroupMember> m_throttle;
     int m_in_flight = 0;
     AioContext* m_aio_ctx = nullptr;  // where the requests in flight complete
 };

@@ -142,6 +142,10 @@ Result<void> BlockDevices::add_drive(std::string id, std::optional<std::string> 
     drive.write_cache = !how.writethrough;
     drive.slot = slot;
     drive.acct->set_clock(m_acct_clock, m_acct_fixed_latency_ns);
+    if (how.throttle && how.throttle->enabled()) {
+        // blockdev_init sets the limits whether or not a medium follows.
+        TRY_VOID(set_io_limits(ThrottleTarget{drive.throttle, nullptr}, *how.throttle, how.throttle_group, drive.id));
+    }
     if (!filename && !names_an_image(options)) {
         // blockdev_init's root state for an empty drive; its accounting keeps the defaults.
         drive.medium.read_write =
@@ -204,11 +208,57 @@ Result<void> BlockDevices::insert_medium(Drive& drive, std::shared_ptr<block::Bl
     auto blk = TRY(block::BlockBackend::attach(root, drive.perm, drive.shared_perm, drive.id));
     blk->set_write_cache(drive.write_cache);
     blk->share_acct_stats(drive.acct);
+    blk->set_throttle(drive.throttle);
     if (std::ranges::find(m_roots, root.get()) == m_roots.end()) {
         m_roots.push_back(root.get());
     }
     drive.blk = std::move(blk);
     return {};
+}
+
+Result<void> BlockDevices::set_io_limits(ThrottleTarget target, const block::ThrottleConfig& config,
+    const std::optional<std::string>& group, const std::string& default_group)
+{
+    if (!m_throttle_groups) {
+        return make_error("I/O throttling needs the emulator's main loop");
+    }
+    if (!config.enabled()) {
+        if (target.member) {
+            if (target.blk) {
+                target.blk->drain();
+                target.blk->set_throttle(nullptr);
+            }
+            target.member.reset();
+        }
+        return {};
+    }
+    if (!target.member) {
+        target.member = m_throttle_groups->join(group.value_or(default_group));
+        if (target.blk) {
+            target.blk->set_throttle(target.member);
+        }
+    } else if (group) {
+        if (target.blk) {
+            target.blk->drain();
+        }
+        m_throttle_groups->move(*target.member, *group);
+    }
+    target.member->set_config(config);
+    return {};
+}
+
+void BlockDevices::release_throttled()
+{
+    for (Drive& drive : m_drives) {
+        if (drive.throttle) {
+            drive.throttle->release_waiting();
+        }
+    }
+    for (GuestDisk& disk : m_guest_disks) {
+        if (disk.throttle) {
+            disk.throttle->release_waiting();
+        }
+    }
 }
 
 Result<void> BlockDevices::add_guest_disk(std::optional<std::string> id, std::string model, std::string_view drive)

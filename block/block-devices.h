@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "block/block-backend.h"
@@ -53,6 +54,8 @@ struct Drive {
     uint64_t perm = 0;
     uint64_t shared_perm = block::perm::kAll;
     DriveSlot slot;
+    // Its I/O limits, which each medium's backend keeps to; null without limits.
+    std::shared_ptr<block::ThrottleGroupMember> throttle;
 };
 
 // A guest-less disk device (-device virtio-blk-device, device_add): it holds its drive as
@@ -68,6 +71,7 @@ struct GuestDisk {
     // drive's medium and name, and the device kept the empty backend (and its accounting).
     std::unique_ptr<block::BlockBackend> blk;
     std::shared_ptr<block::BlockAcctStats> acct;
+    std::shared_ptr<block::ThrottleGroupMember> throttle;  // that backend's I/O limits
 };
 
 // How -drive opens its image.
@@ -79,6 +83,16 @@ struct DriveOpenOptions {
     bool account_failed = true;
     // stats-intervals.0, .1, ...: checked and added once a medium is open.
     std::vector<std::string> stats_intervals;
+    // throttling.*: limits (checked already) and the group, by default the drive's id.
+    std::optional<block::ThrottleConfig> throttle;
+    std::optional<std::string> throttle_group;
+};
+
+// What block_set_io_throttle changes: the limits a drive or a device on a node keeps to,
+// and the backend they apply to now (null for an empty drive).
+struct ThrottleTarget {
+    std::shared_ptr<block::ThrottleGroupMember>& member;
+    block::BlockBackend* blk;
 };
 
 class BlockDevices {
@@ -96,6 +110,17 @@ public:
         m_acct_clock = std::move(clock);
         m_acct_fixed_latency_ns = fixed_latency_ns;
     }
+
+    // The clock I/O limits wait on; throttling is refused until there is one.
+    void set_throttle_timers(block::ThrottleTimers& timers) { m_throttle_groups.emplace(timers); }
+    // blk_io_limits_enable, _update_group, blk_set_io_limits and blk_io_limits_disable, as
+    // block_set_io_throttle uses them: limits that enable nothing take the target out of
+    // its group. A new member joins `group`, or else `default_group`.
+    Result<void> set_io_limits(ThrottleTarget target, const block::ThrottleConfig& config,
+        const std::optional<std::string>& group, const std::string& default_group);
+
+    // Every request waiting for I/O limits goes now (a drain of every backend's limits).
+    void release_throttled();
 
     // blockdev-add / -blockdev: opens a tree from flat options; its root needs a node-name.
     Result<void> add_node(block::BlockOptions options);
@@ -135,6 +160,10 @@ public:
     const std::vector<GuestDisk>& guest_disks() const { return m_guest_disks; }
     // The device holding -drive `drive_id`, if any.
     const GuestDisk* guest_disk_on_drive(std::string_view drive_id) const;
+    GuestDisk* guest_disk_on_drive(std::string_view drive_id)
+    {
+        return const_cast<GuestDisk*>(std::as_const(*this).guest_disk_on_drive(drive_id));
+    }
 
     // Every node, newest root first, each followed by its children (the order
     // query-named-block-nodes lists them in).
@@ -157,6 +186,7 @@ private:
     std::vector<std::shared_ptr<block::BlockNode>> m_monitor_nodes;
     // Monitor nodes and drive roots, in the order they were created.
     std::vector<block::BlockNode*> m_roots;
+    std::optional<block::ThrottleGroups> m_throttle_groups;
     std::function<int64_t()> m_acct_clock = block::BlockAcctStats::steady_now_ns;
     int64_t m_acct_fixed_latency_ns = 0;
 };

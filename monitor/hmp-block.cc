@@ -8,6 +8,7 @@
 #include "block/node-filename.h"
 #include "block/qemu-io/qemu-io.h"
 #include "monitor/block-info.h"
+#include "monitor/hmp-expr.h"
 #include "monitor/monitor-host.h"
 #include "qapi/qapi-commands.h"
 #include "qapi/qapi-visit.h"
@@ -95,6 +96,9 @@ public:
         }
         return std::move(*value);
     }
+
+    // An 'l' argument (get_expr). Its errors are printed bare, without the command's name.
+    Result<int64_t> expression() { return parse_hmp_expression(m_rest); }
 
     // QEMU's complaint about anything after the last argument.
     Result<void> finish()
@@ -236,6 +240,19 @@ void print_block_info(
     if (inserted->detect_zeroes != qapi::BlockdevDetectZeroesOptions::off) {
         out += "    Detect zeroes:    " + std::string(qapi::BlockdevDetectZeroesOptions_str(inserted->detect_zeroes)) + "\n";
     }
+    if (inserted->bps || inserted->bps_rd || inserted->bps_wr || inserted->iops || inserted->iops_rd ||
+        inserted->iops_wr) {
+        auto field = [](const char* name, std::optional<int64_t> value) {
+            return std::string(" ") + name + "=" + std::to_string(value.value_or(0));
+        };
+        out += "    I/O throttling:  " + field("bps", inserted->bps) + field("bps_rd", inserted->bps_rd) +
+            field("bps_wr", inserted->bps_wr) + field("bps_max", inserted->bps_max) +
+            field("bps_rd_max", inserted->bps_rd_max) + field("bps_wr_max", inserted->bps_wr_max) +
+            field("iops", inserted->iops) + field("iops_rd", inserted->iops_rd) + field("iops_wr", inserted->iops_wr) +
+            field("iops_max", inserted->iops_max) + field("iops_rd_max", inserted->iops_rd_max) +
+            field("iops_wr_max", inserted->iops_wr_max) + field("iops_size", inserted->iops_size) +
+            " group=" + inserted->group.value_or("") + "\n";
+    }
     if (verbose) {
         out += "\nImages:\n";
         print_image_info(inserted->image, out);
@@ -304,11 +321,13 @@ void MonitorHost::drain_block_requests()
 HmpQemuIo::HmpQemuIo(block::BlockDevices& devices)
 {
     // A drain before a synchronous command waits for every drive's requests, so it must
-    // be able to let go of those parked under any of them.
-    m_session.resume_parked = [&devices] {
+    // be able to let go of those parked under any of them, and of those the I/O limits
+    // hold (as aio_flush's blk_drain_all does in QEMU).
+    m_session.release_held = [&devices] {
         for (block::BlockNode* node : devices.nodes_in_order()) {
             block::resume_parked_requests(*node);
         }
+        devices.release_throttled();
     };
     // Requests on workers wait at breakpoints until a later command's `resume`.
     m_session.aio.set_parking(true);
@@ -461,6 +480,36 @@ std::string hmp_qemu_io(qapi::QmpContext& ctx, std::string_view args)
     }
     session.blk.reset();
     return out;
+}
+
+std::string hmp_block_set_io_throttle(qapi::QmpContext& ctx, std::string_view args)
+{
+    HmpArgs parser(args);
+    auto device = parser.required("block device name expected");
+    if (!device) {
+        return usage_error("block_set_io_throttle", device.error().desc);
+    }
+    std::array<int64_t, 6> limits{};
+    for (int64_t& limit : limits) {
+        auto value = parser.expression();
+        if (!value) {
+            return value.error().desc + "\nTry \"help block_set_io_throttle\" for more information\n";
+        }
+        limit = *value;
+    }
+    if (auto end = parser.finish(); !end) {
+        return usage_error("block_set_io_throttle", end.error().desc);
+    }
+    qapi::BlockIOThrottle throttle{.bps = limits[0],
+        .bps_rd = limits[1],
+        .bps_wr = limits[2],
+        .iops = limits[3],
+        .iops_rd = limits[4],
+        .iops_wr = limits[5]};
+    // One name for QMP's two: a drive's id, else a device's.
+    (ctx.host.block().find_drive(*device) ? throttle.device : throttle.id) = *device;
+    auto done = qapi::qmp_block_set_io_throttle(ctx, throttle);
+    return done ? std::string() : "Error: " + done.error().desc + "\n";
 }
 
 std::string hmp_eject(qapi::QmpContext& ctx, std::string_view args)

@@ -58,4 +58,8 @@ std::string hmp_change(qapi::QmpContext& ctx, std::string_view args);
 std::string hmp_drive_add(qapi::QmpContext& ctx, std::string_view args);
 std::string hmp_drive_del(qapi::QmpContext& ctx, std::string_view args);
 
+// `block_set_io_throttle device bps bps_rd bps_wr iops iops_rd iops_wr`: the limits are
+// expressions; `device` is a drive's id, or else a device's.
+std::string hmp_block_set_io_throttle(qapi::QmpContext& ctx, std::string_view args);
+
 }  // namespace qemu::monitor

@@ -91,6 +91,11 @@ void do_eject(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
     put_lines(out, hmp_eject(ctx, args));
 }
 
+void do_block_set_io_throttle(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
+{
+    put_lines(out, hmp_block_set_io_throttle(ctx, args));
+}
+
 void do_change(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
 {
     put_lines(out, hmp_change(ctx, args));
@@ -140,6 +145,8 @@ void do_info(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out);
 void do_help(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out);
 
 constexpr std::array kCommands = {
+    HmpCommand{"block_set_io_throttle", "device bps bps_rd bps_wr iops iops_rd iops_wr",
+        "change I/O throttle limits for a block drive", do_block_set_io_throttle},
     HmpCommand{"change", "device [-f] filename [format [read-only-mode]]",
         "change a removable medium, optional format, use -f to force the operation", do_change},
     HmpCommand{"cont|c", "", "resume emulation", do_cont},

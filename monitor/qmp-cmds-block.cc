@@ -70,6 +70,48 @@ qapi::ImageInfo image_info(block::BlockNode& node)
     return image;
 }
 
+namespace {
+
+// bdrv_block_device_info's throttling part: the averages always, a burst rate (with its
+// length) and iops-size only where set.
+void add_throttle_info(qapi::BlockDeviceInfo& info, const block::ThrottleGroupMember& throttle)
+{
+    using block::ThrottleBucket;
+    const block::ThrottleConfig config = throttle.config();
+    auto avg = [&config](ThrottleBucket b) { return static_cast<int64_t>(config[b].avg); };
+    info.bps = avg(ThrottleBucket::BpsTotal);
+    info.bps_rd = avg(ThrottleBucket::BpsRead);
+    info.bps_wr = avg(ThrottleBucket::BpsWrite);
+    info.iops = avg(ThrottleBucket::OpsTotal);
+    info.iops_rd = avg(ThrottleBucket::OpsRead);
+    info.iops_wr = avg(ThrottleBucket::OpsWrite);
+    struct Burst {
+        ThrottleBucket bucket;
+        std::optional<int64_t>& max;
+        std::optional<int64_t>& length;
+    };
+    const Burst bursts[] = {
+        {ThrottleBucket::BpsTotal, info.bps_max, info.bps_max_length},
+        {ThrottleBucket::BpsRead, info.bps_rd_max, info.bps_rd_max_length},
+        {ThrottleBucket::BpsWrite, info.bps_wr_max, info.bps_wr_max_length},
+        {ThrottleBucket::OpsTotal, info.iops_max, info.iops_max_length},
+        {ThrottleBucket::OpsRead, info.iops_rd_max, info.iops_rd_max_length},
+        {ThrottleBucket::OpsWrite, info.iops_wr_max, info.iops_wr_max_length},
+    };
+    for (const Burst& burst : bursts) {
+        if (config[burst.bucket].max != 0) {
+            burst.max = static_cast<int64_t>(config[burst.bucket].max);
+            burst.length = static_cast<int64_t>(config[burst.bucket].burst_length);
+        }
+    }
+    if (config.op_size != 0) {
+        info.iops_size = static_cast<int64_t>(config.op_size);
+    }
+    info.group = throttle.group_name();
+}
+
+}  // namespace
+
 qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBackend* blk, bool flat)
 {
     int64_t depth = 0;
@@ -83,7 +125,7 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
             below = &*below->backing_image;
         }
     }
-    return qapi::BlockDeviceInfo{
+    qapi::BlockDeviceInfo info{
         .file = node.filename(),
         .node_name = node.node_name(),
         .ro = node.read_only(),
@@ -106,6 +148,10 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
             .no_flush = node.flags().no_flush},
         .write_threshold = static_cast<int64_t>(node.write_threshold()),
     };
+    if (const block::ThrottleGroupMember* throttle = blk ? blk->throttle() : nullptr) {
+        add_throttle_info(info, *throttle);
+    }
+    return info;
 }
 
 }  // namespace qemu::monitor

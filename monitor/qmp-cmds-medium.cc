@@ -6,6 +6,7 @@
 #include <string>
 
 #include "block/block-devices.h"
+#include "monitor/blk-target.h"
 #include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
 #include "qapi/qapi-commands.h"
@@ -15,40 +16,12 @@ namespace {
 using qemu::block::BlockDevices;
 using qemu::block::Drive;
 
-// The backend a command names (qmp_get_blk): a -drive by its id (`device`), or the backend
-// of a device by the device's id (`id`).
-struct Target {
-    Drive* drive = nullptr;  // null for a device on a node (its backend is anonymous)
-    bool attached = false;  // a device holds it, so its medium is not removable
-    std::string name;  // device, else id: how the messages call it
-};
-
-qemu::Result<Target> find_target(
-    BlockDevices& devices, const std::optional<std::string>& device, const std::optional<std::string>& id)
-{
-    if (device.has_value() == id.has_value()) {
-        return qemu::make_error("Need exactly one of 'device' and 'id'");
-    }
-    if (id) {
-        // qdev_find_recursive: by the device's id only, not its QOM path.
-        for (const qemu::block::GuestDisk& disk : devices.guest_disks()) {
-            if (!disk.id.empty() && disk.id == *id) {
-                Drive* drive = disk.drive.empty() ? nullptr : devices.find_drive(disk.drive);
-                return Target{drive, true, *id};
-            }
-        }
-        return qemu::make_error(qemu::ErrorClass::DeviceNotFound, "Device '" + *id + "' not found");
-    }
-    Drive* drive = devices.find_drive(*device);
-    if (!drive) {
-        return qemu::make_error(qemu::ErrorClass::DeviceNotFound, "Device '" + *device + "' not found");
-    }
-    return Target{drive, devices.guest_disk_on_drive(drive->id) != nullptr, *device};
-}
+using Target = qemu::monitor::BlkTarget;
+using qemu::monitor::find_blk_target;
 
 qemu::Result<void> refuse_fixed_medium(const Target& target)
 {
-    if (target.attached) {
+    if (target.attached()) {
         return qemu::make_error("Device '" + target.name + "' is not removable");
     }
     return {};
@@ -65,7 +38,7 @@ qemu::Result<void> remove_medium(BlockDevices& devices, const Target& target)
 // qmp_blockdev_insert_anon_medium.
 qemu::Result<void> insert_medium(BlockDevices& devices, const Target& target, qemu::block::BlockNode& node)
 {
-    if (target.attached) {
+    if (target.attached()) {
         return qemu::make_error("Device is not removable");
     }
     if (target.drive->blk) {
@@ -83,7 +56,7 @@ qemu::Result<void> qmp_eject(QmpContext& ctx, const std::optional<std::string>& 
     const std::optional<std::string>& id, const std::optional<bool>&)
 {
     BlockDevices& devices = ctx.host.block();
-    Target target = TRY(find_target(devices, device, id));
+    Target target = TRY(find_blk_target(devices, device, id));
     TRY_VOID(refuse_fixed_medium(target));
     return remove_medium(devices, target);
 }
@@ -91,28 +64,28 @@ qemu::Result<void> qmp_eject(QmpContext& ctx, const std::optional<std::string>& 
 qemu::Result<void> qmp_blockdev_open_tray(QmpContext& ctx, const std::optional<std::string>& device,
     const std::optional<std::string>& id, const std::optional<bool>&)
 {
-    Target target = TRY(find_target(ctx.host.block(), device, id));
+    Target target = TRY(find_blk_target(ctx.host.block(), device, id));
     return refuse_fixed_medium(target);
 }
 
 qemu::Result<void> qmp_blockdev_close_tray(
     QmpContext& ctx, const std::optional<std::string>& device, const std::optional<std::string>& id)
 {
-    Target target = TRY(find_target(ctx.host.block(), device, id));
+    Target target = TRY(find_blk_target(ctx.host.block(), device, id));
     return refuse_fixed_medium(target);
 }
 
 qemu::Result<void> qmp_blockdev_remove_medium(QmpContext& ctx, const std::string& id)
 {
     BlockDevices& devices = ctx.host.block();
-    Target target = TRY(find_target(devices, std::nullopt, id));
+    Target target = TRY(find_blk_target(devices, std::nullopt, id));
     return remove_medium(devices, target);
 }
 
 qemu::Result<void> qmp_blockdev_insert_medium(QmpContext& ctx, const std::string& id, const std::string& node_name)
 {
     BlockDevices& devices = ctx.host.block();
-    Target target = TRY(find_target(devices, std::nullopt, id));
+    Target target = TRY(find_blk_target(devices, std::nullopt, id));
     qemu::block::BlockNode* node = devices.graph().find_node(node_name);
     if (!node) {
         return qemu::make_error("Node '" + node_name + "' not found");
@@ -130,7 +103,7 @@ qemu::Result<void> qmp_blockdev_change_medium(QmpContext& ctx, const std::option
     const std::optional<bool>&, const std::optional<BlockdevChangeReadOnlyMode>& read_only_mode)
 {
     BlockDevices& devices = ctx.host.block();
-    Target target = TRY(find_target(devices, device, id));
+    Target target = TRY(find_blk_target(devices, device, id));
     qemu::block::MediumFlags medium;
     if (target.drive) {
         medium = target.drive->blk ? qemu::block::medium_flags_of(target.drive->blk->root()) : target.drive->medium;

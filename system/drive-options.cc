@@ -13,6 +13,7 @@
 
 #include "block/blockdev-options.h"
 #include "block/drivers.h"
+#include "block/throttle.h"
 #include "qobject/json.h"
 #include "util/qemu-option.h"
 
@@ -183,6 +184,99 @@ Result<void> check_late_device_keys(const BlockSpec& spec, const QemuOpts& opts)
     return {};
 }
 
+// drive_new's old names for the throttling options.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kThrottleAliases = {{
+    {"iops", "throttling.iops-total"},
+    {"iops_rd", "throttling.iops-read"},
+    {"iops_wr", "throttling.iops-write"},
+    {"bps", "throttling.bps-total"},
+    {"bps_rd", "throttling.bps-read"},
+    {"bps_wr", "throttling.bps-write"},
+    {"iops_max", "throttling.iops-total-max"},
+    {"iops_rd_max", "throttling.iops-read-max"},
+    {"iops_wr_max", "throttling.iops-write-max"},
+    {"bps_max", "throttling.bps-total-max"},
+    {"bps_rd_max", "throttling.bps-read-max"},
+    {"bps_wr_max", "throttling.bps-write-max"},
+    {"iops_size", "throttling.iops-size"},
+    {"group", "throttling.group"},
+}};
+
+// The numbers among -drive's throttling.* options (QEMU's THROTTLE_OPTS): the bucket a
+// name sets, and which of its fields. Returns false for a name that is none of them.
+bool set_throttle_number(block::ThrottleConfig& config, std::string_view key, uint64_t value)
+{
+    using block::ThrottleBucket;
+    constexpr std::array<std::pair<std::string_view, ThrottleBucket>, 6> kBuckets = {{
+        {"bps-total", ThrottleBucket::BpsTotal},
+        {"bps-read", ThrottleBucket::BpsRead},
+        {"bps-write", ThrottleBucket::BpsWrite},
+        {"iops-total", ThrottleBucket::OpsTotal},
+        {"iops-read", ThrottleBucket::OpsRead},
+        {"iops-write", ThrottleBucket::OpsWrite},
+    }};
+    if (key == "iops-size") {
+        config.op_size = value;
+        return true;
+    }
+    for (const auto& [name, bucket] : kBuckets) {
+        if (!key.starts_with(name)) {
+            continue;
+        }
+        std::string_view rest = key.substr(name.size());
+        if (rest.empty()) {
+            config[bucket].avg = static_cast<double>(value);
+        } else if (rest == "-max") {
+            config[bucket].max = static_cast<double>(value);
+        } else if (rest == "-max-length") {
+            config[bucket].burst_length = value;
+        } else {
+            continue;
+        }
+        return true;
+    }
+    return false;
+}
+
+// extract_common_blockdev_options' throttling part, after drive_new's renames. Options that
+// are not throttling ones are left alone.
+Result<bool> take_throttle_option(const BlockSpec& spec, const QemuOpts& opts, std::string key,
+    const std::string& value, block::DriveOpenOptions& how)
+{
+    for (const auto& [alias, name] : kThrottleAliases) {
+        if (key == alias) {
+            if (opts.get(std::string(name))) {
+                return spec_error(
+                    spec, "'" + std::string(name) + "' and its alias '" + key + "' can't be used at the same time");
+            }
+            key = name;
+        }
+    }
+    if (!key.starts_with("throttling.")) {
+        return false;
+    }
+    std::string_view leaf = std::string_view(key).substr(std::string_view("throttling.").size());
+    if (leaf == "group") {
+        how.throttle_group = value;
+        return true;
+    }
+    block::ThrottleConfig config = how.throttle.value_or(block::ThrottleConfig{});
+    auto number = parse_option_number(key, value);
+    if (!number) {
+        // Only an option QEMU knows gets its message; others reach the driver.
+        block::ThrottleConfig probe;
+        if (set_throttle_number(probe, leaf, 0)) {
+            return spec_error(spec, number.error().desc);
+        }
+        return false;
+    }
+    if (!set_throttle_number(config, leaf, *number)) {
+        return false;
+    }
+    how.throttle = config;
+    return true;
+}
+
 // "-drive format=help": bdrv_format_print's lines, which list the same names twice.
 std::string format_help_text()
 {
@@ -209,6 +303,9 @@ Result<std::optional<std::string>> open_drive(block::BlockDevices& devices, cons
     std::string interface = "none";
     std::map<std::string, std::string> stats_intervals;  // by what follows the dot
     for (const auto& [key, value] : opts->entries()) {
+        if (TRY(take_throttle_option(spec, *opts, key, value, how))) {
+            continue;
+        }
         if (key == "id") {
             id = value;
         } else if (key == "file") {
@@ -260,6 +357,9 @@ Result<std::optional<std::string>> open_drive(block::BlockDevices& devices, cons
     }
     if (!stats_intervals.empty()) {
         return spec_error(spec, "Invalid option stats-intervals." + stats_intervals.begin()->first);
+    }
+    if (auto valid = how.throttle ? how.throttle->validate() : Result<void>{}; !valid) {
+        return spec_error(spec, valid.error().desc);
     }
     if (auto cache = opts->get("cache"); cache && !apply_cache_mode(*cache, options, how)) {
         return spec_error(spec, "invalid cache option");

@@ -18,13 +18,14 @@
 #include <string>
 
 #include "char/chardev.h"
-#include "qobject/json.h"
 #include "monitor/qmp-cmds-device.h"
 #include "monitor/qmp.h"
+#include "qobject/json.h"
 #include "system/drive-options.h"
 #include "system/guest-memory.h"
 #include "system/qtest-clock.h"
 #include "system/qtest.h"
+#include "system/throttle-timers.h"
 #include "system/vm.h"
 #include "util/osdep.h"
 #include "util/qemu-option.h"
@@ -406,9 +407,12 @@ int run_emulator(const EmulatorConfig& config)
         return 1;
     }
 
-    // Declared before vm: the block accounting of its drives reads it under qtest.
+    // Declared before vm: the block accounting and the I/O limits of its drives read it
+    // under qtest.
     VirtualClock clock;
+    auto throttle_timers = make_throttle_timers(config.qtest_accel ? &clock : nullptr);
     Vm vm;
+    vm.block().set_throttle_timers(*throttle_timers);
     if (config.qtest_accel) {
         // As QEMU's block accounting: under qtest, times are taken on the virtual clock and
         // every request takes 1 ms.

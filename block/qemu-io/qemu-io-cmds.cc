@@ -175,8 +175,8 @@ void Session::drain()
     while (aio_printed != aio_issued || aio.busy()) {
         // A request waiting at a breakpoint would keep this wait going forever (QEMU's
         // does): nothing can `resume` it now, so it goes on.
-        if (resume_parked) {
-            resume_parked();
+        if (release_held) {
+            release_held();
         } else if (blk) {
             block::resume_parked_requests(blk->root());
         }

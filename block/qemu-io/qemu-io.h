@@ -46,10 +46,11 @@ struct Session {
     void report(uint64_t number, std::move_only_function<void()> print);
     // Polls until every aio request has completed and its report is printed.
     void drain();
-    // How drain lets go of requests parked at breakpoints when the session's requests may
-    // be on other images than blk (the emulator's, which lends it one drive at a time);
-    // unset, it resumes those under blk.
-    std::function<void()> resume_parked;
+    // How drain lets go of requests held back, parked at breakpoints or (in the emulator)
+    // waiting for I/O limits, when the session's requests may be on other images than blk
+    // (the emulator's, which lends it one drive at a time); unset, it resumes those parked
+    // under blk.
+    std::function<void()> release_held;
     bool image_opts = false;  // --image-opts: `open` takes an option string
     bool misalign = false;  // -m: buffers deliberately not aligned
     bool quit = false;

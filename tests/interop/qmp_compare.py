@@ -586,6 +586,81 @@ def medium_steps(work):
     ]
 
 
+def throttle_args(work):
+    return lambda _work, _image: [
+        "-drive", f"if=none,id=d0,file={os.path.join(work, 'd.raw')},format=raw,"
+                  "throttling.iops-total=1,throttling.group=gA",
+        "-drive", f"if=none,id=d1,file={os.path.join(work, 'e.raw')},format=raw,bps=1000000,bps_max=2000000,"
+                  "iops_size=4096,iops_rd=50",
+        "-drive", "if=none,id=d2,iops=5"]
+
+
+def throttle_steps(work):
+    """I/O limits: -drive's throttling options and their old names, block_set_io_throttle
+    with QEMU's checks and texts, groups (a drive's own, a named one shared, moved), limits
+    that outlive a medium, HMP's block_set_io_throttle with its expressions and info block.
+    An aio write on a drive limited to one operation a second waits; aio_flush drains it."""
+    def throttle(**limits):
+        arguments = {"bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0}
+        arguments.update(limits)
+        return qmp("block_set_io_throttle", **arguments)
+    return [
+        b'{"execute": "qmp_capabilities"}\n',
+        qmp("query-block"),
+        hmp("info block"),
+        hmp('qemu-io d0 "aio_write -P 1 0 4k"'),
+        # One write waits: requests released together complete in any order in QEMU.
+        hmp('qemu-io d0 "aio_write -P 3 8k 4k"'),
+        hmp('qemu-io d0 "aio_flush"'),
+        throttle(device="d1", bps=100, group="gA"),
+        qmp("query-block"),
+        throttle(device="d0", iops=7, iops_max=70, iops_max_length=3, iops_size=512),
+        qmp("query-block"),
+        hmp('qemu-io d0 "read -P 3 8k 4k"'),
+        throttle(device="d1", bps_rd=1, bps_wr=2, iops_rd=3, iops_wr=4, bps_rd_max=10, bps_wr_max=20,
+                 iops_rd_max=30, iops_wr_max=40, group="gB"),
+        qmp("query-block"),
+        throttle(device="d2", iops=1),
+        throttle(device="nowhere", iops=1),
+        throttle(id="d0", iops=1),
+        throttle(iops=1),
+        throttle(device="d0", id="x", iops=1),
+        throttle(device="d0", iops=1, iops_rd=1),
+        throttle(device="d0", bps_max=1),
+        throttle(device="d0", bps=10, bps_max=1),
+        throttle(device="d0", bps=-1),
+        throttle(device="d0", bps=2 ** 60),
+        throttle(device="d0", bps=1, bps_max=10, bps_max_length=0),
+        throttle(device="d0", bps=1, bps_max_length=5),
+        throttle(device="d0", iops_size=4096),
+        throttle(device="d0", bps=1, bps_max=10, bps_max_length=-1),
+        qmp("query-block"),
+        qmp("eject", device="d1"),
+        qmp("blockdev-change-medium", device="d1", filename=os.path.join(work, "c.vdi"), format="vdi"),
+        qmp("query-block"),
+        throttle(device="d1"),
+        throttle(device="d1"),
+        qmp("query-block"),
+        hmp("block_set_io_throttle d0 0 100 200 0 0x10 (1+2)*3"),
+        hmp("block_set_io_throttle d1 1 0 0 2 0 0"),
+        hmp("info block"),
+        hmp("block_set_io_throttle d0 1 2 3 4 5 6"),
+        hmp("block_set_io_throttle nowhere 0 0 0 0 0 0"),
+        hmp("block_set_io_throttle d0 0 0 x 0 0 0"),
+        hmp("block_set_io_throttle d0 0 0 0 0 0"),
+        hmp("block_set_io_throttle d0 0 0 0 0 0 (1"),
+        hmp("block_set_io_throttle d0 0 0 0 0 0 1/0"),
+        hmp("block_set_io_throttle d0 0 0 0 0 0 $pc"),
+        hmp("block_set_io_throttle d0 0 0 0 0 0 99999999999999999999999"),
+        hmp("block_set_io_throttle d0 0 0 0 0 0 0 7"),
+        hmp("block_set_io_throttle"),
+        hmp("help block_set_io_throttle"),
+        hmp("block_set_io_throttle d0 0 0 0 0 0 0"),
+        hmp("info block"),
+        b'{"execute": "quit"}\n',
+    ]
+
+
 def drive_hotplug_args(work):
     return lambda _work, _image: [
         "-drive", f"if=none,id=d0,file={os.path.join(work, 'd.raw')},format=raw",
@@ -843,6 +918,10 @@ def main():
     mine += converse(ours, image, drive_hotplug_steps(perm_work), drive_hotplug_args(perm_work))
     make_permission_images(perm_work, "/usr/bin/qemu-img")
     theirs += converse(reference, image, drive_hotplug_steps(perm_work), drive_hotplug_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    mine += converse(ours, image, throttle_steps(perm_work), throttle_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    theirs += converse(reference, image, throttle_steps(perm_work), throttle_args(perm_work))
     shutil.rmtree(perm_work)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)
