@@ -20,6 +20,8 @@
 #include "char/chardev.h"
 #include "monitor/qmp.h"
 #include "qobject/json.h"
+#include "system/qtest-clock.h"
+#include "system/throttle-timers.h"
 #include "system/vm.h"
 
 namespace {
@@ -99,7 +101,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     // The chardev outlives the Vm, whose monitors detach from it when destroyed.
     FuzzChardev chardev;
     {
+        // I/O limits wait on a clock nothing moves: deterministic, and no request sleeps.
+        qemu::VirtualClock clock;
+        auto throttle_timers = qemu::make_throttle_timers(&clock);
         qemu::Vm vm;
+        vm.block().set_throttle_timers(*throttle_timers);
         vm.disabled_commands = {"chardev-add", "chardev-change"};
         vm.add_monitor(std::make_unique<qemu::monitor::QmpMonitor>(vm, chardev, qemu::monitor::QmpMonitorOptions{}));
         run_pending_main_loop();
