@@ -63,10 +63,20 @@ inline std::unexpected<Error> out_of_range(const std::string& path, std::string_
 
 // Unlike the other errors, QEMU names a bad enum value by the member's own name, not its
 // full path, and a list element (which has no name) as 'null'.
+inline std::string leaf_name(const std::string& path)
+{
+    return path.empty() || path.back() == ']' ? std::string("null") : path.substr(path.rfind('.') + 1);
+}
+
 inline std::unexpected<Error> bad_enum_value(const std::string& path, std::string_view value)
 {
-    std::string name = path.empty() || path.back() == ']' ? std::string("null") : path.substr(path.rfind('.') + 1);
-    return make_error("Parameter '" + name + "' does not accept value '" + std::string(value) + "'");
+    return make_error("Parameter '" + leaf_name(path) + "' does not accept value '" + std::string(value) + "'");
+}
+
+// visit_type_intN / visit_type_uintN: the member's own name too, and the C type.
+inline std::unexpected<Error> narrow_out_of_range(const std::string& path, std::string_view ctype)
+{
+    return make_error("Parameter '" + leaf_name(path) + "' expects " + std::string(ctype));
 }
 
 // QEMU reports a member nobody asked for only after all known members were read; the
@@ -189,7 +199,7 @@ struct NarrowIntCodec {
         }
         if (*wide < static_cast<Wide>(std::numeric_limits<N>::min()) ||
             *wide > static_cast<Wide>(std::numeric_limits<N>::max())) {
-            return out_of_range(path, type);
+            return narrow_out_of_range(path, type);
         }
         return static_cast<N>(*wide);
     }
@@ -205,12 +215,12 @@ struct NarrowIntCodec {
         static JsonValue encode(ctype v) { return JsonValue(v); }                       \
     };
 
-QAPI_NARROW_CODEC(int8_t, int64_t, "int8")
-QAPI_NARROW_CODEC(int16_t, int64_t, "int16")
-QAPI_NARROW_CODEC(int32_t, int64_t, "int32")
-QAPI_NARROW_CODEC(uint8_t, uint64_t, "uint8")
-QAPI_NARROW_CODEC(uint16_t, uint64_t, "uint16")
-QAPI_NARROW_CODEC(uint32_t, uint64_t, "uint32")
+QAPI_NARROW_CODEC(int8_t, int64_t, "int8_t")
+QAPI_NARROW_CODEC(int16_t, int64_t, "int16_t")
+QAPI_NARROW_CODEC(int32_t, int64_t, "int32_t")
+QAPI_NARROW_CODEC(uint8_t, uint64_t, "uint8_t")
+QAPI_NARROW_CODEC(uint16_t, uint64_t, "uint16_t")
+QAPI_NARROW_CODEC(uint32_t, uint64_t, "uint32_t")
 
 #undef QAPI_NARROW_CODEC
 

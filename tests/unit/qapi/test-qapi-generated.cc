@@ -350,14 +350,14 @@ std::string builtins_error(const std::string& member, const std::string& value)
 
 TEST(QapiInput, IntegerRangesAreChecked)
 {
-    EXPECT_EQ(builtins_error("i8", "128"), "Parameter 'arg.i8' expects int8");
-    EXPECT_EQ(builtins_error("i8", "-129"), "Parameter 'arg.i8' expects int8");
-    EXPECT_EQ(builtins_error("i16", "32768"), "Parameter 'arg.i16' expects int16");
-    EXPECT_EQ(builtins_error("i32", "2147483648"), "Parameter 'arg.i32' expects int32");
-    EXPECT_EQ(builtins_error("u8", "256"), "Parameter 'arg.u8' expects uint8");
-    EXPECT_EQ(builtins_error("u8", "-1"), "Parameter 'arg.u8' expects uint8");
-    EXPECT_EQ(builtins_error("u16", "65536"), "Parameter 'arg.u16' expects uint16");
-    EXPECT_EQ(builtins_error("u32", "4294967296"), "Parameter 'arg.u32' expects uint32");
+    EXPECT_EQ(builtins_error("i8", "128"), "Parameter 'i8' expects int8_t");
+    EXPECT_EQ(builtins_error("i8", "-129"), "Parameter 'i8' expects int8_t");
+    EXPECT_EQ(builtins_error("i16", "32768"), "Parameter 'i16' expects int16_t");
+    EXPECT_EQ(builtins_error("i32", "2147483648"), "Parameter 'i32' expects int32_t");
+    EXPECT_EQ(builtins_error("u8", "256"), "Parameter 'u8' expects uint8_t");
+    EXPECT_EQ(builtins_error("u8", "-1"), "Parameter 'u8' expects uint8_t");
+    EXPECT_EQ(builtins_error("u16", "65536"), "Parameter 'u16' expects uint16_t");
+    EXPECT_EQ(builtins_error("u32", "4294967296"), "Parameter 'u32' expects uint32_t");
     EXPECT_EQ(builtins_error("i64", "9223372036854775808"),
               "Invalid parameter type for 'arg.i64', expected: integer");
     EXPECT_EQ(builtins_error("u64", "\"1\""), "Parameter 'arg.u64' expects uint64");
@@ -500,7 +500,7 @@ TEST(QapiCommands, ArgumentErrorsUseTopLevelNames)
     auto range = run(ctx, "user-def-cmd2",
                      R"({"ud1a": {"integer": 1, "string": "a"}, "flag": true, "count": 256})");
     ASSERT_FALSE(range);
-    EXPECT_EQ(range.error().desc, "Parameter 'count' expects uint8");
+    EXPECT_EQ(range.error().desc, "Parameter 'count' expects uint8_t");
     EXPECT_TRUE(ctx.calls.empty());  // no handler ran for bad arguments
 }
 
