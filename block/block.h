@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "block/blkdebug/blkdebug-events.h"
+#include "block/dirty-bitmap.h"
 #include "qobject/json.h"
 #include "util/error.h"
 #include "util/osdep.h"
@@ -412,6 +413,15 @@ public:
     // received ended, whether or not it succeeded; query-blockstats reports it.
     int64_t wr_highest_offset() const { return m_wr_highest_offset.load(std::memory_order_relaxed); }
     void note_write_end(int64_t end);
+    // A write or write-zeroes of [offset, offset + bytes) reached this node: the highest
+    // offset, the write threshold and the dirty bitmaps learn of it.
+    void note_write(int64_t offset, int64_t bytes)
+    {
+        note_write_end(offset + bytes);
+        m_dirty_bitmaps.note_write(offset, bytes);
+    }
+    // block-dirty-bitmap-add's bitmaps on this node.
+    DirtyBitmaps& dirty_bitmaps() { return m_dirty_bitmaps; }
     // block-set-write-threshold (bs->write_threshold_offset): the first write or discard
     // reaching past it is reported through the graph's on_write_threshold and switches it
     // off again; 0 is none.
@@ -518,6 +528,7 @@ private:
     };
     std::map<const void*, PermUse> m_users;
     std::atomic<int64_t> m_wr_highest_offset{0};
+    DirtyBitmaps m_dirty_bitmaps;
     std::atomic<uint64_t> m_write_threshold{0};
     uint64_t m_perm = 0;
     uint64_t m_shared = perm::kAll;

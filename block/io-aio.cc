@@ -97,7 +97,7 @@ void BlockNode::aio_pwritev(AioContext& ctx, int64_t offset, std::span<const iov
     }
     RequestFlags passed = flags;
     passed.fua = fua;
-    note_write_end(offset + static_cast<int64_t>(iov_size(iov)));
+    note_write(offset, static_cast<int64_t>(iov_size(iov)));
     AioCallback finish = [this, fua, done = std::move(done)](Result<void> result) mutable {
         // As finish_write: a write made durable by FUA leaves nothing new for a flush.
         if (result && !fua) {

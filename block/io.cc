@@ -195,7 +195,7 @@ void BlockNode::check_write_threshold(int64_t end)
 
 Result<void> BlockNode::driver_pwritev(int64_t offset, std::span<const iovec> iov, RequestFlags flags)
 {
-    note_write_end(offset + static_cast<int64_t>(iov_size(iov)));
+    note_write(offset, static_cast<int64_t>(iov_size(iov)));
     RequestFlags passed = flags;
     passed.fua = flags.fua && passes_fua();
     {
@@ -326,7 +326,7 @@ Result<void> BlockNode::pwrite_zeroes(int64_t offset, int64_t bytes, RequestFlag
 
 Result<void> BlockNode::zero_range(int64_t offset, int64_t bytes, RequestFlags flags)
 {
-    note_write_end(offset + bytes);
+    note_write(offset, bytes);
     if (!m_flags.unmap) {
         flags.may_unmap = false;
     }
@@ -378,6 +378,7 @@ Result<void> BlockNode::discard(int64_t offset, int64_t bytes)
         return {};
     }
     check_write_threshold(offset + bytes);
+    m_dirty_bitmaps.note_discard(offset, bytes);
     auto done = [&] {
         auto guard = guard_request(true);
         return m_driver->discard(*this, offset, bytes);
@@ -435,6 +436,9 @@ Result<void> BlockNode::truncate(int64_t offset, Prealloc prealloc)
     note_change();
     auto done = m_driver->truncate(*this, offset, prealloc);
     m_graph.note_resize();
+    if (done) {
+        m_dirty_bitmaps.resize(offset);
+    }
     return done;
 }
 

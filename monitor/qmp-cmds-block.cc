@@ -148,6 +148,17 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
             .no_flush = node.flags().no_flush},
         .write_threshold = static_cast<int64_t>(node.write_threshold()),
     };
+    for (const auto& bitmap : node.dirty_bitmaps().list()) {
+        if (!info.dirty_bitmaps) {
+            info.dirty_bitmaps.emplace();
+        }
+        info.dirty_bitmaps->push_back(qapi::BlockDirtyInfo{.name = bitmap->name(),
+            .count = bitmap->count(),
+            .granularity = bitmap->granularity(),
+            .recording = bitmap->recording(),
+            .busy = false,
+            .persistent = false});
+    }
     if (const block::ThrottleGroupMember* throttle = blk ? blk->throttle() : nullptr) {
         add_throttle_info(info, *throttle);
     }

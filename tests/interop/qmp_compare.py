@@ -661,6 +661,83 @@ def throttle_steps(work):
     ]
 
 
+def bitmap_args(work):
+    return lambda _work, _image: [
+        "-drive", f"if=none,id=d0,file={os.path.join(work, 'd.raw')},format=raw,discard=unmap",
+        "-drive", "if=none,id=d1",
+        "-blockdev", f"driver=file,filename={os.path.join(work, 'a.vdi')},node-name=vf,discard=unmap",
+        "-blockdev", "driver=vdi,file=vf,node-name=v"]
+
+
+def bitmap_steps(work):
+    """Dirty bitmaps in memory: add with QEMU's checks (a persistent one needs qcow2),
+    the default granularity from the cluster size, writes, write-zeroes and discards that
+    mark them (a file node's bitmap grows with the file), merges across nodes and
+    granularities, clear, enable, disable, remove, a resize, and the bits themselves by
+    x-debug-block-dirty-bitmap-sha256. (QEMU 7.2 aborts on a merge of no bitmaps.)"""
+    def bitmap(command, node, name, **extra):
+        return qmp(command, node=node, name=name, **extra)
+
+    def sha(node, name):
+        return bitmap("x-debug-block-dirty-bitmap-sha256", node, name)
+    return [
+        b'{"execute": "qmp_capabilities"}\n',
+        bitmap("block-dirty-bitmap-add", "d0", "b0"),
+        bitmap("block-dirty-bitmap-add", "v", "b1"),
+        bitmap("block-dirty-bitmap-add", "vf", "b2", granularity=512),
+        bitmap("block-dirty-bitmap-add", "v", "b3", persistent=True),
+        bitmap("block-dirty-bitmap-add", "d0", "b3", persistent=True),
+        bitmap("block-dirty-bitmap-add", "v", ""),
+        bitmap("block-dirty-bitmap-add", "v", "b1"),
+        bitmap("block-dirty-bitmap-add", "v", "b4", granularity=1000),
+        bitmap("block-dirty-bitmap-add", "v", "b4", granularity=2 ** 32),
+        bitmap("block-dirty-bitmap-add", "nowhere", "b4"),
+        bitmap("block-dirty-bitmap-add", "d1", "b4"),
+        bitmap("block-dirty-bitmap-add", "v", "b5", disabled=True),
+        bitmap("block-dirty-bitmap-add", "v", "b6", granularity=2 ** 21),
+        bitmap("block-dirty-bitmap-add", "v", "x" * 1024),
+        qmp("query-block"),
+        hmp('qemu-io d0 "write 1000 70000"'),
+        hmp('qemu-io v "write 0 4k"'),
+        hmp('qemu-io v "aio_write 512k 4k"'),
+        hmp('qemu-io v "aio_flush"'),
+        hmp('qemu-io v "write -z 960k 512"'),
+        qmp("query-block"),
+        qmp("query-named-block-nodes"),
+        sha("d0", "b0"),
+        sha("vf", "b2"),
+        sha("v", "b1"),
+        sha("v", "b5"),
+        sha("nowhere", "b5"),
+        sha("d1", "b5"),
+        sha("v", "nothing"),
+        qmp("block-dirty-bitmap-merge", node="v", target="b5", bitmaps=["b1", {"node": "d0", "name": "b0"}]),
+        qmp("block-dirty-bitmap-merge", node="v", target="b5", bitmaps=["zz"]),
+        qmp("block-dirty-bitmap-merge", node="v", target="zz", bitmaps=["b1"]),
+        qmp("block-dirty-bitmap-merge", node="v", target="b5", bitmaps=[{"node": "nowhere", "name": "x"}]),
+        qmp("block-dirty-bitmap-merge", node="v", target="b5", bitmaps=["b1", "b6"]),
+        sha("v", "b5"),
+        qmp("block-dirty-bitmap-merge", node="v", target="b6", bitmaps=["b1"]),
+        sha("v", "b6"),
+        bitmap("block-dirty-bitmap-remove", "v", "zz"),
+        bitmap("block-dirty-bitmap-clear", "v", "b1"),
+        bitmap("block-dirty-bitmap-enable", "v", "b5"),
+        bitmap("block-dirty-bitmap-disable", "v", "b1"),
+        hmp('qemu-io v "write 1M-512 512"'),
+        hmp('qemu-io d0 "discard 512k 64k"'),
+        qmp("query-named-block-nodes"),
+        bitmap("block-dirty-bitmap-remove", "v", "b1"),
+        bitmap("block-dirty-bitmap-remove", "v", "b1"),
+        qmp("block_resize", device="d0", size=2 ** 21),
+        hmp('qemu-io d0 "write 2M-512 512"'),
+        qmp("block_resize", device="d0", size=2 ** 19),
+        qmp("query-block"),
+        sha("d0", "b0"),
+        sha("vf", "b2"),
+        b'{"execute": "quit"}\n',
+    ]
+
+
 def drive_hotplug_args(work):
     return lambda _work, _image: [
         "-drive", f"if=none,id=d0,file={os.path.join(work, 'd.raw')},format=raw",
@@ -922,6 +999,10 @@ def main():
     mine += converse(ours, image, throttle_steps(perm_work), throttle_args(perm_work))
     make_permission_images(perm_work, "/usr/bin/qemu-img")
     theirs += converse(reference, image, throttle_steps(perm_work), throttle_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    mine += converse(ours, image, bitmap_steps(perm_work), bitmap_args(perm_work))
+    make_permission_images(perm_work, "/usr/bin/qemu-img")
+    theirs += converse(reference, image, bitmap_steps(perm_work), bitmap_args(perm_work))
     shutil.rmtree(perm_work)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)
