@@ -3,6 +3,7 @@
 // aio_read, aio_write and aio_flush are counted; no device here does I/O.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -92,6 +93,45 @@ public:
         return out;
     }
 
+    // block-latency-histogram-set's histograms: how many requests took less than each
+    // boundary (in ns) and no less than the one before; the last bin counts the rest.
+    // Zone appends have one too, though none happens here.
+    enum class HistogramKind { Read, Write, ZoneAppend, Flush };
+    struct Histogram {
+        std::vector<uint64_t> boundaries;
+        std::vector<uint64_t> bins;
+    };
+
+    // block_latency_histogram_set: false (and the histogram as it was) unless the
+    // boundaries rise strictly from above 0. New bins start empty.
+    bool set_histogram(HistogramKind kind, std::vector<uint64_t> boundaries)
+    {
+        uint64_t previous = 0;
+        for (uint64_t boundary : boundaries) {
+            if (boundary <= previous) {
+                return false;
+            }
+            previous = boundary;
+        }
+        std::lock_guard lock(m_lock);
+        Histogram& histogram = m_histograms[static_cast<size_t>(kind)].emplace();
+        histogram.bins.assign(boundaries.size() + 1, 0);
+        histogram.boundaries = std::move(boundaries);
+        return true;
+    }
+    void clear_histograms()
+    {
+        std::lock_guard lock(m_lock);
+        for (auto& histogram : m_histograms) {
+            histogram.reset();
+        }
+    }
+    std::optional<Histogram> histogram(HistogramKind kind) const
+    {
+        std::lock_guard lock(m_lock);
+        return m_histograms[static_cast<size_t>(kind)];
+    }
+
     // block_acct_done and block_acct_failed: a failed request counts its time only with
     // account_failed.
     void done(const AcctCookie& cookie) { account(cookie, false); }
@@ -136,6 +176,20 @@ public:
 
 private:
     static size_t index(AcctType type) { return static_cast<size_t>(type); }
+    static std::optional<HistogramKind> histogram_kind(AcctType type)
+    {
+        switch (type) {
+        case AcctType::Read:
+            return HistogramKind::Read;
+        case AcctType::Write:
+            return HistogramKind::Write;
+        case AcctType::Flush:
+            return HistogramKind::Flush;
+        case AcctType::Unmap:
+            break;
+        }
+        return std::nullopt;
+    }
 
     struct TimedInterval {
         uint64_t length_s;
@@ -161,8 +215,14 @@ private:
             counts.bytes += cookie.bytes;
             counts.ops++;
         }
+        const int64_t latency = m_fixed_latency_ns != 0 ? m_fixed_latency_ns : time - cookie.start_ns;
+        // Every request, failed or not, lands in a histogram.
+        if (auto kind = histogram_kind(cookie.type); kind && m_histograms[static_cast<size_t>(*kind)]) {
+            Histogram& histogram = *m_histograms[static_cast<size_t>(*kind)];
+            const auto past = std::ranges::upper_bound(histogram.boundaries, static_cast<uint64_t>(latency));
+            histogram.bins[static_cast<size_t>(past - histogram.boundaries.begin())]++;
+        }
         if (!failed || m_account_failed) {
-            const int64_t latency = m_fixed_latency_ns != 0 ? m_fixed_latency_ns : time - cookie.start_ns;
             counts.total_time_ns += latency;
             m_last_access_ns = time;
             for (TimedInterval& timed : m_intervals) {
@@ -177,6 +237,7 @@ private:
     std::function<int64_t()> m_clock = steady_now_ns;
     int64_t m_fixed_latency_ns = 0;
     std::vector<TimedInterval> m_intervals;
+    std::array<std::optional<Histogram>, 4> m_histograms;  // by HistogramKind
     bool m_account_invalid = true;
     bool m_account_failed = true;
 };

@@ -4,6 +4,7 @@
 // protocols count their discards.
 #include <string>
 
+#include "monitor/blk-target.h"
 #include "monitor/block-info.h"
 #include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
@@ -113,6 +114,18 @@ qapi::BlockStats backend_stats(
     s.invalid_wr_operations = write.invalid;
     s.invalid_flush_operations = flush.invalid;
     s.invalid_unmap_operations = unmap.invalid;
+    using Kind = block::BlockAcctStats::HistogramKind;
+    auto histogram = [&acct](Kind kind) -> std::optional<qapi::BlockLatencyHistogramInfo> {
+        auto h = acct.histogram(kind);
+        if (!h) {
+            return std::nullopt;
+        }
+        return qapi::BlockLatencyHistogramInfo{.boundaries = std::move(h->boundaries), .bins = std::move(h->bins)};
+    };
+    s.x_rd_latency_histogram = histogram(Kind::Read);
+    s.x_wr_latency_histogram = histogram(Kind::Write);
+    s.x_zone_append_latency_histogram = histogram(Kind::ZoneAppend);
+    s.x_flush_latency_histogram = histogram(Kind::Flush);
     // Zone appends never happen here, so their figures stay 0.
     for (const block::BlockAcctStats::Interval& interval : acct.intervals()) {
         auto ns = [](uint64_t value) { return static_cast<int64_t>(value); };
@@ -196,6 +209,41 @@ namespace qapi {
 qemu::Result<std::vector<BlockStats>> qmp_query_blockstats(QmpContext& ctx, const std::optional<bool>& query_nodes)
 {
     return qemu::monitor::query_blockstats(ctx, query_nodes.value_or(false));
+}
+
+qemu::Result<void> qmp_block_latency_histogram_set(QmpContext& ctx, const std::string& id,
+    const std::optional<std::vector<uint64_t>>& boundaries, const std::optional<std::vector<uint64_t>>& boundaries_read,
+    const std::optional<std::vector<uint64_t>>& boundaries_write,
+    const std::optional<std::vector<uint64_t>>& boundaries_zap,
+    const std::optional<std::vector<uint64_t>>& boundaries_flush)
+{
+    // qmp_get_blk(NULL, id): a device only.
+    qemu::monitor::BlkTarget target = TRY(qemu::monitor::find_blk_target(ctx.host.block(), std::nullopt, id));
+    qemu::block::BlockAcctStats& stats = target.drive ? *target.drive->acct
+        : target.disk->blk                            ? target.disk->blk->acct_stats()
+                                                      : *target.disk->acct;
+    if (!boundaries && !boundaries_read && !boundaries_write && !boundaries_zap && !boundaries_flush) {
+        stats.clear_histograms();
+        return {};
+    }
+    using Kind = qemu::block::BlockAcctStats::HistogramKind;
+    struct Which {
+        Kind kind;
+        const std::optional<std::vector<uint64_t>>& own;
+        const char* what;
+    };
+    for (const Which& which :
+        {Which{Kind::Read, boundaries_read, "read"}, Which{Kind::Write, boundaries_write, "write"},
+            Which{Kind::ZoneAppend, boundaries_zap, "zone append write"},
+            Which{Kind::Flush, boundaries_flush, "flush"}}) {
+        if (!boundaries && !which.own) {
+            continue;
+        }
+        if (!stats.set_histogram(which.kind, which.own ? *which.own : *boundaries)) {
+            return qemu::make_error("Device '" + id + "' set " + which.what + " boundaries fail");
+        }
+    }
+    return {};
 }
 
 }  // namespace qapi

@@ -609,7 +609,9 @@ def throttle_steps(work):
         qmp("query-block"),
         hmp("info block"),
         hmp('qemu-io d0 "aio_write -P 1 0 4k"'),
-        # One write waits: requests released together complete in any order in QEMU.
+        hmp('qemu-io d0 "aio_flush"'),
+        # The bucket holds one operation now: this write waits until aio_flush drains it.
+        # (One at a time: requests released together complete in any order in QEMU.)
         hmp('qemu-io d0 "aio_write -P 3 8k 4k"'),
         hmp('qemu-io d0 "aio_flush"'),
         throttle(device="d1", bps=100, group="gA"),
@@ -657,6 +659,10 @@ def throttle_steps(work):
         hmp("help block_set_io_throttle"),
         hmp("block_set_io_throttle d0 0 0 0 0 0 0"),
         hmp("info block"),
+        # Latency histograms name a device only; machine none has none in QEMU.
+        qmp("block-latency-histogram-set", id="d0", boundaries=[10]),
+        qmp("block-latency-histogram-set", id="/machine"),
+        qmp("block-latency-histogram-set", id="d0", boundaries=[0]),
         b'{"execute": "quit"}\n',
     ]
 
