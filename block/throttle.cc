@@ -197,7 +197,6 @@ public:
             if (m.m_timer[d]) {
                 m_timers.cancel(*m.m_timer[d]);
                 m.m_timer[d].reset();
-                m_any_timer_armed[d] = false;
                 had_timer[d] = true;
             }
         }
@@ -296,7 +295,12 @@ private:
             m_timers.cancel(*m.m_timer[d]);
         }
         m.m_timer[d] = m_timers.add(deadline_ns, [this, &m, d] { timer_fired(m, d); });
-        m_any_timer_armed[d] = true;
+    }
+
+    // tg->any_timer_armed: the group has one timer per direction, on whichever member.
+    bool timer_armed(size_t d) const
+    {
+        return std::ranges::any_of(m_members, [d](const ThrottleGroupMember* m) { return m->m_timer[d].has_value(); });
     }
 
     // throttle_group_schedule_timer: whether the token's request must wait; arms the
@@ -306,7 +310,7 @@ private:
         if (token.m_limits_disabled != 0) {
             return false;
         }
-        if (m_any_timer_armed[d]) {
+        if (timer_armed(d)) {
             return true;
         }
         const int64_t now = m_timers.now_ns();
@@ -348,7 +352,6 @@ private:
     // timer_cb: the group's timer of this direction has gone off.
     void timer_fired(ThrottleGroupMember& m, size_t d)
     {
-        m_any_timer_armed[d] = false;
         m.m_timer[d].reset();
         restart_queue(m, d);
     }
@@ -373,7 +376,6 @@ private:
     ThrottleState m_state;
     std::vector<ThrottleGroupMember*> m_members;
     std::array<ThrottleGroupMember*, 2> m_tokens{};
-    std::array<bool, 2> m_any_timer_armed{};
 };
 
 ThrottleGroupMember::~ThrottleGroupMember()

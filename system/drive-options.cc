@@ -262,16 +262,12 @@ Result<bool> take_throttle_option(const BlockSpec& spec, const QemuOpts& opts, s
     }
     block::ThrottleConfig config = how.throttle.value_or(block::ThrottleConfig{});
     auto number = parse_option_number(key, value);
-    if (!number) {
-        // Only an option QEMU knows gets its message; others reach the driver.
-        block::ThrottleConfig probe;
-        if (set_throttle_number(probe, leaf, 0)) {
-            return spec_error(spec, number.error().desc);
-        }
+    // Only an option QEMU knows gets its message; others reach the driver.
+    if (!set_throttle_number(config, leaf, number.value_or(0))) {
         return false;
     }
-    if (!set_throttle_number(config, leaf, *number)) {
-        return false;
+    if (!number) {
+        return spec_error(spec, number.error().desc);
     }
     how.throttle = config;
     return true;

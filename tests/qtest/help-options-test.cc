@@ -102,6 +102,21 @@ INSTANTIATE_TEST_SUITE_P(Qemu72, DriveFormatHelpError,
             "qemu-system-x86_64: -drive format=help,snapshot=bad: Parameter 'snapshot' expects 'on' or 'off'\n"},
         OptionErrorCase{{"-drive", "format=help,index=x"},
             "qemu-system-x86_64: -drive format=help,index=x: Parameter 'index' expects a number\n"},
+        // Throttling options: their old names, their numbers and the limits' checks.
+        OptionErrorCase{{"-drive", "format=help,iops=5,throttling.iops-total=3"},
+            "qemu-system-x86_64: -drive format=help,iops=5,throttling.iops-total=3: 'throttling.iops-total' and its "
+            "alias 'iops' can't be used at the same time\n"},
+        OptionErrorCase{{"-drive", "format=help,bps=x"},
+            "qemu-system-x86_64: -drive format=help,bps=x: Parameter 'throttling.bps-total' expects a number\n"},
+        OptionErrorCase{{"-drive", "format=help,throttling.bps-total=100,throttling.bps-read=5"},
+            "qemu-system-x86_64: -drive format=help,throttling.bps-total=100,throttling.bps-read=5: bps/iops/max "
+            "total values and read/write values cannot be used at the same time\n"},
+        OptionErrorCase{{"-drive", "format=help,throttling.iops-size=512"},
+            "qemu-system-x86_64: -drive format=help,throttling.iops-size=512: iops size requires an iops value to be "
+            "set\n"},
+        OptionErrorCase{{"-drive", "format=help,bps=1,bps_max=2,throttling.bps-total-max-length=1000000000000000"},
+            "qemu-system-x86_64: -drive format=help,bps=1,bps_max=2,throttling.bps-total-max-length=1000000000000000: "
+            "burst length too high for this burst rate\n"},
         OptionErrorCase{{"-drive", "format=help,detect-zeroes=bad"},
             "qemu-system-x86_64: -drive format=help,detect-zeroes=bad: invalid parameter value: bad\n"},
         OptionErrorCase{{"-drive", "format=help,id=#"},
