@@ -104,6 +104,20 @@ Result<void> BlockDevices::add_node(block::BlockOptions options)
     return {};
 }
 
+Result<std::shared_ptr<block::BlockNode>> BlockDevices::open_ref(block::BlockOptions options, std::string_view key)
+{
+    if (auto reference = block::take_string(options, key)) {
+        // bdrv_lookup_bs: a drive's name first, then a node's.
+        Drive* drive = find_drive(*reference);
+        block::BlockNode* node = drive && drive->blk ? &drive->blk->root() : m_graph.find_node(*reference);
+        if (!node) {
+            return make_error("Cannot find device='" + *reference + "' nor node-name='" + *reference + "'");
+        }
+        return node->shared_from_this();
+    }
+    return open_tree(m_graph, std::nullopt, block::extract_subtree(options, key), block::OpenFlags{.read_write = true});
+}
+
 Result<void> BlockDevices::del_node(std::string_view node_name)
 {
     block::BlockNode* node = m_graph.find_node(node_name);

@@ -14,6 +14,7 @@
 
 #include "block/block-backend.h"
 #include "block/block.h"
+#include "block/job.h"
 #include "util/error.h"
 #include "util/osdep.h"
 
@@ -124,6 +125,13 @@ public:
 
     // blockdev-add / -blockdev: opens a tree from flat options; its root needs a node-name.
     Result<void> add_node(block::BlockOptions options);
+    // bdrv_open_blockdev_ref: `options[key]` names an existing node, or `key.*` are the
+    // options of a new tree (read-write unless they say otherwise) that only the caller
+    // holds.
+    Result<std::shared_ptr<block::BlockNode>> open_ref(block::BlockOptions options, std::string_view key);
+    // The background jobs (blockdev-create's).
+    block::JobRegistry& jobs() { return m_jobs; }
+
     // blockdev-del, with QEMU's checks and messages.
     Result<void> del_node(std::string_view node_name);
 
@@ -180,6 +188,7 @@ private:
 
     // Declared first: nodes unregister from the graph when the members below drop them.
     block::BlockGraph m_graph;
+    block::JobRegistry m_jobs;
     std::vector<Drive> m_drives;
     std::vector<GuestDisk> m_guest_disks;
     size_t m_anonymous_devices = 0;  // numbers device[N] in /machine/peripheral-anon

@@ -100,7 +100,9 @@ Result<void> flatten_ref(const JsonValue& ref, const std::string& key, const std
         return {};
     }
     if (!ref.is_object()) {
-        return qapi_codec::invalid_type(path, or_null ? "BlockdevRefOrNull" : "BlockdevRef");
+        // QEMU's alternate visitor names the member alone, and a list element as "null".
+        std::string name = path.ends_with(']') ? "null" : path.substr(path.find_last_of('.') + 1);
+        return qapi_codec::invalid_type(name, or_null ? "BlockdevRefOrNull" : "BlockdevRef");
     }
     auto nested = TRY(blockdev_options_from_json(ref, path));
     for (auto& [name, value] : nested) {
@@ -147,6 +149,12 @@ Result<BlockOptions> blockdev_options_from_json(const JsonValue& value, const st
 {
     auto options = TRY(qapi::from_json<qapi::BlockdevOptions>(value, path));
     return flatten_blockdev_options(options, path);
+}
+
+Result<void> flatten_blockdev_ref(
+    const JsonValue& ref, const std::string& key, const std::string& path, BlockOptions& out)
+{
+    return flatten_ref(ref, key, path, out);
 }
 
 }  // namespace qemu::block

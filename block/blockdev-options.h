@@ -19,4 +19,9 @@ Result<BlockOptions> flatten_blockdev_options(const qapi::BlockdevOptions& optio
 // mistyped members), then flattens it.
 Result<BlockOptions> blockdev_options_from_json(const JsonValue& value, const std::string& path = "");
 
+// A BlockdevRef at `path` (a node's name, or nested options decoded strictly) as
+// `out[key]` or the flat `out[key.*]`, as BlockDevices::open_ref takes it.
+Result<void> flatten_blockdev_ref(
+    const JsonValue& ref, const std::string& key, const std::string& path, BlockOptions& out);
+
 }  // namespace qemu::block

@@ -2,6 +2,8 @@
 // with QEMU's preallocation modes, block status from SEEK_DATA/SEEK_HOLE, and create.
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -250,6 +252,63 @@ Result<BlockStatus> file_block_status(BlockNode& node, bool want_zero, int64_t o
     return result;
 }
 
+Result<void> file_create_exact(const OpenContext& context, const FileCreateParams& params, bool& yielded)
+{
+    if (params.extent_size_hint > UINT32_MAX) {
+        return make_error("Extent size hint is too large");
+    }
+    auto fd = qemu_open(context, params.filename, O_RDWR | O_CREAT, 0644);
+    if (!fd) {
+        // qemu_create's text.
+        Error error = std::move(fd).error();
+        std::string open_prefix = "Could not open '" + params.filename + "'";
+        if (error.desc.starts_with(open_prefix)) {
+            error.desc.replace(0, open_prefix.size(), "Could not create '" + params.filename + "'");
+        }
+        return std::unexpected(std::move(error));
+    }
+    // Creating writes and sets the size, so nobody else may resize meanwhile.
+    uint64_t wanted = perm::kWrite | perm::kResize;
+    uint64_t shared = perm::kAll & ~perm::kResize;
+    TRY_VOID(apply_lock_bytes(fd->get(), wanted, ~shared & perm::kAll, false));
+    auto locked = check_lock_bytes(fd->get(), wanted, shared);
+    if (!locked) {
+        Error e = std::move(locked).error();
+        if (params.lock_hint) {
+            e.desc += "\nIs another process using the image [" + params.filename + "]?";
+        }
+        return std::unexpected(std::move(e));
+    }
+    // QEMU empties the file on a worker thread: from here on, its job has yielded.
+    yielded = true;
+    TRY_VOID(truncate_fd(fd->get(), 0, Prealloc::Off));
+    if (params.nocow) {
+        // Copy-on-write file systems (btrfs) fragment images badly; where the flag is not
+        // known, nothing changes, as in QEMU.
+        int attr = 0;
+        if (::ioctl(fd->get(), FS_IOC_GETFLAGS, &attr) == 0) {
+            attr |= FS_NOCOW_FL;
+            ::ioctl(fd->get(), FS_IOC_SETFLAGS, &attr);
+        }
+    }
+    if (params.extent_size_hint != 0) {
+        // A hint (XFS) the file system cannot take is no error.
+        fsxattr attr{};
+        if (::ioctl(fd->get(), FS_IOC_FSGETXATTR, &attr) == 0) {
+            attr.fsx_xflags |= FS_XFLAG_EXTSIZE;
+            attr.fsx_extsize = static_cast<uint32_t>(params.extent_size_hint);
+            ::ioctl(fd->get(), FS_IOC_FSSETXATTR, &attr);
+        }
+    }
+    if (params.prealloc == Prealloc::Metadata) {
+        return make_error("Unsupported preallocation mode: metadata");
+    }
+    if (params.size > static_cast<uint64_t>(INT64_MAX)) {
+        return make_error("Could not resize file: Invalid argument");
+    }
+    return truncate_fd(fd->get(), static_cast<int64_t>(params.size), params.prealloc);
+}
+
 Result<void> file_create(const OpenContext& context, const CreateOptions& options)
 {
     Prealloc prealloc = options.prealloc;
@@ -260,29 +319,14 @@ Result<void> file_create(const OpenContext& context, const CreateOptions& option
         }
         prealloc = *mode;
     }
-    auto fd = TRY(qemu_open(context, options.filename, O_RDWR | O_CREAT, 0644));
-    // Creating writes and sets the size, so nobody else may resize meanwhile.
-    uint64_t wanted = perm::kWrite | perm::kResize;
-    uint64_t shared = perm::kAll & ~perm::kResize;
-    TRY_VOID(apply_lock_bytes(fd.get(), wanted, ~shared & perm::kAll, false));
-    auto locked = check_lock_bytes(fd.get(), wanted, shared);
-    if (!locked) {
-        Error e = std::move(locked).error();
-        e.desc += "\nIs another process using the image [" + options.filename + "]?";
-        return std::unexpected(std::move(e));
-    }
-    // QEMU has emptied the file before it finds these two errors, so they leave it empty.
-    TRY_VOID(truncate_fd(fd.get(), 0, Prealloc::Off));
-    if (prealloc == Prealloc::Metadata) {
-        return make_error("Unsupported preallocation mode: metadata");
-    }
-    // Rounding up to whole sectors overflows past INT64_MAX, where ftruncate says EINVAL.
-    if (options.size > static_cast<uint64_t>(INT64_MAX) - (kSectorSize - 1)) {
-        return make_error("Could not resize file: Invalid argument");
-    }
-    int64_t size = static_cast<int64_t>((options.size + kSectorSize - 1) / kSectorSize * kSectorSize);
-    TRY_VOID(truncate_fd(fd.get(), size, prealloc));
-    return {};
+    // qemu-img rounds up to whole sectors; past INT64_MAX that overflows, where ftruncate
+    // says EINVAL.
+    uint64_t size = options.size > static_cast<uint64_t>(INT64_MAX) - (kSectorSize - 1)
+        ? UINT64_MAX
+        : (options.size + kSectorSize - 1) / kSectorSize * kSectorSize;
+    bool yielded = false;
+    return file_create_exact(context,
+        FileCreateParams{.filename = options.filename, .size = size, .prealloc = prealloc, .lock_hint = true}, yielded);
 }
 
 }  // namespace qemu::block::file_posix

@@ -110,6 +110,19 @@ DiscardStats file_discard_stats(BlockNode& node);
 Result<void> file_truncate(BlockNode& node, int64_t offset, Prealloc prealloc);
 Result<BlockStatus> file_block_status(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes);
 Result<void> file_create(const OpenContext& context, const CreateOptions& options);
+// blockdev-create's file: created (or emptied), then sized exactly as asked. `yielded`
+// turns true where QEMU's job first waits for a worker (after the locks).
+struct FileCreateParams {
+    std::string filename;
+    uint64_t size = 0;
+    Prealloc prealloc = Prealloc::Off;
+    bool nocow = false;
+    uint64_t extent_size_hint = 0;
+    // qemu-img adds "Is another process using the image [F]?" to a lock failure; QMP's
+    // error has no hint.
+    bool lock_hint = false;
+};
+Result<void> file_create_exact(const OpenContext& context, const FileCreateParams& params, bool& yielded);
 // Regular-file resize as QEMU does it (preallocation modes, first-block allocation).
 Result<void> truncate_fd(int fd, int64_t offset, Prealloc prealloc);
 

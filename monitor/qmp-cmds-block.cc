@@ -328,13 +328,8 @@ qemu::Result<std::vector<BlockInfo>> qmp_query_block(QmpContext& ctx)
     return result;
 }
 
-// No job ever runs here (no block jobs, no blockdev-create): libvirt still asks, for
-// instance when it reconnects to a running emulator.
-qemu::Result<std::vector<JobInfo>> qmp_query_jobs(QmpContext&)
-{
-    return std::vector<JobInfo>{};
-}
-
+// No block job runs here (blockdev-create's job is no block job): libvirt still asks,
+// for instance when it reconnects to a running emulator.
 qemu::Result<std::vector<BlockJobInfo>> qmp_query_block_jobs(QmpContext&)
 {
     return std::vector<BlockJobInfo>{};

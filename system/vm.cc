@@ -17,6 +17,29 @@ Vm::Vm()
     m_block.graph().on_write_threshold = [this](const block::BlockNode& node, uint64_t exceeded, uint64_t threshold) {
         write_threshold_reached(ThresholdEvent{node.node_name(), exceeded, threshold});
     };
+    m_block.jobs().on_status_change = [this](const std::string& id, qapi::JobStatus status) {
+        qapi::qapi_event_send_job_status_change(m_monitors, id, status);
+    };
+    // A job's completion after its first request waits for the main loop, as QEMU's
+    // bottom half: ahead of any new input, after the reply of the command that started it.
+    m_block.jobs().defer = [this](std::function<void()> fn) {
+        m_deferred.push_back(std::move(fn));
+        if (m_deferred_source == 0) {
+            m_deferred_source = g_idle_add_full(G_PRIORITY_HIGH, on_deferred, this, nullptr);
+        }
+    };
+}
+
+gboolean Vm::on_deferred(gpointer self)
+{
+    auto* vm = static_cast<Vm*>(self);
+    vm->m_deferred_source = 0;
+    std::vector<std::function<void()>> work;
+    work.swap(vm->m_deferred);
+    for (auto& fn : work) {
+        fn();
+    }
+    return G_SOURCE_REMOVE;
 }
 
 Vm::~Vm()
@@ -30,6 +53,10 @@ Vm::~Vm()
     if (m_event_source != 0) {
         g_source_remove(m_event_source);
     }
+    if (m_deferred_source != 0) {
+        g_source_remove(m_deferred_source);
+    }
+    m_block.jobs().on_status_change = nullptr;
 }
 
 std::string Vm::hmp_drive_add(std::string_view options, bool node)
@@ -99,6 +126,9 @@ void Vm::request_shutdown(qapi::ShutdownCause cause)
     m_shutdown_requested = true;
     m_runstate = qapi::RunState::shutdown;
     qapi::qapi_event_send_shutdown(m_monitors, false, cause);
+    // QEMU's clean-up cancels every job (job_cancel_sync_all) before its monitors send
+    // what they still hold, the reply to quit among it.
+    m_block.jobs().cancel_all();
     if (wakeup) {
         wakeup();
     }

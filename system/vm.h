@@ -81,6 +81,7 @@ private:
     // thread leaves it for the main loop.
     void write_threshold_reached(ThresholdEvent event);
     static gboolean on_queued_events(gpointer self);
+    static gboolean on_deferred(gpointer self);
 
     qapi::RunState m_runstate = qapi::RunState::prelaunch;
     bool m_shutdown_requested = false;
@@ -94,6 +95,9 @@ private:
     std::mutex m_event_lock;
     std::vector<ThresholdEvent> m_queued_events;
     guint m_event_source = 0;
+    // Work left for the main loop (the job registry's completions).
+    std::vector<std::function<void()>> m_deferred;
+    guint m_deferred_source = 0;
 };
 
 }  // namespace qemu

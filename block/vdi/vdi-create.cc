@@ -61,9 +61,14 @@ Result<void> create(const OpenContext& context, const CreateOptions& options)
 
     BlockGraph graph(context);
     auto file = TRY(graph.open(options.filename, {{"driver", "file"}}, OpenFlags{.read_write = true}));
+    return write_image(*file, size, is_static);
+}
+
+Result<void> write_image(BlockNode& file, uint64_t size, bool is_static)
+{
     Header header = new_header(size, is_static);
     auto header_bytes = serialize_header(header);
-    TRY_VOID(file->pwrite(0, header_bytes));
+    TRY_VOID(file.pwrite(0, header_bytes));
 
     uint64_t map_bytes = header.offset_data - header.offset_bmap;
     if (map_bytes > 0) {
@@ -71,11 +76,11 @@ Result<void> create(const OpenContext& context, const CreateOptions& options)
         for (uint32_t i = 0; i < header.blocks_in_image; ++i) {
             store_le32(map, size_t{i} * 4, is_static ? i : kUnallocated);
         }
-        TRY_VOID(file->pwrite(header.offset_bmap, map));
+        TRY_VOID(file.pwrite(header.offset_bmap, map));
     }
     if (is_static) {
         int64_t end = int64_t{header.offset_data} + int64_t{header.blocks_in_image} * kBlockSize;
-        auto grown = file->truncate(end, Prealloc::Off);
+        auto grown = file.truncate(end, Prealloc::Off);
         if (!grown) {
             return std::unexpected(std::move(grown.error().prepend("Failed to statically allocate file")));
         }

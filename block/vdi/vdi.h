@@ -82,6 +82,9 @@ struct VdiState : DriverState {
 
 // vdi-create.cc
 Result<void> create(const OpenContext& context, const CreateOptions& options);
+// The header and block map (and a static image's data area) of a `size`-byte disk,
+// written onto an empty writable node: qemu-img create's second half, and blockdev-create.
+Result<void> write_image(BlockNode& file, uint64_t size, bool is_static);
 
 // vdi-check.cc
 Result<CheckResult> check(BlockNode& node, bool fix);

@@ -20,6 +20,13 @@ namespace {
 constexpr int64_t kSplitSize = 0x80000000;
 
 enum class Subformat { MonolithicSparse, MonolithicFlat, TwoGbSparse, TwoGbFlat, StreamOptimized };
+constexpr std::pair<std::string_view, Subformat> kSubformats[] = {
+    {"monolithicSparse", Subformat::MonolithicSparse},
+    {"monolithicFlat", Subformat::MonolithicFlat},
+    {"twoGbMaxExtentSparse", Subformat::TwoGbSparse},
+    {"twoGbMaxExtentFlat", Subformat::TwoGbFlat},
+    {"streamOptimized", Subformat::StreamOptimized},
+};
 
 struct Settings {
     Subformat subformat = Subformat::MonolithicSparse;
@@ -70,15 +77,8 @@ Result<Settings> parse_settings(const BlockOptions& opts)
         s.adapter_type = *v;
     }
     if (auto v = option(opts, "subformat")) {
-        static constexpr std::pair<std::string_view, Subformat> kNames[] = {
-            {"monolithicSparse", Subformat::MonolithicSparse},
-            {"monolithicFlat", Subformat::MonolithicFlat},
-            {"twoGbMaxExtentSparse", Subformat::TwoGbSparse},
-            {"twoGbMaxExtentFlat", Subformat::TwoGbFlat},
-            {"streamOptimized", Subformat::StreamOptimized},
-        };
         bool found = false;
-        for (auto [name, value] : kNames) {
+        for (auto [name, value] : kSubformats) {
             if (*v == name) {
                 s.subformat = value;
                 s.subformat_name = name;
@@ -186,6 +186,15 @@ struct Creator {
         return {};
     }
 
+    // vmdk_init_extent: a flat extent is only sized, a sparse one laid out.
+    Result<void> init_extent(BlockBackend& blk, int64_t size)
+    {
+        if (flat) {
+            return blk.truncate(size);
+        }
+        return init_sparse(blk, size);
+    }
+
     // vmdk_create_extent: the file, created empty, then laid out.
     Result<std::unique_ptr<BlockBackend>> create_extent(BlockGraph& graph, const std::string& name, int64_t size)
     {
@@ -193,11 +202,7 @@ struct Creator {
         TRY_VOID(kFileDriver.create(context, file_options));
         auto blk = TRY(BlockBackend::open(
             graph, name, {{"driver", "file"}}, {.flags = {.read_write = true}, .resize = true}));
-        if (flat) {
-            TRY_VOID(blk->truncate(size));
-        } else {
-            TRY_VOID(init_sparse(*blk, size));
-        }
+        TRY_VOID(init_extent(*blk, size));
         return blk;
     }
 
@@ -236,21 +241,14 @@ Result<uint32_t> backing_cid(const OpenContext& context, const std::string& imag
     return *cid;
 }
 
-}  // namespace
+// vmdk_co_do_create: the descriptor (or monolithic) file is extent 0, the extents follow,
+// then the descriptor text. `extent` gives extent `index` laid out for `size` bytes, or
+// with size -1 only says whether there is one more (nullptr if not).
+using ExtentSource = std::function<Result<std::unique_ptr<BlockBackend>>(int64_t size, int index)>;
 
-Result<void> vmdk_create(const OpenContext& context, const CreateOptions& options)
+Result<void> do_create(
+    const OpenContext& context, Settings settings, Creator& creator, int64_t size, const ExtentSource& extent)
 {
-    Settings settings = TRY(parse_settings(options.opts));
-    if (options.filename.empty()) {
-        return make_error("No filename provided");
-    }
-    auto size = static_cast<int64_t>((options.size + 511) / 512 * 512);
-    Creator creator{context, options, {}, decompose(options.filename)};
-    for (const auto& [key, value] : options.opts) {
-        if (std::ranges::find(kOwnOptions, key) == std::end(kOwnOptions)) {
-            creator.file_opts.emplace(key, value);
-        }
-    }
     Subformat sub = settings.subformat;
     creator.split = sub == Subformat::TwoGbSparse || sub == Subformat::TwoGbFlat;
     creator.flat = sub == Subformat::MonolithicFlat || sub == Subformat::TwoGbFlat;
@@ -281,8 +279,7 @@ Result<void> vmdk_create(const OpenContext& context, const CreateOptions& option
 
     int64_t extent_size = creator.split ? kSplitSize : size;
     int64_t created = (!creator.split && !creator.flat) ? extent_size : 0;
-    BlockGraph graph(context);
-    auto desc_blk = TRY(creator.create_extent(graph, creator.extent_name(0), created));
+    auto desc_blk = TRY(extent(created, 0));
     DescriptorText text;
     if (!creator.split && !creator.flat) {
         text.extent_lines += extent_line(created, desc_blk->root().filename());
@@ -291,12 +288,15 @@ Result<void> vmdk_create(const OpenContext& context, const CreateOptions& option
         text.parent_cid = TRY(backing_cid(context, desc_blk->root().filename(), *settings.backing_file));
         text.parent_hint_line = "parentFileNameHint=\"" + *settings.backing_file + "\"";
     }
-    for (int index = 1; created < size; ++index) {
+    int index = 1;
+    for (; created < size; ++index) {
         int64_t now = std::min(size - created, extent_size);
-        BlockGraph extent_graph(context);
-        auto blk = TRY(creator.create_extent(extent_graph, creator.extent_name(index), now));
+        auto blk = TRY(extent(now, index));
         text.extent_lines += extent_line(now, blk->root().filename());
         created += now;
+    }
+    if (auto excess = extent(-1, index); excess && *excess) {
+        return make_error("List of extents contains unused extents");
     }
     text.cid = random_cid();
     text.create_type = settings.subformat_name;
@@ -315,6 +315,79 @@ Result<void> vmdk_create(const OpenContext& context, const CreateOptions& option
         TRY_VOID(desc_blk->truncate(static_cast<int64_t>(desc.size())));
     }
     return {};
+}
+
+}  // namespace
+
+Result<void> vmdk_create(const OpenContext& context, const CreateOptions& options)
+{
+    Settings settings = TRY(parse_settings(options.opts));
+    if (options.filename.empty()) {
+        return make_error("No filename provided");
+    }
+    auto size = static_cast<int64_t>((options.size + 511) / 512 * 512);
+    Creator creator{context, options, {}, decompose(options.filename)};
+    for (const auto& [key, value] : options.opts) {
+        if (std::ranges::find(kOwnOptions, key) == std::end(kOwnOptions)) {
+            creator.file_opts.emplace(key, value);
+        }
+    }
+    // Each extent file gets a graph of its own, closed when the extent is done.
+    std::vector<std::unique_ptr<BlockGraph>> graphs;
+    return do_create(context, std::move(settings), creator, size,
+        [&](int64_t extent_size, int index) -> Result<std::unique_ptr<BlockBackend>> {
+            if (extent_size < 0) {
+                return std::unique_ptr<BlockBackend>();
+            }
+            graphs.push_back(std::make_unique<BlockGraph>(context));
+            return creator.create_extent(*graphs.back(), creator.extent_name(index), extent_size);
+        });
+}
+
+Result<void> create_on(
+    const OpenContext& context, const QmpCreateSettings& qmp, const ExtentOpener& open_extent, bool& yielded)
+{
+    if (qmp.size % 512 != 0) {
+        return make_error("Image size must be a multiple of 512 bytes");
+    }
+    Settings settings;
+    settings.subformat_name = qmp.subformat;
+    for (auto [name, value] : kSubformats) {
+        if (qmp.subformat == name) {
+            settings.subformat = value;
+        }
+    }
+    settings.adapter_type = qmp.adapter_type;
+    settings.backing_file = qmp.backing_file;
+    settings.hw_version = qmp.hw_version;
+    if (qmp.tools_version) {
+        settings.tools_version = *qmp.tools_version;
+    }
+    settings.zeroed_grain = qmp.zeroed_grain;
+    CreateOptions no_options;
+    Creator creator{context, no_options, {}, {}};
+    return do_create(context, std::move(settings), creator, static_cast<int64_t>(qmp.size),
+        [&](int64_t extent_size, int index) -> Result<std::unique_ptr<BlockBackend>> {
+            bool probe = extent_size < 0;
+            if (index > 0 && static_cast<size_t>(index) > qmp.extent_count) {
+                if (probe) {
+                    return std::unique_ptr<BlockBackend>();
+                }
+                return make_error("Extent [" + std::to_string(qmp.extent_count) + "] not specified");
+            }
+            auto blk = open_extent(index);
+            if (probe) {
+                // Only whether one more is there counts: one that does not open is none.
+                return blk ? std::move(*blk) : std::unique_ptr<BlockBackend>();
+            }
+            if (!blk) {
+                return blk;
+            }
+            // From its first backend on, QEMU's job waits for requests.
+            yielded = true;
+            TRY_VOID(creator.init_extent(**blk, extent_size));
+            return blk;
+        });
 }
 
 }  // namespace qemu::block::vmdk

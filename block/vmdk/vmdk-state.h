@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "block/block-backend.h"
 #include "block/block.h"
 
 namespace qemu::block::vmdk {
@@ -133,6 +135,25 @@ Result<void> vmdk_write_zeroes(BlockNode& node, int64_t offset, int64_t bytes, R
 Result<BlockStatus> vmdk_block_status(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes);
 Result<void> vmdk_flush(BlockNode& node);
 Result<void> vmdk_create(const OpenContext& context, const CreateOptions& options);
+
+// blockdev-create's vmdk options, decoded (the enums as their QAPI names).
+struct QmpCreateSettings {
+    uint64_t size = 0;
+    std::string subformat = "monolithicSparse";
+    std::string adapter_type = "ide";
+    std::optional<std::string> backing_file;
+    std::optional<std::string> hw_version;
+    std::optional<std::string> tools_version;
+    bool zeroed_grain = false;
+    size_t extent_count = 0;
+};
+// A backend with write and resize on BlockdevRef `index` (0: the descriptor or monolithic
+// file, i: extents[i - 1]).
+using ExtentOpener = std::function<Result<std::unique_ptr<BlockBackend>>(int index)>;
+// blockdev-create: the image laid onto nodes that exist (or are opened) already. `yielded`
+// turns true with the first backend, where QEMU's job starts to wait for requests.
+Result<void> create_on(
+    const OpenContext& context, const QmpCreateSettings& settings, const ExtentOpener& open_extent, bool& yielded);
 Result<DriverInfo> vmdk_get_info(BlockNode& node);
 Result<std::optional<JsonValue>> vmdk_get_specific_info(BlockNode& node);
 Result<int64_t> vmdk_get_allocated_file_size(BlockNode& node);

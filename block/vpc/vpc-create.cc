@@ -114,6 +114,21 @@ Result<void> write_fixed(BlockNode& file, const Footer& f, int64_t size_bytes)
     return {};
 }
 
+Result<void> write_image(
+    BlockNode& file, const VpcCreateSettings& settings, const RoundedSize& rounded, int64_t size_bytes)
+{
+    Footer f = make_footer(settings, rounded, static_cast<uint64_t>(size_bytes));
+    if (settings.type == DiskType::Fixed) {
+        return write_fixed(file, f, size_bytes);
+    }
+    auto written = write_dynamic(file, f, rounded.total_sectors);
+    if (!written) {
+        return std::unexpected(
+            Error{ErrorClass::GenericError, "Unable to create or write VHD header", written.error().errno_value});
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<void> vpc_create(const OpenContext& context, const CreateOptions& options)
@@ -147,16 +162,23 @@ Result<void> vpc_create(const OpenContext& context, const CreateOptions& options
     if (rounded.total_sectors * kSectorSize != size_bytes) {
         return make_error("The requested image size cannot be represented in CHS geometry");
     }
-    Footer f = make_footer(settings, rounded, static_cast<uint64_t>(size_bytes));
-    if (settings.type == DiskType::Fixed) {
-        return write_fixed(file, f, size_bytes);
+    return write_image(file, settings, rounded, size_bytes);
+}
+
+Result<void> create_on(BlockNode& file, uint64_t size, bool fixed, bool force_size)
+{
+    // blockdev-create takes the size as it is: no rounding, a size the geometry cannot
+    // express is an error.
+    VpcCreateSettings settings{.type = fixed ? DiskType::Fixed : DiskType::Dynamic, .force_size = force_size};
+    if (size > static_cast<uint64_t>(INT64_MAX)) {
+        return std::unexpected(Error{ErrorClass::GenericError, "Disk size is too large, max size is 2040 GiB", EFBIG});
     }
-    auto written = write_dynamic(file, f, rounded.total_sectors);
-    if (!written) {
-        return std::unexpected(
-            Error{ErrorClass::GenericError, "Unable to create or write VHD header", written.error().errno_value});
+    auto size_bytes = static_cast<int64_t>(size);
+    RoundedSize rounded = TRY(round_image_size(size_bytes, force_size));
+    if (rounded.total_sectors * kSectorSize != size_bytes) {
+        return make_error("The requested image size cannot be represented in CHS geometry");
     }
-    return {};
+    return write_image(file, settings, rounded, size_bytes);
 }
 
 }  // namespace qemu::block::vpc

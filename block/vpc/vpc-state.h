@@ -49,5 +49,8 @@ bool vpc_aio_pwritev(BlockNode& node, AioContext& ctx, int64_t offset, std::span
 Result<BlockStatus> vpc_block_status(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes);
 
 Result<void> vpc_create(const OpenContext& context, const CreateOptions& options);
+// blockdev-create: a `size`-byte image written onto an empty writable node; the size must
+// be one a CHS geometry gives (or any, with force_size).
+Result<void> create_on(BlockNode& file, uint64_t size, bool fixed, bool force_size);
 
 }  // namespace qemu::block::vpc

@@ -862,6 +862,141 @@ class FdModes:
         return sorted(modes)
 
 
+class AwaitJob:
+    """A step that sends nothing: reads until job `job` has concluded (or is gone), for a
+    job whose completion comes after the reply that started it."""
+
+    def __init__(self, job, status="concluded"):
+        self.job = job
+        self.status = status
+
+
+class HostImage:
+    """A step that sends nothing: what the real qemu-img says of an image file (info and
+    check, as JSON), in the transcript like a reply."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def observe(self):
+        out = {}
+        for command in (["info", "--output=json", "-U"], ["check", "--output=json", "-U"]):
+            run = subprocess.run(["/usr/bin/qemu-img"] + command + [self.path], capture_output=True, text=True)
+            try:
+                out[command[0]] = mask(json.loads(run.stdout), {})
+            except ValueError:
+                out[command[0]] = run.stderr.strip()
+        return out
+
+
+def jobs_steps(work):
+    """blockdev-create and the job commands: a file, then vdi, vpc and vmdk images on it,
+    by node name and by inline options; each driver's checks, those found before the job
+    first waits (events before the reply) and after (events after it); the verbs a
+    concluded job refuses; dismiss; and at quit every job dismissed. (QEMU's drivers that
+    are not built here are left out: our schema does not know them.)"""
+    def path(name):
+        return os.path.join(work, name)
+
+    def create(job, **options):
+        return qmp("blockdev-create", **{"job-id": job, "options": options})
+
+    def inline(name):
+        return {"driver": "file", "filename": path(name)}
+
+    def add(name, **extra):
+        return qmp("blockdev-add", driver="file", filename=path(name), **{"node-name": name.split(".")[0]}, **extra)
+    steps = [
+        b'{"execute": "qmp_capabilities"}\n',
+        qmp("query-jobs"),
+        create("f0", driver="file", filename=path("a.img"), size=2 ** 20), AwaitJob("f0"),
+        qmp("query-jobs"),
+    ]
+    for verb in ("cancel", "pause", "resume", "complete", "finalize"):
+        steps.append(qmp("job-" + verb, id="f0"))
+    steps += [
+        qmp("job-dismiss", id="nope"),
+        create("f0", driver="file", filename=path("b.img"), size=2 ** 20),
+        qmp("job-dismiss", id="f0"),
+        qmp("job-dismiss", id="f0"),
+        create("1x", driver="file", filename=path("b.img"), size=2 ** 20),
+        create("r", driver="raw"),
+        create("r", driver="null-co"),
+        create("r", driver="raw", filename=path("b.img")),
+        create("r", driver="file", size=2 ** 20),
+        create("r", driver="vdi", file=7, size=2 ** 20),
+        create("f1", driver="file", filename=path("nodir/a.img"), size=2 ** 20),
+        create("f2", driver="file", filename=path("c.img"), size=2 ** 20, **{"extent-size-hint": 2 ** 33}),
+        create("f3", driver="file", filename=path("d.img"), size=-1), AwaitJob("f3"),
+        create("f4", driver="file", filename=path("e.img"), size=1000, preallocation="full", nocow=True), AwaitJob("f4"),
+        create("f5", driver="file", filename=path("f.img"), size=2 ** 20, preallocation="metadata"), AwaitJob("f5"),
+        create("f6", driver="file", filename=path("v1.img"), size=0), AwaitJob("f6"),
+        create("f7", driver="file", filename=path("p1.img"), size=0), AwaitJob("f7"),
+        create("f8", driver="file", filename=path("k1.img"), size=0), AwaitJob("f8"),
+        create("f9", driver="file", filename=path("ro.img"), size=0), AwaitJob("f9"),
+        create("r", driver="vmdk", file="k1", size=0, extents=[7]),
+        create("r", driver="vmdk", file={"driver": "file"}, size=0),
+        create("r", driver="vmdk", file="k1", size=0, extents=[{"driver": "file", "filename": "/x", "bogus": 1}]),
+    ]
+    # The files the images below are written onto, named inline.
+    for number, name in enumerate(["v2.img", "k2.vmdk", "k2-flat.vmdk", "k3.vmdk", "k3-x.vmdk", "k4.vmdk",
+                                   "k4-s001.vmdk", "k4-s002.vmdk", "k5.vmdk", "k6.vmdk", "k7.vmdk", "k8.vmdk",
+                                   "k9.vmdk"]):
+        steps += [create(f"g{number}", driver="file", filename=path(name), size=0), AwaitJob(f"g{number}")]
+    steps += [
+        add("v1.img"), add("p1.img"), add("k1.img"), add("ro.img", **{"read-only": True}),
+        create("d0", driver="vdi", file="nothere", size=2 ** 20),
+        create("d1", driver="vdi", file="v1", size=2 ** 20, preallocation="full"),
+        create("d2", driver="vdi", file="v1", size=2 ** 50),
+        create("d3", driver="vdi", file="ro", size=2 ** 20),
+        create("d4", driver="vdi", file="v1", size=2 ** 20), AwaitJob("d4"),
+        HostImage(path("v1.img")),
+        create("d5", driver="vdi", file=inline("e.img"), size=1000), AwaitJob("d5"),
+        HostImage(path("e.img")),
+        create("d6", driver="vdi", file=inline("v2.img"), size=3 * 2 ** 20, preallocation="metadata"), AwaitJob("d6"),
+        create("p0", driver="vpc", file="p1", size=2 ** 20), AwaitJob("p0"),
+        create("p1", driver="vpc", file="p1", size=2 ** 60), AwaitJob("p1"),
+        create("p2", driver="vpc", file="p1", size=1000, **{"force-size": True}), AwaitJob("p2"),
+        create("p3", driver="vpc", file="ro", size=2 ** 20),
+        create("p4", driver="vpc", file="p1", size=2 ** 20, **{"force-size": True}), AwaitJob("p4"),
+        HostImage(path("p1.img")),
+        create("p5", driver="vpc", file="p1", size=10514432), AwaitJob("p5"),
+        HostImage(path("p1.img")),
+        create("p6", driver="vpc", file="p1", size=10514432, subformat="fixed"), AwaitJob("p6"),
+        HostImage(path("p1.img")),
+        create("k0", driver="vmdk", file="k1", size=2 ** 20), AwaitJob("k0"),
+        HostImage(path("k1.img")),
+        create("k1", driver="vmdk", file="k1", size=1000),
+        create("k2", driver="vmdk", file="k1", size=2 ** 20, subformat="monolithicFlat"), AwaitJob("k2"),
+        create("k3", driver="vmdk", file="k1", size=2 ** 20, subformat="monolithicFlat", zeroed_grain=True),
+        create("k4", driver="vmdk", file="k1", size=2 ** 20, subformat="monolithicFlat", **{"zeroed-grain": True}),
+        create("k5", driver="vmdk", file=inline("k2.vmdk"), size=2 ** 20, subformat="monolithicFlat",
+               extents=[inline("k2-flat.vmdk")]), AwaitJob("k5"),
+        HostImage(path("k2.vmdk")),
+        create("k6", driver="vmdk", file=inline("k3.vmdk"), size=2 ** 20,
+               extents=[inline("k3-x.vmdk")]), AwaitJob("k6"),
+        create("k7", driver="vmdk", file=inline("k4.vmdk"), size=2 ** 31 + 2 ** 20, subformat="twoGbMaxExtentSparse",
+               extents=[inline("k4-s001.vmdk"), inline("k4-s002.vmdk")]), AwaitJob("k7"),
+        HostImage(path("k4.vmdk")),
+        create("k8", driver="vmdk", file=inline("k5.vmdk"), size=2 ** 20, subformat="twoGbMaxExtentFlat",
+               extents=[]), AwaitJob("k8"),
+        create("k9", driver="vmdk", file=inline("k6.vmdk"), size=2 ** 20, subformat="streamOptimized",
+               **{"adapter-type": "legacyESX", "hwversion": "6", "toolsversion": "1234"}), AwaitJob("k9"),
+        HostImage(path("k6.vmdk")),
+        create("ka", driver="vmdk", file=inline("k7.vmdk"), size=2 ** 20,
+               **{"backing-file": path("nothere.vmdk")}), AwaitJob("ka"),
+        create("kb", driver="vmdk", file=inline("k8.vmdk"), size=2 ** 20,
+               **{"backing-file": path("a.img")}), AwaitJob("kb"),
+        create("kc", driver="vmdk", file=inline("k9.vmdk"), size=2 ** 20,
+               **{"backing-file": "k6.vmdk", "zeroed-grain": True}), AwaitJob("kc"),
+        HostImage(path("k9.vmdk")),
+        qmp("query-jobs"),
+        qmp("query-named-block-nodes"),
+        b'{"execute": "quit"}\n',
+    ]
+    return steps
+
+
 def converse(binary, image, steps=STEPS, extra_args=None):
     work = tempfile.mkdtemp(prefix="qmp-compare-")
     path = os.path.join(work, "qmp.sock")
@@ -891,6 +1026,24 @@ def converse(binary, image, steps=STEPS, extra_args=None):
         for step in steps:
             if isinstance(step, FdModes):
                 transcript.append((f"fd modes on {os.path.basename(step.path)}", step.observe(proc.pid)))
+                continue
+            if isinstance(step, HostImage):
+                transcript.append((f"qemu-img on {os.path.basename(step.path)}", step.observe()))
+                continue
+            if isinstance(step, AwaitJob):
+                while True:
+                    try:
+                        line = reader.readline()
+                    except OSError:
+                        line = b""
+                    if not line:
+                        transcript.append((f"await {step.job}", "EOF or timeout"))
+                        break
+                    message = json.loads(line)
+                    transcript.append((f"await {step.job}", mask(message, fds)))
+                    if message.get("event") == "JOB_STATUS_CHANGE" and message["data"] == {
+                            "id": step.job, "status": step.status}:
+                        break
                 continue
             data, fd_kind = (step, None) if isinstance(step, bytes) else step
             if fd_kind:
@@ -1010,6 +1163,12 @@ def main():
     make_permission_images(perm_work, "/usr/bin/qemu-img")
     theirs += converse(reference, image, bitmap_steps(perm_work), bitmap_args(perm_work))
     shutil.rmtree(perm_work)
+    for binary, out in ((ours, mine), (reference, theirs)):
+        # Each program creates its images afresh, in a directory of the same name.
+        jobs_work = os.path.join(tempfile.gettempdir(), f"qmp-compare-jobs-{os.getpid()}")
+        os.makedirs(jobs_work)
+        out += converse(binary, image, jobs_steps(jobs_work))
+        shutil.rmtree(jobs_work)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)
         theirs += converse_stdio(reference, monitor)

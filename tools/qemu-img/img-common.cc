@@ -326,17 +326,7 @@ Result<void> create_image(const CreateRequest& request)
 {
     const block::BlockDriver* driver = block::find_driver(request.format);
     block::CreateOptions options{.filename = request.filename, .size = request.size.value_or(0), .opts = request.opts};
-    auto created = driver->create(g_open_context, options);
-    if (!created) {
-        Error error = std::move(created).error();
-        // The file layer's open failure reads as QEMU's create failure.
-        std::string open_prefix = "Could not open '" + request.filename + "'";
-        if (error.desc.starts_with(open_prefix)) {
-            error.desc.replace(0, open_prefix.size(), "Could not create '" + request.filename + "'");
-        }
-        return std::unexpected(std::move(error));
-    }
-    return {};
+    return driver->create(g_open_context, options);
 }
 
 namespace {
