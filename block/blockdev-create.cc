@@ -54,8 +54,24 @@ CreateWork file_work(BlockDevices& devices, const qapi::BlockdevCreateOptionsFil
         .extent_size_hint = o.extent_size_hint.value_or(kDefaultExtentSizeHint),
     };
     OpenContext context = devices.graph().context();
-    return create_job(
-        [context, params](bool& yielded) { return file_posix::file_create_exact(context, params, yielded); });
+    return [context, params](Job& job) {
+        job.progress_set_remaining(1);
+        auto fd = file_posix::file_create_open(context, params);
+        if (!fd) {
+            job.progress_update(1);
+            return JobRunResult{.result = std::unexpected(std::move(fd).error())};
+        }
+        // The sizing (a preallocation may write the whole file) runs on a worker, as in
+        // QEMU's thread pool; the descriptor goes back on the main thread afterwards.
+        auto held = std::make_shared<QemuFd>(std::move(*fd));
+        return JobRunResult{
+            .result = {},
+            .yielded = true,
+            .background = [fd = held->get(), params] { return file_posix::file_create_size(fd, params); },
+            .holds = held,
+            .background_progress = 1,
+        };
+    };
 }
 
 Result<CreateWork> vdi_work(BlockDevices& devices, const qapi::BlockdevCreateOptionsVdi& o)

@@ -252,7 +252,7 @@ Result<BlockStatus> file_block_status(BlockNode& node, bool want_zero, int64_t o
     return result;
 }
 
-Result<void> file_create_exact(const OpenContext& context, const FileCreateParams& params, bool& yielded)
+Result<QemuFd> file_create_open(const OpenContext& context, const FileCreateParams& params)
 {
     if (params.extent_size_hint > UINT32_MAX) {
         return make_error("Extent size hint is too large");
@@ -279,25 +279,28 @@ Result<void> file_create_exact(const OpenContext& context, const FileCreateParam
         }
         return std::unexpected(std::move(e));
     }
-    // QEMU empties the file on a worker thread: from here on, its job has yielded.
-    yielded = true;
-    TRY_VOID(truncate_fd(fd->get(), 0, Prealloc::Off));
+    return fd;
+}
+
+Result<void> file_create_size(int fd, const FileCreateParams& params)
+{
+    TRY_VOID(truncate_fd(fd, 0, Prealloc::Off));
     if (params.nocow) {
         // Copy-on-write file systems (btrfs) fragment images badly; where the flag is not
         // known, nothing changes, as in QEMU.
         int attr = 0;
-        if (::ioctl(fd->get(), FS_IOC_GETFLAGS, &attr) == 0) {
+        if (::ioctl(fd, FS_IOC_GETFLAGS, &attr) == 0) {
             attr |= FS_NOCOW_FL;
-            ::ioctl(fd->get(), FS_IOC_SETFLAGS, &attr);
+            ::ioctl(fd, FS_IOC_SETFLAGS, &attr);
         }
     }
     if (params.extent_size_hint != 0) {
         // A hint (XFS) the file system cannot take is no error.
         fsxattr attr{};
-        if (::ioctl(fd->get(), FS_IOC_FSGETXATTR, &attr) == 0) {
+        if (::ioctl(fd, FS_IOC_FSGETXATTR, &attr) == 0) {
             attr.fsx_xflags |= FS_XFLAG_EXTSIZE;
             attr.fsx_extsize = static_cast<uint32_t>(params.extent_size_hint);
-            ::ioctl(fd->get(), FS_IOC_FSSETXATTR, &attr);
+            ::ioctl(fd, FS_IOC_FSSETXATTR, &attr);
         }
     }
     if (params.prealloc == Prealloc::Metadata) {
@@ -306,7 +309,7 @@ Result<void> file_create_exact(const OpenContext& context, const FileCreateParam
     if (params.size > static_cast<uint64_t>(INT64_MAX)) {
         return make_error("Could not resize file: Invalid argument");
     }
-    return truncate_fd(fd->get(), static_cast<int64_t>(params.size), params.prealloc);
+    return truncate_fd(fd, static_cast<int64_t>(params.size), params.prealloc);
 }
 
 Result<void> file_create(const OpenContext& context, const CreateOptions& options)
@@ -324,9 +327,9 @@ Result<void> file_create(const OpenContext& context, const CreateOptions& option
     uint64_t size = options.size > static_cast<uint64_t>(INT64_MAX) - (kSectorSize - 1)
         ? UINT64_MAX
         : (options.size + kSectorSize - 1) / kSectorSize * kSectorSize;
-    bool yielded = false;
-    return file_create_exact(context,
-        FileCreateParams{.filename = options.filename, .size = size, .prealloc = prealloc, .lock_hint = true}, yielded);
+    FileCreateParams params{.filename = options.filename, .size = size, .prealloc = prealloc, .lock_hint = true};
+    auto fd = TRY(file_create_open(context, params));
+    return file_create_size(fd.get(), params);
 }
 
 }  // namespace qemu::block::file_posix

@@ -110,8 +110,9 @@ DiscardStats file_discard_stats(BlockNode& node);
 Result<void> file_truncate(BlockNode& node, int64_t offset, Prealloc prealloc);
 Result<BlockStatus> file_block_status(BlockNode& node, bool want_zero, int64_t offset, int64_t bytes);
 Result<void> file_create(const OpenContext& context, const CreateOptions& options);
-// blockdev-create's file: created (or emptied), then sized exactly as asked. `yielded`
-// turns true where QEMU's job first waits for a worker (after the locks).
+// Creating a file as QEMU's raw_co_create: created (or emptied), then sized exactly as
+// asked. The open and the locks are the main thread's (they go through the fd sets); the
+// sizing touches only the descriptor, and is what QEMU leaves to its thread pool.
 struct FileCreateParams {
     std::string filename;
     uint64_t size = 0;
@@ -122,7 +123,8 @@ struct FileCreateParams {
     // error has no hint.
     bool lock_hint = false;
 };
-Result<void> file_create_exact(const OpenContext& context, const FileCreateParams& params, bool& yielded);
+Result<QemuFd> file_create_open(const OpenContext& context, const FileCreateParams& params);
+Result<void> file_create_size(int fd, const FileCreateParams& params);
 // Regular-file resize as QEMU does it (preallocation modes, first-block allocation).
 Result<void> truncate_fd(int fd, int64_t offset, Prealloc prealloc);
 

@@ -100,6 +100,23 @@ void JobRegistry::start(Job& job, const std::function<JobRunResult(Job&)>& run)
     --job.m_pause_count;
     transition(job, JobStatus::running);
     JobRunResult outcome = run(job);
+    if (outcome.result && outcome.background) {
+        if (!wake) {
+            outcome.result = outcome.background();
+            job.progress_update(outcome.background_progress);
+        } else {
+            std::promise<Result<void>> promise;
+            job.m_background = promise.get_future();
+            job.m_holds = std::move(outcome.holds);
+            job.m_background_progress = outcome.background_progress;
+            job.m_worker = std::jthread(
+                [work = std::move(outcome.background), promise = std::move(promise), wake = wake]() mutable {
+                    promise.set_value(work());
+                    wake();
+                });
+            return;
+        }
+    }
     job.m_ret = std::move(outcome.result);
     job.m_deferred = true;
     if (!outcome.yielded || !defer) {
@@ -115,6 +132,43 @@ void JobRegistry::start(Job& job, const std::function<JobRunResult(Job&)>& run)
             }
         }
     });
+}
+
+void JobRegistry::finish_background(Job& job)
+{
+    job.m_ret = job.m_background.get();
+    job.m_worker.join();
+    job.m_holds.reset();
+    job.progress_update(job.m_background_progress);
+    job.m_deferred = true;
+    completed(job);
+}
+
+void JobRegistry::reap()
+{
+    // Completing a job may dismiss it: look again from the start after each one.
+    for (bool again = true; again;) {
+        again = false;
+        for (auto& job : m_jobs) {
+            if (job->m_background.valid() &&
+                job->m_background.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+                finish_background(*job);
+                again = true;
+                break;
+            }
+        }
+    }
+}
+
+JobRegistry::~JobRegistry()
+{
+    // No worker may outlive what it writes to.
+    for (auto& job : m_jobs) {
+        if (job->m_background.valid()) {
+            job->m_background.wait();
+            job->m_worker.join();
+        }
+    }
 }
 
 Job* JobRegistry::find(std::string_view id)
@@ -201,6 +255,11 @@ void JobRegistry::cancel(Job& job)
         --job.m_pause_count;
     }
     job.m_cancelled = true;
+    if (job.m_background.valid()) {
+        // QEMU's cancel cannot stop a request in its thread pool either: the job ends, as
+        // cancelled, when the background part returns.
+        return;
+    }
     if (!job.m_started) {
         job.m_ret = {};
         completed(job);
@@ -289,7 +348,14 @@ void JobRegistry::cancel_all()
     // A job that is not concluded yet concludes on the first cancel and is dismissed by
     // the second, as QEMU's loop over the list does.
     while (!m_jobs.empty()) {
-        cancel(*m_jobs.front());
+        Job& job = *m_jobs.front();
+        bool working = job.m_background.valid();
+        cancel(job);
+        // (A concluded job is gone now; one with a background part stays until it returns.)
+        if (working) {
+            job.m_background.wait();
+            finish_background(job);
+        }
     }
 }
 

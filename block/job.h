@@ -9,15 +9,19 @@
 // success or failure) then waits for a later main-loop iteration, after the reply to the
 // command that started it. The work says whether it got that far, and the registry defers
 // the completion through `defer` exactly then, so the events and the reply come in QEMU's
-// order.
+// order. Work that may take long without the graph (a file preallocated in full) hands a
+// background part to a worker thread, as QEMU's thread pool runs it, and the job completes
+// from the main loop when that returns.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <list>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "qapi/qapi-types.h"
@@ -30,6 +34,12 @@ namespace qemu::block {
 struct JobRunResult {
     Result<void> result;
     bool yielded = false;
+    // What continues on a worker thread once `result` is a success. It may only use what
+    // `holds` keeps alive, which the main thread releases after it has returned.
+    std::move_only_function<Result<void>()> background;
+    std::shared_ptr<void> holds;
+    // Progress made when the background part returns.
+    int64_t background_progress = 0;
 };
 
 struct JobFlags {
@@ -75,6 +85,11 @@ private:
     bool m_deferred = false;
     Result<void> m_ret;
     std::optional<std::string> m_error;
+    // The background part while it runs.
+    std::future<Result<void>> m_background;
+    std::jthread m_worker;
+    std::shared_ptr<void> m_holds;
+    int64_t m_background_progress = 0;
 };
 
 class JobRegistry {
@@ -88,6 +103,11 @@ public:
     // Runs `fn` from the main loop once the current command is done (QEMU's bottom half);
     // unset, the completion runs at once.
     std::function<void(std::function<void()> fn)> defer;
+    // Called on a worker thread when a background part has returned: the main loop should
+    // then call reap(). Unset, start() runs the background part itself.
+    std::function<void()> wake;
+    // Completes every job whose background part has returned.
+    void reap();
 
     // job_create: checks the id, and announces the job as created.
     Result<Job*> create(const std::string& id, qapi::JobType type, JobFlags flags);
@@ -105,8 +125,10 @@ public:
 
     // query-jobs: newest first, as QEMU lists them.
     std::vector<qapi::JobInfo> query() const;
-    // job_cancel_sync_all, at shutdown: every job cancelled and dismissed, newest first.
+    // job_cancel_sync_all, at shutdown: every job cancelled and dismissed, newest first;
+    // background parts are waited for.
     void cancel_all();
+    ~JobRegistry();
 
 private:
     void transition(Job& job, qapi::JobStatus status);
@@ -119,6 +141,8 @@ private:
     void do_finalize(Job& job);
     void do_dismiss(Job& job);
     void cancel(Job& job);
+    // Takes a returned background part's result and completes the job.
+    void finish_background(Job& job);
 
     std::list<std::unique_ptr<Job>> m_jobs;
     uint64_t m_next_serial = 1;

@@ -22,12 +22,26 @@ Vm::Vm()
     };
     // A job's completion after its first request waits for the main loop, as QEMU's
     // bottom half: ahead of any new input, after the reply of the command that started it.
+    // A job's background part returns on its worker thread; the registry looks at it from
+    // the main loop. The Vm may be gone by then.
+    m_block.jobs().wake = [self = m_self] {
+        g_idle_add_full(G_PRIORITY_HIGH, on_job_woken, new std::shared_ptr<Vm*>(self),
+            [](gpointer data) { delete static_cast<std::shared_ptr<Vm*>*>(data); });
+    };
     m_block.jobs().defer = [this](std::function<void()> fn) {
         m_deferred.push_back(std::move(fn));
         if (m_deferred_source == 0) {
             m_deferred_source = g_idle_add_full(G_PRIORITY_HIGH, on_deferred, this, nullptr);
         }
     };
+}
+
+gboolean Vm::on_job_woken(gpointer data)
+{
+    if (Vm* vm = **static_cast<std::shared_ptr<Vm*>*>(data)) {
+        vm->m_block.jobs().reap();
+    }
+    return G_SOURCE_REMOVE;
 }
 
 gboolean Vm::on_deferred(gpointer self)
@@ -56,7 +70,10 @@ Vm::~Vm()
     if (m_deferred_source != 0) {
         g_source_remove(m_deferred_source);
     }
+    // Background parts finish (and their jobs with them) before anything they use goes.
     m_block.jobs().on_status_change = nullptr;
+    m_block.jobs().cancel_all();
+    *m_self = nullptr;
 }
 
 std::string Vm::hmp_drive_add(std::string_view options, bool node)

@@ -82,6 +82,7 @@ private:
     void write_threshold_reached(ThresholdEvent event);
     static gboolean on_queued_events(gpointer self);
     static gboolean on_deferred(gpointer self);
+    static gboolean on_job_woken(gpointer data);
 
     qapi::RunState m_runstate = qapi::RunState::prelaunch;
     bool m_shutdown_requested = false;
@@ -98,6 +99,8 @@ private:
     // Work left for the main loop (the job registry's completions).
     std::vector<std::function<void()>> m_deferred;
     guint m_deferred_source = 0;
+    // Lets a worker thread's wake-up find this Vm, or find it gone.
+    std::shared_ptr<Vm*> m_self = std::make_shared<Vm*>(this);
 };
 
 }  // namespace qemu

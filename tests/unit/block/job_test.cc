@@ -3,6 +3,7 @@
 // QEMU's texts.
 #include <gtest/gtest.h>
 
+#include <future>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,82 @@ TEST_F(JobTest, CancelAllDismissesNewestFirst)
     EXPECT_TRUE(jobs.query().empty());
     run_deferred();
     EXPECT_EQ(events.size(), 4u);
+}
+
+// A background part (a file preallocated in full) runs on a worker: the job stays running,
+// and the monitor free, until the main loop reaps it after the worker's wake-up.
+class JobBackgroundTest : public JobTest {
+protected:
+    JobBackgroundTest()
+    {
+        jobs.wake = [this] { woken.set_value(); };
+    }
+
+    Job& start_background()
+    {
+        auto job = jobs.create("bg", qapi::JobType::create, {.manual_dismiss = true});
+        EXPECT_TRUE(job.has_value());
+        jobs.start(**job, [this](Job& j) {
+            j.progress_set_remaining(1);
+            return JobRunResult{
+                .result = {},
+                .yielded = true,
+                .background = [this]() -> qemu::Result<void> {
+                    release.get_future().wait();
+                    return {};
+                },
+                .holds = held,
+                .background_progress = 1,
+            };
+        });
+        return **job;
+    }
+
+    std::promise<void> release;
+    std::promise<void> woken;
+    std::shared_ptr<int> held = std::make_shared<int>(0);
+};
+
+TEST_F(JobBackgroundTest, CompletesWhenReapedAfterTheWorkerReturns)
+{
+    start_background();
+    EXPECT_EQ(jobs.query()[0].status, JobStatus::running);
+    EXPECT_EQ(jobs.query()[0].current_progress, 0);
+    EXPECT_EQ(held.use_count(), 2);
+    jobs.reap();  // nothing has returned yet
+    EXPECT_EQ(jobs.query()[0].status, JobStatus::running);
+    release.set_value();
+    woken.get_future().wait();
+    jobs.reap();
+    EXPECT_EQ(jobs.query()[0].status, JobStatus::concluded);
+    EXPECT_EQ(jobs.query()[0].current_progress, 1);
+    EXPECT_FALSE(jobs.query()[0].error.has_value());
+    // What the worker used is let go on this thread, after it returned.
+    EXPECT_EQ(held.use_count(), 1);
+}
+
+TEST_F(JobBackgroundTest, CancelEndsTheJobWhenTheWorkerReturns)
+{
+    start_background();
+    EXPECT_EQ(error_of(jobs.user_cancel("bg")), "");
+    EXPECT_EQ(jobs.query()[0].status, JobStatus::running);
+    release.set_value();
+    woken.get_future().wait();
+    jobs.reap();
+    EXPECT_EQ(jobs.query()[0].status, JobStatus::concluded);
+    EXPECT_EQ(jobs.query()[0].error, "Operation canceled");
+    EXPECT_EQ(events[events.size() - 2], "bg:aborting");
+}
+
+TEST_F(JobBackgroundTest, CancelAllWaitsForTheWorker)
+{
+    start_background();
+    std::thread releaser([this] { release.set_value(); });
+    jobs.cancel_all();
+    releaser.join();
+    EXPECT_TRUE(jobs.query().empty());
+    EXPECT_EQ(events.back(), "bg:null");
+    EXPECT_EQ(held.use_count(), 1);
 }
 
 TEST_F(JobTest, WithoutAMainLoopTheCompletionRunsAtOnce)
