@@ -4,6 +4,7 @@
 #include "block/blockdev-create.h"
 
 #include "block/blockdev-options.h"
+#include "block/drivers.h"
 #include "block/file-posix.h"
 #include "block/vdi/vdi.h"
 #include "block/vmdk/vmdk-state.h"
@@ -37,9 +38,15 @@ CreateWork create_job(std::function<Result<void>(bool& yielded)> work)
 }
 
 // blk_new_with_bs for a format's create: it writes and sizes the node, and lets others do
-// anything meanwhile.
-Result<std::unique_ptr<BlockBackend>> writer_on(BlockDevices& devices, const BlockOptions& ref, uint64_t extra_perm = 0)
+// anything meanwhile. A format named inline reads its image as it opens, where QEMU's job
+// first waits; a protocol opens without a request.
+Result<std::unique_ptr<BlockBackend>> writer_on(
+    BlockDevices& devices, const BlockOptions& ref, bool& yielded, uint64_t extra_perm = 0)
 {
+    if (auto driver = ref.find("file.driver"); driver != ref.end()) {
+        const BlockDriver* opened = find_driver(driver->second);
+        yielded = yielded || (opened && opened->protocol_name.empty());
+    }
     auto node = TRY(devices.open_ref(ref, "file"));
     return BlockBackend::attach(std::move(node), perm::kWrite | perm::kResize | extra_perm, perm::kAll);
 }
@@ -87,7 +94,7 @@ Result<CreateWork> vdi_work(BlockDevices& devices, const qapi::BlockdevCreateOpt
         if (size > vdi::kMaxDiskSize) {
             return vdi::size_unsupported(size);
         }
-        auto blk = TRY(writer_on(devices, ref));
+        auto blk = TRY(writer_on(devices, ref, yielded));
         yielded = true;
         return vdi::write_image(blk->root(), size, prealloc == Prealloc::Metadata);
     });
@@ -101,7 +108,7 @@ Result<CreateWork> vpc_work(BlockDevices& devices, const qapi::BlockdevCreateOpt
     bool fixed = o.subformat == qapi::BlockdevVpcSubformat::fixed;
     bool force_size = o.force_size.value_or(false);
     return create_job([&devices, ref, size, fixed, force_size](bool& yielded) -> Result<void> {
-        auto blk = TRY(writer_on(devices, ref));
+        auto blk = TRY(writer_on(devices, ref, yielded));
         yielded = true;
         return vpc::create_on(blk->root(), size, fixed, force_size);
     });
@@ -133,7 +140,9 @@ Result<CreateWork> vmdk_work(BlockDevices& devices, const qapi::BlockdevCreateOp
     return create_job([&devices, refs, settings, context](bool& yielded) {
         return vmdk::create_on(
             context, settings,
-            [&](int index) { return writer_on(devices, refs.at(static_cast<size_t>(index)), perm::kConsistentRead); },
+            [&](int index) {
+                return writer_on(devices, refs.at(static_cast<size_t>(index)), yielded, perm::kConsistentRead);
+            },
             yielded);
     });
 }

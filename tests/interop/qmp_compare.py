@@ -953,6 +953,8 @@ def jobs_steps(work):
         HostImage(path("v1.img")),
         create("d5", driver="vdi", file=inline("e.img"), size=1000), AwaitJob("d5"),
         HostImage(path("e.img")),
+        create("d7", driver="vdi", file={"driver": "vdi", "file": inline("c.img")}, size=2 ** 20),
+        create("d8", driver="vdi", file={"driver": "vdi", "file": inline("d.img")}, size=2 ** 20), AwaitJob("d8"),
         create("d6", driver="vdi", file=inline("v2.img"), size=3 * 2 ** 20, preallocation="metadata"), AwaitJob("d6"),
         create("p0", driver="vpc", file="p1", size=2 ** 20), AwaitJob("p0"),
         create("p1", driver="vpc", file="p1", size=2 ** 60), AwaitJob("p1"),
@@ -1065,7 +1067,13 @@ def converse(binary, image, steps=STEPS, extra_args=None):
                     break
     finally:
         sock.close()
-        out, _ = proc.communicate(timeout=10)
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            # A conversation that went astray (a step waiting for what never came) shows
+            # as a difference, not as a hang.
+            proc.kill()
+            out, _ = proc.communicate()
     # qemu-io's timing lines differ by nature.
     out = re.sub(rb"(?m)^(.*, \d+ ops); .*$", rb"\1; TIMING", out)
     transcript.append(("stdout", out.decode(errors="replace")))
