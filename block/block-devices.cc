@@ -109,7 +109,10 @@ Result<std::shared_ptr<block::BlockNode>> BlockDevices::open_ref(block::BlockOpt
     if (auto reference = block::take_string(options, key)) {
         // bdrv_lookup_bs: a drive's name first, then a node's.
         Drive* drive = find_drive(*reference);
-        block::BlockNode* node = drive && drive->blk ? &drive->blk->root() : m_graph.find_node(*reference);
+        if (drive && !drive->blk) {
+            return make_error("Device '" + *reference + "' has no medium");
+        }
+        block::BlockNode* node = drive ? &drive->blk->root() : m_graph.find_node(*reference);
         if (!node) {
             return make_error("Cannot find device='" + *reference + "' nor node-name='" + *reference + "'");
         }

@@ -889,6 +889,10 @@ class HostImage:
         return out
 
 
+def jobs_args(_work, _image):
+    return ["-drive", "if=none,id=empty"]
+
+
 def jobs_steps(work):
     """blockdev-create and the job commands: a file, then vdi, vpc and vmdk images on it,
     by node name and by inline options; each driver's checks, those found before the job
@@ -946,6 +950,7 @@ def jobs_steps(work):
     steps += [
         add("v1.img"), add("p1.img"), add("k1.img"), add("ro.img", **{"read-only": True}),
         create("d0", driver="vdi", file="nothere", size=2 ** 20),
+        create("d9", driver="vdi", file="empty", size=2 ** 20),
         create("d1", driver="vdi", file="v1", size=2 ** 20, preallocation="full"),
         create("d2", driver="vdi", file="v1", size=2 ** 50),
         create("d3", driver="vdi", file="ro", size=2 ** 20),
@@ -1175,7 +1180,7 @@ def main():
         # Each program creates its images afresh, in a directory of the same name.
         jobs_work = os.path.join(tempfile.gettempdir(), f"qmp-compare-jobs-{os.getpid()}")
         os.makedirs(jobs_work)
-        out += converse(binary, image, jobs_steps(jobs_work))
+        out += converse(binary, image, jobs_steps(jobs_work), jobs_args)
         shutil.rmtree(jobs_work)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)
