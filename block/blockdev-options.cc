@@ -84,9 +84,12 @@ void flatten_value(const JsonValue& value, const std::string& key, BlockOptions&
     }
 }
 
+}  // namespace
+
 // BlockdevRef: nested options (decoded strictly, with their path in errors) or the name
 // of an existing node.
-Result<void> flatten_ref(const JsonValue& ref, const std::string& key, const std::string& path, BlockOptions& out)
+Result<void> flatten_blockdev_ref(
+    const JsonValue& ref, const std::string& key, const std::string& path, BlockOptions& out)
 {
     // "backing" is QEMU's BlockdevRefOrNull: null means no backing file, which the graph
     // takes as the empty name (as QEMU takes "backing": "").
@@ -111,8 +114,6 @@ Result<void> flatten_ref(const JsonValue& ref, const std::string& key, const std
     return {};
 }
 
-}  // namespace
-
 Result<BlockOptions> flatten_blockdev_options(const qapi::BlockdevOptions& options, const std::string& path)
 {
     if (path.empty() && options.detect_zeroes == qapi::BlockdevDetectZeroesOptions::unmap &&
@@ -133,11 +134,11 @@ Result<BlockOptions> flatten_blockdev_options(const qapi::BlockdevOptions& optio
                 return qapi_codec::invalid_type(member, "array");
             }
             for (size_t i = 0; i < value.size(); ++i) {
-                TRY_VOID(flatten_ref(
+                TRY_VOID(flatten_blockdev_ref(
                     value[i], key + "." + std::to_string(i), member + "[" + std::to_string(i) + "]", out));
             }
         } else if (ref != refs.end()) {
-            TRY_VOID(flatten_ref(value, key, qapi_codec::member_path(path, key), out));
+            TRY_VOID(flatten_blockdev_ref(value, key, qapi_codec::member_path(path, key), out));
         } else {
             flatten_value(value, key, out);
         }
@@ -149,12 +150,6 @@ Result<BlockOptions> blockdev_options_from_json(const JsonValue& value, const st
 {
     auto options = TRY(qapi::from_json<qapi::BlockdevOptions>(value, path));
     return flatten_blockdev_options(options, path);
-}
-
-Result<void> flatten_blockdev_ref(
-    const JsonValue& ref, const std::string& key, const std::string& path, BlockOptions& out)
-{
-    return flatten_ref(ref, key, path, out);
 }
 
 }  // namespace qemu::block

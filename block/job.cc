@@ -118,7 +118,6 @@ void JobRegistry::start(Job& job, const std::function<JobRunResult(Job&)>& run)
         }
     }
     job.m_ret = std::move(outcome.result);
-    job.m_deferred = true;
     if (!outcome.yielded || !defer) {
         completed(job);
         return;
@@ -140,7 +139,6 @@ void JobRegistry::finish_background(Job& job)
     job.m_worker.join();
     job.m_holds.reset();
     job.progress_update(job.m_background_progress);
-    job.m_deferred = true;
     completed(job);
 }
 
@@ -156,17 +154,6 @@ void JobRegistry::reap()
                 again = true;
                 break;
             }
-        }
-    }
-}
-
-JobRegistry::~JobRegistry()
-{
-    // No worker may outlive what it writes to.
-    for (auto& job : m_jobs) {
-        if (job->m_background.valid()) {
-            job->m_background.wait();
-            job->m_worker.join();
         }
     }
 }
@@ -207,7 +194,9 @@ void JobRegistry::completed(Job& job)
 {
     update_rc(job);
     if (!job.m_ret) {
-        abort_txn(job);
+        // job_completed_txn_abort: with no other job in the transaction, it finalizes
+        // this one as failed.
+        finalize_single(job);
         return;
     }
     transition(job, JobStatus::waiting);
@@ -215,11 +204,6 @@ void JobRegistry::completed(Job& job)
     if (job.m_auto_finalize) {
         do_finalize(job);
     }
-}
-
-void JobRegistry::abort_txn(Job& job)
-{
-    finalize_single(job);
 }
 
 void JobRegistry::do_finalize(Job& job)
@@ -267,7 +251,7 @@ void JobRegistry::cancel(Job& job)
         // The work itself never waits here: it has run, and only its completion may be
         // waiting for the main loop. Cancelling concludes it now, as QEMU's does for a
         // job deferred to the main loop.
-        abort_txn(job);
+        finalize_single(job);
     }
 }
 

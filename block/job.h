@@ -81,15 +81,14 @@ private:
     bool m_user_paused = false;
     bool m_cancelled = false;
     bool m_started = false;
-    // The work is done and the completion waits for the main loop (deferred_to_main_loop).
-    bool m_deferred = false;
     Result<void> m_ret;
     std::optional<std::string> m_error;
-    // The background part while it runs.
-    std::future<Result<void>> m_background;
-    std::jthread m_worker;
+    // The background part while it runs. Members go in reverse order: the worker is joined
+    // before what it uses (m_holds) is released, on the thread that destroys the job.
     std::shared_ptr<void> m_holds;
     int64_t m_background_progress = 0;
+    std::future<Result<void>> m_background;
+    std::jthread m_worker;
 };
 
 class JobRegistry {
@@ -128,7 +127,6 @@ public:
     // job_cancel_sync_all, at shutdown: every job cancelled and dismissed, newest first;
     // background parts are waited for.
     void cancel_all();
-    ~JobRegistry();
 
 private:
     void transition(Job& job, qapi::JobStatus status);
@@ -136,7 +134,6 @@ private:
     Result<Job*> lookup(std::string_view id);
     void completed(Job& job);
     void update_rc(Job& job);
-    void abort_txn(Job& job);
     void finalize_single(Job& job);
     void do_finalize(Job& job);
     void do_dismiss(Job& job);

@@ -20,14 +20,14 @@ Vm::Vm()
     m_block.jobs().on_status_change = [this](const std::string& id, qapi::JobStatus status) {
         qapi::qapi_event_send_job_status_change(m_monitors, id, status);
     };
-    // A job's completion after its first request waits for the main loop, as QEMU's
-    // bottom half: ahead of any new input, after the reply of the command that started it.
     // A job's background part returns on its worker thread; the registry looks at it from
     // the main loop. The Vm may be gone by then.
     m_block.jobs().wake = [self = m_self] {
         g_idle_add_full(G_PRIORITY_HIGH, on_job_woken, new std::shared_ptr<Vm*>(self),
             [](gpointer data) { delete static_cast<std::shared_ptr<Vm*>*>(data); });
     };
+    // A job's completion after its first request waits for the main loop, as QEMU's
+    // bottom half: ahead of any new input, after the reply of the command that started it.
     m_block.jobs().defer = [this](std::function<void()> fn) {
         m_deferred.push_back(std::move(fn));
         if (m_deferred_source == 0) {
