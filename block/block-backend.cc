@@ -2,6 +2,7 @@
 #include "block/block-backend.h"
 
 #include <cerrno>
+#include <utility>
 
 #include "block/iov.h"
 #include "util/aio-context.h"
@@ -55,6 +56,24 @@ Result<void> BlockBackend::set_perm(uint64_t wanted, uint64_t shared)
     TRY_VOID(m_root->graph().set_perm(*m_root, who, wanted, shared));
     m_perm = wanted;
     m_shared = shared;
+    return {};
+}
+
+Result<void> BlockBackend::replace_root(std::shared_ptr<BlockNode> root)
+{
+    drain();
+    // What the old root below the new one (its backing file) will be asked to share
+    // must not be refused by this backend's own hold on it: that goes first.
+    std::shared_ptr<BlockNode> old = std::exchange(m_root, std::move(root));
+    old->graph().drop_perm(*old, this);
+    if (auto granted = set_perm(m_perm, m_shared); !granted) {
+        m_root->graph().drop_perm(*m_root, this);
+        m_root = std::move(old);
+        (void)set_perm(m_perm, m_shared);  // what held before holds again
+        return granted;
+    }
+    std::lock_guard lock(m_length_lock);
+    m_length_seen = -1;
     return {};
 }
 

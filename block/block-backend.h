@@ -42,6 +42,9 @@ public:
     uint64_t shared_perm() const { return m_shared; }
     // blk_set_perm: fails with the node's or the lock's message.
     Result<void> set_perm(uint64_t perm, uint64_t shared);
+    // bdrv_replace_node for this backend: once its requests are done it holds its
+    // permissions on `root` instead. When `root` refuses them nothing changes.
+    Result<void> replace_root(std::shared_ptr<BlockNode> root);
 
     bool write_cache_enabled() const { return m_write_cache; }
     // blk_get_stats: what the backend's user accounted (qemu-io's aio_* commands here).

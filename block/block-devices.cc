@@ -133,7 +133,7 @@ Result<void> BlockDevices::del_node(std::string_view node_name)
     // The op blocker QEMU puts on a backing node (bdrv_backing_attach).
     if (block::BlockNode* parent = m_graph.backing_parent_of(*node)) {
         return make_error("Node '" + std::string(node_name) + "' is busy: node is used as backing hd of '" +
-            (drive_of(*parent) ? drive_of(*parent)->id : parent->node_name()) + "'");
+            parent->backing_holder() + "'");
     }
     auto owned = std::find_if(m_monitor_nodes.begin(), m_monitor_nodes.end(),
         [node](const std::shared_ptr<block::BlockNode>& held) { return held.get() == node; });
@@ -443,6 +443,37 @@ std::vector<block::BlockNode*> BlockDevices::nodes_in_order()
     return result;
 }
 
+Result<block::BlockNode*> BlockDevices::lookup_bs(
+    const std::optional<std::string>& device, const std::optional<std::string>& node_name)
+{
+    if (device) {
+        if (Drive* drive = find_drive(*device)) {
+            if (!drive->blk) {
+                return make_error("Device '" + *device + "' has no medium");
+            }
+            return &drive->blk->root();
+        }
+    }
+    if (node_name) {
+        if (block::BlockNode* node = m_graph.find_node(*node_name)) {
+            return node;
+        }
+    }
+    return make_error(
+        "Cannot find device='" + device.value_or("") + "' nor node-name='" + node_name.value_or("") + "'");
+}
+
+std::string BlockDevices::device_or_node_name(const block::BlockNode& node)
+{
+    const Drive* drive = drive_of(node);
+    return drive ? drive->id : node.node_name();
+}
+
+bool BlockDevices::is_root_node(const block::BlockNode& node) const
+{
+    return m_graph.parents_of(node).empty();
+}
+
 Result<void> BlockDevices::reopen_node(block::BlockOptions options)
 {
     auto name = options.find("node-name");
@@ -453,7 +484,13 @@ Result<void> BlockDevices::reopen_node(block::BlockOptions options)
     if (!node) {
         return make_error("Failed to find node with node-name='" + name->second + "'");
     }
-    return block::reopen(*node, std::move(options));
+    block::BlockNode* old_backing = node->backing();
+    TRY_VOID(block::reopen(*node, std::move(options)));
+    // The blocker on a backing child attached now names the drive the node is the medium of.
+    if (Drive* drive = drive_of(*node); drive && node->backing() && node->backing() != old_backing) {
+        node->set_backing_holder(drive->id);
+    }
+    return {};
 }
 
 }  // namespace qemu::block

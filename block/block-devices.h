@@ -96,6 +96,19 @@ struct ThrottleTarget {
     block::BlockBackend* blk;
 };
 
+// What append_overlay did, for remove_overlay to undo.
+struct AppendedOverlay {
+    std::shared_ptr<block::BlockNode> overlay;
+    std::shared_ptr<block::BlockNode> old;
+    // The parent nodes that linked to the old node, and how.
+    struct Link {
+        std::shared_ptr<block::BlockNode> parent;
+        std::string name;
+        bool inherits;
+    };
+    std::vector<Link> relinked;
+};
+
 class BlockDevices {
 public:
     explicit BlockDevices(OpenContext context) : m_graph(context) { }
@@ -183,8 +196,26 @@ public:
     // Whether a -drive or a device holds a backend on node (bdrv_has_blk).
     bool has_backend(const block::BlockNode& node);
 
+    // bdrv_lookup_bs: the medium of the -drive called `device`, else the node called
+    // `node_name`, with QEMU's errors.
+    Result<block::BlockNode*> lookup_bs(
+        const std::optional<std::string>& device, const std::optional<std::string>& node_name);
+    // bdrv_get_device_or_node_name: the -drive the node is the medium of, else its name.
+    std::string device_or_node_name(const block::BlockNode& node);
+    // bdrv_is_root_node: no other node has it as a child.
+    bool is_root_node(const block::BlockNode& node) const;
+
+    // bdrv_append (block/overlay.cc): `overlay` takes `old` as its backing file and takes
+    // its place under every backend and parent node. On failure nothing changes.
+    Result<AppendedOverlay> append_overlay(block::BlockNode& overlay, block::BlockNode& old);
+    // Undoes append_overlay: the users go back to the old node and the overlay has no
+    // backing file.
+    void remove_overlay(const AppendedOverlay& appended);
+
 private:
     bool monitor_owned(const block::BlockNode& node) const;
+    // The backends whose root is `node`: a -drive's, a device's on a node.
+    std::vector<block::BlockBackend*> backends_on(const block::BlockNode& node);
 
     // Declared first: nodes unregister from the graph when the members below drop them.
     block::BlockGraph m_graph;

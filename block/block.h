@@ -234,6 +234,9 @@ struct BlockDriver {
     // make the node's name a json: filename (raw's offset and size, null's size).
     std::span<const std::string_view> strong_runtime_opts;
     bool is_filter_like = false;  // passes permissions and info through to `file`
+    // QEMU's is_filter: a node that only passes its child's data on (blkdebug), which
+    // blockdev-snapshot refuses as an overlay. raw is filter-like but not this.
+    bool is_filter = false;
     // A copy-on-write format (vmdk): after open, the graph opens the backing file the driver
     // named with BlockNode::set_backing_file (or the node the "backing" option names, or
     // none for backing=null) as the child "backing". Reads of what this layer does not
@@ -407,6 +410,10 @@ public:
         m_backing_format = std::move(format);
     }
     BlockNode* backing() const { return child("backing"); }
+    // How the op blocker of its backing child names this node (bs->backing_blocker): its
+    // device's or its own name as it was when that child was attached.
+    const std::string& backing_holder() const { return m_backing_holder; }
+    void set_backing_holder(std::string name) { m_backing_holder = std::move(name); }
     // Counts up as the graph names nodes (QEMU's graph_bdrv_states order).
     uint64_t serial() const { return m_serial; }
     // bs->wr_highest_offset: where the furthest write (or write-zeroes) request this node
@@ -507,6 +514,7 @@ private:
     std::string m_backing_file;
     std::string m_backing_format;
     std::optional<std::string> m_auto_backing_file;
+    std::string m_backing_holder;
     uint64_t m_serial = 0;  // the order the graph named the nodes in
     bool m_backing_nulled = false;
     // Opened by BlockGraph::open_child from a parent's options, not attached yet: the
@@ -599,6 +607,8 @@ public:
     void refresh_filenames(BlockNode& node);
     // A node that has `node` as its backing child, or nullptr.
     BlockNode* backing_parent_of(const BlockNode& node) const;
+    // Every link to `node` from a parent node: the parent and the child's name.
+    std::vector<std::pair<BlockNode*, std::string>> parents_of(const BlockNode& node) const;
     // Counts the size changes made through the graph (truncate, reopen), so that a backend
     // may keep its root's length between them, as QEMU keeps bs->total_sectors.
     uint64_t resize_epoch() const { return m_resize_epoch.load(std::memory_order_acquire); }

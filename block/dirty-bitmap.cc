@@ -85,6 +85,20 @@ void DirtyBitmap::clear()
     m_set = 0;
 }
 
+DirtyBitmap::Saved DirtyBitmap::save() const
+{
+    std::lock_guard lock(m_lock);
+    return Saved{m_size, m_words, m_set};
+}
+
+void DirtyBitmap::restore(Saved saved)
+{
+    std::lock_guard lock(m_lock);
+    m_size = saved.size;
+    m_words = std::move(saved.words);
+    m_set = saved.set;
+}
+
 Result<void> DirtyBitmap::resize_locked(int64_t size)
 {
     const uint64_t chunks = chunks_for(std::max<int64_t>(size, 0), m_granularity);

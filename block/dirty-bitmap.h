@@ -5,6 +5,7 @@
 // qcow2 images alone, a format this build does not have).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,21 @@ public:
     // hbitmap_merge: every chunk dirty in `source` (of any granularity) becomes dirty
     // here. The sizes must match; the caller checks.
     void merge(const DirtyBitmap& source);
+    // In use by an operation that others must not disturb (a transaction removing it): the
+    // commands that change or remove a bitmap refuse a busy one.
+    bool busy() const { return m_busy.load(std::memory_order_relaxed); }
+    void set_busy(bool busy) { m_busy.store(busy, std::memory_order_relaxed); }
+
+    // The bits and size as they are now, for restore() to put back (a transaction's undo
+    // of clear and merge).
+    struct Saved {
+        int64_t size = 0;
+        std::vector<uint64_t> words;
+        uint64_t set = 0;
+    };
+    Saved save() const;
+    void restore(Saved saved);
+
     // The bits as QEMU's HBitmap keeps its last level: 64-bit words, at least one, first
     // chunk in the lowest bit. x-debug-block-dirty-bitmap-sha256 hashes them.
     std::vector<uint64_t> words() const;
@@ -56,6 +72,7 @@ private:
     bool m_recording = true;
     std::vector<uint64_t> m_words;
     uint64_t m_set = 0;
+    std::atomic<bool> m_busy{false};
 };
 
 // A node's bitmaps, newest first.

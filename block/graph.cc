@@ -713,6 +713,9 @@ BlockNode* BlockNode::child(std::string_view name) const
 void BlockNode::add_child(std::string name, std::shared_ptr<BlockNode> node, unsigned role)
 {
     bool inherits = std::exchange(node->m_opened_as_child, false);
+    if (name == "backing") {
+        m_backing_holder = m_node_name;
+    }
     m_children.push_back(BdrvChild{std::move(name), std::move(node), role, inherits});
 }
 
@@ -746,6 +749,19 @@ BlockNode* BlockGraph::backing_parent_of(const BlockNode& node) const
     return nullptr;
 }
 
+std::vector<std::pair<BlockNode*, std::string>> BlockGraph::parents_of(const BlockNode& node) const
+{
+    std::vector<std::pair<BlockNode*, std::string>> parents;
+    for (const auto& [name, parent] : m_by_name) {
+        for (const BdrvChild& child : parent->m_children) {
+            if (child.node.get() == &node) {
+                parents.emplace_back(parent, child.name);
+            }
+        }
+    }
+    return parents;
+}
+
 Result<void> BlockGraph::replace_child(
     BlockNode& node, const std::string& name, std::shared_ptr<BlockNode> with, bool inherits)
 {
@@ -766,6 +782,9 @@ Result<void> BlockGraph::replace_child(
             }
         } else if (in) {
             node.m_children.push_back(BdrvChild{name, std::move(in), child_role::kCow, inherits});
+        }
+        if (name == "backing" && node.backing()) {
+            node.m_backing_holder = node.node_name();
         }
         if (out && node.child(name) && node.driver().child_replaced) {
             node.driver().child_replaced(node, *out, *node.child(name));

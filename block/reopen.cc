@@ -373,4 +373,33 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
     return {};
 }
 
+Result<void> reopen_read_only(BlockNode& node)
+{
+    BlockOptions options;
+    for (const auto& [key, value] : node.open_options()) {
+        bool child = key == "file" || key == "backing" || key.starts_with("file.") || key.starts_with("backing.");
+        if (!child) {
+            options.emplace(key, value);
+        }
+    }
+    const OpenFlags& flags = node.flags();
+    auto on_off = [](bool on) { return std::string(on ? "on" : "off"); };
+    options["read-only"] = "on";
+    options["auto-read-only"] = on_off(flags.auto_read_only);
+    options["cache.direct"] = on_off(flags.cache_direct);
+    options["cache.no-flush"] = on_off(flags.no_flush);
+    options["force-share"] = on_off(flags.force_share);
+    options["discard"] = flags.unmap ? "unmap" : "ignore";
+    options["detect-zeroes"] = flags.detect_zeroes == DetectZeroes::Unmap ? "unmap"
+        : flags.detect_zeroes == DetectZeroes::On                         ? "on"
+                                                                          : "off";
+    if (BlockNode* file = node.file()) {
+        options["file"] = file->node_name();
+    }
+    if (node.driver().supports_backing) {
+        options["backing"] = node.backing() ? node.backing()->node_name() : "";
+    }
+    return reopen(node, std::move(options));
+}
+
 }  // namespace qemu::block

@@ -54,4 +54,8 @@ Result<FileAccessChange> change_file_access(BlockGraph& graph, std::span<const F
 // other difference fails with QEMU's "Cannot change the option 'X'" and changes nothing.
 Result<void> reopen(BlockNode& node, BlockOptions options);
 
+// bdrv_reopen_set_read_only: the same node with every option kept but read-only (its
+// children that inherit from it follow), as blockdev-snapshot leaves the old image.
+Result<void> reopen_read_only(BlockNode& node);
+
 }  // namespace qemu::block

@@ -255,7 +255,11 @@ void print_block_info(
     }
     if (verbose) {
         out += "\nImages:\n";
-        print_image_info(inserted->image, out);
+        // Every image of the backing chain, top first.
+        for (const qapi::ImageInfo* image = &inserted->image; image;
+             image = image->backing_image ? &*image->backing_image : nullptr) {
+            print_image_info(*image, out);
+        }
     }
 }
 

@@ -156,7 +156,7 @@ qapi::BlockDeviceInfo block_device_info(block::BlockNode& node, block::BlockBack
             .count = bitmap->count(),
             .granularity = bitmap->granularity(),
             .recording = bitmap->recording(),
-            .busy = false,
+            .busy = bitmap->busy(),
             .persistent = false});
     }
     if (const block::ThrottleGroupMember* throttle = blk ? blk->throttle() : nullptr) {
@@ -195,23 +195,7 @@ qemu::Result<void> qmp_blockdev_reopen(QmpContext& ctx, const std::vector<Blockd
 qemu::Result<void> qmp_block_resize(QmpContext& ctx, const std::optional<std::string>& device,
     const std::optional<std::string>& node_name, int64_t size)
 {
-    qemu::block::BlockDevices& devices = ctx.host.block();
-    qemu::block::BlockNode* node = nullptr;
-    if (device) {
-        if (qemu::block::Drive* drive = devices.find_drive(*device)) {
-            if (!drive->blk) {
-                return qemu::make_error("Device '" + *device + "' has no medium");
-            }
-            node = &drive->blk->root();
-        }
-    }
-    if (!node && node_name) {
-        node = devices.graph().find_node(*node_name);
-    }
-    if (!node) {
-        return qemu::make_error(
-            "Cannot find device='" + device.value_or("") + "' nor node-name='" + node_name.value_or("") + "'");
-    }
+    qemu::block::BlockNode* node = TRY(ctx.host.block().lookup_bs(device, node_name));
     if (size < 0) {
         return qemu::make_error("Parameter 'size' expects a >0 size");
     }

@@ -352,6 +352,7 @@ const BlockDriver kBlkdebugDriver = {
     .protocol_name = "blkdebug",
     .needs_filename = false,
     .is_filter_like = true,
+    .is_filter = true,
     .concurrency = Concurrency::Full,  // the rules lock themselves
     .parse_filename = blkdebug_parse_filename,
     .open = blkdebug_open,

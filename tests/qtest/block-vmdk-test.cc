@@ -30,10 +30,10 @@
 
 namespace {
 
-using qtest::JsonValue;
-using qtest::Emulator;
 using qtest::add_fd;
 using qtest::dump;
+using qtest::Emulator;
+using qtest::JsonValue;
 using qtest::QTestState;
 
 constexpr int64_t MiB = 1024 * 1024;
@@ -440,6 +440,110 @@ TEST_F(BlockVmdk, BackingChainInOneFdSetReadsFallThroughToTheBase)
     // The base was not written; the overlay holds the copied-up grain.
     dir.io("base.vmdk", {"read -q -P 0xb0 1M 64k"}, true);
     dir.io("ov.vmdk", {"read -q -P 0xc1 1M 4k", "read -q -P 0xb0 " + std::to_string(MiB + 4096) + " 60k"}, true);
+}
+
+// An external snapshot as a management layer takes one (blockdev-add of the overlay from
+// its own fd set, then blockdev-snapshot): the device moves to the overlay, new writes land
+// there, and the base is reopened read-only from its set's read-only member.
+void make_base_and_overlay(const ImageDir& dir)
+{
+    dir.img({"create", "-q", "-f", "vmdk", dir.path("base.vmdk"), "4M"});
+    dir.io("base.vmdk", {"write -q -P 0x11 0 64k"});
+    // The overlay names the base, so its parent CID is the base's (vmdk checks it on reads
+    // that fall through to the backing file).
+    dir.img({"create", "-q", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk", dir.path("overlay.vmdk")});
+}
+
+TEST_F(BlockVmdk, SnapshotOverlayFromAnFdSetTakesTheDeviceAndTheBaseBecomesReadOnly)
+{
+    ImageDir dir;
+    make_base_and_overlay(dir);
+    Emulator vm;
+    QTestState& qts = *vm.qts;
+    size_t baseline = qts.open_fds().size();
+    add_files(qts, dir, 1, {"base.vmdk"}, O_RDWR);
+    add_files(qts, dir, 1, {"base.vmdk"}, O_RDONLY);
+    add_files(qts, dir, 2, {"overlay.vmdk"}, O_RDWR);
+    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'base', "
+                           "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
+    qts.qmp_assert_success(
+        "{'execute': 'device_add', 'arguments': {'driver': 'virtio-blk-device', 'drive': 'base', 'id': 'disk0'}}");
+    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'ov', "
+                           "'file': {'driver': 'file', 'filename': '/dev/fdset/2'}, 'backing': null}}");
+    EXPECT_EQ(node_info(qts, "base")["ro"], false);
+    EXPECT_EQ(qts.open_fds().size(), baseline + 5);
+
+    qts.qmp_assert_success("{'execute': 'blockdev-snapshot', 'arguments': {'node': 'base', 'overlay': 'ov'}}");
+    JsonValue overlay = node_info(qts, "ov");
+    EXPECT_EQ(overlay["backing_file"], "/dev/fdset/1") << dump(overlay);
+    EXPECT_EQ(node_info(qts, "base")["ro"], true);
+    // The base's write dup went back and a read-only one took its place.
+    EXPECT_EQ(qts.open_fds().size(), baseline + 5);
+    JsonValue busy = qts.qmp("{'execute': 'blockdev-del', 'arguments': {'node-name': 'ov'}}");
+    EXPECT_EQ(qtest::qmp_expect_error(busy, "GenericError"), "Node ov is in use");
+
+    EXPECT_EQ(vm.qemu_io("ov", "read -q -P 0x11 0 64k"), "");
+    EXPECT_EQ(vm.qemu_io("ov", "write -q -P 0x22 64k 64k"), "");
+    EXPECT_EQ(vm.qemu_io("ov", "read -q -P 0x22 64k 64k"), "");
+    EXPECT_NE(vm.qemu_io("base", "write -q -P 0x33 0 512"), "");
+
+    qts.qmp_assert_success("{'execute': 'device_del', 'arguments': {'id': 'disk0'}}");
+    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'ov'}}");
+    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'base'}}");
+    for (int set : {1, 2}) {
+        qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
+    }
+    EXPECT_TRUE(qts.wait_open_fd_count(baseline));
+    expect_no_fdsets(qts);
+    vm.qts.reset();
+    dir.io("base.vmdk", {"read -q -P 0x11 0 64k", "read -q -P 0 64k 64k"}, true);
+    dir.io("overlay.vmdk", {"read -q -P 0x11 0 64k", "read -q -P 0x22 64k 64k"}, true);
+    dir.img({"check", "-q", dir.path("overlay.vmdk")});
+}
+
+// Without a read-only member the base cannot be reopened read-only; QEMU ignores that
+// failure, so the snapshot stands and the base stays writable. A transaction that fails
+// later puts the device back on the base.
+TEST_F(BlockVmdk, SnapshotWithoutAReadOnlyMemberKeepsTheBaseWritableAndAnAbortUndoesIt)
+{
+    ImageDir dir;
+    make_base_and_overlay(dir);
+    Emulator vm;
+    QTestState& qts = *vm.qts;
+    size_t baseline = qts.open_fds().size();
+    add_files(qts, dir, 1, {"base.vmdk"}, O_RDWR);
+    add_files(qts, dir, 2, {"overlay.vmdk"}, O_RDWR);
+    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'base', "
+                           "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
+    qts.qmp_assert_success(
+        "{'execute': 'device_add', 'arguments': {'driver': 'virtio-blk-device', 'drive': 'base', 'id': 'disk0'}}");
+    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'ov', "
+                           "'file': {'driver': 'file', 'filename': '/dev/fdset/2'}, 'backing': null}}");
+
+    JsonValue aborted = qts.qmp("{'execute': 'transaction', 'arguments': {'actions': ["
+                                "{'type': 'blockdev-snapshot', 'data': {'node': 'base', 'overlay': 'ov'}}, "
+                                "{'type': 'abort', 'data': {}}]}}");
+    EXPECT_EQ(qtest::qmp_expect_error(aborted, "GenericError"), "Transaction aborted using Abort action");
+    EXPECT_FALSE(node_info(qts, "ov").contains("backing_file"));
+    // The overlay is free again: nothing holds it.
+    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'ov'}}");
+    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'ov', "
+                           "'file': {'driver': 'file', 'filename': '/dev/fdset/2'}, 'backing': null}}");
+
+    qts.qmp_assert_success("{'execute': 'blockdev-snapshot', 'arguments': {'node': 'base', 'overlay': 'ov'}}");
+    EXPECT_EQ(node_info(qts, "base")["ro"], false);
+    EXPECT_EQ(node_info(qts, "ov")["backing_file"], "/dev/fdset/1");
+    EXPECT_EQ(vm.qemu_io("ov", "write -q -P 0x22 64k 64k"), "");
+
+    qts.qmp_assert_success("{'execute': 'device_del', 'arguments': {'id': 'disk0'}}");
+    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'ov'}}");
+    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'base'}}");
+    for (int set : {1, 2}) {
+        qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
+    }
+    EXPECT_TRUE(qts.wait_open_fd_count(baseline));
+    vm.qts.reset();
+    dir.io("overlay.vmdk", {"read -q -P 0x11 0 64k", "read -q -P 0x22 64k 64k"}, true);
 }
 
 }  // namespace

@@ -1,0 +1,205 @@
+// transaction and the snapshot commands (QEMU's blockdev.c): blockdev-snapshot puts an
+// overlay over a node, as a transaction action or alone; the internal snapshot commands
+// give QEMU's refusals, since no format here stores internal snapshots.
+#include <string>
+#include <utility>
+
+#include "block/block-devices.h"
+#include "block/reopen.h"
+#include "monitor/monitor-host.h"
+#include "monitor/qmp-context.h"
+#include "monitor/transaction.h"
+#include "qapi/qapi-commands.h"
+
+namespace qemu::monitor {
+
+void Transaction::add(std::move_only_function<void()> commit, std::move_only_function<void()> abort)
+{
+    m_steps.push_back(Step{std::move(commit), std::move(abort)});
+}
+
+void Transaction::commit()
+{
+    for (Step& step : m_steps) {
+        step.commit();
+    }
+    m_steps.clear();
+}
+
+void Transaction::abort()
+{
+    for (auto step = m_steps.rbegin(); step != m_steps.rend(); ++step) {
+        step->abort();
+    }
+    m_steps.clear();
+}
+
+}  // namespace qemu::monitor
+
+namespace {
+
+using qemu::Result;
+using qemu::block::BlockDevices;
+using qemu::block::BlockNode;
+using qemu::monitor::Transaction;
+
+// external_snapshot_prepare for blockdev-snapshot: `overlay` goes over `node`; the commit
+// makes the old image read-only, the abort takes the overlay out again.
+Result<void> external_snapshot_action(qapi::QmpContext& ctx, Transaction& txn, const qapi::BlockdevSnapshot& action)
+{
+    BlockDevices& devices = ctx.host.block();
+    BlockNode* old = TRY(devices.lookup_bs(action.node, action.node));
+    // The op blocker a backing file has (bdrv_backing_attach).
+    if (BlockNode* holder = devices.graph().backing_parent_of(*old)) {
+        return qemu::make_error("Node '" + devices.device_or_node_name(*old) +
+            "' is busy: node is used as backing hd of '" + holder->backing_holder() + "'");
+    }
+    if (!old->read_only() && !old->flush()) {
+        return qemu::make_error("An IO error has occurred");
+    }
+    BlockNode* overlay = TRY(devices.lookup_bs(action.overlay, action.overlay));
+    // Only an overlay nobody reads yet may get a backing file.
+    if (overlay->perm() & qemu::block::perm::kConsistentRead) {
+        return qemu::make_error("The overlay is already in use");
+    }
+    if (overlay->driver().is_filter) {
+        return qemu::make_error("Filters cannot be used as overlays");
+    }
+    if (overlay->backing()) {
+        return qemu::make_error("The overlay already has a backing image");
+    }
+    if (!overlay->driver().supports_backing) {
+        return qemu::make_error("The overlay does not support backing images");
+    }
+    qemu::block::AppendedOverlay appended = TRY(devices.append_overlay(*overlay, *old));
+    std::shared_ptr<BlockNode> kept = appended.old;
+    txn.add(
+        // QEMU ignores a failure here: the old image then stays writable.
+        [kept] { (void)qemu::block::reopen_read_only(*kept); },
+        [&devices, appended = std::move(appended)] { devices.remove_overlay(appended); });
+    return {};
+}
+
+// qmp_get_root_bs.
+Result<BlockNode*> root_node(BlockDevices& devices, const std::string& name)
+{
+    BlockNode* node = TRY(devices.lookup_bs(name, name));
+    if (!devices.is_root_node(*node)) {
+        return qemu::make_error("Need a root block node");
+    }
+    return node;
+}
+
+// internal_snapshot_prepare: no driver here has bdrv_snapshot_create, and nor has any
+// node below, so a writable root is refused for its format.
+Result<void> internal_snapshot_action(qapi::QmpContext& ctx, const qapi::BlockdevSnapshotInternal& action)
+{
+    BlockNode* node = TRY(root_node(ctx.host.block(), action.device));
+    if (node->read_only()) {
+        return qemu::make_error("Device '" + action.device + "' is read only");
+    }
+    return qemu::make_error("Block format '" + std::string(node->driver().format_name) + "' used by device '" +
+        action.device + "' does not support internal snapshots");
+}
+
+// action_check_completion_mode: none of these actions starts a job, so none can be
+// grouped with others.
+Result<void> check_completion_mode(const qapi::TransactionAction& action, qapi::ActionCompletionMode mode)
+{
+    if (mode != qapi::ActionCompletionMode::individual) {
+        return qemu::make_error("Action '" + std::string(qapi::TransactionActionKind_str(action.type)) +
+            "' does not support Transaction property completion-mode = " +
+            std::string(qapi::ActionCompletionMode_str(mode)));
+    }
+    return {};
+}
+
+Result<void> prepare_action(
+    qapi::QmpContext& ctx, Transaction& txn, const qapi::TransactionAction& action, qapi::ActionCompletionMode mode)
+{
+    using Kind = qapi::TransactionActionKind;
+    if (action.type == Kind::abort) {
+        return qemu::make_error("Transaction aborted using Abort action");
+    }
+    TRY_VOID(check_completion_mode(action, mode));
+    const auto& u = action.u;
+    switch (action.type) {
+    case Kind::abort:
+        break;
+    case Kind::block_dirty_bitmap_add:
+        return qemu::monitor::bitmap_add_action(ctx, txn, u.block_dirty_bitmap_add->data);
+    case Kind::block_dirty_bitmap_remove:
+        return qemu::monitor::bitmap_remove_action(ctx, txn, u.block_dirty_bitmap_remove->data);
+    case Kind::block_dirty_bitmap_clear:
+        return qemu::monitor::bitmap_clear_action(ctx, txn, u.block_dirty_bitmap_clear->data);
+    case Kind::block_dirty_bitmap_enable:
+        return qemu::monitor::bitmap_recording_action(ctx, txn, u.block_dirty_bitmap_enable->data, true);
+    case Kind::block_dirty_bitmap_disable:
+        return qemu::monitor::bitmap_recording_action(ctx, txn, u.block_dirty_bitmap_disable->data, false);
+    case Kind::block_dirty_bitmap_merge:
+        return qemu::monitor::bitmap_merge_action(ctx, txn, u.block_dirty_bitmap_merge->data);
+    case Kind::blockdev_snapshot:
+        return external_snapshot_action(ctx, txn, u.blockdev_snapshot->data);
+    case Kind::blockdev_snapshot_internal_sync:
+        return internal_snapshot_action(ctx, u.blockdev_snapshot_internal_sync->data);
+    }
+    return {};
+}
+
+// qmp_transaction.
+Result<void> run_transaction(
+    qapi::QmpContext& ctx, const std::vector<qapi::TransactionAction>& actions, qapi::ActionCompletionMode mode)
+{
+    Transaction txn;
+    for (const qapi::TransactionAction& action : actions) {
+        if (auto prepared = prepare_action(ctx, txn, action, mode); !prepared) {
+            txn.abort();
+            return prepared;
+        }
+    }
+    txn.commit();
+    return {};
+}
+
+}  // namespace
+
+namespace qapi {
+
+qemu::Result<void> qmp_transaction(QmpContext& ctx, const std::vector<TransactionAction>& actions,
+    const std::optional<TransactionProperties>& properties)
+{
+    ActionCompletionMode mode = ActionCompletionMode::individual;
+    if (properties && properties->completion_mode) {
+        mode = *properties->completion_mode;
+    }
+    return run_transaction(ctx, actions, mode);
+}
+
+qemu::Result<void> qmp_blockdev_snapshot(QmpContext& ctx, const std::string& node, const std::string& overlay)
+{
+    TransactionAction action{.type = TransactionActionKind::blockdev_snapshot};
+    action.u.blockdev_snapshot = BlockdevSnapshotWrapper{.data = {.node = node, .overlay = overlay}};
+    return run_transaction(ctx, {action}, ActionCompletionMode::individual);
+}
+
+qemu::Result<void> qmp_blockdev_snapshot_internal_sync(
+    QmpContext& ctx, const std::string& device, const std::string& name)
+{
+    TransactionAction action{.type = TransactionActionKind::blockdev_snapshot_internal_sync};
+    action.u.blockdev_snapshot_internal_sync =
+        BlockdevSnapshotInternalWrapper{.data = {.device = device, .name = name}};
+    return run_transaction(ctx, {action}, ActionCompletionMode::individual);
+}
+
+qemu::Result<SnapshotInfo> qmp_blockdev_snapshot_delete_internal_sync(QmpContext& ctx, const std::string& device,
+    const std::optional<std::string>& id, const std::optional<std::string>& name)
+{
+    TRY(root_node(ctx.host.block(), device));
+    if (!id && !name) {
+        return qemu::make_error("Name or id must be provided");
+    }
+    // bdrv_snapshot_list finds no driver down the file children that lists snapshots.
+    return qemu::make_errno_error(ENOTSUP, "Failed to get a snapshot list");
+}
+
+}  // namespace qapi
