@@ -57,6 +57,8 @@ std::string hmp_change(qapi::QmpContext& ctx, std::string_view args);
 // `drive_add [-n] pci_addr options` and `drive_del id`, errors as error_report prints them.
 std::string hmp_drive_add(qapi::QmpContext& ctx, std::string_view args);
 std::string hmp_drive_del(qapi::QmpContext& ctx, std::string_view args);
+// snapshot_blkdev [-n] device [new-image-file] [format]: blockdev-snapshot-sync on a drive.
+std::string hmp_snapshot_blkdev(qapi::QmpContext& ctx, std::string_view args);
 
 // `block_set_io_throttle device bps bps_rd bps_wr iops iops_rd iops_wr`: the limits are
 // expressions; `device` is a drive's id, or else a device's.

@@ -111,6 +111,11 @@ void do_drive_del(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
     put_lines(out, hmp_drive_del(ctx, args));
 }
 
+void do_snapshot_blkdev(qapi::QmpContext& ctx, std::string_view args, HmpOutput& out)
+{
+    put_lines(out, hmp_snapshot_blkdev(ctx, args));
+}
+
 void do_stop(qapi::QmpContext& ctx, std::string_view, HmpOutput&)
 {
     ctx.host.drain_block_requests();  // vm_stop drains, as QMP's stop does in dispatch
@@ -160,6 +165,12 @@ constexpr std::array kCommands = {
     HmpCommand{"info", "[subcommand]", "show various information about the system state", do_info},
     HmpCommand{"qemu-io", "[-d] [device] \"[command]\"", "run a qemu-io command on a block device", do_qemu_io},
     HmpCommand{"quit|q", "", "quit the emulator", do_quit},
+    HmpCommand{"snapshot_blkdev", "[-n] device [new-image-file] [format]",
+        "initiates a live snapshot\n\t\t\tof device. If a new image file is specified, the\n\t\t\tnew image file will "
+        "become the new root image.\n\t\t\tIf format is specified, the snapshot file will\n\t\t\tbe created in that "
+        "format.\n\t\t\tThe default format is qcow2.  The -n flag requests QEMU\n\t\t\tto reuse the image found in "
+        "new-image-file, instead of\n\t\t\trecreating it from scratch.",
+        do_snapshot_blkdev},
     HmpCommand{"stop|s", "", "stop emulation", do_stop},
     HmpCommand{"system_reset", "", "reset the system", do_system_reset},
 };

@@ -1,10 +1,15 @@
-// transaction and the snapshot commands (QEMU's blockdev.c): blockdev-snapshot puts an
-// overlay over a node, as a transaction action or alone; the internal snapshot commands
+// transaction and the snapshot commands (QEMU's blockdev.c): blockdev-snapshot and
+// blockdev-snapshot-sync put an overlay over a node, as transaction actions or alone; the internal snapshot commands
 // give QEMU's refusals, since no format here stores internal snapshots.
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "block/block-devices.h"
+#include "block/image-create.h"
 #include "block/reopen.h"
 #include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
@@ -43,12 +48,16 @@ using qemu::block::BlockDevices;
 using qemu::block::BlockNode;
 using qemu::monitor::Transaction;
 
-// external_snapshot_prepare for blockdev-snapshot: `overlay` goes over `node`; the commit
-// makes the old image read-only, the abort takes the overlay out again.
-Result<void> external_snapshot_action(qapi::QmpContext& ctx, Transaction& txn, const qapi::BlockdevSnapshot& action)
+// What opens the overlay, once the old node has passed its checks.
+using OverlayOpener = std::function<Result<std::shared_ptr<BlockNode>>(BlockNode& old)>;
+
+// external_snapshot_prepare: the overlay goes over the node; the commit makes the old image
+// read-only, the abort takes the overlay out again.
+Result<void> external_snapshot(qapi::QmpContext& ctx, Transaction& txn, const std::optional<std::string>& device,
+    const std::optional<std::string>& node_name, const OverlayOpener& open_overlay)
 {
     BlockDevices& devices = ctx.host.block();
-    BlockNode* old = TRY(devices.lookup_bs(action.node, action.node));
+    BlockNode* old = TRY(devices.lookup_bs(device, node_name));
     // The op blocker a backing file has (bdrv_backing_attach).
     if (BlockNode* holder = devices.graph().backing_parent_of(*old)) {
         return qemu::make_error("Node '" + devices.device_or_node_name(*old) +
@@ -57,7 +66,7 @@ Result<void> external_snapshot_action(qapi::QmpContext& ctx, Transaction& txn, c
     if (!old->read_only() && !old->flush()) {
         return qemu::make_error("An IO error has occurred");
     }
-    BlockNode* overlay = TRY(devices.lookup_bs(action.overlay, action.overlay));
+    std::shared_ptr<BlockNode> overlay = TRY(open_overlay(*old));
     // Only an overlay nobody reads yet may get a backing file.
     if (overlay->perm() & qemu::block::perm::kConsistentRead) {
         return qemu::make_error("The overlay is already in use");
@@ -78,6 +87,60 @@ Result<void> external_snapshot_action(qapi::QmpContext& ctx, Transaction& txn, c
         [kept] { (void)qemu::block::reopen_read_only(*kept); },
         [&devices, appended = std::move(appended)] { devices.remove_overlay(appended); });
     return {};
+}
+
+// blockdev-snapshot: the overlay is a node the monitor opened.
+Result<void> snapshot_action(qapi::QmpContext& ctx, Transaction& txn, const qapi::BlockdevSnapshot& action)
+{
+    return external_snapshot(ctx, txn, action.node, action.node, [&](BlockNode&) -> Result<std::shared_ptr<BlockNode>> {
+        return TRY(ctx.host.block().lookup_bs(action.overlay, action.overlay))->shared_from_this();
+    });
+}
+
+// blockdev-snapshot-sync: the overlay is created by name (bdrv_img_create, naming the old
+// image as its backing file) unless it exists already, and opened with the old node's
+// flags and without its backing file, which the snapshot then attaches.
+Result<void> snapshot_sync_action(qapi::QmpContext& ctx, Transaction& txn, const qapi::BlockdevSnapshotSync& action)
+{
+    BlockDevices& devices = ctx.host.block();
+    auto open_overlay = [&](BlockNode& old) -> Result<std::shared_ptr<BlockNode>> {
+        if (action.node_name && !action.snapshot_node_name) {
+            return qemu::make_error("New overlay node-name missing");
+        }
+        if (action.snapshot_node_name && devices.lookup_bs(action.snapshot_node_name, action.snapshot_node_name)) {
+            return qemu::make_error("New overlay node-name already in use");
+        }
+        std::string format = action.format.value_or("qcow2");
+        if (action.mode.value_or(qapi::NewImageMode::absolute_paths) != qapi::NewImageMode::existing) {
+            auto size = old.length();
+            if (!size) {
+                return qemu::make_errno_error(size.error().errno_value, "bdrv_getlength failed");
+            }
+            qemu::block::ImageCreateRequest create{.filename = action.snapshot_file,
+                .format = format,
+                .backing_file = old.filename(),
+                .backing_format = std::string(old.driver().format_name),
+                .size = static_cast<uint64_t>(*size)};
+            // QEMU prints the line on the emulator's stdout, as bdrv_img_create does.
+            TRY_VOID(qemu::block::img_create(devices.graph().context(), create, [](const std::string& line) {
+                std::printf("%s\n", line.c_str());
+                std::fflush(stdout);
+            }));
+        }
+        qemu::block::BlockOptions options{{"driver", format}};
+        if (action.snapshot_node_name) {
+            options.emplace("node-name", *action.snapshot_node_name);
+        }
+        const qemu::block::OpenFlags& from = old.flags();
+        qemu::block::OpenFlags flags{.read_write = from.read_write,
+            .auto_read_only = from.auto_read_only,
+            .cache_direct = from.cache_direct,
+            .no_flush = from.no_flush,
+            .unmap = from.unmap,
+            .no_backing = true};
+        return devices.graph().open(action.snapshot_file, std::move(options), flags);
+    };
+    return external_snapshot(ctx, txn, action.device, action.node_name, open_overlay);
 }
 
 // qmp_get_root_bs.
@@ -139,7 +202,9 @@ Result<void> prepare_action(
     case Kind::block_dirty_bitmap_merge:
         return qemu::monitor::bitmap_merge_action(ctx, txn, u.block_dirty_bitmap_merge->data);
     case Kind::blockdev_snapshot:
-        return external_snapshot_action(ctx, txn, u.blockdev_snapshot->data);
+        return snapshot_action(ctx, txn, u.blockdev_snapshot->data);
+    case Kind::blockdev_snapshot_sync:
+        return snapshot_sync_action(ctx, txn, u.blockdev_snapshot_sync->data);
     case Kind::blockdev_snapshot_internal_sync:
         return internal_snapshot_action(ctx, u.blockdev_snapshot_internal_sync->data);
     }
@@ -179,6 +244,21 @@ qemu::Result<void> qmp_blockdev_snapshot(QmpContext& ctx, const std::string& nod
 {
     TransactionAction action{.type = TransactionActionKind::blockdev_snapshot};
     action.u.blockdev_snapshot = BlockdevSnapshotWrapper{.data = {.node = node, .overlay = overlay}};
+    return run_transaction(ctx, {action}, ActionCompletionMode::individual);
+}
+
+qemu::Result<void> qmp_blockdev_snapshot_sync(QmpContext& ctx, const std::optional<std::string>& device,
+    const std::optional<std::string>& node_name, const std::string& snapshot_file,
+    const std::optional<std::string>& snapshot_node_name, const std::optional<std::string>& format,
+    const std::optional<NewImageMode>& mode)
+{
+    TransactionAction action{.type = TransactionActionKind::blockdev_snapshot_sync};
+    action.u.blockdev_snapshot_sync = BlockdevSnapshotSyncWrapper{.data = {.device = device,
+                                                                      .node_name = node_name,
+                                                                      .snapshot_file = snapshot_file,
+                                                                      .snapshot_node_name = snapshot_node_name,
+                                                                      .format = format,
+                                                                      .mode = mode}};
     return run_transaction(ctx, {action}, ActionCompletionMode::individual);
 }
 

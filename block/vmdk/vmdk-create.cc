@@ -226,7 +226,10 @@ struct Creator {
 // its own, and only a vmdk will do.
 Result<uint32_t> backing_cid(const OpenContext& context, const std::string& image, const std::string& backing)
 {
-    std::string full = backing.starts_with('/') ? backing : qemu_path_combine(image, backing);
+    // bdrv_get_full_backing_filename_from_filename: an absolute name or one with a protocol
+    // (json: too) stays as it is.
+    bool as_given = backing.starts_with('/') || protocol_prefix(backing);
+    std::string full = as_given ? backing : qemu_path_combine(image, backing);
     BlockGraph graph(context);
     auto blk = TRY(BlockBackend::open(graph, full, {}, {}));
     BlockNode& root = blk->root();

@@ -1020,6 +1020,9 @@ def make_snapshot_images(work, qemu_img):
     run("create", "-f", "vmdk", "ovr.vmdk", "1M")
     run("create", "-f", "vdi", "v.vdi", "1M")
     run("create", "-f", "raw", "r.raw", "1M")
+    run("create", "-f", "vmdk", "ro.vmdk", "1M")
+    subprocess.run(["/usr/bin/qemu-io", "-f", "vmdk", "-c", "write -P 5 0 64k", "ro.vmdk"], cwd=work,
+                   check=True, capture_output=True)
 
 
 def snapshot_args(work):
@@ -1027,7 +1030,8 @@ def snapshot_args(work):
         "-drive", f"if=none,id=d0,file={os.path.join(work, 'base.vmdk')},format=vmdk,node-name=base,"
                   "file.node-name=f0",
         "-drive", "if=none,id=empty",
-        "-drive", f"if=none,id=d1,file={os.path.join(work, 'other.vmdk')},format=vmdk,node-name=n1,read-only=on"]
+        "-drive", f"if=none,id=d1,file={os.path.join(work, 'other.vmdk')},format=vmdk,node-name=n1,read-only=on",
+        "-drive", f"if=none,id=d2,file={os.path.join(work, 'ro.vmdk')},format=vmdk,node-name=n2,readonly=on"]
 
 
 def snapshot_steps(work):
@@ -1035,8 +1039,10 @@ def snapshot_steps(work):
     refused overlay (read-only under a writer), a snapshot inside a transaction that
     aborts (everything back as it was) and one that commits (the old image reopened
     read-only), reads and writes through the new chain, a second layer, the bitmap
-    actions with their undo and busy states, and the internal snapshot commands, which no
-    format here supports. (QEMU 7.2 disables a bitmap whose enable action failed because it
+    actions with their undo and busy states, blockdev-snapshot-sync and HMP's snapshot_blkdev
+    (QEMU's create fails on a writable base, whose lock its vmdk create cannot share; a
+    read-only base works), and the internal snapshot commands, which no format here
+    supports. (QEMU 7.2 disables a bitmap whose enable action failed because it
     was busy, and crashes when a transaction names a bitmap that does not exist in enable
     or disable: both left out.)"""
     def path(name):
@@ -1051,6 +1057,9 @@ def snapshot_steps(work):
 
     def action(kind, **data):
         return {"type": kind, "data": data}
+
+    def sync(**arguments):
+        return qmp("blockdev-snapshot-sync", **arguments)
 
     def transaction(*actions, **properties):
         if properties:
@@ -1136,8 +1145,40 @@ def snapshot_steps(work):
         qmp("blockdev-snapshot-delete-internal-sync", device="d1", id="1"),
         qmp("blockdev-snapshot-delete-internal-sync", device="f0", name="x"),
         qmp("blockdev-snapshot-delete-internal-sync", device="empty", name="x"),
+        sync(**{"snapshot-file": path("x.vmdk")}),
+        sync(**{"node-name": "n2", "snapshot-file": path("x.vmdk")}),
+        sync(**{"node-name": "n2", "snapshot-file": path("x.vmdk"), "snapshot-node-name": "f0"}),
+        sync(device="d2", **{"snapshot-file": path("x.vmdk"), "snapshot-node-name": "d2"}),
+        sync(device="d2", format="nope", **{"snapshot-file": path("x.vmdk")}),
+        sync(device="d2", format="raw", **{"snapshot-file": path("x.raw")}),
+        sync(device="d2", format="vdi", **{"snapshot-file": path("x.vdi")}),
+        sync(device="d2", format="nope", mode="existing", **{"snapshot-file": path("x.vmdk")}),
+        sync(device="d2", format="vmdk", mode="existing", **{"snapshot-file": path("none.vmdk")}),
+        sync(device="d2", format="vmdk", **{"snapshot-file": path("ro.vmdk")}),
+        sync(device="d2", format="vmdk", **{"snapshot-file": path("nodir/x.vmdk")}),
+        sync(device="d2", format="vmdk", **{"snapshot-file": "nope:" + path("x.vmdk")}),
+        sync(device="d0", format="vmdk", **{"snapshot-file": path("w.vmdk")}),
+        transaction(action("blockdev-snapshot-sync", device="d2", format="vmdk", **{"snapshot-file": path("t.vmdk")}),
+                    action("abort")),
+        sync(device="d2", format="vmdk", **{"snapshot-file": path("s1.vmdk"), "snapshot-node-name": "snap1"}),
+        qmp("query-block"),
+        qmp("query-named-block-nodes"),
+        hmp('qemu-io d2 "read -P 5 0 64k"'),
+        hmp('qemu-io d2 "write -P 6 64k 64k"'),
+        hmp("snapshot_blkdev"),
+        hmp("snapshot_blkdev d2"),
+        hmp("snapshot_blkdev nope " + path("s2.vmdk")),
+        hmp("snapshot_blkdev d2 " + path("s2.vmdk") + " vmdk extra"),
+        hmp("snapshot_blkdev -n d2 " + path("none.vmdk") + " vmdk"),
+        hmp("snapshot_blkdev d2 " + path("s2.vmdk") + " vmdk"),
+        hmp("info block d2"),
+        hmp('qemu-io d2 "read -P 6 64k 64k"'),
+        hmp('qemu-io d2 "write -P 4 128k 64k"'),
+        qmp("blockdev-del", **{"node-name": "snap1"}),
         HostImage(path("ov1.vmdk")),
         HostImage(path("ov2.vmdk")),
+        HostImage(path("s1.vmdk")),
+        HostImage(path("s2.vmdk")),
         b'{"execute": "quit"}\n',
     ]
 

@@ -546,4 +546,51 @@ TEST_F(BlockVmdk, SnapshotWithoutAReadOnlyMemberKeepsTheBaseWritableAndAnAbortUn
     dir.io("overlay.vmdk", {"read -q -P 0x11 0 64k", "read -q -P 0x22 64k 64k"}, true);
 }
 
+// blockdev-snapshot-sync with mode=existing opens the overlay by name, so /dev/fdset/N works
+// as well: the management layer made the overlay and passed it in.
+TEST_F(BlockVmdk, SnapshotSyncReusesAnOverlayPassedInAnFdSet)
+{
+    ImageDir dir;
+    make_base_and_overlay(dir);
+    Emulator vm;
+    QTestState& qts = *vm.qts;
+    size_t baseline = qts.open_fds().size();
+    add_files(qts, dir, 1, {"base.vmdk"}, O_RDWR);
+    add_files(qts, dir, 1, {"base.vmdk"}, O_RDONLY);
+    add_files(qts, dir, 2, {"overlay.vmdk"}, O_RDWR);
+    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'base', "
+                           "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
+    qts.qmp_assert_success(
+        "{'execute': 'device_add', 'arguments': {'driver': 'virtio-blk-device', 'drive': 'base', 'id': 'disk0'}}");
+
+    JsonValue unnamed = qts.qmp("{'execute': 'blockdev-snapshot-sync', 'arguments': {'node-name': 'base', "
+                                "'snapshot-file': '/dev/fdset/2', 'format': 'vmdk', 'mode': 'existing'}}");
+    EXPECT_EQ(qtest::qmp_expect_error(unnamed, "GenericError"), "New overlay node-name missing");
+    qts.qmp_assert_success("{'execute': 'blockdev-snapshot-sync', 'arguments': {'node-name': 'base', "
+                           "'snapshot-file': '/dev/fdset/2', 'snapshot-node-name': 'ov', 'format': 'vmdk', "
+                           "'mode': 'existing'}}");
+    JsonValue overlay = node_info(qts, "ov");
+    // The image names base.vmdk, the backing node is another name: a json: name, as QEMU's.
+    EXPECT_EQ(overlay["file"],
+        "json:{\"backing\": {\"driver\": \"vmdk\", \"file\": {\"driver\": \"file\", \"filename\": "
+        "\"/dev/fdset/1\"}}, \"driver\": \"vmdk\", \"file\": {\"driver\": \"file\", \"filename\": \"/dev/fdset/2\"}}")
+        << dump(overlay);
+    EXPECT_EQ(overlay["backing_file"], "/dev/fdset/1") << dump(overlay);
+    EXPECT_EQ(node_info(qts, "base")["ro"], true);
+    EXPECT_EQ(vm.qemu_io("ov", "read -q -P 0x11 0 64k"), "");
+    EXPECT_EQ(vm.qemu_io("ov", "write -q -P 0x22 64k 64k"), "");
+
+    // The overlay belongs to the device now: it goes with it.
+    qts.qmp_assert_success("{'execute': 'device_del', 'arguments': {'id': 'disk0'}}");
+    JsonValue gone = qts.qmp("{'execute': 'blockdev-del', 'arguments': {'node-name': 'ov'}}");
+    EXPECT_EQ(qtest::qmp_expect_error(gone, "GenericError"), "Failed to find node with node-name='ov'");
+    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'base'}}");
+    for (int set : {1, 2}) {
+        qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
+    }
+    EXPECT_TRUE(qts.wait_open_fd_count(baseline));
+    vm.qts.reset();
+    dir.io("overlay.vmdk", {"read -q -P 0x11 0 64k", "read -q -P 0x22 64k 64k"}, true);
+}
+
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "block/block-backend.h"
 #include "block/block.h"
+#include "block/image-create.h"
 #include "block/node-filename.h"
 #include "util/error.h"
 
@@ -82,30 +83,12 @@ std::string accumulate_options(std::optional<std::string> previous, std::string_
 // has_help_option: "help" or "?" as an element of the list.
 bool has_help_option(std::string_view list);
 
-// A create request as -o and the command line give it: the options of the format's list
-// merged with the protocol's (BlockDriver::create_opts), validated for their types.
-struct CreateRequest {
-    std::string filename;
-    std::string format;
-    std::optional<uint64_t> size;
-    block::BlockOptions opts;  // every key but size; a key given twice keeps its last value
-};
+using block::add_old_style_options;
+using block::CreateRequest;
+using block::formatting_line;
+using block::merged_create_opts;
+using block::parse_create_options;
 
-// The format's create options followed by those of the filename's protocol it does not
-// name itself, the list QEMU merges for bdrv_img_create (empty if either is unknown).
-std::vector<block::CreateOptionDesc> merged_create_opts(std::string_view format, std::string_view filename);
-// Parses an -o list into request; unknown keys fail with "Invalid parameter 'k'".
-Result<void> parse_create_options(std::string_view list, CreateRequest& request);
-// add_old_style_options: -b/-B and -F become the backing_file and backing_fmt create
-// options, refused for a format that has none ("Backing file not supported for file
-// format 'raw'").
-Result<void> add_old_style_options(CreateRequest& request, const std::optional<std::string>& backing,
-    const std::optional<std::string>& backing_format);
-// The "Formatting ..." line without the trailing newline.
-std::string formatting_line(const CreateRequest& request);
-// bdrv_create: the format driver creates the image (through the protocol), with QEMU's
-// messages for what fails.
-Result<void> create_image(const CreateRequest& request);
 // -o help: the format's options alone, or with a filename those of the protocol too; 1 (with
 // QEMU's message) for a format that is unknown or cannot create.
 int print_create_help(std::string_view format, std::optional<std::string_view> filename);

@@ -266,7 +266,7 @@ Result<void> create_target(Converter& conv, const ConvertRequest& req)
         return make_error("Compression not supported for this file format");
     }
     if (!req.skip_create) {
-        auto created = create_image(create);
+        auto created = block::create_image(open_context(), create);
         if (!created) {
             return make_error(
                 req.out_filename + ": error while converting " + *req.out_format + ": " + created.error().desc);

@@ -199,7 +199,7 @@ int img_create(int argc, char** argv)
         std::printf("%s\n", formatting_line(request).c_str());
         std::fflush(stdout);
     }
-    auto created = create_image(request);
+    auto created = block::create_image(open_context(), request);
     if (!created) {
         // bdrv_img_create's wording for EFBIG; convert and dd create through bdrv_create,
         // which passes the driver's own text on.

@@ -118,7 +118,7 @@ int img_dd(int argc, char** argv)
     int64_t start = skip && !skip_past_end ? *skip * block_size : 0;
     CreateRequest create{
         .filename = *out_name, .format = out_format, .size = static_cast<uint64_t>(skip_past_end ? 0 : size - start)};
-    auto created = create_image(create);
+    auto created = block::create_image(open_context(), create);
     if (!created) {
         error_report(*out_name + ": error while creating output image: " + created.error().desc);
         return 1;

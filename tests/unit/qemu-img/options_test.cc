@@ -76,6 +76,16 @@ TEST(ImgOptions, SizesPrintSignedAsQemuKeepsThem)
     EXPECT_EQ(formatting_line(request), "Formatting 'x', fmt=raw size=-9223372036854775808");
 }
 
+TEST(ImgOptions, StringValuesPrintWithTheirCommasDoubledAsQemuEscapesThem)
+{
+    CreateRequest request{.filename = "c.vmdk", .format = "vmdk", .size = 1048576};
+    ASSERT_TRUE(parse_create_options("backing_file=b,,x.vmdk,backing_fmt=vmdk", request));
+    EXPECT_EQ(request.opts["backing_file"], "b,x.vmdk");
+    EXPECT_EQ(formatting_line(request),
+        "Formatting 'c.vmdk', fmt=vmdk size=1048576 backing_file=b,,x.vmdk "
+        "backing_fmt=vmdk compat6=off hwversion=undefined");
+}
+
 TEST(ImgOptions, CacheModes)
 {
     auto none = parse_cache_mode("none");
