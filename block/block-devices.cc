@@ -474,6 +474,15 @@ bool BlockDevices::is_root_node(const block::BlockNode& node) const
     return m_graph.parents_of(node).empty();
 }
 
+Result<block::BlockNode*> BlockDevices::get_root_bs(const std::string& name)
+{
+    block::BlockNode* node = TRY(lookup_bs(name, name));
+    if (!is_root_node(*node)) {
+        return make_error("Need a root block node");
+    }
+    return node;
+}
+
 Result<void> BlockDevices::reopen_node(block::BlockOptions options)
 {
     auto name = options.find("node-name");

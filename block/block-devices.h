@@ -204,6 +204,8 @@ public:
     std::string device_or_node_name(const block::BlockNode& node);
     // bdrv_is_root_node: no other node has it as a child.
     bool is_root_node(const block::BlockNode& node) const;
+    // qmp_get_root_bs: lookup_bs(name, name), refused unless it is a root node.
+    Result<block::BlockNode*> get_root_bs(const std::string& name);
 
     // bdrv_append (block/overlay.cc): `overlay` takes `old` as its backing file and takes
     // its place under every backend and parent node. On failure nothing changes.

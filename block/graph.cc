@@ -481,6 +481,10 @@ Result<void> BlockGraph::open_backing(BlockNode& node, BackingRequest request)
         }
         backing = existing->shared_from_this();
     } else {
+        // QEMU's implicit_backing: only a backing file opened from the image's name alone,
+        // with no options of its own, counts as the image's; any option makes the node's
+        // name spell the backing file out (json:).
+        bool implicit = filename.has_value() && request.options.empty();
         if (!node.backing_format().empty() && !request.options.contains("driver")) {
             request.options.emplace("driver", node.backing_format());
         }
@@ -497,7 +501,7 @@ Result<void> BlockGraph::open_backing(BlockNode& node, BackingRequest request)
             return std::unexpected(std::move(opened.error().prepend("Could not open backing file: ")));
         }
         backing = std::move(*opened);
-        if (filename) {
+        if (implicit) {
             node.set_auto_backing_file(backing->filename());
         }
     }

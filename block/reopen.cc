@@ -373,7 +373,7 @@ Result<void> reopen(BlockNode& node, BlockOptions options)
     return {};
 }
 
-Result<void> reopen_read_only(BlockNode& node)
+Result<void> reopen_set_read_only(BlockNode& node, bool read_only)
 {
     BlockOptions options;
     for (const auto& [key, value] : node.open_options()) {
@@ -384,7 +384,7 @@ Result<void> reopen_read_only(BlockNode& node)
     }
     const OpenFlags& flags = node.flags();
     auto on_off = [](bool on) { return std::string(on ? "on" : "off"); };
-    options["read-only"] = "on";
+    options["read-only"] = on_off(read_only);
     options["auto-read-only"] = on_off(flags.auto_read_only);
     options["cache.direct"] = on_off(flags.cache_direct);
     options["cache.no-flush"] = on_off(flags.no_flush);

@@ -54,8 +54,9 @@ Result<FileAccessChange> change_file_access(BlockGraph& graph, std::span<const F
 // other difference fails with QEMU's "Cannot change the option 'X'" and changes nothing.
 Result<void> reopen(BlockNode& node, BlockOptions options);
 
-// bdrv_reopen_set_read_only: the same node with every option kept but read-only (its
-// children that inherit from it follow), as blockdev-snapshot leaves the old image.
-Result<void> reopen_read_only(BlockNode& node);
+// bdrv_reopen_set_read_only: the same node with every option kept but read-only or
+// read-write (its children that inherit from it follow), as blockdev-snapshot leaves the
+// old image and change-backing-file opens a backing image for its write.
+Result<void> reopen_set_read_only(BlockNode& node, bool read_only);
 
 }  // namespace qemu::block

@@ -3,6 +3,7 @@
 // decode, call the host's BlockDevices and encode; the graph work happens there and in
 // block/.
 #include <algorithm>
+#include <cerrno>
 #include <map>
 #include <ranges>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "block/blockdev-options.h"
 #include "block/drivers.h"
+#include "block/reopen.h"
 #include "monitor/block-info.h"
 #include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
@@ -204,6 +206,38 @@ qemu::Result<void> qmp_block_resize(QmpContext& ctx, const std::optional<std::st
     auto blk = TRY(qemu::block::BlockBackend::attach(
         node->shared_from_this(), qemu::block::perm::kResize, qemu::block::perm::kAll));
     return blk->truncate(size);
+}
+
+qemu::Result<void> qmp_change_backing_file(
+    QmpContext& ctx, const std::string& device, const std::string& image_node_name, const std::string& backing_file)
+{
+    qemu::block::BlockDevices& devices = ctx.host.block();
+    qemu::block::BlockNode* root = TRY(devices.get_root_bs(device));
+    qemu::block::BlockNode* image = TRY(devices.lookup_bs(std::nullopt, image_node_name));
+    if (!image->backing()) {
+        return qemu::make_error("not allowing backing file change on an image without a backing file");
+    }
+    // bdrv_chain_contains: down the backing files and through filters.
+    bool in_chain = false;
+    for (qemu::block::BlockNode* at = root; at && !in_chain; at = at->backing() ? at->backing()
+             : at->driver().is_filter                                           ? at->primary_child()
+                                                                                : nullptr) {
+        in_chain = at == image;
+    }
+    if (!in_chain) {
+        return qemu::make_error("'" + device + "' and image file are not in the same chain");
+    }
+    // QEMU opens a read-only image read-write for the change and back afterwards.
+    bool read_only = image->read_only();
+    if (read_only) {
+        TRY_VOID(qemu::block::reopen_set_read_only(*image, false));
+    }
+    // bdrv_change_backing_file: no driver here rewrites its backing file name.
+    auto changed = qemu::make_errno_error(ENOTSUP, "Could not change backing file to '" + backing_file + "'");
+    if (read_only) {
+        (void)qemu::block::reopen_set_read_only(*image, true);
+    }
+    return changed;
 }
 
 qemu::Result<void> qmp_block_set_write_threshold(

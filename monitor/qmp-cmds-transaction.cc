@@ -84,7 +84,7 @@ Result<void> external_snapshot(qapi::QmpContext& ctx, Transaction& txn, const st
     std::shared_ptr<BlockNode> kept = appended.old;
     txn.add(
         // QEMU ignores a failure here: the old image then stays writable.
-        [kept] { (void)qemu::block::reopen_read_only(*kept); },
+        [kept] { (void)qemu::block::reopen_set_read_only(*kept, true); },
         [&devices, appended = std::move(appended)] { devices.remove_overlay(appended); });
     return {};
 }
@@ -143,21 +143,11 @@ Result<void> snapshot_sync_action(qapi::QmpContext& ctx, Transaction& txn, const
     return external_snapshot(ctx, txn, action.device, action.node_name, open_overlay);
 }
 
-// qmp_get_root_bs.
-Result<BlockNode*> root_node(BlockDevices& devices, const std::string& name)
-{
-    BlockNode* node = TRY(devices.lookup_bs(name, name));
-    if (!devices.is_root_node(*node)) {
-        return qemu::make_error("Need a root block node");
-    }
-    return node;
-}
-
 // internal_snapshot_prepare: no driver here has bdrv_snapshot_create, and nor has any
 // node below, so a writable root is refused for its format.
 Result<void> internal_snapshot_action(qapi::QmpContext& ctx, const qapi::BlockdevSnapshotInternal& action)
 {
-    BlockNode* node = TRY(root_node(ctx.host.block(), action.device));
+    BlockNode* node = TRY(ctx.host.block().get_root_bs(action.device));
     if (node->read_only()) {
         return qemu::make_error("Device '" + action.device + "' is read only");
     }
@@ -274,7 +264,7 @@ qemu::Result<void> qmp_blockdev_snapshot_internal_sync(
 qemu::Result<SnapshotInfo> qmp_blockdev_snapshot_delete_internal_sync(QmpContext& ctx, const std::string& device,
     const std::optional<std::string>& id, const std::optional<std::string>& name)
 {
-    TRY(root_node(ctx.host.block(), device));
+    TRY(ctx.host.block().get_root_bs(device));
     if (!id && !name) {
         return qemu::make_error("Name or id must be provided");
     }

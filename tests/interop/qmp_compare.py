@@ -1021,6 +1021,9 @@ def make_snapshot_images(work, qemu_img):
     run("create", "-f", "vdi", "v.vdi", "1M")
     run("create", "-f", "raw", "r.raw", "1M")
     run("create", "-f", "vmdk", "ro.vmdk", "1M")
+    run("create", "-f", "vmdk", "cb.vmdk", "1M")
+    run("create", "-f", "vmdk", "-b", "cb.vmdk", "-F", "vmdk", "cm.vmdk")
+    run("create", "-f", "vmdk", "-b", "cm.vmdk", "-F", "vmdk", "ct.vmdk")
     subprocess.run(["/usr/bin/qemu-io", "-f", "vmdk", "-c", "write -P 5 0 64k", "ro.vmdk"], cwd=work,
                    check=True, capture_output=True)
 
@@ -1031,7 +1034,10 @@ def snapshot_args(work):
                   "file.node-name=f0",
         "-drive", "if=none,id=empty",
         "-drive", f"if=none,id=d1,file={os.path.join(work, 'other.vmdk')},format=vmdk,node-name=n1,read-only=on",
-        "-drive", f"if=none,id=d2,file={os.path.join(work, 'ro.vmdk')},format=vmdk,node-name=n2,readonly=on"]
+        "-drive", f"if=none,id=d2,file={os.path.join(work, 'ro.vmdk')},format=vmdk,node-name=n2,readonly=on",
+        # Options for the backing files make the top's name spell them out (json:).
+        "-drive", f"if=none,id=d3,file={os.path.join(work, 'ct.vmdk')},format=vmdk,node-name=ct,file.node-name=ctf,"
+                  "backing.node-name=cm,backing.backing.node-name=cb"]
 
 
 def snapshot_steps(work):
@@ -1041,12 +1047,16 @@ def snapshot_steps(work):
     read-only), reads and writes through the new chain, a second layer, the bitmap
     actions with their undo and busy states, blockdev-snapshot-sync and HMP's snapshot_blkdev
     (QEMU's create fails on a writable base, whose lock its vmdk create cannot share; a
-    read-only base works), and the internal snapshot commands, which no format here
-    supports. (QEMU 7.2 disables a bitmap whose enable action failed because it
-    was busy, and crashes when a transaction names a bitmap that does not exist in enable
-    or disable: both left out.)"""
+    read-only base works), the internal snapshot commands, which no format here supports,
+    and change-backing-file's checks (no format here can rewrite the name, as QEMU's vmdk
+    cannot, after a read-only image is reopened read-write and back). (QEMU 7.2 disables a
+    bitmap whose enable action failed because it was busy, and crashes when a transaction
+    names a bitmap that does not exist in enable or disable: both left out.)"""
     def path(name):
         return os.path.join(work, name)
+
+    def change(device, image, backing):
+        return qmp("change-backing-file", device=device, **{"image-node-name": image, "backing-file": backing})
 
     def add(node, name, **extra):
         return qmp("blockdev-add", driver="vmdk", **{"node-name": node},
@@ -1175,6 +1185,18 @@ def snapshot_steps(work):
         hmp('qemu-io d2 "read -P 6 64k 64k"'),
         hmp('qemu-io d2 "write -P 4 128k 64k"'),
         qmp("blockdev-del", **{"node-name": "snap1"}),
+        qmp("query-named-block-nodes", flat=True),
+        change("nope", "ct", "x"),
+        change("d3", "nope", "x"),
+        change("ctf", "ct", "x"),
+        change("empty", "ct", "x"),
+        change("d3", "cb", "x"),
+        change("d3", "n2", "x"),
+        change("d2", "ct", "x"),
+        change("d3", "ct", "x"),
+        change("d3", "cm", "cb.vmdk"),
+        change("ct", "ct", ""),
+        qmp("query-named-block-nodes", flat=True),
         HostImage(path("ov1.vmdk")),
         HostImage(path("ov2.vmdk")),
         HostImage(path("s1.vmdk")),

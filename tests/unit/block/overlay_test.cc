@@ -1,7 +1,7 @@
 // An overlay taking a node's place (blockdev-snapshot's bdrv_append) and its undo, at the
 // level of the emulator's block devices: the drive and every parent node move to the
 // overlay, the old node becomes its backing file, a refused permission or a cycle changes
-// nothing, and remove_overlay puts everything back. reopen_read_only keeps the node's
+// nothing, and remove_overlay puts everything back. reopen_set_read_only keeps the node's
 // options and makes it and its inherited file read-only.
 #include "block/block-devices.h"
 #include "block/drivers.h"
@@ -93,16 +93,21 @@ TEST_F(OverlayTest, ANodeBelowItselfWouldBeACycle)
     EXPECT_EQ(below.error().desc, "Making 'ov' a backing child of '" + file.node_name() + "' would create a cycle");
 }
 
-TEST_F(OverlayTest, ReopenReadOnlyKeepsTheOptionsAndTakesTheInheritedFileAlong)
+TEST_F(OverlayTest, ReopenSetReadOnlyKeepsTheOptionsAndTakesTheInheritedFileAlong)
 {
     ASSERT_TRUE(m_devices->add_node({{"driver", "vmdk"}, {"node-name", "solo"}, {"file.driver", "file"},
         {"file.filename", path("ov.vmdk")}, {"cache.no-flush", "on"}, {"discard", "unmap"}}));
-    ASSERT_TRUE(reopen_read_only(node("solo")));
+    ASSERT_TRUE(reopen_set_read_only(node("solo"), true));
     EXPECT_TRUE(node("solo").read_only());
     EXPECT_TRUE(node("solo").file()->read_only());
     EXPECT_TRUE(node("solo").flags().no_flush);
     EXPECT_TRUE(node("solo").flags().unmap);
     EXPECT_FALSE(has_write_access(node("solo")));
+    ASSERT_TRUE(reopen_set_read_only(node("solo"), false));
+    EXPECT_FALSE(node("solo").read_only());
+    EXPECT_FALSE(node("solo").file()->read_only());
+    EXPECT_TRUE(node("solo").flags().no_flush);
+    EXPECT_TRUE(has_write_access(node("solo")));
 }
 
 }  // namespace
