@@ -289,6 +289,15 @@ void SocketChardev::disconnect()
     frontend_event(ChardevEvent::Closed);
 }
 
+void SocketChardev::yank()
+{
+    for (const UniqueFd* fd : {&m_conn, &m_connecting}) {
+        if (fd->valid()) {
+            ::shutdown(fd->get(), SHUT_RDWR);
+        }
+    }
+}
+
 void SocketChardev::schedule_disconnect()
 {
     // Not from inside write_all: the frontend is in the middle of its own work and must

@@ -41,6 +41,9 @@ public:
     size_t pending_fd_count() const { return m_pending_fds.size(); }
     // Drops the current connection as if the peer had gone (chr_disconnect).
     void disconnect();
+    // yank: shuts the connection (and a connect in progress) down both ways, as QEMU's
+    // qio_channel_shutdown; the read side then sees the end and disconnects as usual.
+    void yank();
 
     // The most fds one recvmsg accepts, as QEMU's TCP_MAX_FDS.
     static constexpr size_t kMaxFds = 16;

@@ -1,11 +1,14 @@
 // QMP chardev commands: they translate QMP's ChardevBackend shapes (with QMP's defaults:
-// server on, wait off) into chr::ChardevOptions and call the registry.
+// server on, wait off) into chr::ChardevOptions and call the registry; yank cuts a socket
+// chardev's connection.
 #include <glib.h>
 
 #include <cctype>
 #include <string>
+#include <vector>
 
 #include "char/ringbuf.h"
+#include "char/socket.h"
 #include "monitor/monitor-host.h"
 #include "monitor/qmp-context.h"
 #include "monitor/qmp.h"
@@ -227,6 +230,50 @@ qemu::Result<std::string> qmp_ringbuf_read(QmpContext& ctx, const std::string& d
     }
     // Like QEMU, the bytes go out as they are; the JSON writer replaces invalid UTF-8.
     return std::string(bytes.begin(), bytes.end());
+}
+
+namespace {
+
+// yank_find_instance: a chardev is an instance while it is a socket chardev (QEMU
+// registers every socket chardev as it opens); nothing else has one here.
+qemu::chr::SocketChardev* yank_instance(QmpContext& ctx, const YankInstance& instance)
+{
+    if (instance.type != YankInstanceType::chardev) {
+        return nullptr;
+    }
+    return dynamic_cast<qemu::chr::SocketChardev*>(ctx.host.chardevs().find(instance.u.chardev->id));
+}
+
+}  // namespace
+
+qemu::Result<void> qmp_yank(QmpContext& ctx, const std::vector<YankInstance>& instances)
+{
+    // Every instance is looked up before any is yanked.
+    std::vector<qemu::chr::SocketChardev*> found;
+    for (const YankInstance& instance : instances) {
+        qemu::chr::SocketChardev* socket = yank_instance(ctx, instance);
+        if (!socket) {
+            return qemu::make_error(qemu::ErrorClass::DeviceNotFound, "Instance not found");
+        }
+        found.push_back(socket);
+    }
+    for (qemu::chr::SocketChardev* socket : found) {
+        socket->yank();
+    }
+    return {};
+}
+
+qemu::Result<std::vector<YankInstance>> qmp_query_yank(QmpContext& ctx)
+{
+    std::vector<YankInstance> out;
+    for (qemu::chr::Chardev* chr : ctx.host.chardevs().list()) {
+        if (dynamic_cast<qemu::chr::SocketChardev*>(chr)) {
+            YankInstance instance{.type = YankInstanceType::chardev};
+            instance.u.chardev = YankInstanceChardev{.id = std::string(chr->id())};
+            out.push_back(std::move(instance));
+        }
+    }
+    return out;
 }
 
 }  // namespace qapi

@@ -244,11 +244,31 @@ std::string legacy_failure(const ChardevSpec& spec, bool parse_failed)
     return {};
 }
 
-// Creates the chardevs in command-line order. A "-chardev help" met on the way stops there
-// and returns the list of backends, for the caller to print before exiting with 0.
+// When QEMU creates a chardev: -chardev, -qmp and -monitor with the early backends, in
+// command-line order; then, with the late ones, -qtest's, every -serial's and every
+// -parallel's (qemu_create_late_backends).
+int creation_phase(const ChardevSpec& spec)
+{
+    if (spec.option_name == "-qtest") {
+        return 1;
+    }
+    if (spec.option_name == "-serial") {
+        return 2;
+    }
+    return spec.option_name == "-parallel" ? 3 : 0;
+}
+
+// Creates the chardevs in QEMU's order. A "-chardev help" met on the way stops there and
+// returns the list of backends, for the caller to print before exiting with 0.
 Result<std::optional<std::string>> create_chardevs(Vm& vm, const EmulatorConfig& config)
 {
+    std::vector<const ChardevSpec*> ordered;
     for (const auto& spec : config.chardevs) {
+        ordered.push_back(&spec);
+    }
+    std::ranges::stable_sort(ordered, {}, [](const ChardevSpec* spec) { return creation_phase(*spec); });
+    for (const ChardevSpec* each : ordered) {
+        const ChardevSpec& spec = *each;
         bool legacy = !spec.legacy_id.empty();
         if (!legacy && chr::chardev_help_requested(spec.value)) {
             return chr::chardev_help_text();

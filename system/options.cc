@@ -298,6 +298,8 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
     }
     EmulatorConfig config;
     int compat_monitors = 0;
+    int serials = 0;
+    int parallels = 0;
     for (int i = 1; i < argc; i++) {
         std::string_view word = argv[i];
         if (word.empty() || word[0] != '-') {
@@ -431,7 +433,8 @@ Result<EmulatorConfig> parse_command_line(int argc, char** argv)
                 config.chardevs.push_back(ChardevSpec{
                     .option = "-" + std::string(name) + " " + std::string(arg),
                     .value = std::string(arg),
-                    .legacy_id = std::string(name) + std::to_string(config.chardevs.size()),
+                    // serial_parse and parallel_parse number each kind on its own.
+                    .legacy_id = std::string(name) + std::to_string(name == "serial" ? serials++ : parallels++),
                     .option_name = "-" + std::string(name),
                 });
             }

@@ -1205,6 +1205,41 @@ def snapshot_steps(work):
     ]
 
 
+def yank_args(work):
+    return lambda _work, _image: [
+        "-chardev", f"socket,id=c1,path={os.path.join(work, 'c1.sock')},server=on,wait=off",
+        "-chardev", "null,id=c2",
+        "-serial", f"unix:{os.path.join(work, 's0.sock')},server=on,wait=off",
+        "-chardev", "socket,id=c4,host=127.0.0.1,port=0,server=on,wait=off",
+        "-chardev", "ringbuf,id=c5"]
+
+
+def yank_steps(work):
+    """query-yank and yank: every socket chardev (the monitor's own too) is an instance, in
+    the order they were made (a -serial's with the late backends, after every -chardev);
+    anything else is not found, and nothing is yanked unless all are found."""
+    def yank(*instances):
+        return qmp("yank", instances=list(instances))
+    return [
+        b'{"execute": "qmp_capabilities"}\n',
+        qmp("query-yank"),
+        yank({"type": "chardev", "id": "nope"}),
+        yank({"type": "block-node", "node-name": "nope"}),
+        yank({"type": "migration"}),
+        yank(),
+        yank({"type": "chardev", "id": "c1"}),
+        yank({"type": "chardev", "id": "c1"}, {"type": "chardev", "id": "c2"}),
+        yank({"type": "chardev"}),
+        yank({"type": "bogus"}),
+        qmp("chardev-add", id="c3", backend={"type": "socket", "data": {
+            "addr": {"type": "unix", "data": {"path": os.path.join(work, "c3.sock")}}, "server": True, "wait": False}}),
+        qmp("query-yank"),
+        qmp("chardev-remove", id="c1"),
+        qmp("query-yank"),
+        b'{"execute": "quit"}\n',
+    ]
+
+
 def converse(binary, image, steps=STEPS, extra_args=None):
     work = tempfile.mkdtemp(prefix="qmp-compare-")
     path = os.path.join(work, "qmp.sock")
@@ -1389,6 +1424,11 @@ def main():
         make_snapshot_images(snapshot_work, "/usr/bin/qemu-img")
         out += converse(binary, image, snapshot_steps(snapshot_work), snapshot_args(snapshot_work))
         shutil.rmtree(snapshot_work)
+    for binary, out in ((ours, mine), (reference, theirs)):
+        yank_work = os.path.join(tempfile.gettempdir(), f"qmp-compare-yank-{os.getpid()}")
+        os.makedirs(yank_work)
+        out += converse(binary, image, yank_steps(yank_work), yank_args(yank_work))
+        shutil.rmtree(yank_work)
     for monitor in STDIO_MONITORS:
         mine += converse_stdio(ours, monitor)
         theirs += converse_stdio(reference, monitor)

@@ -169,6 +169,64 @@ TEST(ChardevAdd, UnixServerSocketAcceptsAConnection)
     unlink(path.c_str());
 }
 
+// Polls query-chardev until the socket chardev's name says whether a peer is connected.
+std::string wait_for_filename_prefix(QTestState& qts, std::string_view label, bool disconnected)
+{
+    std::string filename;
+    for (int i = 0; i < 250; ++i) {
+        filename = query_entry(qts, label)["filename"].get<std::string>();
+        if (filename.starts_with("disconnected:") == disconnected) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return filename;
+}
+
+int connect_unix(const std::string& path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << strerror(errno);
+    timeval timeout{.tv_sec = 30, .tv_usec = 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    return fd;
+}
+
+// yank cuts the connection of a socket chardev: the peer reads the end at once, the server
+// chardev is disconnected and takes the next client. Only socket chardevs are instances.
+TEST(Yank, CutsASocketChardevsPeerAndTheServerTakesTheNextOne)
+{
+    std::string path = temp_path("yank");
+    auto qts = QTestState::init(
+        std::string(kCommonArgs) + " -chardev socket,id=s1,path=" + path + ",server=on,wait=off -chardev null,id=n1");
+    JsonValue instances = qts->qmp_assert_success("{ 'execute': 'query-yank' }");
+    // libqtest's monitor chardev and s1 in command-line order, then -qtest's, which QEMU
+    // makes with the late backends.
+    EXPECT_EQ(dump(instances),
+        R"([{"type": "chardev", "id": "char0"}, {"type": "chardev", "id": "s1"}, {"type": "chardev", "id": "qtest"}])");
+    JsonValue not_found = qts->qmp("{ 'execute': 'yank', 'arguments': { 'instances': ["
+                                   "{ 'type': 'chardev', 'id': 's1' }, { 'type': 'chardev', 'id': 'n1' } ] } }");
+    EXPECT_EQ(qmp_expect_error(not_found, "DeviceNotFound"), "Instance not found");
+
+    int first = connect_unix(path);
+    EXPECT_EQ(wait_for_filename_prefix(*qts, "s1", false), "unix:" + path + ",server=on");
+    qts->qmp_assert_success(
+        "{ 'execute': 'yank', 'arguments': { 'instances': [ { 'type': 'chardev', 'id': 's1' } ] } }");
+    char byte = 0;
+    EXPECT_EQ(recv(first, &byte, 1, 0), 0) << strerror(errno);
+    close(first);
+    EXPECT_EQ(wait_for_filename_prefix(*qts, "s1", true), "disconnected:unix:" + path + ",server=on");
+
+    int second = connect_unix(path);
+    EXPECT_EQ(wait_for_filename_prefix(*qts, "s1", false), "unix:" + path + ",server=on");
+    close(second);
+    qts.reset();
+    unlink(path.c_str());
+}
+
 TEST(ChardevAdd, PtyReturnsItsPath)
 {
     auto qts = QTestState::init(kCommonArgs);
@@ -176,8 +234,8 @@ TEST(ChardevAdd, PtyReturnsItsPath)
         "{ 'execute': 'chardev-add', 'arguments': { 'id': 'p1', 'backend': { 'type': 'pty', 'data': {} } } }");
     ASSERT_TRUE(reply.contains("pty") && reply["pty"].is_string()) << dump(reply);
     std::string pty = reply["pty"].get<std::string>();
-    EXPECT_TRUE(pty.starts_with("/dev/pts/") && pty.size() > 9 &&
-                pty.find_first_not_of("0123456789", 9) == std::string::npos)
+    EXPECT_TRUE(
+        pty.starts_with("/dev/pts/") && pty.size() > 9 && pty.find_first_not_of("0123456789", 9) == std::string::npos)
         << pty;
     EXPECT_EQ(query_entry(*qts, "p1")["filename"], "pty:" + pty);
 }
