@@ -592,6 +592,11 @@ std::string hmp_snapshot_blkdev(qapi::QmpContext& ctx, std::string_view args)
     if (!parsed->file) {
         return "Error: Parameter 'snapshot-file' is missing\n";
     }
+    // A host that disabled the QMP command (the fuzzer, which must not create files by
+    // name) has it disabled here too.
+    if (ctx.host.command_disabled("blockdev-snapshot-sync")) {
+        return "Error: Command blockdev-snapshot-sync has been disabled\n";
+    }
     auto done = qapi::qmp_blockdev_snapshot_sync(ctx, parsed->device, std::nullopt, *parsed->file, std::nullopt,
         parsed->format, parsed->reuse ? qapi::NewImageMode::existing : qapi::NewImageMode::absolute_paths);
     return done ? std::string() : "Error: " + done.error().desc + "\n";

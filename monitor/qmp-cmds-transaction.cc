@@ -102,6 +102,11 @@ Result<void> snapshot_action(qapi::QmpContext& ctx, Transaction& txn, const qapi
 // flags and without its backing file, which the snapshot then attaches.
 Result<void> snapshot_sync_action(qapi::QmpContext& ctx, Transaction& txn, const qapi::BlockdevSnapshotSync& action)
 {
+    // A host that disabled the command (the fuzzer: it would create files by any name)
+    // refuses the action too.
+    if (ctx.host.command_disabled("blockdev-snapshot-sync")) {
+        return qemu::make_error(qemu::ErrorClass::CommandNotFound, "Command blockdev-snapshot-sync has been disabled");
+    }
     BlockDevices& devices = ctx.host.block();
     auto open_overlay = [&](BlockNode& old) -> Result<std::shared_ptr<BlockNode>> {
         if (action.node_name && !action.snapshot_node_name) {

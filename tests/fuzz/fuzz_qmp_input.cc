@@ -106,8 +106,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
         auto throttle_timers = qemu::make_throttle_timers(&clock);
         qemu::Vm vm;
         vm.block().set_throttle_timers(*throttle_timers);
-        // blockdev-create's file driver would create and truncate host files by any name.
-        vm.disabled_commands = {"chardev-add", "chardev-change", "blockdev-create"};
+        // blockdev-create's file driver and blockdev-snapshot-sync (HMP's snapshot_blkdev
+        // and the transaction action too) would create and truncate host files by any name.
+        vm.disabled_commands = {"chardev-add", "chardev-change", "blockdev-create", "blockdev-snapshot-sync"};
         vm.add_monitor(std::make_unique<qemu::monitor::QmpMonitor>(vm, chardev, qemu::monitor::QmpMonitorOptions{}));
         run_pending_main_loop();
         // The greeting, and nothing else, was sent on open.
