@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
-#include <set>
 
 #include "block/drivers.h"
 #include "block/reopen.h"
@@ -99,7 +98,6 @@ Result<void> BlockDevices::add_node(block::BlockOptions options)
         return make_error("'node-name' must be specified for the root node");
     }
     auto node = TRY(open_tree(m_graph, std::nullopt, std::move(options), block::OpenFlags{.read_write = true}));
-    m_roots.push_back(node.get());
     m_monitor_nodes.push_back(std::move(node));
     return {};
 }
@@ -144,7 +142,6 @@ Result<void> BlockDevices::del_node(std::string_view node_name)
     if (owned->use_count() > 1) {
         return make_error("Block device " + std::string(node_name) + " is in use");
     }
-    std::erase(m_roots, node);
     m_monitor_nodes.erase(owned);
     return {};
 }
@@ -199,9 +196,6 @@ void BlockDevices::remove_medium(Drive& drive)
     drive.perm = drive.blk->perm();
     drive.shared_perm = drive.blk->shared_perm();
     drive.blk->drain();
-    if (!monitor_owned(drive.blk->root())) {
-        std::erase(m_roots, &drive.blk->root());
-    }
     drive.blk.reset();
 }
 
@@ -226,9 +220,6 @@ Result<void> BlockDevices::insert_medium(Drive& drive, std::shared_ptr<block::Bl
     blk->set_write_cache(drive.write_cache);
     blk->share_acct_stats(drive.acct);
     blk->set_throttle(drive.throttle);
-    if (std::ranges::find(m_roots, root.get()) == m_roots.end()) {
-        m_roots.push_back(root.get());
-    }
     drive.blk = std::move(blk);
     return {};
 }
@@ -330,9 +321,6 @@ Result<GuestDisk> BlockDevices::del_guest_disk(std::string_view id_or_path)
     if (!drive.empty()) {
         auto taken = std::find_if(m_drives.begin(), m_drives.end(), [&](const Drive& d) { return d.id == drive; });
         if (taken != m_drives.end()) {
-            if (taken->blk) {
-                std::erase(m_roots, &taken->blk->root());
-            }
             m_drives.erase(taken);
         }
     }
@@ -406,12 +394,6 @@ Drive* BlockDevices::drive_of(const block::BlockNode& node)
     return nullptr;
 }
 
-bool BlockDevices::monitor_owned(const block::BlockNode& node) const
-{
-    return std::ranges::any_of(
-        m_monitor_nodes, [&node](const std::shared_ptr<block::BlockNode>& held) { return held.get() == &node; });
-}
-
 bool BlockDevices::has_backend(const block::BlockNode& node)
 {
     return drive_of(node) || std::any_of(m_guest_disks.begin(), m_guest_disks.end(),
@@ -420,26 +402,10 @@ bool BlockDevices::has_backend(const block::BlockNode& node)
 
 std::vector<block::BlockNode*> BlockDevices::nodes_in_order()
 {
-    std::vector<block::BlockNode*> result;
-    std::set<block::BlockNode*> seen;
-    auto visit = [&](auto& self, block::BlockNode* node) -> void {
-        if (!seen.insert(node).second) {
-            return;
-        }
-        result.push_back(node);
-        for (block::BdrvChild& child : node->children()) {
-            self(self, child.node.get());
-        }
-    };
-    for (auto root = m_roots.rbegin(); root != m_roots.rend(); ++root) {
-        visit(visit, *root);
-    }
-    for (block::BlockNode* node : m_graph.nodes()) {
-        visit(visit, node);
-    }
     // QEMU lists the nodes newest first, in the order they got their names (a file child
     // before its format node), whatever the graph between them.
-    std::ranges::stable_sort(result, std::ranges::greater{}, &block::BlockNode::serial);
+    std::vector<block::BlockNode*> result = m_graph.nodes();
+    std::ranges::sort(result, std::ranges::greater{}, &block::BlockNode::serial);
     return result;
 }
 

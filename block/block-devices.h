@@ -215,7 +215,6 @@ public:
     void remove_overlay(const AppendedOverlay& appended);
 
 private:
-    bool monitor_owned(const block::BlockNode& node) const;
     // The backends whose root is `node`: a -drive's, a device's on a node.
     std::vector<block::BlockBackend*> backends_on(const block::BlockNode& node);
 
@@ -226,8 +225,6 @@ private:
     std::vector<GuestDisk> m_guest_disks;
     size_t m_anonymous_devices = 0;  // numbers device[N] in /machine/peripheral-anon
     std::vector<std::shared_ptr<block::BlockNode>> m_monitor_nodes;
-    // Monitor nodes and drive roots, in the order they were created.
-    std::vector<block::BlockNode*> m_roots;
     std::optional<block::ThrottleGroups> m_throttle_groups;
     std::function<int64_t()> m_acct_clock = block::BlockAcctStats::steady_now_ns;
     int64_t m_acct_fixed_latency_ns = 0;

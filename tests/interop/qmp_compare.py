@@ -1185,6 +1185,10 @@ def snapshot_steps(work):
         hmp('qemu-io d2 "read -P 6 64k 64k"'),
         hmp('qemu-io d2 "write -P 4 128k 64k"'),
         qmp("blockdev-del", **{"node-name": "snap1"}),
+        # The overlays belong to the drive's medium alone: they go with it, the base too.
+        qmp("eject", device="d2"),
+        qmp("query-named-block-nodes", flat=True),
+        hmp("info block -n"),
         qmp("query-named-block-nodes", flat=True),
         change("nope", "ct", "x"),
         change("d3", "nope", "x"),
