@@ -454,6 +454,38 @@ void make_base_and_overlay(const ImageDir& dir)
     dir.img({"create", "-q", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk", dir.path("overlay.vmdk")});
 }
 
+const char* const kAddOverlay = "{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'ov', "
+                                "'file': {'driver': 'file', 'filename': '/dev/fdset/2'}, 'backing': null}}";
+
+// The base in set 1 (with a read-only member too if asked), the overlay in set 2, and the
+// base opened as node `base` under device disk0.
+void start_disk_on_base(QTestState& qts, const ImageDir& dir, bool read_only_member)
+{
+    add_files(qts, dir, 1, {"base.vmdk"}, O_RDWR);
+    if (read_only_member) {
+        add_files(qts, dir, 1, {"base.vmdk"}, O_RDONLY);
+    }
+    add_files(qts, dir, 2, {"overlay.vmdk"}, O_RDWR);
+    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'base', "
+                           "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
+    qts.qmp_assert_success(
+        "{'execute': 'device_add', 'arguments': {'driver': 'virtio-blk-device', 'drive': 'base', 'id': 'disk0'}}");
+}
+
+// The device goes, then the monitor's `nodes`, then both sets: every fd is given back.
+void release_disk_and_sets(QTestState& qts, const std::vector<std::string>& nodes, size_t baseline)
+{
+    qts.qmp_assert_success("{'execute': 'device_del', 'arguments': {'id': 'disk0'}}");
+    for (const std::string& node : nodes) {
+        qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': '" + node + "'}}");
+    }
+    for (int set : {1, 2}) {
+        qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
+    }
+    EXPECT_TRUE(qts.wait_open_fd_count(baseline));
+    expect_no_fdsets(qts);
+}
+
 TEST_F(BlockVmdk, SnapshotOverlayFromAnFdSetTakesTheDeviceAndTheBaseBecomesReadOnly)
 {
     ImageDir dir;
@@ -461,15 +493,8 @@ TEST_F(BlockVmdk, SnapshotOverlayFromAnFdSetTakesTheDeviceAndTheBaseBecomesReadO
     Emulator vm;
     QTestState& qts = *vm.qts;
     size_t baseline = qts.open_fds().size();
-    add_files(qts, dir, 1, {"base.vmdk"}, O_RDWR);
-    add_files(qts, dir, 1, {"base.vmdk"}, O_RDONLY);
-    add_files(qts, dir, 2, {"overlay.vmdk"}, O_RDWR);
-    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'base', "
-                           "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
-    qts.qmp_assert_success(
-        "{'execute': 'device_add', 'arguments': {'driver': 'virtio-blk-device', 'drive': 'base', 'id': 'disk0'}}");
-    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'ov', "
-                           "'file': {'driver': 'file', 'filename': '/dev/fdset/2'}, 'backing': null}}");
+    start_disk_on_base(qts, dir, true);
+    qts.qmp_assert_success(kAddOverlay);
     EXPECT_EQ(node_info(qts, "base")["ro"], false);
     EXPECT_EQ(qts.open_fds().size(), baseline + 5);
 
@@ -487,14 +512,7 @@ TEST_F(BlockVmdk, SnapshotOverlayFromAnFdSetTakesTheDeviceAndTheBaseBecomesReadO
     EXPECT_EQ(vm.qemu_io("ov", "read -q -P 0x22 64k 64k"), "");
     EXPECT_NE(vm.qemu_io("base", "write -q -P 0x33 0 512"), "");
 
-    qts.qmp_assert_success("{'execute': 'device_del', 'arguments': {'id': 'disk0'}}");
-    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'ov'}}");
-    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'base'}}");
-    for (int set : {1, 2}) {
-        qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
-    }
-    EXPECT_TRUE(qts.wait_open_fd_count(baseline));
-    expect_no_fdsets(qts);
+    release_disk_and_sets(qts, {"ov", "base"}, baseline);
     vm.qts.reset();
     dir.io("base.vmdk", {"read -q -P 0x11 0 64k", "read -q -P 0 64k 64k"}, true);
     dir.io("overlay.vmdk", {"read -q -P 0x11 0 64k", "read -q -P 0x22 64k 64k"}, true);
@@ -511,14 +529,8 @@ TEST_F(BlockVmdk, SnapshotWithoutAReadOnlyMemberKeepsTheBaseWritableAndAnAbortUn
     Emulator vm;
     QTestState& qts = *vm.qts;
     size_t baseline = qts.open_fds().size();
-    add_files(qts, dir, 1, {"base.vmdk"}, O_RDWR);
-    add_files(qts, dir, 2, {"overlay.vmdk"}, O_RDWR);
-    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'base', "
-                           "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
-    qts.qmp_assert_success(
-        "{'execute': 'device_add', 'arguments': {'driver': 'virtio-blk-device', 'drive': 'base', 'id': 'disk0'}}");
-    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'ov', "
-                           "'file': {'driver': 'file', 'filename': '/dev/fdset/2'}, 'backing': null}}");
+    start_disk_on_base(qts, dir, false);
+    qts.qmp_assert_success(kAddOverlay);
 
     JsonValue aborted = qts.qmp("{'execute': 'transaction', 'arguments': {'actions': ["
                                 "{'type': 'blockdev-snapshot', 'data': {'node': 'base', 'overlay': 'ov'}}, "
@@ -527,21 +539,14 @@ TEST_F(BlockVmdk, SnapshotWithoutAReadOnlyMemberKeepsTheBaseWritableAndAnAbortUn
     EXPECT_FALSE(node_info(qts, "ov").contains("backing_file"));
     // The overlay is free again: nothing holds it.
     qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'ov'}}");
-    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'ov', "
-                           "'file': {'driver': 'file', 'filename': '/dev/fdset/2'}, 'backing': null}}");
+    qts.qmp_assert_success(kAddOverlay);
 
     qts.qmp_assert_success("{'execute': 'blockdev-snapshot', 'arguments': {'node': 'base', 'overlay': 'ov'}}");
     EXPECT_EQ(node_info(qts, "base")["ro"], false);
     EXPECT_EQ(node_info(qts, "ov")["backing_file"], "/dev/fdset/1");
     EXPECT_EQ(vm.qemu_io("ov", "write -q -P 0x22 64k 64k"), "");
 
-    qts.qmp_assert_success("{'execute': 'device_del', 'arguments': {'id': 'disk0'}}");
-    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'ov'}}");
-    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'base'}}");
-    for (int set : {1, 2}) {
-        qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
-    }
-    EXPECT_TRUE(qts.wait_open_fd_count(baseline));
+    release_disk_and_sets(qts, {"ov", "base"}, baseline);
     vm.qts.reset();
     dir.io("overlay.vmdk", {"read -q -P 0x11 0 64k", "read -q -P 0x22 64k 64k"}, true);
 }
@@ -555,13 +560,7 @@ TEST_F(BlockVmdk, SnapshotSyncReusesAnOverlayPassedInAnFdSet)
     Emulator vm;
     QTestState& qts = *vm.qts;
     size_t baseline = qts.open_fds().size();
-    add_files(qts, dir, 1, {"base.vmdk"}, O_RDWR);
-    add_files(qts, dir, 1, {"base.vmdk"}, O_RDONLY);
-    add_files(qts, dir, 2, {"overlay.vmdk"}, O_RDWR);
-    qts.qmp_assert_success("{'execute': 'blockdev-add', 'arguments': {'driver': 'vmdk', 'node-name': 'base', "
-                           "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
-    qts.qmp_assert_success(
-        "{'execute': 'device_add', 'arguments': {'driver': 'virtio-blk-device', 'drive': 'base', 'id': 'disk0'}}");
+    start_disk_on_base(qts, dir, true);
 
     JsonValue unnamed = qts.qmp("{'execute': 'blockdev-snapshot-sync', 'arguments': {'node-name': 'base', "
                                 "'snapshot-file': '/dev/fdset/2', 'format': 'vmdk', 'mode': 'existing'}}");
@@ -580,15 +579,11 @@ TEST_F(BlockVmdk, SnapshotSyncReusesAnOverlayPassedInAnFdSet)
     EXPECT_EQ(vm.qemu_io("ov", "read -q -P 0x11 0 64k"), "");
     EXPECT_EQ(vm.qemu_io("ov", "write -q -P 0x22 64k 64k"), "");
 
-    // The overlay belongs to the device now: it goes with it.
-    qts.qmp_assert_success("{'execute': 'device_del', 'arguments': {'id': 'disk0'}}");
-    JsonValue gone = qts.qmp("{'execute': 'blockdev-del', 'arguments': {'node-name': 'ov'}}");
-    EXPECT_EQ(qtest::qmp_expect_error(gone, "GenericError"), "Failed to find node with node-name='ov'");
-    qts.qmp_assert_success("{'execute': 'blockdev-del', 'arguments': {'node-name': 'base'}}");
-    for (int set : {1, 2}) {
-        qts.qmp_assert_success("{'execute': 'remove-fd', 'arguments': {'fdset-id': " + std::to_string(set) + "}}");
-    }
-    EXPECT_TRUE(qts.wait_open_fd_count(baseline));
+    // The overlay belongs to the device, not the monitor: it goes with the device.
+    JsonValue owned = qts.qmp("{'execute': 'blockdev-del', 'arguments': {'node-name': 'ov'}}");
+    EXPECT_EQ(qtest::qmp_expect_error(owned, "GenericError"), "Node ov is in use");
+    release_disk_and_sets(qts, {"base"}, baseline);
+    EXPECT_EQ(qts.qmp_assert_success("{'execute': 'query-named-block-nodes'}").size(), 0u);
     vm.qts.reset();
     dir.io("overlay.vmdk", {"read -q -P 0x11 0 64k", "read -q -P 0x22 64k 64k"}, true);
 }
